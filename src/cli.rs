@@ -1,0 +1,95 @@
+//! Command-line flags, in the Prometheus exporters' dotted style.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// Start-up, recoveries, warnings.
+    Info,
+    /// Every upstream call and every value that did not parse.
+    Debug,
+}
+
+impl LogLevel {
+    /// The tracing directive for this level.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}
+
+/// Prometheus exporter for Sobot (智齿客服) customer-service statistics.
+///
+/// Credentials come from the environment (SOBOT_APP_ID, SOBOT_APP_KEY) or from files named in the
+/// config file; never from flags.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sobot_exporter", version, about, long_about = None)]
+pub struct Cli {
+    /// Address to listen on for /metrics (`:PORT` listens on every interface).
+    #[arg(
+        long = "web.listen-address",
+        default_value = ":9877",
+        value_name = "ADDR"
+    )]
+    pub listen_address: String,
+
+    /// Path under which to expose metrics.
+    #[arg(
+        long = "web.telemetry-path",
+        default_value = "/metrics",
+        value_name = "PATH"
+    )]
+    pub telemetry_path: String,
+
+    /// YAML configuration file (time zone, windows, collectors, credentials files, timeouts).
+    #[arg(long = "config.file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Base URL of the Sobot API.
+    #[arg(
+        long = "sobot.base-url",
+        default_value = "https://www.sobot.com",
+        value_name = "URL"
+    )]
+    pub sobot_base_url: String,
+
+    /// Interval between collection cycles, e.g. 60s, 2m.
+    #[arg(
+        long = "collect.interval",
+        default_value = "60s",
+        value_name = "DURATION"
+    )]
+    pub collect_interval: String,
+
+    /// Log level.
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Log format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Run against an embedded simulator of the Sobot API on 127.0.0.1: no credentials needed.
+    #[arg(long)]
+    pub demo: bool,
+}

@@ -1,0 +1,46 @@
+//! # sobot_exporter
+//!
+//! A Prometheus exporter for Sobot (智齿客服) customer-service statistics. On an interval it calls
+//! the vendor's statistics endpoints, turns their string values into numbers, and serves them as
+//! gauges on `/metrics` from memory.
+//!
+//! # Layout
+//!
+//! ```text
+//! config ──► scheduler ──► collectors ──► client (token, sign, rate limit, timeouts)
+//!               │            decode, parse values             │
+//!               ▼                                             ▼
+//!          snapshot per collector (replaced whole) ──► exposition, encoded once per change
+//!                                                              │
+//!                                server: /metrics serves those bytes
+//! ```
+//!
+//! - [`cli`], [`config`]: flags and the YAML file, validated into one `Config`.
+//! - [`sobot`]: the endpoint table ([`sobot::endpoints`]), the client, the collectors.
+//! - [`value`]: the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435).
+//! - [`window`]: which local day a value covers and how each endpoint wants dates written.
+//! - [`snapshot`], [`exposition`]: samples per collector, and the bytes served.
+//! - [`scheduler`]: background cycles, self-metrics, re-encoding.
+//! - [`server`]: `/metrics`, `/`, `/healthz`.
+//! - [`telemetry`]: the exporter's own metrics.
+//! - [`simulator`]: the fake upstream behind `--demo` and the tests.
+//! - [`reference`]: the metrics reference generated from the tables.
+//! - [`secret`], [`sign`], [`http`], [`error`]: credentials, signatures, shared HTTP, errors.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exposition;
+pub mod http;
+pub mod reference;
+pub mod scheduler;
+pub mod secret;
+pub mod server;
+pub mod sign;
+pub mod simulator;
+pub mod snapshot;
+pub mod sobot;
+pub mod telemetry;
+pub mod value;
+pub mod window;

@@ -1,0 +1,161 @@
+//! The HTTP server: `/metrics` (the cached exposition), `/` (landing page), `/healthz`.
+//!
+//! A scrape never touches the upstream: it picks pre-encoded bytes from a `watch` channel.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::exposition::{self, Exposition};
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the handlers need.
+#[derive(Debug, Clone)]
+pub struct Routes {
+    /// Path of the metrics endpoint, e.g. `/metrics`.
+    pub telemetry_path: Arc<str>,
+    /// The current exposition.
+    pub exposition: watch::Receiver<Arc<Exposition>>,
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 10 s).
+pub async fn serve(listener: TcpListener, routes: Routes, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Usually out of file descriptors: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let routes = routes.clone();
+                let service = service_fn(move |req| {
+                    let routes = routes.clone();
+                    async move { Ok::<_, Infallible>(handle(&routes, &req)) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(10))
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    info!("shutting down: finishing in-flight requests");
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!(
+            "in-flight requests did not finish within {}s",
+            DRAIN_TIMEOUT.as_secs()
+        );
+    }
+}
+
+fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    }
+    let path = req.uri().path();
+    if path == &*routes.telemetry_path {
+        return metrics(routes, req);
+    }
+    match path {
+        "/" => landing(&routes.telemetry_path),
+        "/healthz" | "/-/healthy" => plain(StatusCode::OK, "ok\n"),
+        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+fn metrics(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let current = routes.exposition.borrow().clone();
+    let (content_type, body) = if exposition::prefers_openmetrics(header(ACCEPT)) {
+        (exposition::OPENMETRICS, &current.openmetrics)
+    } else {
+        (exposition::TEXT, &current.text)
+    };
+    let gzip = exposition::accepts_gzip(header(ACCEPT_ENCODING));
+    let bytes = if gzip {
+        body.gzip.clone()
+    } else {
+        body.plain.clone()
+    };
+    let mut response = Response::new(Full::new(bytes));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+    if gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
+}
+
+fn landing(telemetry_path: &str) -> Response<Full<Bytes>> {
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Sobot Exporter</title></head>\n<body>\
+         <h1>Sobot Exporter</h1>\n<p>Prometheus exporter for Sobot (智齿客服) customer-service statistics, \
+         version {}.</p>\n<ul><li><a href=\"{path}\">Metrics</a></li>\
+         <li><a href=\"/healthz\">Health</a></li></ul>\n</body></html>\n",
+        env!("CARGO_PKG_VERSION"),
+        path = html_escape(telemetry_path),
+    );
+    let mut response = Response::new(Full::new(Bytes::from(html)));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,320 @@
+//! An embedded simulator of the vendors' APIs on 127.0.0.1, speaking the documents' protocol:
+//! it checks the sign and the token, date formats and id limits, answers with the documents'
+//! error codes, and serves either the documents' example payloads (tests) or values that move
+//! from cycle to cycle (`--demo`). Tests also use it to inject faults and to count requests.
+
+mod data;
+mod sobot;
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::secret::Secret;
+
+pub use data::{DataMode, mix};
+
+/// What the simulator serves and accepts.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The Sobot `appid` it accepts.
+    pub sobot_app_id: String,
+    /// The Sobot `app_key` it checks signs with.
+    pub sobot_app_key: Secret,
+    /// Lifetime of the tokens it issues (`expires_in`).
+    pub token_lifetime: Duration,
+    /// Fixed example payloads or moving values.
+    pub data: DataMode,
+    /// Calls a minute before it answers `210017`.
+    pub rate_limit_per_minute: u32,
+}
+
+impl SimConfig {
+    /// The documents' example payloads, with the given credentials.
+    pub fn fixtures(app_id: &str, app_key: &str) -> Self {
+        Self {
+            sobot_app_id: app_id.to_string(),
+            sobot_app_key: Secret::new(app_key),
+            token_lifetime: Duration::from_secs(86_400),
+            data: DataMode::Fixtures,
+            rate_limit_per_minute: 1000,
+        }
+    }
+}
+
+/// A fault to answer with instead of the normal response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// A documented error envelope with this `ret_code`.
+    RetCode(&'static str),
+    /// A bare HTTP status.
+    Http(u16),
+    /// HTTP 200 with a body that is not JSON.
+    Garbage,
+    /// The normal answer, after a delay.
+    Delay(Duration),
+}
+
+/// One request the simulator received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Endpoint name (last path segment).
+    pub endpoint: String,
+    /// Query or body parameters as strings.
+    pub params: Vec<(String, String)>,
+    /// The result code it answered.
+    pub code: String,
+}
+
+#[derive(Debug, Default)]
+struct Tokens {
+    current: Option<(String, Instant)>,
+    issued: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    config: SimConfig,
+    tokens: Mutex<Tokens>,
+    faults: Mutex<HashMap<String, VecDeque<Fault>>>,
+    sticky: Mutex<HashMap<String, Fault>>,
+    log: Mutex<Vec<Recorded>>,
+    minute: Mutex<(Instant, u32)>,
+    started: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running simulator; stops when dropped.
+#[derive(Debug)]
+pub struct Simulator {
+    addr: SocketAddr,
+    state: Arc<State>,
+    _stop: watch::Sender<bool>,
+}
+
+impl Simulator {
+    /// Binds 127.0.0.1 on an ephemeral port and starts serving.
+    pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            config,
+            tokens: Mutex::default(),
+            faults: Mutex::default(),
+            sticky: Mutex::default(),
+            log: Mutex::default(),
+            minute: Mutex::new((Instant::now(), 0)),
+            started: Instant::now(),
+        });
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(accept_loop(listener, state.clone(), stopped));
+        Ok(Simulator {
+            addr,
+            state,
+            _stop: stop,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Answers the next `times` requests to `endpoint` with `fault`.
+    pub fn inject(&self, endpoint: &str, fault: Fault, times: usize) {
+        let mut faults = lock(&self.state.faults);
+        let queue = faults.entry(endpoint.to_string()).or_default();
+        queue.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Answers every request to `endpoint` with `fault` until cleared with `None`.
+    pub fn set_fault(&self, endpoint: &str, fault: Option<Fault>) {
+        let mut sticky = lock(&self.state.sticky);
+        match fault {
+            Some(f) => sticky.insert(endpoint.to_string(), f),
+            None => sticky.remove(endpoint),
+        };
+    }
+
+    /// Invalidates the current token, as the upstream does when its lifetime ends.
+    pub fn expire_token(&self) {
+        lock(&self.state.tokens).current = None;
+    }
+
+    /// How many tokens were issued.
+    pub fn tokens_issued(&self) -> u64 {
+        lock(&self.state.tokens).issued
+    }
+
+    /// The currently valid token, if any.
+    pub fn current_token(&self) -> Option<String> {
+        lock(&self.state.tokens)
+            .current
+            .as_ref()
+            .map(|(t, _)| t.clone())
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.state.log).clone()
+    }
+
+    /// Requests received for one endpoint.
+    pub fn requests_to(&self, endpoint: &str) -> Vec<Recorded> {
+        lock(&self.state.log)
+            .iter()
+            .filter(|r| r.endpoint == endpoint)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return,
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(route(&state, req).await) }
+            });
+            // A client that goes away mid-request is not the simulator's concern.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// A parsed request: endpoint name, headers of interest, parameters.
+#[derive(Debug)]
+struct Call {
+    path: String,
+    endpoint: String,
+    token: Option<String>,
+    params: Vec<(String, String)>,
+    /// `Some` if the body was present but not a JSON object.
+    body_error: bool,
+}
+
+impl Call {
+    fn param(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let call = match read_call(req).await {
+        Some(call) => call,
+        None => return respond(StatusCode::BAD_REQUEST, Bytes::from_static(b"bad request")),
+    };
+    let fault = {
+        let mut faults = lock(&state.faults);
+        faults.get_mut(&call.endpoint).and_then(VecDeque::pop_front)
+    }
+    .or_else(|| lock(&state.sticky).get(&call.endpoint).cloned());
+    let (status, code, body) = match fault {
+        Some(Fault::RetCode(code)) => (StatusCode::OK, code.to_string(), sobot::error_body(code)),
+        Some(Fault::Http(status)) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            format!("http_{status}"),
+            Bytes::from_static(b"<html>upstream error</html>"),
+        ),
+        Some(Fault::Garbage) => (
+            StatusCode::OK,
+            "garbage".to_string(),
+            Bytes::from_static(b"{\"ret_code\": \"000000\", \"item\": "),
+        ),
+        Some(Fault::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            sobot::answer(state, &call)
+        }
+        None => sobot::answer(state, &call),
+    };
+    lock(&state.log).push(Recorded {
+        endpoint: call.endpoint.clone(),
+        params: call.params.clone(),
+        code,
+    });
+    respond(status, body)
+}
+
+async fn read_call(req: Request<Incoming>) -> Option<Call> {
+    let path = req.uri().path().to_string();
+    let endpoint = path.rsplit('/').next().unwrap_or("").to_string();
+    let token = req
+        .headers()
+        .get("token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut params: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let body = Limited::new(req.into_body(), 1024 * 1024)
+        .collect()
+        .await
+        .ok()?
+        .to_bytes();
+    let mut body_error = false;
+    if !body.is_empty() {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(serde_json::Value::Object(map)) => {
+                for (k, v) in map {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    params.push((k, v));
+                }
+            }
+            _ => body_error = true,
+        }
+    }
+    Some(Call {
+        path,
+        endpoint,
+        token,
+        params,
+        body_error,
+    })
+}
+
+fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    response
+}

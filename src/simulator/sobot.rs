@@ -1,0 +1,183 @@
+//! The Sobot side of the simulator: get_token and the statistics endpoints of the table.
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use jiff::civil::{Date, DateTime};
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{Call, State, data, lock};
+use crate::sign::sobot_token_sign;
+use crate::sobot::endpoints::{DateFormat, Endpoint};
+
+/// Largest number of ids in `groupids`/`serviceids` (`210007` beyond).
+pub const MAX_IDS: usize = 100;
+
+/// The documented message of a result code.
+fn message(code: &str) -> &'static str {
+    match code {
+        "000000" => "操作成功",
+        "910001" => "token为空",
+        "910002" => "token已失效,请重新获取",
+        "910003" => "signature错误",
+        "910004" => "没有找到公司的api配置信息",
+        "210003" => "传入日期为空",
+        "210005" => "日期传入错误",
+        "210006" => "参数信息传入错误",
+        "210007" => "groupids或serviceids传参异常,长度超限",
+        "210017" => "每分钟调用次数达到限制",
+        _ => "系统未知异常",
+    }
+}
+
+/// A documented error envelope.
+pub(super) fn error_body(code: &str) -> Bytes {
+    Bytes::from(json!({"ret_code": code, "ret_msg": message(code)}).to_string())
+}
+
+/// Answers a call: `(HTTP status, result code, body)`.
+pub(super) fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) {
+    let outcome = if call.path == "/api/get_token" {
+        get_token(state, call)
+    } else {
+        match Endpoint::by_name(&call.endpoint).filter(|e| e.path == call.path) {
+            Some(endpoint) => statistics(state, call, endpoint),
+            None => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    "http_404".to_string(),
+                    Bytes::from_static(b"not found"),
+                );
+            }
+        }
+    };
+    match outcome {
+        Ok(body) => (StatusCode::OK, "000000".to_string(), body),
+        Err(code) => (StatusCode::OK, code.to_string(), error_body(code)),
+    }
+}
+
+fn get_token(state: &State, call: &Call) -> Result<Bytes, &'static str> {
+    let config = &state.config;
+    let (Some(appid), Some(create_time), Some(sign)) = (
+        call.param("appid"),
+        call.param("create_time"),
+        call.param("sign"),
+    ) else {
+        return Err("210006");
+    };
+    if appid != config.sobot_app_id {
+        return Err("910004");
+    }
+    if !create_time.bytes().all(|b| b.is_ascii_digit())
+        || sign != sobot_token_sign(appid, create_time, config.sobot_app_key.expose())
+    {
+        return Err("910003");
+    }
+    let mut tokens = lock(&state.tokens);
+    tokens.issued += 1;
+    let token = if tokens.issued == 1 && config.data == data::DataMode::Fixtures {
+        // The document's example token, then fresh ones.
+        "4ac37cb2e9c740dba4b75a34d5358802".to_string()
+    } else {
+        let seed = data::mix(tokens.issued ^ state.started.elapsed().as_nanos() as u64);
+        format!("{:016x}{:016x}", seed, data::mix(seed))
+    };
+    // Every call returns a new token; the previous one stops working.
+    tokens.current = Some((token.clone(), Instant::now() + config.token_lifetime));
+    Ok(Bytes::from(
+        json!({
+            "item": {"token": token, "expires_in": config.token_lifetime.as_secs().to_string()},
+            "ret_code": "000000",
+            "ret_msg": "操作成功"
+        })
+        .to_string(),
+    ))
+}
+
+fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, &'static str> {
+    rate_limit(state)?;
+    check_token(state, call)?;
+    if call.body_error {
+        return Err("210006");
+    }
+    let day = check_dates(call, endpoint.date_format)?;
+    for key in ["groupids", "serviceids"] {
+        if call
+            .param(key)
+            .is_some_and(|ids| ids.split(',').filter(|s| !s.is_empty()).count() > MAX_IDS)
+        {
+            return Err("210007");
+        }
+    }
+    Ok(data::statistics(
+        &state.config.data,
+        endpoint,
+        day,
+        state.started.elapsed(),
+    ))
+}
+
+fn rate_limit(state: &State) -> Result<(), &'static str> {
+    let mut minute = lock(&state.minute);
+    if minute.0.elapsed().as_secs() >= 60 {
+        *minute = (Instant::now(), 0);
+    }
+    minute.1 += 1;
+    if minute.1 > state.config.rate_limit_per_minute {
+        Err("210017")
+    } else {
+        Ok(())
+    }
+}
+
+fn check_token(state: &State, call: &Call) -> Result<(), &'static str> {
+    let Some(token) = call.token.as_deref().filter(|t| !t.is_empty()) else {
+        return Err("910001");
+    };
+    match &lock(&state.tokens).current {
+        Some((current, expires)) if current == token && Instant::now() < *expires => Ok(()),
+        _ => Err("910002"),
+    }
+}
+
+/// Checks `start_date`/`end_date` against the endpoint's format; returns the start day.
+fn check_dates(call: &Call, format: DateFormat) -> Result<Date, &'static str> {
+    let (Some(start), Some(end)) = (call.param("start_date"), call.param("end_date")) else {
+        return Err("210003");
+    };
+    let (start, end) = (parse_date(start, format)?, parse_date(end, format)?);
+    if start > end {
+        return Err("210005");
+    }
+    Ok(start.date())
+}
+
+fn parse_date(s: &str, format: DateFormat) -> Result<DateTime, &'static str> {
+    let parsed = match format {
+        DateFormat::Hour if s.len() == 13 => DateTime::strptime("%Y-%m-%d %H", s).ok(),
+        DateFormat::Day if s.len() == 10 => {
+            Date::strptime("%Y-%m-%d", s).ok().map(|d| d.at(0, 0, 0, 0))
+        }
+        _ => None,
+    };
+    parsed.ok_or("210005")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn date_formats_are_strict() {
+        assert!(parse_date("2019-08-01 01", DateFormat::Hour).is_ok());
+        assert!(parse_date("2019-08-01", DateFormat::Hour).is_err());
+        assert!(parse_date("2019-08-01 1", DateFormat::Hour).is_err());
+        assert!(parse_date("2019-08-01", DateFormat::Day).is_ok());
+        assert!(parse_date("2019-08-01 01", DateFormat::Day).is_err());
+        assert!(parse_date("2019-13-01", DateFormat::Day).is_err());
+        let body: Value = serde_json::from_slice(&error_body("210005")).expect("JSON");
+        assert_eq!(body["ret_code"], "210005");
+    }
+}

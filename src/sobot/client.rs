@@ -1,0 +1,307 @@
+//! The one request path to the Sobot API: token, signing, rate limit, timeouts, result codes.
+//!
+//! One client per tenant (company): it owns that tenant's credentials and its single shared
+//! token. Collectors never build HTTP requests themselves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::endpoints::Method;
+use crate::error::UpstreamError;
+use crate::http::{self, RateLimiter};
+use crate::secret::Secret;
+use crate::sign::sobot_token_sign;
+use crate::telemetry::Telemetry;
+
+/// The result code of success.
+pub const OK: &str = "000000";
+/// "Token expired" in the statistics API (`910002`) and the quality API (`900002`).
+pub const TOKEN_EXPIRED: [&str; 2] = ["910002", "900002"];
+/// Token lifetime the documents state, used when `expires_in` is missing or unreadable.
+const DOCUMENTED_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
+
+/// Credentials of one Sobot company.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// `appid`, not secret but not printed either.
+    pub app_id: String,
+    /// `app_key`, the signing secret.
+    pub app_key: Secret,
+}
+
+/// How to reach the upstream.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// Base URL without trailing slash, e.g. `https://www.sobot.com`.
+    pub base_url: String,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Total timeout of one request.
+    pub timeout: Duration,
+    /// Requests a minute (the upstream allows 1000).
+    pub rate_limit_per_minute: u32,
+}
+
+#[derive(Debug)]
+struct Token {
+    value: Secret,
+    refresh_at: Instant,
+}
+
+/// A Sobot API client for one company.
+#[derive(Debug)]
+pub struct SobotClient {
+    http: reqwest::Client,
+    base_url: String,
+    credentials: Credentials,
+    /// The shared token. A tokio mutex, held across the fetch so that concurrent callers wait for
+    /// one refresh instead of starting several (each new token invalidates the previous one).
+    token: Mutex<Option<Token>>,
+    limiter: RateLimiter,
+    telemetry: Arc<Telemetry>,
+}
+
+impl SobotClient {
+    /// Creates a client; fails only if the TLS backend cannot be initialised.
+    pub fn new(
+        settings: &ClientSettings,
+        credentials: Credentials,
+        telemetry: Arc<Telemetry>,
+    ) -> reqwest::Result<Self> {
+        Ok(Self {
+            http: http::client(settings.connect_timeout, settings.timeout)?,
+            base_url: settings.base_url.trim_end_matches('/').to_string(),
+            credentials,
+            token: Mutex::new(None),
+            limiter: RateLimiter::new(settings.rate_limit_per_minute, 20),
+            telemetry,
+        })
+    }
+
+    /// Calls an endpoint with the shared token and returns the whole JSON envelope of a
+    /// successful answer. On an expired token it fetches a new one once and retries once.
+    pub async fn call(
+        &self,
+        name: &str,
+        method: Method,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<Value, UpstreamError> {
+        let token = self.token().await?;
+        match self.send(name, method, path, params, &token).await {
+            Err(UpstreamError::Api { code, .. }) if TOKEN_EXPIRED.contains(&code.as_str()) => {
+                debug!(
+                    endpoint = name,
+                    code, "token rejected as expired; fetching a new one"
+                );
+                let token = self.refresh_after(&token).await?;
+                self.send(name, method, path, params, &token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send(
+        &self,
+        name: &str,
+        method: Method,
+        path: &str,
+        params: &[(&str, String)],
+        token: &Secret,
+    ) -> Result<Value, UpstreamError> {
+        let url = format!("{}{}", self.base_url, path);
+        let request = match method {
+            Method::Get => self.http.get(url).query(params),
+            Method::Post => {
+                let body: Map<String, Value> = params
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), Value::String(v.clone())))
+                    .collect();
+                self.http.post(url).json(&body)
+            }
+        };
+        self.execute(name, request.header("token", token.expose()))
+            .await
+    }
+
+    /// Sends, checks `ret_code`, and counts the outcome.
+    async fn execute(
+        &self,
+        name: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, UpstreamError> {
+        self.limiter.acquire().await;
+        let started = Instant::now();
+        let result = http::send_json(request).await.and_then(check_ret_code);
+        let code = match &result {
+            Ok(_) => OK.to_string(),
+            Err(e) => e.code_label(),
+        };
+        debug!(
+            endpoint = name,
+            code,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "upstream call"
+        );
+        self.telemetry.count_request(name, &code);
+        result
+    }
+
+    /// The current token, fetched or refreshed (at 90 % of its lifetime) when needed.
+    async fn token(&self) -> Result<Secret, UpstreamError> {
+        let mut guard = self.token.lock().await;
+        if let Some(token) = guard.as_ref().filter(|t| Instant::now() < t.refresh_at) {
+            return Ok(token.value.clone());
+        }
+        let token = self.fetch_token().await?;
+        let value = token.value.clone();
+        *guard = Some(token);
+        Ok(value)
+    }
+
+    /// A token newer than `stale`: fetched now unless another caller already did.
+    async fn refresh_after(&self, stale: &Secret) -> Result<Secret, UpstreamError> {
+        let mut guard = self.token.lock().await;
+        if let Some(token) = guard.as_ref().filter(|t| &t.value != stale) {
+            return Ok(token.value.clone());
+        }
+        *guard = None;
+        let token = self.fetch_token().await?;
+        let value = token.value.clone();
+        *guard = Some(token);
+        Ok(value)
+    }
+
+    async fn fetch_token(&self) -> Result<Token, UpstreamError> {
+        let create_time = jiff::Timestamp::now().as_second().to_string();
+        let sign = sobot_token_sign(
+            &self.credentials.app_id,
+            &create_time,
+            self.credentials.app_key.expose(),
+        );
+        let request = self
+            .http
+            .get(format!("{}/api/get_token", self.base_url))
+            .query(&[
+                ("appid", self.credentials.app_id.as_str()),
+                ("create_time", create_time.as_str()),
+                ("sign", sign.as_str()),
+            ]);
+        let result = self
+            .execute("get_token", request)
+            .await
+            .and_then(|body| parse_token(&body));
+        self.telemetry.count_token_refresh(result.is_ok());
+        match result {
+            Ok((value, lifetime)) => {
+                debug!(lifetime_s = lifetime.as_secs(), "fetched a new token");
+                Ok(Token {
+                    value,
+                    refresh_at: Instant::now() + lifetime.mul_f64(0.9),
+                })
+            }
+            Err(e) => {
+                warn!(error = %e, hint = token_hint(&e), "cannot fetch a Sobot token");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Explains the token errors an operator can fix.
+fn token_hint(e: &UpstreamError) -> &'static str {
+    match e {
+        UpstreamError::Api { code, .. } if code == "910003" || code == "900003" => {
+            "the signature was rejected: check the app key (SOBOT_APP_KEY / sobot.app_key_file)"
+        }
+        UpstreamError::Api { code, .. } if code == "910004" || code == "900004" => {
+            "no API configuration for this company: check the app id (SOBOT_APP_ID)"
+        }
+        UpstreamError::Timeout | UpstreamError::Connect => "check --sobot.base-url and the network",
+        _ => "",
+    }
+}
+
+/// Fails unless the envelope's `ret_code` is `000000` (a string as documented, or a number).
+pub fn check_ret_code(body: Value) -> Result<Value, UpstreamError> {
+    let code = match body.get("ret_code") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => format!("{n:0>6}"),
+        _ => {
+            return Err(UpstreamError::InvalidResponse(
+                "no ret_code in the response".to_string(),
+            ));
+        }
+    };
+    if code == OK {
+        return Ok(body);
+    }
+    let message = body.get("ret_msg").and_then(Value::as_str).unwrap_or("");
+    Err(UpstreamError::api(code, message))
+}
+
+/// Reads `item.token` and `item.expires_in` (seconds, string or number) of a get_token answer.
+fn parse_token(body: &Value) -> Result<(Secret, Duration), UpstreamError> {
+    let item = body.get("item");
+    let token = item
+        .and_then(|i| i.get("token"))
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            UpstreamError::InvalidResponse("no token in the get_token answer".to_string())
+        })?;
+    let lifetime = item
+        .and_then(|i| i.get("expires_in"))
+        .and_then(|v| match v {
+            Value::String(s) => s.trim().parse::<u64>().ok(),
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        })
+        .filter(|s| *s > 0)
+        .map_or(DOCUMENTED_TOKEN_LIFETIME, Duration::from_secs);
+    Ok((Secret::new(token), lifetime))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ret_codes() {
+        assert!(check_ret_code(json!({"ret_code": "000000", "item": {}})).is_ok());
+        assert_eq!(
+            check_ret_code(json!({"ret_code": "210005", "ret_msg": "日期传入错误"})),
+            Err(UpstreamError::api("210005", "日期传入错误"))
+        );
+        assert_eq!(
+            check_ret_code(json!({"ret_code": 910002})).map_err(|e| e.code_label()),
+            Err("910002".to_string())
+        );
+        assert!(matches!(
+            check_ret_code(json!({"item": {}})),
+            Err(UpstreamError::InvalidResponse(_))
+        ));
+    }
+
+    #[test]
+    fn token_answer_of_the_document() {
+        let body: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/sobot/get_token.json"))
+                .expect("fixture is JSON");
+        let (token, lifetime) = parse_token(&body).expect("documented answer parses");
+        assert_eq!(token.expose(), "4ac37cb2e9c740dba4b75a34d5358802");
+        assert_eq!(lifetime, Duration::from_secs(86_400));
+        let numeric = json!({"item": {"token": "t", "expires_in": 7200}});
+        assert_eq!(
+            parse_token(&numeric).map(|t| t.1),
+            Ok(Duration::from_secs(7200))
+        );
+        assert!(parse_token(&json!({"item": {"token": ""}})).is_err());
+    }
+}
