@@ -50,6 +50,7 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()>) -> Resu
             addr: config.listen,
             source,
         })?;
+    let address = listener.local_addr().unwrap_or(config.listen);
     let telemetry = Arc::new(Telemetry::new());
 
     // Demo mode: an embedded simulator with credentials of its own, kept alive until we return.
@@ -104,7 +105,7 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()>) -> Resu
     let (publish, exposition) = watch::channel(Arc::new(first));
     let (stop, stopped) = watch::channel(false);
     info!(
-        address = %config.listen,
+        %address,
         path = %config.telemetry_path,
         collectors = jobs.len(),
         interval_s = config.interval.as_secs_f64(),

@@ -499,6 +499,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.yml");
+        let c =
+            load(&cli(&["--config.file", path]), &env_with_credentials).expect("example is valid");
+        assert_eq!(c.windows, vec![Window::Today, Window::Yesterday]);
+        assert_eq!(c.collectors.len(), ENDPOINTS.len());
+    }
+
+    #[test]
     fn bad_flags() {
         for (args, want) in [
             (&["--collect.interval", "often"][..], "--collect.interval"),

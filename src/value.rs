@@ -71,7 +71,7 @@ pub fn parse_str(raw: &str, unit: Unit) -> Parsed {
         return Parsed::Absent;
     }
     let parsed = match unit {
-        Unit::Ratio => s.strip_suffix('%').and_then(decimal).map(|v| v / 100.0),
+        Unit::Ratio => s.strip_suffix('%').and_then(percent_as_ratio),
         Unit::Seconds => hms(s).or_else(|| decimal(s)),
         Unit::Count | Unit::Number => decimal(s),
     };
@@ -98,6 +98,21 @@ fn decimal(s: &str) -> Option<f64> {
         return None;
     }
     s.replace(',', "").parse().ok()
+}
+
+/// `"68.82"` → 0.6882, by moving the decimal point in the text rather than dividing by 100, so
+/// that the result is the float nearest to the exact ratio (0.6882, not 0.6881999999999999).
+fn percent_as_ratio(s: &str) -> Option<f64> {
+    decimal(s)?;
+    let (sign, unsigned) = match s.strip_prefix(['-', '+']) {
+        Some(rest) => (&s[..1], rest),
+        None => ("", s),
+    };
+    let unsigned = unsigned.replace(',', "");
+    let (int, frac) = unsigned.split_once('.').unwrap_or((&unsigned, ""));
+    let int = format!("{int:0>3}");
+    let (whole, hundredths) = int.split_at(int.len() - 2);
+    format!("{sign}{whole}.{hundredths}{frac}").parse().ok()
 }
 
 /// Digits, or digits grouped `1,234,567` (first group 1–3 digits, then groups of exactly 3).
@@ -148,6 +163,11 @@ mod tests {
             ("00%", Unit::Ratio, Parsed::Value(0.0)),
             ("0%", Unit::Ratio, Parsed::Value(0.0)),
             ("100.00%", Unit::Ratio, Parsed::Value(1.0)),
+            ("68.82%", Unit::Ratio, Parsed::Value(0.6882)),
+            ("46.51%", Unit::Ratio, Parsed::Value(0.4651)),
+            ("5%", Unit::Ratio, Parsed::Value(0.05)),
+            ("+7.5%", Unit::Ratio, Parsed::Value(0.075)),
+            ("1,234.5%", Unit::Ratio, Parsed::Value(12.345)),
             ("00:07:15", Unit::Seconds, Parsed::Value(435.0)),
             ("123:04:05", Unit::Seconds, Parsed::Value(443_045.0)),
             ("25:03:07", Unit::Seconds, Parsed::Value(90_187.0)),
@@ -269,7 +289,13 @@ mod tests {
             let pct = hundredths as f64 / 100.0;
             let raw = format!("{pct:.2}%");
             match parse_str(&raw, Unit::Ratio) {
-                Parsed::Value(v) => prop_assert!((v - pct / 100.0).abs() < 1e-12),
+                Parsed::Value(v) => {
+                    prop_assert!((v - pct / 100.0).abs() < 1e-12);
+                    // The shortest representation has no float noise: at most 4 decimals.
+                    let text = v.to_string();
+                    let decimals = text.split_once('.').map_or(0, |(_, f)| f.len());
+                    prop_assert!(decimals <= 4, "{} gave {}", raw, text);
+                }
                 other => prop_assert!(false, "{raw} gave {other:?}"),
             }
         }

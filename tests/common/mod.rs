@@ -1,0 +1,278 @@
+//! Test harness: the simulator in-process, the real binary as a child process, scrape helpers.
+
+#![allow(dead_code, unused_imports)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use sobot_exporter::simulator::{Fault, SimConfig, Simulator};
+
+/// App id and key the fixture simulator accepts.
+pub const APP_ID: &str = "1";
+/// A distinctive key, easy to search for in logs.
+pub const APP_KEY: &str = "TopSecretAppKey-7f3a9c";
+
+/// Starts a simulator serving the documents' examples.
+pub async fn fixture_simulator() -> Simulator {
+    Simulator::start(SimConfig::fixtures(APP_ID, APP_KEY))
+        .await
+        .expect("simulator starts")
+}
+
+/// A running exporter process; killed when dropped.
+pub struct Exporter {
+    child: Child,
+    pub addr: String,
+    pub log: PathBuf,
+    dir: PathBuf,
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "sobot_exporter_test_{name}_{}_{n}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes a file into `dir`.
+pub fn write_file(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let path = dir.join(name);
+    let mut f = std::fs::File::create(&path).expect("create file");
+    f.write_all(content.as_bytes()).expect("write file");
+    path
+}
+
+impl Exporter {
+    /// Starts the binary against `base_url` with the fixture credentials in the environment,
+    /// listening on an ephemeral port, JSON logs in a file; waits until it listens.
+    pub async fn start(name: &str, base_url: &str, args: &[&str]) -> Exporter {
+        Self::start_with_env(
+            name,
+            base_url,
+            args,
+            &[("SOBOT_APP_ID", APP_ID), ("SOBOT_APP_KEY", APP_KEY)],
+        )
+        .await
+    }
+
+    /// Like [`Exporter::start`] with the given environment.
+    pub async fn start_with_env(
+        name: &str,
+        base_url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Exporter {
+        let dir = temp_dir(name);
+        let log = dir.join("exporter.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sobot_exporter"));
+        cmd.args([
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--log.format",
+            "json",
+            "--sobot.base-url",
+            base_url,
+        ])
+        .args(args)
+        .env_remove("SOBOT_APP_ID")
+        .env_remove("SOBOT_APP_KEY")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file);
+        let child = cmd.spawn().expect("exporter starts");
+        let mut exporter = Exporter {
+            child,
+            addr: String::new(),
+            log,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(addr) = exporter.logs().lines().find_map(listening_address) {
+                exporter.addr = addr;
+                return exporter;
+            }
+            if let Ok(Some(status)) = exporter.child.try_wait() {
+                panic!("exporter exited with {status}: {}", exporter.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "exporter did not start: {}",
+                exporter.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Everything the exporter logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The test's temporary directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// GET /metrics as text (0.0.4).
+    pub async fn scrape(&self) -> String {
+        http()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("body")
+    }
+
+    /// Scrapes until `check` holds on the parsed metrics, or panics after `timeout`.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&Metrics) -> bool,
+    ) -> Metrics {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let m = Metrics::parse(&self.scrape().await);
+            if check(&m) {
+                return m;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last scrape:\n{}\nlogs:\n{}",
+                m.text,
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "exporter did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn listening_address(line: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v.get("message")?.as_str()? != "sobot_exporter listening" {
+        return None;
+    }
+    Some(v.get("address")?.as_str()?.to_string())
+}
+
+/// An HTTP client for talking to the exporter.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client")
+}
+
+/// Parsed text exposition: series (`name{labels}` as written) → value.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub series: BTreeMap<String, f64>,
+    pub text: String,
+}
+
+impl Metrics {
+    pub fn parse(text: &str) -> Metrics {
+        let mut series = BTreeMap::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            if let Some((key, value)) = line.rsplit_once(' ')
+                && let Ok(v) = value.parse::<f64>()
+            {
+                series.insert(key.to_string(), v);
+            }
+        }
+        Metrics {
+            series,
+            text: text.to_string(),
+        }
+    }
+
+    /// The value of one series, written as in the exposition.
+    pub fn get(&self, series: &str) -> Option<f64> {
+        self.series.get(series).copied()
+    }
+
+    /// Series of one metric name.
+    pub fn family(&self, name: &str) -> BTreeMap<String, f64> {
+        self.series
+            .iter()
+            .filter(|(k, _)| k.as_str() == name || k.starts_with(&format!("{name}{{")))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    /// `sobot_exporter_collector_success{collector=...}`.
+    pub fn success(&self, collector: &str) -> Option<f64> {
+        self.get(&format!(
+            "sobot_exporter_collector_success{{collector=\"{collector}\"}}"
+        ))
+    }
+
+    /// `sobot_exporter_upstream_requests_total{endpoint,code}`, 0 if absent.
+    pub fn requests(&self, endpoint: &str, code: &str) -> f64 {
+        self.get(&format!(
+            "sobot_exporter_upstream_requests_total{{endpoint=\"{endpoint}\",code=\"{code}\"}}"
+        ))
+        .unwrap_or(0.0)
+    }
+
+    /// Whether every named collector's last cycle succeeded.
+    pub fn all_succeeded(&self, collectors: &[&str]) -> bool {
+        collectors.iter().all(|c| self.success(c) == Some(1.0))
+    }
+}
+
+/// Names of the six company statistics collectors.
+pub const STATS: [&str; 6] = [
+    "robot_session",
+    "robot_satisfaction",
+    "human_session",
+    "human_satisfaction",
+    "customer_session",
+    "message_stats",
+];
