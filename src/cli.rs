@@ -46,19 +46,11 @@ impl LogLevel {
 #[command(name = "sobot_exporter", version, about, long_about = None)]
 pub struct Cli {
     /// Address to listen on for /metrics (`:PORT` listens on every interface).
-    #[arg(
-        long = "web.listen-address",
-        default_value = ":9877",
-        value_name = "ADDR"
-    )]
+    #[arg(long = "web.listen-address", default_value = ":9877", value_name = "ADDR")]
     pub listen_address: String,
 
     /// Path under which to expose metrics.
-    #[arg(
-        long = "web.telemetry-path",
-        default_value = "/metrics",
-        value_name = "PATH"
-    )]
+    #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH")]
     pub telemetry_path: String,
 
     /// YAML configuration file (time zone, windows, collectors, credentials files, timeouts).
@@ -66,19 +58,15 @@ pub struct Cli {
     pub config_file: Option<PathBuf>,
 
     /// Base URL of the Sobot API.
-    #[arg(
-        long = "sobot.base-url",
-        default_value = "https://www.sobot.com",
-        value_name = "URL"
-    )]
+    #[arg(long = "sobot.base-url", default_value = "https://www.sobot.com", value_name = "URL")]
     pub sobot_base_url: String,
 
+    /// Base URL of the Laaffic call-center API.
+    #[arg(long = "laaffic.base-url", default_value = "https://api.laaffic.com", value_name = "URL")]
+    pub laaffic_base_url: String,
+
     /// Interval between collection cycles, e.g. 60s, 2m.
-    #[arg(
-        long = "collect.interval",
-        default_value = "60s",
-        value_name = "DURATION"
-    )]
+    #[arg(long = "collect.interval", default_value = "60s", value_name = "DURATION")]
     pub collect_interval: String,
 
     /// Log level.

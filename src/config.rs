@@ -11,9 +11,12 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::cli::{Cli, LogFormat, LogLevel};
+use crate::laaffic::client::LaafficCredentials;
 use crate::secret::Secret;
 use crate::sobot::client::{ClientSettings, Credentials};
-use crate::sobot::endpoints::{ENDPOINTS, Endpoint};
+use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
+use crate::sobot::quality::QUALITY_SOURCES;
+pub use crate::sobot::quality::QualitySource;
 use crate::window::Window;
 
 /// A configuration problem: the process exits with code 2 and prints this one line.
@@ -33,11 +36,49 @@ pub struct FileConfig {
     pub timezone: Option<String>,
     /// Windows to collect: `today`, `yesterday`; default `[today]`.
     pub windows: Option<Vec<String>>,
-    /// Collectors to run; default all.
+    /// Collectors to run; default all but `chat_result` (and the per-group ones without groups).
     pub collectors: Option<Vec<String>>,
+    /// Skill group ids: per-group statistics, and the agent filter when no agents are given.
+    pub groups: Option<Vec<String>>,
+    /// Agent (service) ids to collect per-agent statistics for; default all agents.
+    pub agents: Option<Vec<String>>,
+    /// Cardinality guard: distinct agents per collector at most; default 2000.
+    pub max_agents: Option<usize>,
+    /// Quality-inspection collectors.
+    #[serde(default)]
+    pub quality: QualitySection,
     /// The Sobot API section.
     #[serde(default)]
     pub sobot: SobotSection,
+    /// The Laaffic call-center section.
+    #[serde(default)]
+    pub laaffic: LaafficSection,
+}
+
+/// `quality:` in the YAML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualitySection {
+    /// Interval of the quality collectors; default 5m.
+    pub interval: Option<String>,
+    /// Records per page; default 1000, at most 10000.
+    pub page_size: Option<u32>,
+    /// Pages per window and cycle at most; default 50.
+    pub max_pages: Option<u32>,
+}
+
+/// `laaffic:` in the YAML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaafficSection {
+    /// File holding the API key; or use `LAAFFIC_API_KEY`.
+    pub api_key_file: Option<PathBuf>,
+    /// File holding the API secret; or use `LAAFFIC_API_SECRET`.
+    pub api_secret_file: Option<PathBuf>,
+    /// Total timeout of one request; default 15s.
+    pub timeout: Option<String>,
+    /// Connect timeout; default 5s.
+    pub connect_timeout: Option<String>,
 }
 
 /// `sobot:` in the YAML file.
@@ -77,13 +118,68 @@ pub struct Config {
     pub tz: TimeZone,
     /// Windows to collect.
     pub windows: Vec<Window>,
-    /// Company statistics endpoints to collect.
-    pub collectors: Vec<&'static Endpoint>,
+    /// Collectors to run.
+    pub collectors: Vec<CollectorKind>,
+    /// Skill group ids.
+    pub groups: Vec<String>,
+    /// Agent ids; empty means every agent.
+    pub agents: Vec<String>,
+    /// Cardinality guard.
+    pub max_agents: usize,
+    /// Interval of the quality collectors.
+    pub quality_interval: Duration,
+    /// Records per quality page.
+    pub quality_page_size: u32,
+    /// Quality pages per window and cycle at most.
+    pub quality_max_pages: u32,
     /// How to reach Sobot.
     pub sobot: ClientSettings,
-    /// Sobot credentials; `None` only in demo mode.
+    /// Sobot credentials; `None`: no Sobot collectors.
     pub credentials: Option<Credentials>,
+    /// How to reach Laaffic.
+    pub laaffic: ClientSettings,
+    /// Laaffic credentials; `None`: no Laaffic collector.
+    pub laaffic_credentials: Option<LaafficCredentials>,
 }
+
+/// A collector the config can name.
+#[derive(Debug, Clone, Copy)]
+pub enum CollectorKind {
+    /// Company-wide (`item`) or per-agent (`items`) statistics of a table endpoint.
+    Stats(&'static Endpoint),
+    /// Per-group statistics of a table endpoint that takes `groupids` (`group_<endpoint>`).
+    Group(&'static Endpoint),
+    /// Quality-inspection results.
+    Quality(&'static QualitySource),
+    /// Laaffic seats.
+    LaafficSeats,
+}
+
+impl CollectorKind {
+    /// Every collector, in a stable order.
+    pub fn all() -> Vec<CollectorKind> {
+        let mut all: Vec<CollectorKind> = ENDPOINTS.iter().map(CollectorKind::Stats).collect();
+        all.extend(ENDPOINTS.iter().filter(|e| e.filters && e.rows == Rows::Item).map(CollectorKind::Group));
+        all.extend(QUALITY_SOURCES.iter().map(CollectorKind::Quality));
+        all.push(CollectorKind::LaafficSeats);
+        all
+    }
+
+    /// The name used in the config and the `collector` label.
+    pub fn name(&self) -> String {
+        match self {
+            CollectorKind::Stats(e) => e.name.to_string(),
+            CollectorKind::Group(e) => format!("group_{}", e.name),
+            CollectorKind::Quality(q) => q.name.to_string(),
+            CollectorKind::LaafficSeats => "laaffic_seats".to_string(),
+        }
+    }
+}
+
+/// Environment variable of the Laaffic API key.
+pub const ENV_LAAFFIC_KEY: &str = "LAAFFIC_API_KEY";
+/// Environment variable of the Laaffic API secret.
+pub const ENV_LAAFFIC_SECRET: &str = "LAAFFIC_API_SECRET";
 
 /// Environment variables read for credentials.
 pub const ENV_APP_ID: &str = "SOBOT_APP_ID";
@@ -101,15 +197,10 @@ pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, C
         None => key.to_string(),
     };
 
-    let listen = parse_listen(&cli.listen_address).map_err(|m| {
-        err(format!(
-            "--web.listen-address {:?}: {m}",
-            cli.listen_address
-        ))
-    })?;
+    let listen = parse_listen(&cli.listen_address)
+        .map_err(|m| err(format!("--web.listen-address {:?}: {m}", cli.listen_address)))?;
     let telemetry_path = cli.telemetry_path.clone();
-    if !telemetry_path.starts_with('/')
-        || ["/", "/healthz", "/-/healthy"].contains(&telemetry_path.as_str())
+    if !telemetry_path.starts_with('/') || ["/", "/healthz", "/-/healthy"].contains(&telemetry_path.as_str())
     {
         return Err(err(format!(
             "--web.telemetry-path {telemetry_path:?}: must start with / and differ from /, /healthz and /-/healthy"
@@ -127,10 +218,7 @@ pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, C
     if !(base_url.starts_with("https://") || base_url.starts_with("http://"))
         || base_url.contains(char::is_whitespace)
     {
-        return Err(err(format!(
-            "--sobot.base-url {:?}: expected an http(s) URL",
-            cli.sobot_base_url
-        )));
+        return Err(err(format!("--sobot.base-url {:?}: expected an http(s) URL", cli.sobot_base_url)));
     }
 
     let tz_name = file.timezone.as_deref().unwrap_or("Asia/Shanghai");
@@ -143,28 +231,49 @@ pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, C
             .iter()
             .map(|n| {
                 Window::parse(n).ok_or_else(|| {
-                    err(format!(
-                        "{}: unknown window {n:?} (known: today, yesterday)",
-                        at("windows")
-                    ))
+                    err(format!("{}: unknown window {n:?} (known: today, yesterday)", at("windows")))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
     if windows.is_empty() {
-        return Err(err(format!(
-            "{}: at least one window is needed",
-            at("windows")
-        )));
+        return Err(err(format!("{}: at least one window is needed", at("windows"))));
     }
 
-    let collectors = match &file.collectors {
-        None => ENDPOINTS.iter().collect(),
+    let ids = |list: &Option<Vec<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
+        let list = list.clone().unwrap_or_default();
+        if let Some(bad) = list.iter().find(|id| id.trim().is_empty() || id.contains([',', ' '])) {
+            return Err(err(format!("{}: invalid id {bad:?} (no blanks, spaces or commas)", at(key))));
+        }
+        Ok(list)
+    };
+    // The demo's simulator has skill groups of its own: show the per-group collectors too.
+    let groups = match (&file.groups, cli.demo) {
+        (None, true) => demo_groups(),
+        _ => ids(&file.groups, "groups")?,
+    };
+    let agents = ids(&file.agents, "agents")?;
+    let max_agents = match file.max_agents {
+        Some(0) => return Err(err(format!("{}: must be at least 1", at("max_agents")))),
+        Some(n) => n,
+        None => 2000,
+    };
+
+    let all = CollectorKind::all();
+    let collectors: Vec<CollectorKind> = match &file.collectors {
+        None => all
+            .into_iter()
+            .filter(|k| match k {
+                CollectorKind::Group(_) => !groups.is_empty(),
+                CollectorKind::Quality(q) => q.name != "chat_result",
+                CollectorKind::Stats(_) | CollectorKind::LaafficSeats => true,
+            })
+            .collect(),
         Some(names) => names
             .iter()
             .map(|n| {
-                Endpoint::by_name(n).ok_or_else(|| {
-                    let known: Vec<_> = ENDPOINTS.iter().map(|e| e.name).collect();
+                all.iter().copied().find(|k| k.name() == *n).ok_or_else(|| {
+                    let known: Vec<_> = all.iter().map(CollectorKind::name).collect();
                     err(format!(
                         "{}: unknown collector {n:?} (known: {})",
                         at("collectors"),
@@ -174,38 +283,91 @@ pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, C
             })
             .collect::<Result<Vec<_>, _>>()?,
     };
+    if groups.is_empty()
+        && let Some(k) = collectors.iter().find(|k| matches!(k, CollectorKind::Group(_)))
+    {
+        return Err(err(format!("{}: {} needs groups to be configured", at("collectors"), k.name())));
+    }
+    let names: Vec<String> = collectors.iter().map(CollectorKind::name).collect();
+    if names.iter().any(|n| n == "quality_result") && names.iter().any(|n| n == "chat_result") {
+        return Err(err(format!(
+            "{}: quality_result and chat_result both give the chat channel's inspections; choose one",
+            at("collectors")
+        )));
+    }
+
+    let q = &file.quality;
+    let quality_interval = match &q.interval {
+        None => Duration::from_secs(300),
+        Some(v) => parse_duration(v)
+            .filter(|d| *d >= Duration::from_millis(100))
+            .ok_or_else(|| err(format!("{}: invalid duration {v:?} (e.g. 5m)", at("quality.interval"))))?,
+    };
+    let quality_page_size = match q.page_size {
+        Some(n) if !(1..=10_000).contains(&n) => {
+            return Err(err(format!("{}: must be between 1 and 10000", at("quality.page_size"))));
+        }
+        Some(n) => n,
+        // Small pages in the demo, so that it shows paging at work.
+        None if cli.demo => DEMO_QUALITY_PAGE_SIZE,
+        None => 1000,
+    };
+    let quality_max_pages = match q.max_pages {
+        Some(0) => {
+            return Err(err(format!("{}: must be at least 1", at("quality.max_pages"))));
+        }
+        Some(n) => n,
+        None => 50,
+    };
 
     let s = &file.sobot;
-    let duration =
-        |value: &Option<String>, key: &str, default: u64| -> Result<Duration, ConfigError> {
-            match value {
-                None => Ok(Duration::from_secs(default)),
-                Some(v) => parse_duration(v)
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(|| err(format!("{}: invalid duration {v:?} (e.g. 15s)", at(key)))),
-            }
-        };
+    let duration = |value: &Option<String>, key: &str, default: u64| -> Result<Duration, ConfigError> {
+        match value {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => parse_duration(v)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| err(format!("{}: invalid duration {v:?} (e.g. 15s)", at(key)))),
+        }
+    };
     let sobot = ClientSettings {
         base_url,
         timeout: duration(&s.timeout, "sobot.timeout", 15)?,
         connect_timeout: duration(&s.connect_timeout, "sobot.connect_timeout", 5)?,
         rate_limit_per_minute: match s.rate_limit_per_minute {
             Some(0) => {
-                return Err(err(format!(
-                    "{}: must be at least 1",
-                    at("sobot.rate_limit_per_minute")
-                )));
+                return Err(err(format!("{}: must be at least 1", at("sobot.rate_limit_per_minute"))));
             }
             Some(n) => n,
             None => 1000,
         },
     };
 
-    let credentials = if cli.demo {
-        None
-    } else {
-        Some(credentials(s, env, &at)?)
+    let l = &file.laaffic;
+    let laaffic_base_url = cli.laaffic_base_url.trim_end_matches('/').to_string();
+    if !(laaffic_base_url.starts_with("https://") || laaffic_base_url.starts_with("http://"))
+        || laaffic_base_url.contains(char::is_whitespace)
+    {
+        return Err(err(format!("--laaffic.base-url {:?}: expected an http(s) URL", cli.laaffic_base_url)));
+    }
+    let laaffic = ClientSettings {
+        base_url: laaffic_base_url,
+        timeout: duration(&l.timeout, "laaffic.timeout", 15)?,
+        connect_timeout: duration(&l.connect_timeout, "laaffic.connect_timeout", 5)?,
+        rate_limit_per_minute: 600,
     };
+
+    let (credentials, laaffic_credentials) = if cli.demo {
+        (None, None)
+    } else {
+        (sobot_credentials(s, env, &at)?, laaffic_credentials(l, env, &at)?)
+    };
+    if !cli.demo && credentials.is_none() && laaffic_credentials.is_none() {
+        return Err(err(format!(
+            "missing credentials: set {ENV_APP_ID} and {ENV_APP_KEY} (or sobot.app_id and \
+             sobot.app_key_file in --config.file) for Sobot, {ENV_LAAFFIC_KEY} and {ENV_LAAFFIC_SECRET} \
+             (or laaffic.api_key_file and laaffic.api_secret_file) for Laaffic, or run with --demo"
+        )));
+    }
 
     Ok(Config {
         listen,
@@ -217,65 +379,102 @@ pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, C
         tz,
         windows,
         collectors,
+        groups,
+        agents,
+        max_agents,
+        quality_interval,
+        quality_page_size,
+        quality_max_pages,
         sobot,
         credentials,
+        laaffic,
+        laaffic_credentials,
     })
 }
 
-fn credentials(
+/// One credential from the environment or a file named in the config, not both.
+fn one_credential(
+    env: &dyn Fn(&str) -> Option<String>,
+    env_name: &str,
+    file: Option<&PathBuf>,
+    file_key: &str,
+) -> Result<Option<Secret>, ConfigError> {
+    match (env(env_name).filter(|v| !v.is_empty()), file) {
+        (Some(_), Some(_)) => Err(err(format!("{env_name} and {file_key} are both set; use one"))),
+        (Some(v), None) => Ok(Some(Secret::new(v))),
+        (None, Some(path)) => read_secret_file(path, file_key).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Both parts of a credential pair, or neither; one alone is an error naming the other.
+fn pair<T>(
+    a: Option<Secret>,
+    b: Option<Secret>,
+    names: (&str, &str),
+    make: impl FnOnce(Secret, Secret) -> T,
+) -> Result<Option<T>, ConfigError> {
+    match (a, b) {
+        (Some(a), Some(b)) => Ok(Some(make(a, b))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(err(format!("{} is set but {} is missing", names.0, names.1))),
+        (None, Some(_)) => Err(err(format!("{} is set but {} is missing", names.1, names.0))),
+    }
+}
+
+fn sobot_credentials(
     s: &SobotSection,
     env: &dyn Fn(&str) -> Option<String>,
     at: &dyn Fn(&str) -> String,
-) -> Result<Credentials, ConfigError> {
-    let env_id = env(ENV_APP_ID).filter(|v| !v.is_empty());
-    let env_key = env(ENV_APP_KEY).filter(|v| !v.is_empty());
-    let app_id = match (env_id, &s.app_id, &s.app_id_file) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) | (None, Some(_), Some(_)) => {
+) -> Result<Option<Credentials>, ConfigError> {
+    let id_key = at("sobot.app_id_file");
+    let mut app_id = one_credential(env, ENV_APP_ID, s.app_id_file.as_ref(), &id_key)?;
+    if let Some(v) = &s.app_id {
+        if app_id.is_some() {
             return Err(err(format!(
-                "the Sobot app id is given twice: use one of {ENV_APP_ID}, {}, {}",
-                at("sobot.app_id"),
-                at("sobot.app_id_file")
+                "the Sobot app id is given twice: use one of {ENV_APP_ID}, {}, {id_key}",
+                at("sobot.app_id")
             )));
         }
-        (Some(v), None, None) => v,
-        (None, Some(v), None) => v.clone(),
-        (None, None, Some(path)) => read_secret_file(path, &at("sobot.app_id_file"))?
-            .expose()
-            .to_string(),
-        (None, None, None) => {
-            return Err(err(format!(
-                "missing Sobot credentials: set {ENV_APP_ID} and {ENV_APP_KEY}, or sobot.app_id and \
-                 sobot.app_key_file in --config.file (or run with --demo)"
-            )));
-        }
-    };
-    let app_key = match (env_key, &s.app_key_file) {
-        (Some(_), Some(_)) => {
-            return Err(err(format!(
-                "the Sobot app key is given twice: use one of {ENV_APP_KEY}, {}",
-                at("sobot.app_key_file")
-            )));
-        }
-        (Some(v), None) => Secret::new(v),
-        (None, Some(path)) => read_secret_file(path, &at("sobot.app_key_file"))?,
-        (None, None) => {
-            return Err(err(format!(
-                "missing Sobot app key: set {ENV_APP_KEY} or sobot.app_key_file in --config.file"
-            )));
-        }
-    };
-    Ok(Credentials { app_id, app_key })
+        app_id = Some(Secret::new(v.clone()));
+    }
+    let key_key = at("sobot.app_key_file");
+    let app_key = one_credential(env, ENV_APP_KEY, s.app_key_file.as_ref(), &key_key)?;
+    pair(
+        app_id,
+        app_key,
+        ("the Sobot app id", "the Sobot app key (SOBOT_APP_KEY or sobot.app_key_file)"),
+        |id, key| Credentials { app_id: id.expose().to_string(), app_key: key },
+    )
+}
+
+fn laaffic_credentials(
+    l: &LaafficSection,
+    env: &dyn Fn(&str) -> Option<String>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<LaafficCredentials>, ConfigError> {
+    let key = one_credential(env, ENV_LAAFFIC_KEY, l.api_key_file.as_ref(), &at("laaffic.api_key_file"))?;
+    let secret =
+        one_credential(env, ENV_LAAFFIC_SECRET, l.api_secret_file.as_ref(), &at("laaffic.api_secret_file"))?;
+    pair(key, secret, ("the Laaffic API key", "the Laaffic API secret"), |api_key, api_secret| {
+        LaafficCredentials { api_key, api_secret }
+    })
+}
+
+/// Quality page size of the demo.
+pub const DEMO_QUALITY_PAGE_SIZE: u32 = 50;
+
+/// The skill groups of the demo's simulated company.
+fn demo_groups() -> Vec<String> {
+    let mut groups: Vec<String> = crate::simulator::demo_population().into_iter().map(|a| a.group).collect();
+    groups.dedup();
+    groups
 }
 
 /// Reads a credential file: surrounding white space (a trailing newline) is not part of it.
 fn read_secret_file(path: &Path, key: &str) -> Result<Secret, ConfigError> {
-    let content = std::fs::read_to_string(path).map_err(|e| {
-        err(format!(
-            "{key}: cannot read {}: {}",
-            path.display(),
-            io_reason(&e)
-        ))
-    })?;
+    let content = std::fs::read_to_string(path)
+        .map_err(|e| err(format!("{key}: cannot read {}: {}", path.display(), io_reason(&e))))?;
     let value = content.trim();
     if value.is_empty() {
         return Err(err(format!("{key}: {} is empty", path.display())));
@@ -293,35 +492,21 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// Reads and parses the YAML file.
 pub fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        err(format!(
-            "--config.file {}: {}",
-            path.display(),
-            io_reason(&e)
-        ))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| err(format!("--config.file {}: {}", path.display(), io_reason(&e))))?;
     if text.trim().is_empty() {
         return Ok(FileConfig::default());
     }
     serde_saphyr::from_str(&text).map_err(|e| {
-        let one_line = e
-            .to_string()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let one_line =
+            e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
         err(format!("{}: {one_line}", path.display()))
     })
 }
 
 /// `:PORT`, `HOST:PORT` or `[V6]:PORT`.
 fn parse_listen(s: &str) -> Result<SocketAddr, &'static str> {
-    let full = if s.starts_with(':') {
-        format!("0.0.0.0{s}")
-    } else {
-        s.to_string()
-    };
+    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
     full.to_socket_addrs()
         .map_err(|_| "expected HOST:PORT or :PORT")?
         .next()
@@ -408,90 +593,70 @@ mod tests {
         assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.interval, Duration::from_secs(60));
         assert_eq!(c.windows, vec![Window::Today]);
-        assert_eq!(c.collectors.len(), ENDPOINTS.len());
+        let names: Vec<String> = c.collectors.iter().map(CollectorKind::name).collect();
+        assert_eq!(
+            names,
+            [
+                "robot_session",
+                "robot_satisfaction",
+                "human_session",
+                "human_satisfaction",
+                "customer_session",
+                "message_stats",
+                "get_service_data",
+                "human_duration",
+                "quality_result",
+                "call_result",
+                "laaffic_seats"
+            ]
+        );
+        assert_eq!(c.max_agents, 2000);
+        assert_eq!(c.quality_interval, Duration::from_secs(300));
         assert_eq!(c.sobot.base_url, "https://www.sobot.com");
         assert_eq!(c.sobot.timeout, Duration::from_secs(15));
         assert_eq!(c.tz.iana_name(), Some("Asia/Shanghai"));
         let creds = c.credentials.expect("credentials");
-        assert_eq!(
-            (creds.app_id.as_str(), creds.app_key.expose()),
-            ("app", "key")
-        );
+        assert_eq!((creds.app_id.as_str(), creds.app_key.expose()), ("app", "key"));
     }
 
     #[test]
     fn missing_credentials_say_what_to_set() {
         let e = load(&cli(&[]), &no_env).expect_err("no credentials");
-        assert!(
-            e.0.contains("SOBOT_APP_ID") && e.0.contains("--demo"),
-            "{e}"
-        );
+        assert!(e.0.contains("SOBOT_APP_ID") && e.0.contains("--demo"), "{e}");
         assert!(load(&cli(&["--demo"]), &no_env).is_ok());
     }
 
     #[test]
     fn credentials_from_files() {
         let key = write("key", "s3cret\n");
-        let cfg = write(
-            "files.yml",
-            &format!(
-                "sobot:\n  app_id: acme\n  app_key_file: {}\n",
-                key.display()
-            ),
-        );
-        let c = load(
-            &cli(&["--config.file", cfg.to_str().expect("utf8")]),
-            &no_env,
-        )
-        .expect("valid");
+        let cfg = write("files.yml", &format!("sobot:\n  app_id: acme\n  app_key_file: {}\n", key.display()));
+        let c = load(&cli(&["--config.file", cfg.to_str().expect("utf8")]), &no_env).expect("valid");
         let creds = c.credentials.expect("credentials");
         assert_eq!(creds.app_key.expose(), "s3cret");
         assert_eq!(creds.app_id, "acme");
-        let e = load(
-            &cli(&["--config.file", cfg.to_str().expect("utf8")]),
-            &env_with_credentials,
-        )
-        .expect_err("given twice");
-        assert!(e.0.contains("given twice"), "{e}");
+        let e = load(&cli(&["--config.file", cfg.to_str().expect("utf8")]), &env_with_credentials)
+            .expect_err("given twice");
+        assert!(e.0.contains("given twice") || e.0.contains("both set"), "{e}");
     }
 
     #[test]
     fn bad_config_names_file_and_key() {
         let cases = [
-            (
-                "unknown.yml",
-                "timezone: Asia/Shanghai\nbogus: 1\n",
-                "bogus",
-            ),
-            (
-                "tz.yml",
-                "timezone: Mars/Olympus\n",
-                "timezone: unknown time zone",
-            ),
-            (
-                "win.yml",
-                "windows: [today, last_week]\n",
-                "windows: unknown window \"last_week\"",
-            ),
-            (
-                "col.yml",
-                "collectors: [robot_session, nope]\n",
-                "collectors: unknown collector \"nope\"",
-            ),
-            (
-                "dur.yml",
-                "sobot:\n  timeout: soon\n",
-                "sobot.timeout: invalid duration",
-            ),
+            ("unknown.yml", "timezone: Asia/Shanghai\nbogus: 1\n", "bogus"),
+            ("tz.yml", "timezone: Mars/Olympus\n", "timezone: unknown time zone"),
+            ("win.yml", "windows: [today, last_week]\n", "windows: unknown window \"last_week\""),
+            ("col.yml", "collectors: [robot_session, nope]\n", "collectors: unknown collector \"nope\""),
+            ("dur.yml", "sobot:\n  timeout: soon\n", "sobot.timeout: invalid duration"),
             ("yaml.yml", "windows: [today\n", "yaml.yml"),
+            ("grp.yml", "collectors: [group_human_session]\n", "group_human_session needs groups"),
+            ("chat.yml", "collectors: [quality_result, chat_result]\n", "choose one"),
+            ("ids.yml", "agents: [\"a,b\"]\n", "agents: invalid id"),
+            ("page.yml", "quality:\n  page_size: 20000\n", "quality.page_size"),
         ];
         for (name, content, want) in cases {
             let path = write(name, content);
-            let e = load(
-                &cli(&["--config.file", path.to_str().expect("utf8")]),
-                &env_with_credentials,
-            )
-            .expect_err(name);
+            let e = load(&cli(&["--config.file", path.to_str().expect("utf8")]), &env_with_credentials)
+                .expect_err(name);
             assert!(e.0.contains(want), "{name}: {e}");
             assert!(e.0.contains(name), "{name}: {e} does not name the file");
             assert!(!e.0.contains('\n'), "{name}: {e:?} is not one line");
@@ -501,24 +666,18 @@ mod tests {
     #[test]
     fn the_example_config_is_valid() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.yml");
-        let c =
-            load(&cli(&["--config.file", path]), &env_with_credentials).expect("example is valid");
+        let c = load(&cli(&["--config.file", path]), &env_with_credentials).expect("example is valid");
         assert_eq!(c.windows, vec![Window::Today, Window::Yesterday]);
-        assert_eq!(c.collectors.len(), ENDPOINTS.len());
+        assert_eq!(c.groups.len(), 2);
+        assert!(c.collectors.iter().any(|k| k.name() == "group_human_session"));
     }
 
     #[test]
     fn bad_flags() {
         for (args, want) in [
             (&["--collect.interval", "often"][..], "--collect.interval"),
-            (
-                &["--web.listen-address", "nowhere"][..],
-                "--web.listen-address",
-            ),
-            (
-                &["--web.telemetry-path", "metrics"][..],
-                "--web.telemetry-path",
-            ),
+            (&["--web.listen-address", "nowhere"][..], "--web.listen-address"),
+            (&["--web.telemetry-path", "metrics"][..], "--web.telemetry-path"),
             (&["--sobot.base-url", "ftp://x"][..], "--sobot.base-url"),
         ] {
             let e = load(&cli(args), &env_with_credentials).expect_err(want);

@@ -42,10 +42,7 @@ impl UpstreamError {
     /// An API error with the upstream message cut to a sane length.
     pub fn api(code: impl Into<String>, message: &str) -> Self {
         let message: String = message.chars().take(160).collect();
-        UpstreamError::Api {
-            code: code.into(),
-            message,
-        }
+        UpstreamError::Api { code: code.into(), message }
     }
 
     /// Classifies a transport error without its URL (which could carry a signature).

@@ -2,6 +2,7 @@
 //! a scrape only picks bytes.
 
 use std::io::Write;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use flate2::{Compression, write::GzEncoder};
@@ -16,13 +17,31 @@ pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; char
 /// Content type of the Prometheus text format 0.0.4.
 pub const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// One format's body, plain and gzipped.
+/// One format's body, plain and (on first demand, then kept) gzipped.
 #[derive(Debug, Clone)]
 pub struct Body {
     /// Uncompressed bytes.
     pub plain: Bytes,
-    /// The same, gzip-compressed.
-    pub gzip: Bytes,
+    /// The same, gzip-compressed once by the first scrape that asks for it: most deployments
+    /// only ever ask for one of the four variants.
+    gzip: OnceLock<Bytes>,
+}
+
+impl Body {
+    fn new(plain: Vec<u8>) -> Self {
+        Self { plain: Bytes::from(plain), gzip: OnceLock::new() }
+    }
+
+    /// The body gzip-compressed (fast level: scrapes want low latency more than the last 10 %).
+    pub fn gzip(&self) -> Bytes {
+        self.gzip
+            .get_or_init(|| {
+                let mut gz = GzEncoder::new(Vec::with_capacity(self.plain.len() / 5), Compression::fast());
+                // Writing to a Vec cannot fail.
+                Bytes::from(gz.write_all(&self.plain).and_then(|()| gz.finish()).unwrap_or_default())
+            })
+            .clone()
+    }
 }
 
 /// The current exposition in both formats.
@@ -43,23 +62,7 @@ pub fn encode(store: &Store, telemetry: &Telemetry) -> Result<Exposition, std::f
     encode_registry(&mut om, telemetry.registry())?;
     encode_eof(&mut om)?;
     let text = openmetrics_to_text(&om);
-    Ok(Exposition {
-        openmetrics: body(om.into_bytes()),
-        text: body(text.into_bytes()),
-    })
-}
-
-fn body(plain: Vec<u8>) -> Body {
-    let mut gz = GzEncoder::new(Vec::with_capacity(plain.len() / 4), Compression::default());
-    // Writing to a Vec cannot fail.
-    let gzip = gz
-        .write_all(&plain)
-        .and_then(|()| gz.finish())
-        .unwrap_or_default();
-    Body {
-        plain: Bytes::from(plain),
-        gzip: Bytes::from(gzip),
-    }
+    Ok(Exposition { openmetrics: Body::new(om.into_bytes()), text: Body::new(text.into_bytes()) })
 }
 
 /// Rewrites the OpenMetrics text the client library produces as Prometheus text 0.0.4: counters
@@ -83,9 +86,7 @@ pub fn openmetrics_to_text(om: &str) -> String {
             match rest.strip_suffix(" counter") {
                 Some(name) => {
                     if let Some(help) = help {
-                        let text = help
-                            .strip_prefix("# HELP ")
-                            .and_then(|h| h.strip_prefix(name));
+                        let text = help.strip_prefix("# HELP ").and_then(|h| h.strip_prefix(name));
                         out.push_str(&format!("# HELP {name}_total{}\n", text.unwrap_or("")));
                     }
                     out.push_str(&format!("# TYPE {name}_total counter\n"));
@@ -173,9 +174,7 @@ mod tests {
         assert!(!prefers_openmetrics("*/*"));
         assert!(!prefers_openmetrics(""));
         assert!(!prefers_openmetrics("application/openmetrics-text;q=0"));
-        assert!(!prefers_openmetrics(
-            "application/openmetrics-text;q=0.1,text/plain;q=0.9"
-        ));
+        assert!(!prefers_openmetrics("application/openmetrics-text;q=0.1,text/plain;q=0.9"));
     }
 
     #[test]

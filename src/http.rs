@@ -25,24 +25,15 @@ pub fn client(connect_timeout: Duration, timeout: Duration) -> reqwest::Result<r
 /// Sends a request and parses its body as JSON. HTTP errors, timeouts and non-JSON bodies become
 /// [`UpstreamError`]s; the vendor's own result code is left to the caller.
 pub async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, UpstreamError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| UpstreamError::from_transport(&e))?;
+    let response = request.send().await.map_err(|e| UpstreamError::from_transport(&e))?;
     let status = response.status();
     if !status.is_success() {
         return Err(UpstreamError::Http(status.as_u16()));
     }
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY as u64)
-    {
+    if response.content_length().is_some_and(|n| n > MAX_BODY as u64) {
         return Err(UpstreamError::InvalidResponse("body too large".to_string()));
     }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| UpstreamError::from_transport(&e))?;
+    let body = response.bytes().await.map_err(|e| UpstreamError::from_transport(&e))?;
     if body.len() > MAX_BODY {
         return Err(UpstreamError::InvalidResponse("body too large".to_string()));
     }
@@ -64,11 +55,7 @@ impl RateLimiter {
     /// A limiter for `per_minute` requests a minute with bursts of up to `burst` requests.
     pub fn new(per_minute: u32, burst: u32) -> Self {
         let spacing = Duration::from_secs(60) / per_minute.max(1);
-        Self {
-            spacing,
-            burst: spacing * burst.saturating_sub(1),
-            next: Mutex::new(None),
-        }
+        Self { spacing, burst: spacing * burst.saturating_sub(1), next: Mutex::new(None) }
     }
 
     /// Waits for this request's slot.

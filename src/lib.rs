@@ -17,6 +17,7 @@
 //!
 //! - [`cli`], [`config`]: flags and the YAML file, validated into one `Config`.
 //! - [`sobot`]: the endpoint table ([`sobot::endpoints`]), the client, the collectors.
+//! - [`laaffic`]: the call center's seat query client and seat collector.
 //! - [`value`]: the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435).
 //! - [`window`]: which local day a value covers and how each endpoint wants dates written.
 //! - [`snapshot`], [`exposition`]: samples per collector, and the bytes served.
@@ -33,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod exposition;
 pub mod http;
+pub mod laaffic;
 pub mod reference;
 pub mod scheduler;
 pub mod secret;

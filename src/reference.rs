@@ -1,18 +1,14 @@
-//! The metrics reference, generated from the endpoint table and the self-metrics list. The README
-//! embeds it; a test fails when the two differ.
+//! The metrics reference, generated from the tables (endpoints, quality sources, self-metrics).
+//! The README embeds it; a test fails when the two differ.
 
 use std::fmt::Write;
 
-use crate::sobot::endpoints::ENDPOINTS;
+use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
+use crate::sobot::quality::{PARTS, QUALITY_METRICS, QUALITY_SOURCES};
 
 /// Self-metrics: name as exposed, type, labels, description.
 pub const SELF_METRICS: &[(&str, &str, &str, &str)] = &[
-    (
-        "sobot_exporter_build_info",
-        "gauge",
-        "version",
-        "Build information; value 1.",
-    ),
+    ("sobot_exporter_build_info", "gauge", "version", "Build information; value 1."),
     (
         "sobot_exporter_collector_success",
         "gauge",
@@ -37,11 +33,18 @@ pub const SELF_METRICS: &[(&str, &str, &str, &str)] = &[
         "collector",
         "Configured interval between the collector's cycles.",
     ),
+    ("sobot_exporter_collector_series", "gauge", "collector", "Series the collector currently exports."),
     (
-        "sobot_exporter_collector_series",
+        "sobot_exporter_collector_truncated",
         "gauge",
         "collector",
-        "Series the collector currently exports.",
+        "1 if the collector's last cycle stopped at the page cap (`quality.max_pages`) before the last page.",
+    ),
+    (
+        "sobot_exporter_agents_dropped",
+        "gauge",
+        "collector",
+        "Agents dropped by the cardinality guard (`max_agents`) in the collector's last cycle.",
     ),
     (
         "sobot_exporter_upstream_requests_total",
@@ -63,12 +66,19 @@ pub const SELF_METRICS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+fn row_labels(ep: &Endpoint) -> Vec<String> {
+    match ep.rows {
+        Rows::Item => Vec::new(),
+        Rows::Items(keys) => keys.iter().map(|(label, _)| (*label).to_string()).collect(),
+    }
+}
+
 /// The reference as Markdown.
 pub fn markdown() -> String {
     let mut out = String::new();
     out.push_str(
         "All collected values are gauges labelled `window` (`today`, `yesterday`). Ratios are 0–1, \
-         durations are seconds.\n",
+         durations are seconds. Each heading is a collector name (the `collectors` config key).\n",
     );
     for ep in ENDPOINTS {
         let _ = write!(
@@ -80,11 +90,8 @@ pub fn markdown() -> String {
             ep.date_format.pattern()
         );
         for f in ep.fields {
-            let mut labels: Vec<String> = f
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{v}\""))
-                .collect();
+            let mut labels = row_labels(ep);
+            labels.extend(f.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")));
             labels.push("window".to_string());
             let _ = writeln!(
                 out,
@@ -98,9 +105,47 @@ pub fn markdown() -> String {
             );
         }
     }
-    out.push_str(
-        "\n#### Exporter health\n\n| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n",
-    );
+    for ep in ENDPOINTS.iter().filter(|e| e.filters && e.rows == Rows::Item) {
+        let _ = write!(
+            out,
+            "\n#### `group_{}` — {}, per skill group\n\nOne request per configured group (`groupids`); \
+             labels `group`, `window`; the same fields as `{}` under their own names, so that `sum()` \
+             over groups never meets the company total.\n\n| Metric | Company-wide twin |\n|---|---|\n",
+            ep.name, ep.title_zh, ep.name
+        );
+        let mut seen: Vec<&str> = Vec::new();
+        for f in ep.fields {
+            if !seen.contains(&f.metric) {
+                seen.push(f.metric);
+                let _ = writeln!(out, "| `{}` | `{}` |", Endpoint::group_metric(f.metric), f.metric);
+            }
+        }
+    }
+    out.push_str("\n#### Quality inspection (`quality_result`, `chat_result`, `call_result`)\n\n");
+    out.push_str("| Metric | Labels | Meaning |\n|---|---|---|\n");
+    for (name, labels, meaning) in QUALITY_METRICS {
+        let _ = writeln!(out, "| `{name}` | {labels} | {meaning} |");
+    }
+    out.push_str("\n| Collector | Document | `channel` | Dates | Agent, name | Score/full-marks fields (");
+    out.push_str(&PARTS.join(", "));
+    out.push_str(") |\n|---|---|---|---|---|---|\n");
+    for s in QUALITY_SOURCES {
+        let scores: Vec<String> = s.scores.iter().map(|(v, m)| format!("`{v}`/`{m}`")).collect();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | `{}`, `{}` (`{}`) | `{}`, `{}` | {} |",
+            s.name,
+            s.section,
+            s.channel,
+            s.dates.0,
+            s.dates.1,
+            s.dates.2.pattern(),
+            s.agent_key,
+            s.name_key,
+            scores.join(", ")
+        );
+    }
+    out.push_str("\n#### Exporter health\n\n| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n");
     for (name, kind, labels, help) in SELF_METRICS {
         let _ = writeln!(out, "| `{name}` | {kind} | {labels} | {help} |");
     }

@@ -18,8 +18,10 @@ use tracing::{debug, error, info, warn};
 
 use crate::error::UpstreamError;
 use crate::exposition::{self, Exposition};
+use crate::laaffic::seats::SeatCollector;
 use crate::snapshot::{Family, Snapshot, Store};
 use crate::sobot::collector::StatsCollector;
+use crate::sobot::quality::QualityCollector;
 use crate::telemetry::{CollectorLabels, Telemetry};
 
 /// How long to wait after a change before encoding, so that collectors finishing together cause
@@ -29,8 +31,12 @@ const ENCODE_DEBOUNCE: Duration = Duration::from_millis(50);
 /// A collector of any kind, run by the scheduler.
 #[derive(Debug)]
 pub enum Job {
-    /// A Sobot company statistics endpoint.
+    /// A Sobot statistics endpoint (company, per group or per agent).
     SobotStats(StatsCollector),
+    /// A Sobot quality-inspection source.
+    Quality(QualityCollector),
+    /// Laaffic seats.
+    LaafficSeats(SeatCollector),
 }
 
 impl Job {
@@ -38,12 +44,16 @@ impl Job {
     pub fn name(&self) -> String {
         match self {
             Job::SobotStats(c) => c.name().to_string(),
+            Job::Quality(c) => c.name().to_string(),
+            Job::LaafficSeats(c) => c.name().to_string(),
         }
     }
 
     async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
         match self {
             Job::SobotStats(c) => c.collect().await,
+            Job::Quality(c) => c.collect().await,
+            Job::LaafficSeats(c) => c.collect().await,
         }
     }
 }
@@ -71,11 +81,7 @@ pub struct Shared {
 impl Shared {
     /// Empty store, fresh self-metrics.
     pub fn new(telemetry: Arc<Telemetry>) -> Self {
-        Self {
-            store: Arc::default(),
-            telemetry,
-            changed: Arc::default(),
-        }
+        Self { store: Arc::default(), telemetry, changed: Arc::default() }
     }
 
     /// Encodes the current state.
@@ -93,24 +99,12 @@ pub fn spawn(
     shutdown: watch::Receiver<bool>,
 ) {
     for (index, scheduled) in jobs.into_iter().enumerate() {
-        let labels = CollectorLabels {
-            collector: scheduled.job.name(),
-        };
-        shared
-            .telemetry
-            .collector_interval
-            .get_or_create(&labels)
-            .set(scheduled.interval.as_secs_f64());
+        let labels = CollectorLabels { collector: scheduled.job.name() };
+        shared.telemetry.collector_interval.get_or_create(&labels).set(scheduled.interval.as_secs_f64());
         // Spread the first cycles a little so the upstream does not see one burst.
         let delay = Duration::from_millis(100) * u32::try_from(index).unwrap_or(u32::MAX);
         let keep_for = scheduled.interval * keep_intervals;
-        tokio::spawn(run_job(
-            scheduled,
-            delay,
-            keep_for,
-            shared.clone(),
-            shutdown.clone(),
-        ));
+        tokio::spawn(run_job(scheduled, delay, keep_for, shared.clone(), shutdown.clone()));
     }
     tokio::spawn(run_encoder(shared.clone(), publish, shutdown));
 }
@@ -124,9 +118,7 @@ async fn run_job(
 ) {
     let Scheduled { job, interval } = scheduled;
     let name = job.name();
-    let labels = CollectorLabels {
-        collector: name.clone(),
-    };
+    let labels = CollectorLabels { collector: name.clone() };
     let mut ticker = tokio::time::interval_at(Instant::now() + delay, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_error: Option<UpstreamError> = None;
@@ -138,23 +130,16 @@ async fn run_job(
         let started = Instant::now();
         let result = job.collect().await;
         let t = &shared.telemetry;
-        t.collector_duration
-            .get_or_create(&labels)
-            .set(started.elapsed().as_secs_f64());
+        t.collector_duration.get_or_create(&labels).set(started.elapsed().as_secs_f64());
         match result {
             Ok(families) => {
-                let snapshot = Snapshot {
-                    families,
-                    taken: started,
-                };
+                let snapshot = Snapshot { families, taken: started };
                 t.collector_series
                     .get_or_create(&labels)
                     .set(i64::try_from(snapshot.series()).unwrap_or(i64::MAX));
                 shared.store.put(&name, snapshot);
                 t.collector_success.get_or_create(&labels).set(1);
-                t.collector_last_success
-                    .get_or_create(&labels)
-                    .set(unix_now());
+                t.collector_last_success.get_or_create(&labels).set(unix_now());
                 if last_error.take().is_some() {
                     info!(collector = %name, "collector recovered");
                 }
@@ -167,10 +152,7 @@ async fn run_job(
                     warn!(collector = %name, error = %e, "collection failed");
                 }
                 last_error = Some(e);
-                if shared
-                    .store
-                    .get(&name)
-                    .is_some_and(|s| s.taken.elapsed() >= keep_for)
+                if shared.store.get(&name).is_some_and(|s| s.taken.elapsed() >= keep_for)
                     && shared.store.remove(&name)
                 {
                     t.collector_series.get_or_create(&labels).set(0);

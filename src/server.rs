@@ -71,14 +71,8 @@ pub async fn serve(listener: TcpListener, routes: Routes, shutdown: impl Future<
     }
     drop(listener);
     info!("shutting down: finishing in-flight requests");
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        warn!(
-            "in-flight requests did not finish within {}s",
-            DRAIN_TIMEOUT.as_secs()
-        );
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        warn!("in-flight requests did not finish within {}s", DRAIN_TIMEOUT.as_secs());
     }
 }
 
@@ -98,12 +92,7 @@ fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 fn metrics(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-            .unwrap_or("")
-    };
+    let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("");
     let current = routes.exposition.borrow().clone();
     let (content_type, body) = if exposition::prefers_openmetrics(header(ACCEPT)) {
         (exposition::OPENMETRICS, &current.openmetrics)
@@ -111,11 +100,7 @@ fn metrics(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         (exposition::TEXT, &current.text)
     };
     let gzip = exposition::accepts_gzip(header(ACCEPT_ENCODING));
-    let bytes = if gzip {
-        body.gzip.clone()
-    } else {
-        body.plain.clone()
-    };
+    let bytes = if gzip { body.gzip() } else { body.plain.clone() };
     let mut response = Response::new(Full::new(bytes));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -136,26 +121,17 @@ fn landing(telemetry_path: &str) -> Response<Full<Bytes>> {
         path = html_escape(telemetry_path),
     );
     let mut response = Response::new(Full::new(Bytes::from(html)));
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     response
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }

@@ -19,6 +19,11 @@ pub fn md5_hex(parts: &[&str]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Laaffic `Sign` header: `md5(ApiKey + ApiSecret + Timestamp)`, `Timestamp` in seconds.
+pub fn laaffic_sign(api_key: &str, api_secret: &str, timestamp: &str) -> String {
+    md5_hex(&[api_key, api_secret, timestamp])
+}
+
 /// Sobot `get_token` sign: `md5(appid + create_time + app_key)`, `create_time` in seconds.
 pub fn sobot_token_sign(app_id: &str, create_time: &str, app_key: &str) -> String {
     md5_hex(&[app_id, create_time, app_key])
@@ -31,10 +36,13 @@ mod tests {
     #[test]
     fn sobot_vector_from_the_document() {
         // sobot-online-statistics.md §2.1: appid "1", create_time "1569397773", app_key "2".
-        assert_eq!(
-            sobot_token_sign("1", "1569397773", "2"),
-            "258eec3118705112b2c53dc8043d4d34"
-        );
+        assert_eq!(sobot_token_sign("1", "1569397773", "2"), "258eec3118705112b2c53dc8043d4d34");
+    }
+
+    #[test]
+    fn laaffic_vector_from_the_shared_readme() {
+        // The document's example request: Api-Key bDqJFiq9, Timestamp 1630468800.
+        assert_eq!(laaffic_sign("bDqJFiq9", "7bz1lzh9", "1630468800"), "05d7a50893e22a5c4bb3216ae3396c7c");
     }
 
     #[test]

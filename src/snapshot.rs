@@ -26,7 +26,7 @@ pub struct Sample {
 #[derive(Clone, Debug)]
 pub struct Family {
     /// Metric name.
-    pub name: &'static str,
+    pub name: Arc<str>,
     /// HELP text.
     pub help: Arc<str>,
     /// Samples, in any order.
@@ -60,8 +60,7 @@ pub struct Store {
 impl Store {
     /// Replaces a collector's snapshot.
     pub fn put(&self, collector: &str, snapshot: Snapshot) {
-        self.lock()
-            .insert(collector.to_string(), Arc::new(snapshot));
+        self.lock().insert(collector.to_string(), Arc::new(snapshot));
     }
 
     /// Drops a collector's snapshot; returns whether there was one.
@@ -81,29 +80,29 @@ impl Store {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Snapshot>>> {
         // A panic while holding the lock cannot leave the map half-written: recover it.
-        self.snapshots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.snapshots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// The snapshots merged by metric name, ready to encode: one HELP/TYPE block per name, series
 /// sorted by labels.
 #[derive(Debug)]
-pub struct Merged(BTreeMap<&'static str, (Arc<str>, Vec<Sample>)>);
+pub struct Merged(BTreeMap<Arc<str>, (Arc<str>, Vec<Sample>)>);
 
 impl Merged {
     /// Merges every family of every snapshot.
     pub fn new(snapshots: &[Arc<Snapshot>]) -> Self {
-        let mut merged: BTreeMap<&'static str, (Arc<str>, Vec<Sample>)> = BTreeMap::new();
+        let mut merged: BTreeMap<Arc<str>, (Arc<str>, Vec<Sample>)> = BTreeMap::new();
         for family in snapshots.iter().flat_map(|s| s.families.iter()) {
-            let entry = merged
-                .entry(family.name)
-                .or_insert_with(|| (family.help.clone(), Vec::new()));
+            let entry =
+                merged.entry(family.name.clone()).or_insert_with(|| (family.help.clone(), Vec::new()));
             entry.1.extend(family.samples.iter().cloned());
         }
         for (_, samples) in merged.values_mut() {
             samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+            // Two collectors may report the same series (an agent's name learned from two
+            // sources): one sample per label set keeps the exposition valid.
+            samples.dedup_by(|a, b| a.labels == b.labels);
         }
         Merged(merged)
     }

@@ -62,6 +62,10 @@ pub struct Telemetry {
     pub collector_interval: Family<CollectorLabels, FloatGauge>,
     /// `sobot_exporter_collector_series{collector}`: series the collector currently exports.
     pub collector_series: Family<CollectorLabels, Gauge>,
+    /// `sobot_exporter_collector_truncated{collector}`: 1 if the last cycle stopped at the page cap.
+    pub collector_truncated: Family<CollectorLabels, Gauge>,
+    /// `sobot_exporter_agents_dropped{collector}`: agents over `max_agents` in the last cycle.
+    pub agents_dropped: Family<CollectorLabels, Gauge>,
     /// `sobot_exporter_upstream_requests_total{endpoint,code}`.
     pub upstream_requests: Family<RequestLabels, Counter>,
     /// `sobot_exporter_parse_errors_total{endpoint,field}`.
@@ -87,21 +91,15 @@ impl Telemetry {
             collector_last_success: Family::default(),
             collector_interval: Family::default(),
             collector_series: Family::default(),
+            collector_truncated: Family::default(),
+            agents_dropped: Family::default(),
             upstream_requests: Family::default(),
             parse_errors: Family::default(),
             token_refreshes: Family::default(),
         };
         let build_info = Family::<BuildLabels, Gauge>::default();
-        build_info
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            })
-            .set(1);
-        registry.register(
-            "build_info",
-            "Build information of the exporter; value 1.",
-            build_info,
-        );
+        build_info.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").to_string() }).set(1);
+        registry.register("build_info", "Build information of the exporter; value 1.", build_info);
         registry.register(
             "collector_success",
             "Whether the collector's last cycle succeeded (1) or failed (0).",
@@ -126,6 +124,16 @@ impl Telemetry {
             "collector_series",
             "Series the collector currently exports (kept from a failed cycle until they expire).",
             t.collector_series.clone(),
+        );
+        registry.register(
+            "collector_truncated",
+            "Whether the collector's last cycle stopped at the page cap before the last page (1) or not (0).",
+            t.collector_truncated.clone(),
+        );
+        registry.register(
+            "agents_dropped",
+            "Agents dropped by the cardinality guard (max_agents) in the collector's last cycle.",
+            t.agents_dropped.clone(),
         );
         registry.register(
             "upstream_requests",
@@ -154,30 +162,20 @@ impl Telemetry {
     /// Counts one upstream request outcome.
     pub fn count_request(&self, endpoint: &str, code: &str) {
         self.upstream_requests
-            .get_or_create(&RequestLabels {
-                endpoint: endpoint.to_string(),
-                code: code.to_string(),
-            })
+            .get_or_create(&RequestLabels { endpoint: endpoint.to_string(), code: code.to_string() })
             .inc();
     }
 
     /// Counts one value that did not parse.
     pub fn count_parse_error(&self, endpoint: &str, field: &str) {
         self.parse_errors
-            .get_or_create(&FieldLabels {
-                endpoint: endpoint.to_string(),
-                field: field.to_string(),
-            })
+            .get_or_create(&FieldLabels { endpoint: endpoint.to_string(), field: field.to_string() })
             .inc();
     }
 
     /// Counts one token fetch.
     pub fn count_token_refresh(&self, ok: bool) {
         let result = if ok { "success" } else { "failure" };
-        self.token_refreshes
-            .get_or_create(&ResultLabels {
-                result: result.to_string(),
-            })
-            .inc();
+        self.token_refreshes.get_or_create(&ResultLabels { result: result.to_string() }).inc();
     }
 }

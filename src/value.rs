@@ -134,11 +134,7 @@ fn hms(s: &str) -> Option<f64> {
         return None;
     }
     let number = |p: &str| -> Option<u64> {
-        if p.bytes().all(|b| b.is_ascii_digit()) {
-            p.parse().ok()
-        } else {
-            None
-        }
+        if p.bytes().all(|b| b.is_ascii_digit()) { p.parse().ok() } else { None }
     };
     let (h, m, sec) = (number(h)?, number(m)?, number(sec)?);
     if m >= 60 || sec >= 60 {
@@ -220,44 +216,23 @@ mod tests {
             ("十", Unit::Count),
         ];
         for (raw, unit) in cases {
-            assert_eq!(
-                parse_str(raw, *unit),
-                Parsed::Invalid,
-                "{raw:?} as {unit:?}"
-            );
+            assert_eq!(parse_str(raw, *unit), Parsed::Invalid, "{raw:?} as {unit:?}");
         }
     }
 
     #[test]
     fn json_numbers_where_strings_are_documented() {
-        assert_eq!(
-            parse_json(Some(&json!(63)), Unit::Count),
-            Parsed::Value(63.0)
-        );
-        assert_eq!(
-            parse_json(Some(&json!(3.8)), Unit::Number),
-            Parsed::Value(3.8)
-        );
-        assert_eq!(
-            parse_json(Some(&json!(435)), Unit::Seconds),
-            Parsed::Value(435.0)
-        );
+        assert_eq!(parse_json(Some(&json!(63)), Unit::Count), Parsed::Value(63.0));
+        assert_eq!(parse_json(Some(&json!(3.8)), Unit::Number), Parsed::Value(3.8));
+        assert_eq!(parse_json(Some(&json!(435)), Unit::Seconds), Parsed::Value(435.0));
         assert_eq!(parse_json(Some(&json!(0.5)), Unit::Ratio), Parsed::Invalid);
         assert_eq!(parse_json(Some(&json!(true)), Unit::Count), Parsed::Invalid);
         assert_eq!(parse_json(Some(&json!([1])), Unit::Count), Parsed::Invalid);
-        assert_eq!(
-            parse_json(Some(&json!({"a": 1})), Unit::Count),
-            Parsed::Invalid
-        );
+        assert_eq!(parse_json(Some(&json!({"a": 1})), Unit::Count), Parsed::Invalid);
     }
 
     fn any_unit() -> impl Strategy<Value = Unit> {
-        prop_oneof![
-            Just(Unit::Count),
-            Just(Unit::Ratio),
-            Just(Unit::Seconds),
-            Just(Unit::Number)
-        ]
+        prop_oneof![Just(Unit::Count), Just(Unit::Ratio), Just(Unit::Seconds), Just(Unit::Number)]
     }
 
     proptest! {

@@ -49,6 +49,7 @@ pub fn sobot_range(day: Date, format: DateFormat) -> (String, String) {
     match format {
         DateFormat::Hour => (format!("{d} 00"), format!("{d} 23")),
         DateFormat::Day => (d.clone(), d),
+        DateFormat::Second => (format!("{d} 00:00:00"), format!("{d} 23:59:59")),
     }
 }
 
@@ -67,10 +68,7 @@ mod tests {
         let tz = shanghai();
         assert_eq!(Window::Today.day(now, &tz).to_string(), "2026-11-23");
         assert_eq!(Window::Yesterday.day(now, &tz).to_string(), "2026-11-22");
-        assert_eq!(
-            Window::Today.day(now, &TimeZone::UTC).to_string(),
-            "2026-11-22"
-        );
+        assert_eq!(Window::Today.day(now, &TimeZone::UTC).to_string(), "2026-11-22");
     }
 
     #[test]
@@ -80,10 +78,7 @@ mod tests {
             sobot_range(day, DateFormat::Hour),
             ("2019-08-01 00".to_string(), "2019-08-01 23".to_string())
         );
-        assert_eq!(
-            sobot_range(day, DateFormat::Day),
-            ("2019-08-01".to_string(), "2019-08-01".to_string())
-        );
+        assert_eq!(sobot_range(day, DateFormat::Day), ("2019-08-01".to_string(), "2019-08-01".to_string()));
     }
 
     #[test]

@@ -21,11 +21,7 @@ fn fails_with(args: &[&str], env: &[(&str, &str)], want: &str) {
     let out = run(args, env);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "{args:?}: not one line: {stderr}"
-    );
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: not one line: {stderr}");
     assert!(stderr.starts_with("sobot_exporter: "), "{stderr}");
     assert!(stderr.contains(want), "{args:?}: {stderr:?} lacks {want:?}");
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
@@ -38,42 +34,18 @@ fn bad_flags_exit_2_with_one_line() {
     fails_with(&["--no-such-flag"], CREDS, "--no-such-flag");
     fails_with(&["--log.level", "loud"], CREDS, "loud");
     fails_with(&["--collect.interval", "soon"], CREDS, "--collect.interval");
-    fails_with(
-        &["--web.listen-address", "nowhere"],
-        CREDS,
-        "--web.listen-address",
-    );
+    fails_with(&["--web.listen-address", "nowhere"], CREDS, "--web.listen-address");
 }
 
 #[test]
 fn bad_config_exits_2_naming_file_and_key() {
     let dir = temp_dir("cli");
-    let unknown = write_file(
-        &dir,
-        "unknown.yml",
-        "timezone: Asia/Shanghai\nsobot:\n  app_secret: x\n",
-    );
-    fails_with(
-        &["--config.file", unknown.to_str().expect("utf8")],
-        CREDS,
-        "app_secret",
-    );
+    let unknown = write_file(&dir, "unknown.yml", "timezone: Asia/Shanghai\nsobot:\n  app_secret: x\n");
+    fails_with(&["--config.file", unknown.to_str().expect("utf8")], CREDS, "app_secret");
     let broken = write_file(&dir, "broken.yml", "windows: [today\n");
-    fails_with(
-        &["--config.file", broken.to_str().expect("utf8")],
-        CREDS,
-        "broken.yml",
-    );
-    fails_with(
-        &["--config.file", "/nonexistent/sobot.yml"],
-        CREDS,
-        "/nonexistent/sobot.yml: no such file",
-    );
-    let key_file = write_file(
-        &dir,
-        "cfg.yml",
-        "sobot:\n  app_id: x\n  app_key_file: /nonexistent/key\n",
-    );
+    fails_with(&["--config.file", broken.to_str().expect("utf8")], CREDS, "broken.yml");
+    fails_with(&["--config.file", "/nonexistent/sobot.yml"], CREDS, "/nonexistent/sobot.yml: no such file");
+    let key_file = write_file(&dir, "cfg.yml", "sobot:\n  app_id: x\n  app_key_file: /nonexistent/key\n");
     fails_with(
         &["--config.file", key_file.to_str().expect("utf8")],
         &[],
@@ -83,7 +55,7 @@ fn bad_config_exits_2_naming_file_and_key() {
 
 #[test]
 fn missing_credentials_exit_2() {
-    fails_with(&[], &[], "missing Sobot credentials");
+    fails_with(&[], &[], "missing credentials");
     fails_with(&[], &[("SOBOT_APP_ID", "a")], "SOBOT_APP_KEY");
 }
 
@@ -115,16 +87,9 @@ fn help_and_version_exit_0() {
 async fn sigterm_exits_0_and_stops_listening() {
     let sim = fixture_simulator().await;
     let exporter = Exporter::start("sigterm", &sim.base_url(), &["--collect.interval", "1s"]).await;
-    exporter
-        .wait_for("first cycle", std::time::Duration::from_secs(20), |m| {
-            m.all_succeeded(&STATS)
-        })
-        .await;
+    exporter.wait_for("first cycle", std::time::Duration::from_secs(20), |m| m.all_succeeded(&STATS)).await;
     let url = exporter.url("/healthz");
     let status = exporter.terminate();
     assert_eq!(status.code(), Some(0));
-    assert!(
-        http().get(url).send().await.is_err(),
-        "still listening after exit"
-    );
+    assert!(http().get(url).send().await.is_err(), "still listening after exit");
 }

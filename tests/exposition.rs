@@ -12,30 +12,13 @@ const SECS: Duration = Duration::from_secs(20);
 #[tokio::test(flavor = "multi_thread")]
 async fn content_negotiation_and_gzip() {
     let sim = fixture_simulator().await;
-    let exporter = Exporter::start(
-        "negotiation",
-        &sim.base_url(),
-        &["--collect.interval", "1s"],
-    )
-    .await;
-    exporter
-        .wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS))
-        .await;
-    let client = reqwest::Client::builder()
-        .no_gzip()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
+    let exporter = Exporter::start("negotiation", &sim.base_url(), &["--collect.interval", "1s"]).await;
+    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS)).await;
+    let client =
+        reqwest::Client::builder().no_gzip().timeout(Duration::from_secs(5)).build().expect("client");
 
-    let text = client
-        .get(exporter.url("/metrics"))
-        .send()
-        .await
-        .expect("scrape");
-    assert_eq!(
-        text.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
-    );
+    let text = client.get(exporter.url("/metrics")).send().await.expect("scrape");
+    assert_eq!(text.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
     let text = text.text().await.expect("body");
     assert!(text.contains("# TYPE sobot_exporter_upstream_requests_total counter"));
     assert!(!text.contains("# EOF"));
@@ -49,16 +32,11 @@ async fn content_negotiation_and_gzip() {
         .send()
         .await
         .expect("scrape");
-    assert_eq!(
-        om.headers()["content-type"],
-        "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    );
+    assert_eq!(om.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
     assert_eq!(om.headers()["content-encoding"], "gzip");
     let compressed = om.bytes().await.expect("body");
     let mut om_text = String::new();
-    flate2::read::GzDecoder::new(&compressed[..])
-        .read_to_string(&mut om_text)
-        .expect("valid gzip");
+    flate2::read::GzDecoder::new(&compressed[..]).read_to_string(&mut om_text).expect("valid gzip");
     assert!(om_text.ends_with("# EOF\n"));
     assert!(om_text.contains("# TYPE sobot_exporter_upstream_requests counter"));
     assert!(compressed.len() * 3 < om_text.len(), "gzip pays off");
@@ -70,11 +48,8 @@ async fn content_negotiation_and_gzip() {
 #[tokio::test(flavor = "multi_thread")]
 async fn promtool_finds_no_problem() {
     let sim = fixture_simulator().await;
-    let exporter =
-        Exporter::start("promtool", &sim.base_url(), &["--collect.interval", "1s"]).await;
-    exporter
-        .wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS))
-        .await;
+    let exporter = Exporter::start("promtool", &sim.base_url(), &["--collect.interval", "1s"]).await;
+    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS)).await;
     let body = exporter.scrape().await;
     let path = write_file(exporter.dir(), "metrics.prom", &body);
     let out = std::process::Command::new("promtool")
@@ -82,74 +57,23 @@ async fn promtool_finds_no_problem() {
         .stdin(std::fs::File::open(&path).expect("open"))
         .output()
         .expect("promtool is installed (Debian package prometheus; .ci/run installs it)");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics: {report}"
-    );
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics: {report}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn routes() {
     let sim = fixture_simulator().await;
-    let exporter = Exporter::start(
-        "routes",
-        &sim.base_url(),
-        &["--web.telemetry-path", "/stats"],
-    )
-    .await;
+    let exporter = Exporter::start("routes", &sim.base_url(), &["--web.telemetry-path", "/stats"]).await;
     let client = http();
     let landing = client.get(exporter.url("/")).send().await.expect("landing");
     assert_eq!(landing.status(), 200);
-    assert!(
-        landing
-            .text()
-            .await
-            .expect("body")
-            .contains("href=\"/stats\"")
-    );
-    let health = client
-        .get(exporter.url("/healthz"))
-        .send()
-        .await
-        .expect("healthz");
-    assert_eq!(
-        (health.status().as_u16(), health.text().await.expect("body")),
-        (200, "ok\n".to_string())
-    );
-    assert_eq!(
-        client
-            .get(exporter.url("/metrics"))
-            .send()
-            .await
-            .expect("get")
-            .status(),
-        404
-    );
-    let stats = client
-        .get(exporter.url("/stats"))
-        .send()
-        .await
-        .expect("stats");
+    assert!(landing.text().await.expect("body").contains("href=\"/stats\""));
+    let health = client.get(exporter.url("/healthz")).send().await.expect("healthz");
+    assert_eq!((health.status().as_u16(), health.text().await.expect("body")), (200, "ok\n".to_string()));
+    assert_eq!(client.get(exporter.url("/metrics")).send().await.expect("get").status(), 404);
+    let stats = client.get(exporter.url("/stats")).send().await.expect("stats");
     assert_eq!(stats.status(), 200);
-    assert!(
-        stats
-            .text()
-            .await
-            .expect("body")
-            .contains("sobot_exporter_build_info{version=\"")
-    );
-    assert_eq!(
-        client
-            .post(exporter.url("/stats"))
-            .send()
-            .await
-            .expect("post")
-            .status(),
-        405
-    );
+    assert!(stats.text().await.expect("body").contains("sobot_exporter_build_info{version=\""));
+    assert_eq!(client.post(exporter.url("/stats")).send().await.expect("post").status(), 405);
 }

@@ -4,35 +4,22 @@
 const README: &str = include_str!("../README.md");
 
 fn section<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let from = text
-        .find(start)
-        .unwrap_or_else(|| panic!("README lacks {start}"))
-        + start.len();
-    let to = text[from..]
-        .find(end)
-        .unwrap_or_else(|| panic!("README lacks {end}"))
-        + from;
+    let from = text.find(start).unwrap_or_else(|| panic!("README lacks {start}")) + start.len();
+    let to = text[from..].find(end).unwrap_or_else(|| panic!("README lacks {end}")) + from;
     &text[from..to]
 }
 
 #[test]
 fn readme_metrics_reference_is_generated_from_the_code() {
-    let committed = section(
-        README,
-        "<!-- metrics-reference:start -->\n",
-        "<!-- metrics-reference:end -->",
-    );
+    let committed = section(README, "<!-- metrics-reference:start -->\n", "<!-- metrics-reference:end -->");
     let generated = sobot_exporter::reference::markdown();
     if committed != generated {
         if std::env::var_os("UPDATE_README").is_some() {
-            let start = README
-                .find("<!-- metrics-reference:start -->\n")
-                .expect("marker")
+            let start = README.find("<!-- metrics-reference:start -->\n").expect("marker")
                 + "<!-- metrics-reference:start -->\n".len();
             let end = start + committed.len();
             let updated = format!("{}{}{}", &README[..start], generated, &README[end..]);
-            std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"), updated)
-                .expect("write README");
+            std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"), updated).expect("write README");
         }
         panic!(
             "README metrics reference differs from the code: run `UPDATE_README=1 cargo test --test reference`"
@@ -46,26 +33,20 @@ fn readme_names_every_self_metric_the_exporter_exposes() {
     telemetry.count_request("x", "000000");
     telemetry.count_parse_error("x", "y");
     telemetry.count_token_refresh(true);
-    let labels = sobot_exporter::telemetry::CollectorLabels {
-        collector: "x".to_string(),
-    };
+    let labels = sobot_exporter::telemetry::CollectorLabels { collector: "x".to_string() };
     let _ = telemetry.collector_success.get_or_create(&labels);
     let _ = telemetry.collector_duration.get_or_create(&labels);
     let _ = telemetry.collector_last_success.get_or_create(&labels);
     let _ = telemetry.collector_interval.get_or_create(&labels);
     let _ = telemetry.collector_series.get_or_create(&labels);
+    let _ = telemetry.collector_truncated.get_or_create(&labels);
+    let _ = telemetry.agents_dropped.get_or_create(&labels);
     let store = sobot_exporter::snapshot::Store::default();
     let exposition = sobot_exporter::exposition::encode(&store, &telemetry).expect("encodes");
     let text = String::from_utf8(exposition.text.plain.to_vec()).expect("utf8");
-    let exposed: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split(' ').next())
-        .collect();
-    let listed: Vec<&str> = sobot_exporter::reference::SELF_METRICS
-        .iter()
-        .map(|m| m.0)
-        .collect();
+    let exposed: Vec<&str> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
+    let listed: Vec<&str> = sobot_exporter::reference::SELF_METRICS.iter().map(|m| m.0).collect();
     let mut a = exposed.clone();
     let mut b = listed.clone();
     a.sort_unstable();
@@ -76,15 +57,9 @@ fn readme_names_every_self_metric_the_exporter_exposes() {
 #[test]
 fn readme_commands_match_ci_and_dockerfile() {
     let commands = section(README, "<!-- commands:start -->\n", "<!-- commands:end -->");
-    assert!(
-        commands.contains("cargo run --release --locked -- --demo"),
-        "{commands}"
-    );
+    assert!(commands.contains("cargo run --release --locked -- --demo"), "{commands}");
     let test_command = "cargo nextest run --locked";
     assert!(commands.contains(test_command), "{commands}");
     let ci = include_str!("../.ci/run");
-    assert!(
-        ci.lines().any(|l| l.trim() == test_command),
-        ".ci/run must run the README's test command"
-    );
+    assert!(ci.lines().any(|l| l.trim() == test_command), ".ci/run must run the README's test command");
 }

@@ -22,31 +22,14 @@ fn data_lines(m: &Metrics) -> String {
 async fn every_documented_value_reaches_metrics_exactly() {
     let sim = fixture_simulator().await;
     let exporter = Exporter::start("values", &sim.base_url(), &["--collect.interval", "1s"]).await;
-    let m = exporter
-        .wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS))
-        .await;
+    let m = exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&ALL)).await;
 
     // The issue's own examples.
-    assert_eq!(
-        m.get("sobot_robot_self_reception_ratio{window=\"today\"}"),
-        Some(0.5349)
-    );
-    assert_eq!(
-        m.get("sobot_human_avg_session_duration_seconds{window=\"today\"}"),
-        Some(435.0)
-    );
-    assert_eq!(
-        m.get("sobot_human_satisfaction_invited_ratio{window=\"today\"}"),
-        Some(-0.6)
-    );
-    assert_eq!(
-        m.get("sobot_human_satisfaction_avg_score{window=\"today\"}"),
-        Some(3.8)
-    );
-    assert_eq!(
-        m.get("sobot_human_satisfaction_score_evaluations{score=\"4\",window=\"today\"}"),
-        Some(1.0)
-    );
+    assert_eq!(m.get("sobot_robot_self_reception_ratio{window=\"today\"}"), Some(0.5349));
+    assert_eq!(m.get("sobot_human_avg_session_duration_seconds{window=\"today\"}"), Some(435.0));
+    assert_eq!(m.get("sobot_human_satisfaction_invited_ratio{window=\"today\"}"), Some(-0.6));
+    assert_eq!(m.get("sobot_human_satisfaction_avg_score{window=\"today\"}"), Some(3.8));
+    assert_eq!(m.get("sobot_human_satisfaction_score_evaluations{score=\"4\",window=\"today\"}"), Some(1.0));
     // Absent upstream (the §2.5 example has no invite_counts): no sample, not zero.
     assert!(m.family("sobot_human_satisfaction_invitations").is_empty());
 
@@ -57,22 +40,22 @@ async fn every_documented_value_reaches_metrics_exactly() {
         std::fs::write(golden_path, &actual).expect("update golden");
     }
     let golden = std::fs::read_to_string(golden_path).expect("golden file");
-    assert_eq!(
-        actual, golden,
-        "run with UPDATE_GOLDEN=1 to update after review"
-    );
+    assert_eq!(actual, golden, "run with UPDATE_GOLDEN=1 to update after review");
 
-    // Every field of the table is there (all but the one the example omits).
-    let mut expected = 0;
+    // Every field of the table is there (all but the one the example omits), once per row of
+    // the example: one company row, two agents in §2.11 and §2.12.
     for ep in sobot_exporter::sobot::endpoints::ENDPOINTS {
+        let rows = if ep.name.starts_with("get_service") || ep.name == "human_duration" { 2 } else { 1 };
         for f in ep.fields {
-            if f.key != "invite_counts" {
-                expected += 1;
-                assert!(!m.family(f.metric).is_empty(), "{} missing", f.metric);
-            }
+            let series = m.family(f.metric);
+            let want = if f.key == "invite_counts" {
+                0
+            } else {
+                rows * if f.labels.is_empty() { 1 } else { series.len() / rows.max(1) }
+            };
+            assert_eq!(series.len(), want, "{}", f.metric);
         }
     }
-    assert_eq!(actual.lines().count(), expected);
     // Metrics carry HELP texts naming the field, its Chinese name and the cache interval.
     assert!(m.text.contains(
         "# HELP sobot_robot_self_reception_ratio Ratio of sessions the robot handled alone (独立接待率; \
@@ -83,44 +66,24 @@ async fn every_documented_value_reaches_metrics_exactly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_token_across_cycles_and_one_refetch_when_it_expires() {
     let sim = fixture_simulator().await;
-    let exporter =
-        Exporter::start("token", &sim.base_url(), &["--collect.interval", "300ms"]).await;
+    let exporter = Exporter::start("token", &sim.base_url(), &["--collect.interval", "300ms"]).await;
     // Several cycles of every collector.
-    exporter
-        .wait_for("three cycles", SECS, |_| {
-            STATS.iter().all(|c| sim.requests_to(c).len() >= 3)
-        })
-        .await;
-    assert_eq!(
-        sim.tokens_issued(),
-        1,
-        "one token for every collector and cycle"
-    );
+    exporter.wait_for("three cycles", SECS, |_| STATS.iter().all(|c| sim.requests_to(c).len() >= 3)).await;
+    assert_eq!(sim.tokens_issued(), 1, "one token for every collector and cycle");
 
     sim.expire_token();
     let before = sim.requests().len();
     let m = exporter
         .wait_for("a full cycle after expiry", SECS, |m| {
             m.requests("robot_session", "910002") + m.requests("human_session", "910002") > 0.0
-                && STATS.iter().all(|c| {
-                    sim.requests_to(c)
-                        .iter()
-                        .skip(3)
-                        .any(|r| r.code == "000000")
-                })
+                && STATS.iter().all(|c| sim.requests_to(c).iter().skip(3).any(|r| r.code == "000000"))
                 && sim.requests().len() > before + 12
         })
         .await;
     assert_eq!(sim.tokens_issued(), 2, "exactly one re-fetch after 910002");
-    assert_eq!(
-        m.get("sobot_exporter_token_refreshes_total{result=\"success\"}"),
-        Some(2.0)
-    );
+    assert_eq!(m.get("sobot_exporter_token_refreshes_total{result=\"success\"}"), Some(2.0));
     assert!(m.all_succeeded(&STATS));
-    assert_eq!(
-        m.get("sobot_robot_self_reception_ratio{window=\"today\"}"),
-        Some(0.5349)
-    );
+    assert_eq!(m.get("sobot_robot_self_reception_ratio{window=\"today\"}"), Some(0.5349));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -134,15 +97,9 @@ async fn a_wrong_app_key_is_a_clear_error_not_a_crash() {
     )
     .await;
     let m = exporter
-        .wait_for("failing collectors", SECS, |m| {
-            STATS.iter().all(|c| m.success(c) == Some(0.0))
-        })
+        .wait_for("failing collectors", SECS, |m| STATS.iter().all(|c| m.success(c) == Some(0.0)))
         .await;
-    assert!(
-        m.get("sobot_exporter_token_refreshes_total{result=\"failure\"}")
-            .unwrap_or(0.0)
-            >= 1.0
-    );
+    assert!(m.get("sobot_exporter_token_refreshes_total{result=\"failure\"}").unwrap_or(0.0) >= 1.0);
     assert!(m.requests("get_token", "910003") >= 1.0);
     assert_eq!(sim.tokens_issued(), 0);
     let logs = exporter.logs();
@@ -160,51 +117,27 @@ async fn a_wrong_app_key_is_a_clear_error_not_a_crash() {
 async fn contained(name: &str, fault: Fault, code: &str) {
     let sim = fixture_simulator().await;
     let dir = temp_dir(name);
-    let config = write_file(
-        &dir,
-        "config.yml",
-        "sobot:\n  timeout: 400ms\n  connect_timeout: 400ms\n",
-    );
+    let config = write_file(&dir, "config.yml", "sobot:\n  timeout: 400ms\n  connect_timeout: 400ms\n");
     let exporter = Exporter::start(
         name,
         &sim.base_url(),
-        &[
-            "--collect.interval",
-            "1s",
-            "--config.file",
-            config.to_str().expect("utf8"),
-        ],
+        &["--collect.interval", "1s", "--config.file", config.to_str().expect("utf8")],
     )
     .await;
-    exporter
-        .wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS))
-        .await;
+    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS)).await;
 
     sim.set_fault("robot_session", Some(fault));
-    let m = exporter
-        .wait_for("robot_session failing", SECS, |m| {
-            m.success("robot_session") == Some(0.0)
-        })
-        .await;
-    assert!(
-        m.requests("robot_session", code) >= 1.0,
-        "code {code} counted:\n{}",
-        m.text
-    );
+    let m =
+        exporter.wait_for("robot_session failing", SECS, |m| m.success("robot_session") == Some(0.0)).await;
+    assert!(m.requests("robot_session", code) >= 1.0, "code {code} counted:\n{}", m.text);
     // The others are intact.
     assert!(m.all_succeeded(&STATS[1..]));
-    assert_eq!(
-        m.get("sobot_human_avg_session_duration_seconds{window=\"today\"}"),
-        Some(435.0)
-    );
+    assert_eq!(m.get("sobot_human_avg_session_duration_seconds{window=\"today\"}"), Some(435.0));
 
     // A scrape answers at once even while the upstream is failing or slow.
     let started = std::time::Instant::now();
     let body = exporter.scrape().await;
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "scrape waited on the upstream"
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "scrape waited on the upstream");
     assert!(body.contains("sobot_human_consult_sessions"));
 
     // After three intervals without success its last samples go; the others stay.
@@ -213,25 +146,12 @@ async fn contained(name: &str, fault: Fault, code: &str) {
             m.family("sobot_robot_consult_sessions").is_empty()
         })
         .await;
-    assert_eq!(
-        m.get("sobot_exporter_collector_series{collector=\"robot_session\"}"),
-        Some(0.0)
-    );
-    assert_eq!(
-        m.get("sobot_customer_consult_sessions{window=\"today\"}"),
-        Some(170.0)
-    );
+    assert_eq!(m.get("sobot_exporter_collector_series{collector=\"robot_session\"}"), Some(0.0));
+    assert_eq!(m.get("sobot_customer_consult_sessions{window=\"today\"}"), Some(170.0));
 
     sim.set_fault("robot_session", None);
-    let m = exporter
-        .wait_for("recovery", SECS, |m| {
-            m.success("robot_session") == Some(1.0)
-        })
-        .await;
-    assert_eq!(
-        m.get("sobot_robot_self_reception_ratio{window=\"today\"}"),
-        Some(0.5349)
-    );
+    let m = exporter.wait_for("recovery", SECS, |m| m.success("robot_session") == Some(1.0)).await;
+    assert_eq!(m.get("sobot_robot_self_reception_ratio{window=\"today\"}"), Some(0.5349));
     assert!(!exporter.logs().contains("panicked"));
 }
 
@@ -259,62 +179,40 @@ async fn rate_limiting_is_reported() {
 async fn each_collector_sends_its_endpoints_date_format() {
     let sim = fixture_simulator().await;
     let dir = temp_dir("dates");
-    let config = write_file(
-        &dir,
-        "config.yml",
-        "windows: [today, yesterday]\ntimezone: Asia/Shanghai\n",
-    );
+    let config = write_file(&dir, "config.yml", "windows: [today, yesterday]\ntimezone: Asia/Shanghai\n");
     let exporter = Exporter::start(
         "dates",
         &sim.base_url(),
-        &[
-            "--collect.interval",
-            "1s",
-            "--config.file",
-            config.to_str().expect("utf8"),
-        ],
+        &["--collect.interval", "1s", "--config.file", config.to_str().expect("utf8")],
     )
     .await;
-    let m = exporter
-        .wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS))
-        .await;
-    assert_eq!(
-        m.get("sobot_robot_consult_sessions{window=\"yesterday\"}"),
-        Some(63.0)
-    );
+    let m = exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&ALL)).await;
+    assert_eq!(m.get("sobot_robot_consult_sessions{window=\"yesterday\"}"), Some(63.0));
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
     let today = jiff::Timestamp::now().to_zoned(tz).date();
-    let days = [
-        today.to_string(),
-        today.yesterday().expect("date").to_string(),
-    ];
-    for ep in sobot_exporter::sobot::endpoints::ENDPOINTS {
-        let requests = sim.requests_to(ep.name);
-        assert!(requests.len() >= 2, "{}", ep.name);
+    let days = [today.to_string(), today.yesterday().expect("date").to_string()];
+    use sobot_exporter::sobot::quality::QUALITY_SOURCES;
+    let table = sobot_exporter::sobot::endpoints::ENDPOINTS
+        .iter()
+        .map(|e| (e.name, ("start_date", "end_date"), e.date_format));
+    let quality = QUALITY_SOURCES
+        .iter()
+        .filter(|q| q.name != "chat_result")
+        .map(|q| (q.name, (q.dates.0, q.dates.1), q.dates.2));
+    for (name, keys, format) in table.chain(quality) {
+        let requests = sim.requests_to(name);
+        assert!(requests.len() >= 2, "{name}");
         for r in requests {
-            assert_eq!(r.code, "000000", "{} was rejected: {:?}", ep.name, r.params);
-            let param = |k: &str| {
-                r.params
-                    .iter()
-                    .find(|(key, _)| key == k)
-                    .map(|(_, v)| v.clone())
-                    .expect(k)
-            };
-            let (start, end) = (param("start_date"), param("end_date"));
-            let (want_start, want_end) = match ep.date_format {
+            assert_eq!(r.code, "000000", "{name} was rejected: {:?}", r.params);
+            let param = |k: &str| r.params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).expect(k);
+            let (start, end) = (param(keys.0), param(keys.1));
+            let (want_start, want_end) = match format {
                 sobot_exporter::sobot::endpoints::DateFormat::Hour => (" 00", " 23"),
                 sobot_exporter::sobot::endpoints::DateFormat::Day => ("", ""),
+                sobot_exporter::sobot::endpoints::DateFormat::Second => (" 00:00:00", " 23:59:59"),
             };
-            assert!(
-                days.iter().any(|d| start == format!("{d}{want_start}")),
-                "{}: {start}",
-                ep.name
-            );
-            assert!(
-                days.iter().any(|d| end == format!("{d}{want_end}")),
-                "{}: {end}",
-                ep.name
-            );
+            assert!(days.iter().any(|d| start == format!("{d}{want_start}")), "{name}: {start}");
+            assert!(days.iter().any(|d| end == format!("{d}{want_end}")), "{name}: {end}");
         }
     }
 }
@@ -322,15 +220,10 @@ async fn each_collector_sends_its_endpoints_date_format() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_app_key_and_token_never_appear_in_logs_or_metrics() {
     let sim = fixture_simulator().await;
-    let exporter = Exporter::start(
-        "secrets",
-        &sim.base_url(),
-        &["--collect.interval", "300ms", "--log.level", "debug"],
-    )
-    .await;
-    exporter
-        .wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS))
-        .await;
+    let exporter =
+        Exporter::start("secrets", &sim.base_url(), &["--collect.interval", "300ms", "--log.level", "debug"])
+            .await;
+    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS)).await;
     // Exercise the error paths too: an expired token, a failing endpoint, bad values.
     sim.expire_token();
     sim.inject("message_stats", Fault::Garbage, 2);
@@ -344,25 +237,13 @@ async fn the_app_key_and_token_never_appear_in_logs_or_metrics() {
     let client = http();
     let mut pages = vec![exporter.scrape().await, exporter.logs()];
     for path in ["/", "/healthz", "/nope"] {
-        pages.push(
-            client
-                .get(exporter.url(path))
-                .send()
-                .await
-                .expect("get")
-                .text()
-                .await
-                .expect("body"),
-        );
+        pages.push(client.get(exporter.url(path)).send().await.expect("get").text().await.expect("body"));
     }
     let logs = exporter.logs();
     assert!(logs.contains("\"level\":\"DEBUG\""), "debug logging is on");
     for text in &pages {
         assert!(!text.contains(APP_KEY), "app key leaked");
         assert!(!text.contains(&token), "token leaked");
-        assert!(
-            !text.contains("4ac37cb2e9c740dba4b75a34d5358802"),
-            "first token leaked"
-        );
+        assert!(!text.contains("4ac37cb2e9c740dba4b75a34d5358802"), "first token leaked");
     }
 }

@@ -18,10 +18,7 @@ fn client(base_url: &str) -> Arc<SobotClient> {
         timeout: Duration::from_secs(5),
         rate_limit_per_minute: 1000,
     };
-    let credentials = Credentials {
-        app_id: APP_ID.to_string(),
-        app_key: Secret::new(APP_KEY),
-    };
+    let credentials = Credentials { app_id: APP_ID.to_string(), app_key: Secret::new(APP_KEY) };
     Arc::new(SobotClient::new(&settings, credentials, Arc::new(Telemetry::new())).expect("client"))
 }
 
@@ -29,10 +26,7 @@ async fn robot_session(
     client: &SobotClient,
 ) -> Result<serde_json::Value, sobot_exporter::error::UpstreamError> {
     let ep = Endpoint::by_name("robot_session").expect("in the table");
-    let params = [
-        ("start_date", "2019-08-01 01".to_string()),
-        ("end_date", "2019-11-01 03".to_string()),
-    ];
+    let params = [("start_date", "2019-08-01 01".to_string()), ("end_date", "2019-11-01 03".to_string())];
     client.call(ep.name, Method::Post, ep.path, &params).await
 }
 
@@ -64,10 +58,7 @@ async fn concurrent_callers_wait_for_one_refresh() {
         })
         .collect();
     for call in calls {
-        let body = call
-            .await
-            .expect("task")
-            .expect("retried with the new token");
+        let body = call.await.expect("task").expect("retried with the new token");
         assert_eq!(body["item"]["self_reception_rate"], "53.49%");
     }
     assert_eq!(sim.tokens_issued(), 2);
@@ -75,10 +66,7 @@ async fn concurrent_callers_wait_for_one_refresh() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_is_refreshed_ahead_of_expiry() {
-    let config = SimConfig {
-        token_lifetime: Duration::from_secs(2),
-        ..SimConfig::fixtures(APP_ID, APP_KEY)
-    };
+    let config = SimConfig { token_lifetime: Duration::from_secs(2), ..SimConfig::fixtures(APP_ID, APP_KEY) };
     let sim = Simulator::start(config).await.expect("simulator");
     let client = client(&sim.base_url());
     robot_session(&client).await.expect("first call");
@@ -86,9 +74,7 @@ async fn the_token_is_refreshed_ahead_of_expiry() {
     robot_session(&client).await.expect("second call");
     assert_eq!(sim.tokens_issued(), 2, "refreshed at 90 % of its lifetime");
     assert!(
-        sim.requests_to("robot_session")
-            .iter()
-            .all(|r| r.code == "000000"),
+        sim.requests_to("robot_session").iter().all(|r| r.code == "000000"),
         "never used an expired token"
     );
 }
@@ -99,9 +85,7 @@ async fn a_second_910002_is_not_retried_again() {
     let client = client(&sim.base_url());
     robot_session(&client).await.expect("first call");
     sim.inject("robot_session", Fault::RetCode("910002"), 2);
-    let err = robot_session(&client)
-        .await
-        .expect_err("two 910002 in a row fail the call");
+    let err = robot_session(&client).await.expect_err("two 910002 in a row fail the call");
     assert_eq!(err.code_label(), "910002");
     assert_eq!(sim.tokens_issued(), 2, "one re-fetch, one retry");
     assert_eq!(sim.requests_to("robot_session").len(), 3);

@@ -7,6 +7,7 @@ use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
 use crate::sobot::endpoints::Endpoint;
+use crate::sobot::quality::{Paging, QualitySource};
 use crate::value::Unit;
 
 /// Which data the simulator serves.
@@ -27,8 +28,63 @@ pub fn sobot_fixture(endpoint: &str) -> Option<&'static str> {
         "human_satisfaction" => include_str!("../../tests/fixtures/sobot/human_satisfaction.json"),
         "customer_session" => include_str!("../../tests/fixtures/sobot/customer_session.json"),
         "message_stats" => include_str!("../../tests/fixtures/sobot/message_stats.json"),
+        "get_service_data" => include_str!("../../tests/fixtures/sobot/get_service_data.json"),
+        "human_duration" => include_str!("../../tests/fixtures/sobot/human_duration.json"),
+        "quality_result" => include_str!("../../tests/fixtures/sobot/quality_result.json"),
+        "chat_result" => include_str!("../../tests/fixtures/sobot/chat_result.json"),
+        "call_result" => include_str!("../../tests/fixtures/sobot/call_result.json"),
         _ => return None,
     })
+}
+
+/// The document's example answer of the Laaffic seat query.
+pub const LAAFFIC_FIXTURE: &str = include_str!("../../tests/fixtures/laaffic/seat_query.json");
+
+/// One page of `seats` simulated seats in groups of eight; their status changes every few
+/// seconds in live mode.
+pub fn seat_page(mode: &DataMode, seats: usize, current: usize, size: usize, uptime: Duration) -> Bytes {
+    let tick = if *mode == DataMode::Live { uptime.as_secs() / 7 } else { 0 };
+    let start = (current - 1).saturating_mul(size).min(seats);
+    let end = start.saturating_add(size).min(seats);
+    let records: Vec<Value> = (start..end)
+        .map(|i| {
+            let seed = mix(i as u64);
+            let group = 1_000_001 + i / 8;
+            let calls = 10 + seed % 90 + tick / 3;
+            let connected = calls * (50 + seed % 40) / 100;
+            let valid = connected * (60 + seed % 30) / 100;
+            let pct = |n: u64, d: u64| format!("{}%", (n * 100).checked_div(d).unwrap_or(0));
+            json!({
+                "keyId": 600 + i,
+                "empNo": format!("{:03}", i + 1),
+                "name": format!("Seat {:03} 坐席", i + 1),
+                "groupName": format!("Group {} 坐席組", i / 8 + 1),
+                "voiceGroupId": group,
+                "enable": u8::from(seed.is_multiple_of(17)),
+                "status": ((mix(seed ^ tick) % 5) + 1).to_string(),
+                "account": format!("acct{i}"),
+                "password": "452061e7b50b70001c1e2168632ea56d",
+                "ccode": null,
+                "num": calls,
+                "connectNum": connected,
+                "connectRate": pct(connected, calls),
+                "validConnectNum": valid,
+                "validConnectRate": pct(valid, calls),
+            })
+        })
+        .collect();
+    let body = json!({
+        "status": "0",
+        "reason": "success",
+        "data": {
+            "total": seats,
+            "size": size,
+            "current": current,
+            "pages": seats.div_ceil(size.max(1)),
+            "records": records
+        }
+    });
+    Bytes::from(body.to_string())
 }
 
 /// SplitMix64: a tiny, good-enough mixer for deterministic pseudo-random values.
@@ -40,31 +96,127 @@ pub fn mix(mut x: u64) -> u64 {
 }
 
 fn hash_str(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// The answer of a statistics endpoint for the day starting at `day`.
-pub fn statistics(mode: &DataMode, endpoint: &Endpoint, day: Date, uptime: Duration) -> Bytes {
+/// The document's example answer, or an empty list where there is none.
+pub fn fixture_or_empty(endpoint: &str) -> Bytes {
+    match sobot_fixture(endpoint) {
+        Some(fixture) => Bytes::from_static(fixture.as_bytes()),
+        None => Bytes::from(json!({"items": [], "ret_code": "000000", "ret_msg": "成功"}).to_string()),
+    }
+}
+
+fn day_seed(day: Date) -> u64 {
+    u64::try_from(day.day_of_year()).unwrap_or(0) + 1000 * u64::try_from(day.year()).unwrap_or(0)
+}
+
+/// The fields of `endpoint` for one subject (company, group or agent) in the vendor's formats.
+fn fields(
+    mode: &DataMode,
+    endpoint: &Endpoint,
+    subject: &str,
+    day: Date,
+    uptime: Duration,
+) -> Map<String, Value> {
+    // Fixture mode stands still; live mode moves every five seconds.
+    let tick = if *mode == DataMode::Live { uptime.as_secs() / 5 } else { 0 };
+    let mut item = Map::new();
+    for field in endpoint.fields {
+        let seed = mix(hash_str(field.key) ^ hash_str(endpoint.name) ^ hash_str(subject) ^ day_seed(day));
+        let wobble = mix(seed ^ tick);
+        let value = live_value(field.unit, seed, wobble, tick);
+        item.insert(field.key.to_string(), Value::String(value));
+    }
+    item
+}
+
+/// The answer of a company (or, with `group`, per-group) statistics endpoint.
+pub fn statistics(
+    mode: &DataMode,
+    endpoint: &Endpoint,
+    day: Date,
+    group: Option<&str>,
+    uptime: Duration,
+) -> Bytes {
     if *mode == DataMode::Fixtures
         && let Some(fixture) = sobot_fixture(endpoint.name)
     {
         return Bytes::from_static(fixture.as_bytes());
     }
-    let tick = uptime.as_secs() / 5;
-    let day_seed = u64::try_from(day.day_of_year()).unwrap_or(0)
-        + 1000 * u64::try_from(day.year()).unwrap_or(0);
-    let mut item = Map::new();
-    for field in endpoint.fields {
-        let seed = mix(hash_str(field.key) ^ hash_str(endpoint.name) ^ day_seed);
-        let wobble = mix(seed ^ tick);
-        item.insert(
-            field.key.to_string(),
-            Value::String(live_value(field.unit, seed, wobble, tick)),
-        );
-    }
+    let item = fields(mode, endpoint, group.unwrap_or(""), day, uptime);
     Bytes::from(json!({"item": item, "ret_code": "000000", "ret_msg": "成功"}).to_string())
+}
+
+/// The rows of a per-agent endpoint for the selected agents.
+pub fn agent_rows(
+    mode: &DataMode,
+    endpoint: &Endpoint,
+    agents: &[&super::SimAgent],
+    day: Date,
+    uptime: Duration,
+) -> Bytes {
+    let items: Vec<Value> = agents
+        .iter()
+        .map(|agent| {
+            let mut row = fields(mode, endpoint, &agent.id, day, uptime);
+            row.insert("serviceid".to_string(), Value::String(agent.id.clone()));
+            if endpoint.name == "get_service_data" {
+                row.insert("groupid".to_string(), Value::String(agent.group.clone()));
+            }
+            Value::Object(row)
+        })
+        .collect();
+    Bytes::from(json!({"items": items, "ret_code": "000000", "ret_msg": "成功"}).to_string())
+}
+
+/// One page of quality records: `total` records spread over the agents, numbered from 0.
+pub fn quality_page(
+    source: &QualitySource,
+    agents: &[super::SimAgent],
+    total: usize,
+    day: Date,
+    page: usize,
+    size: usize,
+    uptime: Duration,
+) -> Bytes {
+    let start = (page - 1).saturating_mul(size).min(total);
+    let end = start.saturating_add(size).min(total);
+    // Inspections move between agents as time goes on.
+    let drift = usize::try_from(uptime.as_secs() / 60).unwrap_or(0) % 3;
+    let items: Vec<Value> = (start..end)
+        .filter_map(|i| {
+            let agent = agents.get((i + drift) % agents.len().max(1))?;
+            let seed = mix(i as u64 ^ day_seed(day));
+            let values = [
+                (format!("{}.0", 60 + seed % 41), "100.0"),
+                (format!("{}.0", 40 + seed % 41), "80.0"),
+                (format!("{}.0", seed % 11), "10.0"),
+                (format!("-{}.0", seed % 6), "-10.0"),
+            ];
+            let mut record = Map::new();
+            record.insert(source.agent_key.to_string(), Value::String(agent.id.clone()));
+            record.insert(source.name_key.to_string(), Value::String(agent.name.clone()));
+            for ((score_key, max_key), (v, m)) in source.scores.iter().zip(values) {
+                record.insert((*score_key).to_string(), Value::String(v));
+                record.insert((*max_key).to_string(), Value::String(m.to_string()));
+            }
+            Some(Value::Object(record))
+        })
+        .collect();
+    let body = match source.paging {
+        Paging::PageSize => json!({"items": items, "ret_code": "000000", "ret_msg": "查询成功"}),
+        Paging::PageCount => json!({
+            "items": items,
+            "page_count": total.div_ceil(size).max(1),
+            "page_no": page,
+            "page_size": size,
+            "total_count": total,
+            "ret_code": "000000",
+            "ret_msg": "操作成功"
+        }),
+    };
+    Bytes::from(body.to_string())
 }
 
 /// A plausible value in the vendor's string format: counts that grow, ratios and durations that
@@ -97,41 +249,48 @@ mod tests {
     fn every_endpoint_has_a_fixture_and_its_values_parse() {
         let mut missing = Vec::new();
         for ep in ENDPOINTS {
-            let fixture =
-                sobot_fixture(ep.name).unwrap_or_else(|| panic!("{} has no fixture", ep.name));
+            let fixture = sobot_fixture(ep.name).unwrap_or_else(|| panic!("{} has no fixture", ep.name));
             let body: Value = serde_json::from_str(fixture).expect("fixture is JSON");
+            let item = match ep.rows {
+                crate::sobot::endpoints::Rows::Item => &body["item"],
+                crate::sobot::endpoints::Rows::Items(_) => &body["items"][0],
+            };
             for f in ep.fields {
-                match body["item"][f.key].as_str() {
-                    Some(raw) => assert!(
-                        matches!(parse_str(raw, f.unit), Parsed::Value(_)),
-                        "{}.{}",
-                        ep.name,
-                        f.key
-                    ),
+                match item[f.key].as_str() {
+                    Some(raw) => {
+                        assert!(matches!(parse_str(raw, f.unit), Parsed::Value(_)), "{}.{}", ep.name, f.key)
+                    }
                     None => missing.push((ep.name, f.key)),
                 }
             }
         }
         // The document's example of §2.5 omits one field of its own table.
         assert_eq!(missing, [("human_satisfaction", "invite_counts")]);
+        for source in crate::sobot::quality::QUALITY_SOURCES {
+            let fixture =
+                sobot_fixture(source.name).unwrap_or_else(|| panic!("{} has no fixture", source.name));
+            let body: Value = serde_json::from_str(fixture).expect("fixture is JSON");
+            for (score, max) in source.scores {
+                assert!(
+                    body["items"][0][score].is_string() && body["items"][0][max].is_string(),
+                    "{}",
+                    source.name
+                );
+            }
+        }
     }
 
     #[test]
     fn live_values_parse_and_move() {
         for ep in ENDPOINTS {
             let day = jiff::civil::date(2026, 11, 23);
-            let a = statistics(&DataMode::Live, ep, day, Duration::from_secs(0));
-            let b = statistics(&DataMode::Live, ep, day, Duration::from_secs(600));
+            let a = statistics(&DataMode::Live, ep, day, None, Duration::from_secs(0));
+            let b = statistics(&DataMode::Live, ep, day, None, Duration::from_secs(600));
             assert_ne!(a, b, "{} does not move", ep.name);
             let body: Value = serde_json::from_slice(&a).expect("JSON");
             for f in ep.fields {
                 let raw = body["item"][f.key].as_str().unwrap_or("");
-                assert!(
-                    matches!(parse_str(raw, f.unit), Parsed::Value(_)),
-                    "{}.{} = {raw}",
-                    ep.name,
-                    f.key
-                );
+                assert!(matches!(parse_str(raw, f.unit), Parsed::Value(_)), "{}.{} = {raw}", ep.name, f.key);
             }
         }
     }

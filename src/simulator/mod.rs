@@ -4,6 +4,7 @@
 //! from cycle to cycle (`--demo`). Tests also use it to inject faults and to count requests.
 
 mod data;
+mod laaffic;
 mod sobot;
 
 use std::collections::{HashMap, VecDeque};
@@ -40,6 +41,48 @@ pub struct SimConfig {
     pub data: DataMode,
     /// Calls a minute before it answers `210017`.
     pub rate_limit_per_minute: u32,
+    /// The agents it knows; empty: the per-agent and quality endpoints answer the documents'
+    /// examples.
+    pub agents: Vec<SimAgent>,
+    /// Quality records per source and query, spread over the agents.
+    pub quality_records: usize,
+    /// Laaffic seats; 0: the seat query answers the document's example.
+    pub laaffic_seats: usize,
+    /// The Laaffic `Api-Key` it accepts.
+    pub laaffic_api_key: Secret,
+    /// The Laaffic secret it checks signs with.
+    pub laaffic_api_secret: Secret,
+}
+
+/// An agent of the simulated company.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimAgent {
+    /// Service id (32 hex digits, like Sobot's).
+    pub id: String,
+    /// Skill group id.
+    pub group: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// The demo's company: four skill groups of nine agents.
+pub fn demo_population() -> Vec<SimAgent> {
+    population(4, 9)
+}
+
+/// `groups` groups of `per_group` agents each, with stable ids and names.
+pub fn population(groups: usize, per_group: usize) -> Vec<SimAgent> {
+    let hex = |seed: u64| format!("{:016x}{:016x}", mix(seed), mix(seed ^ 0x5555));
+    (0..groups * per_group)
+        .map(|i| {
+            let g = i / per_group.max(1);
+            SimAgent {
+                id: hex(1_000_000 + i as u64),
+                group: hex(2_000_000 + g as u64),
+                name: format!("客服{:03} Agent {:03}", i + 1, i + 1),
+            }
+        })
+        .collect()
 }
 
 impl SimConfig {
@@ -51,6 +94,11 @@ impl SimConfig {
             token_lifetime: Duration::from_secs(86_400),
             data: DataMode::Fixtures,
             rate_limit_per_minute: 1000,
+            agents: Vec::new(),
+            quality_records: 0,
+            laaffic_seats: 0,
+            laaffic_api_key: Secret::new("bDqJFiq9"),
+            laaffic_api_secret: Secret::new("7bz1lzh9"),
         }
     }
 }
@@ -88,6 +136,8 @@ struct Tokens {
 #[derive(Debug)]
 struct State {
     config: SimConfig,
+    agents: Mutex<Vec<SimAgent>>,
+    laaffic_seats: Mutex<usize>,
     tokens: Mutex<Tokens>,
     faults: Mutex<HashMap<String, VecDeque<Fault>>>,
     sticky: Mutex<HashMap<String, Fault>>,
@@ -114,6 +164,8 @@ impl Simulator {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
+            agents: Mutex::new(config.agents.clone()),
+            laaffic_seats: Mutex::new(config.laaffic_seats),
             config,
             tokens: Mutex::default(),
             faults: Mutex::default(),
@@ -124,11 +176,7 @@ impl Simulator {
         });
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(accept_loop(listener, state.clone(), stopped));
-        Ok(Simulator {
-            addr,
-            state,
-            _stop: stop,
-        })
+        Ok(Simulator { addr, state, _stop: stop })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -152,6 +200,16 @@ impl Simulator {
         };
     }
 
+    /// Replaces the simulated agents (an agent who left disappears from the answers).
+    pub fn set_agents(&self, agents: Vec<SimAgent>) {
+        *lock(&self.state.agents) = agents;
+    }
+
+    /// Changes the number of Laaffic seats.
+    pub fn set_laaffic_seats(&self, seats: usize) {
+        *lock(&self.state.laaffic_seats) = seats;
+    }
+
     /// Invalidates the current token, as the upstream does when its lifetime ends.
     pub fn expire_token(&self) {
         lock(&self.state.tokens).current = None;
@@ -164,10 +222,7 @@ impl Simulator {
 
     /// The currently valid token, if any.
     pub fn current_token(&self) -> Option<String> {
-        lock(&self.state.tokens)
-            .current
-            .as_ref()
-            .map(|(t, _)| t.clone())
+        lock(&self.state.tokens).current.as_ref().map(|(t, _)| t.clone())
     }
 
     /// Every request received so far.
@@ -177,11 +232,7 @@ impl Simulator {
 
     /// Requests received for one endpoint.
     pub fn requests_to(&self, endpoint: &str) -> Vec<Recorded> {
-        lock(&self.state.log)
-            .iter()
-            .filter(|r| r.endpoint == endpoint)
-            .cloned()
-            .collect()
+        lock(&self.state.log).iter().filter(|r| r.endpoint == endpoint).cloned().collect()
     }
 }
 
@@ -204,9 +255,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watc
                 async move { Ok::<_, Infallible>(route(&state, req).await) }
             });
             // A client that goes away mid-request is not the simulator's concern.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
@@ -218,16 +267,17 @@ struct Call {
     endpoint: String,
     token: Option<String>,
     params: Vec<(String, String)>,
-    /// `Some` if the body was present but not a JSON object.
+    /// The body was present but not a JSON object.
     body_error: bool,
+    /// The body as JSON, if it was an object.
+    json: Option<serde_json::Value>,
+    /// Laaffic's headers: `Api-Key`, `Timestamp`, `Sign`.
+    laaffic_headers: [Option<String>; 3],
 }
 
 impl Call {
     fn param(&self, key: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
 
@@ -255,58 +305,52 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
         ),
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
-            sobot::answer(state, &call)
+            answer(state, &call)
         }
-        None => sobot::answer(state, &call),
+        None => answer(state, &call),
     };
-    lock(&state.log).push(Recorded {
-        endpoint: call.endpoint.clone(),
-        params: call.params.clone(),
-        code,
-    });
+    lock(&state.log).push(Recorded { endpoint: call.endpoint.clone(), params: call.params.clone(), code });
     respond(status, body)
+}
+
+fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) {
+    if call.path == crate::laaffic::client::SEAT_QUERY {
+        laaffic::answer(state, call)
+    } else {
+        sobot::answer(state, call)
+    }
 }
 
 async fn read_call(req: Request<Incoming>) -> Option<Call> {
     let path = req.uri().path().to_string();
     let endpoint = path.rsplit('/').next().unwrap_or("").to_string();
-    let token = req
-        .headers()
-        .get("token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let token = header("token");
+    let laaffic_headers = [header("Api-Key"), header("Timestamp"), header("Sign")];
     let mut params: Vec<(String, String)> = req
         .uri()
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let body = Limited::new(req.into_body(), 1024 * 1024)
-        .collect()
-        .await
-        .ok()?
-        .to_bytes();
+    let body = Limited::new(req.into_body(), 1024 * 1024).collect().await.ok()?.to_bytes();
     let mut body_error = false;
+    let mut json = None;
     if !body.is_empty() {
         match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(serde_json::Value::Object(map)) => {
-                for (k, v) in map {
+                for (k, v) in &map {
                     let v = match v {
-                        serde_json::Value::String(s) => s,
+                        serde_json::Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
-                    params.push((k, v));
+                    params.push((k.clone(), v));
                 }
+                json = Some(serde_json::Value::Object(map));
             }
             _ => body_error = true,
         }
     }
-    Some(Call {
-        path,
-        endpoint,
-        token,
-        params,
-        body_error,
-    })
+    Some(Call { path, endpoint, token, params, body_error, json, laaffic_headers })
 }
 
 fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {

@@ -8,7 +8,8 @@ use tokio::time::Instant;
 
 use super::{Call, State, data, lock};
 use crate::sign::sobot_token_sign;
-use crate::sobot::endpoints::{DateFormat, Endpoint};
+use crate::sobot::endpoints::{DateFormat, Endpoint, Rows};
+use crate::sobot::quality::{Paging, QUALITY_SOURCES, QualitySource};
 
 /// Largest number of ids in `groupids`/`serviceids` (`210007` beyond).
 pub const MAX_IDS: usize = 100;
@@ -17,7 +18,8 @@ pub const MAX_IDS: usize = 100;
 fn message(code: &str) -> &'static str {
     match code {
         "000000" => "操作成功",
-        "910001" => "token为空",
+        "910001" | "900001" => "token为空",
+        "900002" => "token已失效,请重新获取",
         "910002" => "token已失效,请重新获取",
         "910003" => "signature错误",
         "910004" => "没有找到公司的api配置信息",
@@ -39,17 +41,13 @@ pub(super) fn error_body(code: &str) -> Bytes {
 pub(super) fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) {
     let outcome = if call.path == "/api/get_token" {
         get_token(state, call)
+    } else if let Some(ep) = Endpoint::by_name(&call.endpoint).filter(|e| e.path == call.path) {
+        statistics(state, call, ep)
+    } else if let Some(source) = QUALITY_SOURCES.iter().find(|q| q.path == call.path) {
+        quality(state, call, source)
     } else {
-        match Endpoint::by_name(&call.endpoint).filter(|e| e.path == call.path) {
-            Some(endpoint) => statistics(state, call, endpoint),
-            None => {
-                return (
-                    StatusCode::NOT_FOUND,
-                    "http_404".to_string(),
-                    Bytes::from_static(b"not found"),
-                );
-            }
-        }
+        let body = Bytes::from_static(b"not found");
+        return (StatusCode::NOT_FOUND, "http_404".to_string(), body);
     };
     match outcome {
         Ok(body) => (StatusCode::OK, "000000".to_string(), body),
@@ -59,11 +57,9 @@ pub(super) fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) 
 
 fn get_token(state: &State, call: &Call) -> Result<Bytes, &'static str> {
     let config = &state.config;
-    let (Some(appid), Some(create_time), Some(sign)) = (
-        call.param("appid"),
-        call.param("create_time"),
-        call.param("sign"),
-    ) else {
+    let (Some(appid), Some(create_time), Some(sign)) =
+        (call.param("appid"), call.param("create_time"), call.param("sign"))
+    else {
         return Err("210006");
     };
     if appid != config.sobot_app_id {
@@ -97,25 +93,77 @@ fn get_token(state: &State, call: &Call) -> Result<Bytes, &'static str> {
 
 fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, &'static str> {
     rate_limit(state)?;
-    check_token(state, call)?;
+    check_token(state, call, "910001", "910002")?;
     if call.body_error {
         return Err("210006");
     }
-    let day = check_dates(call, endpoint.date_format)?;
+    let day = check_dates(call, ("start_date", "end_date"), endpoint.date_format)?;
+    let mut filters = Vec::new();
     for key in ["groupids", "serviceids"] {
-        if call
-            .param(key)
-            .is_some_and(|ids| ids.split(',').filter(|s| !s.is_empty()).count() > MAX_IDS)
-        {
-            return Err("210007");
+        if let Some(ids) = call.param(key) {
+            let ids: Vec<&str> = ids.split(',').filter(|s| !s.is_empty()).collect();
+            if ids.len() > MAX_IDS {
+                return Err("210007");
+            }
+            filters.push((key, ids));
         }
     }
-    Ok(data::statistics(
-        &state.config.data,
-        endpoint,
-        day,
-        state.started.elapsed(),
-    ))
+    let uptime = state.started.elapsed();
+    let mode = &state.config.data;
+    let by = |key: &str| filters.iter().find(|(k, _)| *k == key).map(|(_, ids)| ids.clone());
+    match endpoint.rows {
+        Rows::Item => {
+            let group = by("groupids").map(|ids| ids.join(","));
+            Ok(data::statistics(mode, endpoint, day, group.as_deref(), uptime))
+        }
+        Rows::Items(_) => {
+            let agents = lock(&state.agents).clone();
+            if agents.is_empty() {
+                return Ok(data::fixture_or_empty(endpoint.name));
+            }
+            // serviceids wins over groupids, as the document of human_duration says.
+            let selected: Vec<&super::SimAgent> = match (by("serviceids"), by("groupids")) {
+                (Some(ids), _) => agents.iter().filter(|a| ids.contains(&a.id.as_str())).collect(),
+                (None, Some(groups)) => {
+                    agents.iter().filter(|a| groups.contains(&a.group.as_str())).collect()
+                }
+                (None, None) => agents.iter().collect(),
+            };
+            Ok(data::agent_rows(mode, endpoint, &selected, day, uptime))
+        }
+    }
+}
+
+fn quality(state: &State, call: &Call, source: &QualitySource) -> Result<Bytes, &'static str> {
+    rate_limit(state)?;
+    // The quality API has its own codes for token errors.
+    if source.path.starts_with("/api/interceptor/") {
+        check_token(state, call, "900001", "900002")?;
+    } else {
+        check_token(state, call, "910001", "910002")?;
+        if call.body_error {
+            return Err("210006");
+        }
+    }
+    let day = check_dates(call, (source.dates.0, source.dates.1), source.dates.2)?;
+    let (page_key, size_key) = match source.paging {
+        Paging::PageSize => ("page", "size"),
+        Paging::PageCount => ("page_no", "page_size"),
+    };
+    let number = |key: &str| call.param(key).and_then(|v| v.parse::<usize>().ok());
+    let (Some(page), Some(size)) = (number(page_key), number(size_key)) else {
+        return Err("210006");
+    };
+    if page == 0 || size == 0 || size > 10_000 {
+        return Err("210006");
+    }
+    let agents = lock(&state.agents).clone();
+    if agents.is_empty() {
+        return Ok(data::fixture_or_empty(source.name));
+    }
+    let total = state.config.quality_records;
+    let uptime = state.started.elapsed();
+    Ok(data::quality_page(source, &agents, total, day, page, size, uptime))
 }
 
 fn rate_limit(state: &State) -> Result<(), &'static str> {
@@ -124,26 +172,27 @@ fn rate_limit(state: &State) -> Result<(), &'static str> {
         *minute = (Instant::now(), 0);
     }
     minute.1 += 1;
-    if minute.1 > state.config.rate_limit_per_minute {
-        Err("210017")
-    } else {
-        Ok(())
-    }
+    if minute.1 > state.config.rate_limit_per_minute { Err("210017") } else { Ok(()) }
 }
 
-fn check_token(state: &State, call: &Call) -> Result<(), &'static str> {
+fn check_token(
+    state: &State,
+    call: &Call,
+    missing: &'static str,
+    expired: &'static str,
+) -> Result<(), &'static str> {
     let Some(token) = call.token.as_deref().filter(|t| !t.is_empty()) else {
-        return Err("910001");
+        return Err(missing);
     };
     match &lock(&state.tokens).current {
         Some((current, expires)) if current == token && Instant::now() < *expires => Ok(()),
-        _ => Err("910002"),
+        _ => Err(expired),
     }
 }
 
-/// Checks `start_date`/`end_date` against the endpoint's format; returns the start day.
-fn check_dates(call: &Call, format: DateFormat) -> Result<Date, &'static str> {
-    let (Some(start), Some(end)) = (call.param("start_date"), call.param("end_date")) else {
+/// Checks the start and end dates against the endpoint's format; returns the start day.
+fn check_dates(call: &Call, keys: (&str, &str), format: DateFormat) -> Result<Date, &'static str> {
+    let (Some(start), Some(end)) = (call.param(keys.0), call.param(keys.1)) else {
         return Err("210003");
     };
     let (start, end) = (parse_date(start, format)?, parse_date(end, format)?);
@@ -156,9 +205,8 @@ fn check_dates(call: &Call, format: DateFormat) -> Result<Date, &'static str> {
 fn parse_date(s: &str, format: DateFormat) -> Result<DateTime, &'static str> {
     let parsed = match format {
         DateFormat::Hour if s.len() == 13 => DateTime::strptime("%Y-%m-%d %H", s).ok(),
-        DateFormat::Day if s.len() == 10 => {
-            Date::strptime("%Y-%m-%d", s).ok().map(|d| d.at(0, 0, 0, 0))
-        }
+        DateFormat::Day if s.len() == 10 => Date::strptime("%Y-%m-%d", s).ok().map(|d| d.at(0, 0, 0, 0)),
+        DateFormat::Second if s.len() == 19 => DateTime::strptime("%Y-%m-%d %H:%M:%S", s).ok(),
         _ => None,
     };
     parsed.ok_or("210005")
@@ -177,6 +225,8 @@ mod tests {
         assert!(parse_date("2019-08-01", DateFormat::Day).is_ok());
         assert!(parse_date("2019-08-01 01", DateFormat::Day).is_err());
         assert!(parse_date("2019-13-01", DateFormat::Day).is_err());
+        assert!(parse_date("2019-08-01 00:00:00", DateFormat::Second).is_ok());
+        assert!(parse_date("2019-08-01", DateFormat::Second).is_err());
         let body: Value = serde_json::from_slice(&error_body("210005")).expect("JSON");
         assert_eq!(body["ret_code"], "210005");
     }

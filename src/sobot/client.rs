@@ -95,10 +95,7 @@ impl SobotClient {
         let token = self.token().await?;
         match self.send(name, method, path, params, &token).await {
             Err(UpstreamError::Api { code, .. }) if TOKEN_EXPIRED.contains(&code.as_str()) => {
-                debug!(
-                    endpoint = name,
-                    code, "token rejected as expired; fetching a new one"
-                );
+                debug!(endpoint = name, code, "token rejected as expired; fetching a new one");
                 let token = self.refresh_after(&token).await?;
                 self.send(name, method, path, params, &token).await
             }
@@ -118,23 +115,16 @@ impl SobotClient {
         let request = match method {
             Method::Get => self.http.get(url).query(params),
             Method::Post => {
-                let body: Map<String, Value> = params
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), Value::String(v.clone())))
-                    .collect();
+                let body: Map<String, Value> =
+                    params.iter().map(|(k, v)| ((*k).to_string(), Value::String(v.clone()))).collect();
                 self.http.post(url).json(&body)
             }
         };
-        self.execute(name, request.header("token", token.expose()))
-            .await
+        self.execute(name, request.header("token", token.expose())).await
     }
 
     /// Sends, checks `ret_code`, and counts the outcome.
-    async fn execute(
-        &self,
-        name: &str,
-        request: reqwest::RequestBuilder,
-    ) -> Result<Value, UpstreamError> {
+    async fn execute(&self, name: &str, request: reqwest::RequestBuilder) -> Result<Value, UpstreamError> {
         self.limiter.acquire().await;
         let started = Instant::now();
         let result = http::send_json(request).await.and_then(check_ret_code);
@@ -142,12 +132,7 @@ impl SobotClient {
             Ok(_) => OK.to_string(),
             Err(e) => e.code_label(),
         };
-        debug!(
-            endpoint = name,
-            code,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "upstream call"
-        );
+        debug!(endpoint = name, code, elapsed_ms = started.elapsed().as_millis() as u64, "upstream call");
         self.telemetry.count_request(name, &code);
         result
     }
@@ -179,31 +164,19 @@ impl SobotClient {
 
     async fn fetch_token(&self) -> Result<Token, UpstreamError> {
         let create_time = jiff::Timestamp::now().as_second().to_string();
-        let sign = sobot_token_sign(
-            &self.credentials.app_id,
-            &create_time,
-            self.credentials.app_key.expose(),
-        );
-        let request = self
-            .http
-            .get(format!("{}/api/get_token", self.base_url))
-            .query(&[
-                ("appid", self.credentials.app_id.as_str()),
-                ("create_time", create_time.as_str()),
-                ("sign", sign.as_str()),
-            ]);
-        let result = self
-            .execute("get_token", request)
-            .await
-            .and_then(|body| parse_token(&body));
+        let sign =
+            sobot_token_sign(&self.credentials.app_id, &create_time, self.credentials.app_key.expose());
+        let request = self.http.get(format!("{}/api/get_token", self.base_url)).query(&[
+            ("appid", self.credentials.app_id.as_str()),
+            ("create_time", create_time.as_str()),
+            ("sign", sign.as_str()),
+        ]);
+        let result = self.execute("get_token", request).await.and_then(|body| parse_token(&body));
         self.telemetry.count_token_refresh(result.is_ok());
         match result {
             Ok((value, lifetime)) => {
                 debug!(lifetime_s = lifetime.as_secs(), "fetched a new token");
-                Ok(Token {
-                    value,
-                    refresh_at: Instant::now() + lifetime.mul_f64(0.9),
-                })
+                Ok(Token { value, refresh_at: Instant::now() + lifetime.mul_f64(0.9) })
             }
             Err(e) => {
                 warn!(error = %e, hint = token_hint(&e), "cannot fetch a Sobot token");
@@ -233,9 +206,7 @@ pub fn check_ret_code(body: Value) -> Result<Value, UpstreamError> {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => format!("{n:0>6}"),
         _ => {
-            return Err(UpstreamError::InvalidResponse(
-                "no ret_code in the response".to_string(),
-            ));
+            return Err(UpstreamError::InvalidResponse("no ret_code in the response".to_string()));
         }
     };
     if code == OK {
@@ -252,9 +223,7 @@ fn parse_token(body: &Value) -> Result<(Secret, Duration), UpstreamError> {
         .and_then(|i| i.get("token"))
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            UpstreamError::InvalidResponse("no token in the get_token answer".to_string())
-        })?;
+        .ok_or_else(|| UpstreamError::InvalidResponse("no token in the get_token answer".to_string()))?;
     let lifetime = item
         .and_then(|i| i.get("expires_in"))
         .and_then(|v| match v {
@@ -283,25 +252,18 @@ mod tests {
             check_ret_code(json!({"ret_code": 910002})).map_err(|e| e.code_label()),
             Err("910002".to_string())
         );
-        assert!(matches!(
-            check_ret_code(json!({"item": {}})),
-            Err(UpstreamError::InvalidResponse(_))
-        ));
+        assert!(matches!(check_ret_code(json!({"item": {}})), Err(UpstreamError::InvalidResponse(_))));
     }
 
     #[test]
     fn token_answer_of_the_document() {
-        let body: Value =
-            serde_json::from_str(include_str!("../../tests/fixtures/sobot/get_token.json"))
-                .expect("fixture is JSON");
+        let body: Value = serde_json::from_str(include_str!("../../tests/fixtures/sobot/get_token.json"))
+            .expect("fixture is JSON");
         let (token, lifetime) = parse_token(&body).expect("documented answer parses");
         assert_eq!(token.expose(), "4ac37cb2e9c740dba4b75a34d5358802");
         assert_eq!(lifetime, Duration::from_secs(86_400));
         let numeric = json!({"item": {"token": "t", "expires_in": 7200}});
-        assert_eq!(
-            parse_token(&numeric).map(|t| t.1),
-            Ok(Duration::from_secs(7200))
-        );
+        assert_eq!(parse_token(&numeric).map(|t| t.1), Ok(Duration::from_secs(7200)));
         assert!(parse_token(&json!({"item": {"token": ""}})).is_err());
     }
 }

@@ -21,6 +21,8 @@ pub enum DateFormat {
     Hour,
     /// `yyyy-MM-dd`.
     Day,
+    /// `yyyy-MM-dd HH:mm:ss` (the quality API's call results).
+    Second,
 }
 
 impl DateFormat {
@@ -29,6 +31,7 @@ impl DateFormat {
         match self {
             DateFormat::Hour => "yyyy-MM-dd HH",
             DateFormat::Day => "yyyy-MM-dd",
+            DateFormat::Second => "yyyy-MM-dd HH:mm:ss",
         }
     }
 }
@@ -50,7 +53,17 @@ pub struct Field {
     pub zh: &'static str,
 }
 
-/// A statistics endpoint answering one `item` object of company-wide figures.
+/// The shape of an endpoint's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rows {
+    /// One `item` object of company-wide (or, filtered by one group, group-wide) figures.
+    Item,
+    /// An `items` list of rows, one per agent: `(label, JSON key)` pairs that identify a row;
+    /// the first is the agent.
+    Items(&'static [(&'static str, &'static str)]),
+}
+
+/// A statistics endpoint and the fields it exports.
 #[derive(Debug)]
 pub struct Endpoint {
     /// Collector and endpoint name, the last path segment.
@@ -67,35 +80,36 @@ pub struct Endpoint {
     pub title_zh: &'static str,
     /// Whether the endpoint accepts `groupids`/`serviceids` filters.
     pub filters: bool,
+    /// The shape of the answer.
+    pub rows: Rows,
     /// The exported fields.
     pub fields: &'static [Field],
 }
 
 impl Endpoint {
+    /// The per-group variant of a metric name: `sobot_human_…` → `sobot_group_human_…`, so that
+    /// a company total and its groups never share a name (and `sum()` never double counts).
+    pub fn group_metric(metric: &str) -> String {
+        format!("sobot_group_{}", metric.strip_prefix("sobot_").unwrap_or(metric))
+    }
+
     /// Looks an endpoint up by name.
     pub fn by_name(name: &str) -> Option<&'static Endpoint> {
         ENDPOINTS.iter().find(|e| e.name == name)
     }
 }
 
-const fn field(
+pub const fn field(
     key: &'static str,
     metric: &'static str,
     unit: Unit,
     en: &'static str,
     zh: &'static str,
 ) -> Field {
-    Field {
-        key,
-        metric,
-        unit,
-        labels: &[],
-        en,
-        zh,
-    }
+    Field { key, metric, unit, labels: &[], en, zh }
 }
 
-const fn labelled(
+pub const fn labelled(
     key: &'static str,
     metric: &'static str,
     unit: Unit,
@@ -103,19 +117,12 @@ const fn labelled(
     en: &'static str,
     zh: &'static str,
 ) -> Field {
-    Field {
-        key,
-        metric,
-        unit,
-        labels,
-        en,
-        zh,
-    }
+    Field { key, metric, unit, labels, en, zh }
 }
 
 use Unit::{Count, Number, Ratio, Seconds};
 
-/// Every company statistics endpoint, in the documents' order.
+/// Every statistics endpoint, in the documents' order.
 #[rustfmt::skip]
 pub static ENDPOINTS: &[Endpoint] = &[
     Endpoint {
@@ -126,6 +133,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         section: "2.2",
         title_zh: "机器人会话统计",
         filters: false,
+        rows: Rows::Item,
         fields: &[
             field("consult_session", "sobot_robot_consult_sessions", Count, "Robot consultation sessions", "机器人咨询会话"),
             field("valid_session", "sobot_robot_valid_sessions", Count, "Robot valid sessions", "机器人有效会话"),
@@ -146,6 +154,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         section: "2.3",
         title_zh: "机器人满意度统计",
         filters: false,
+        rows: Rows::Item,
         fields: &[
             field("effect_session_count", "sobot_robot_satisfaction_valid_sessions", Count, "Robot valid sessions", "机器人有效会话总数"),
             field("total_times", "sobot_robot_satisfaction_evaluations", Count, "Robot evaluations received", "已评价总数"),
@@ -163,6 +172,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         section: "2.4",
         title_zh: "人工会话统计",
         filters: true,
+        rows: Rows::Item,
         fields: &[
             field("consult_session", "sobot_human_consult_sessions", Count, "Human consultation sessions", "人工咨询会话"),
             field("self_reception_session", "sobot_human_self_reception_sessions", Count, "Sessions handled by a human agent alone", "人工独立接待会话"),
@@ -201,6 +211,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         section: "2.5",
         title_zh: "人工满意度统计",
         filters: true,
+        rows: Rows::Item,
         fields: &[
             field("effect_session_count", "sobot_human_satisfaction_valid_sessions", Count, "Human valid sessions", "人工有效会话总数"),
             field("total_times", "sobot_human_satisfaction_evaluations", Count, "Evaluations received", "已评价总数"),
@@ -235,6 +246,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         section: "2.6",
         title_zh: "客户会话统计",
         filters: false,
+        rows: Rows::Item,
         fields: &[
             field("total_consult_session", "sobot_customer_consult_sessions", Count, "Consultation sessions, robot and human", "总咨询会话"),
             field("total_valid_session", "sobot_customer_valid_sessions", Count, "Valid sessions, robot and human", "总有效会话"),
@@ -252,6 +264,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         section: "2.7",
         title_zh: "会话消息统计",
         filters: false,
+        rows: Rows::Item,
         fields: &[
             field("total_message", "sobot_messages_all", Count, "Messages in all sessions", "总会话消息数"),
             field("robot_message", "sobot_messages_robot", Count, "Messages sent by the robot", "机器人消息数"),
@@ -274,6 +287,52 @@ pub static ENDPOINTS: &[Endpoint] = &[
             field("service_offline_num", "sobot_messages_agent_offline", Count, "Offline messages to agents", "客服离线消息数"),
         ],
     },
+    Endpoint {
+        name: "get_service_data",
+        path: "/api/wb/5/data/get_service_data",
+        method: Method::Post,
+        date_format: DateFormat::Hour,
+        section: "2.11",
+        title_zh: "客服统计",
+        filters: true,
+        rows: Rows::Items(&[("agent", "serviceid"), ("group", "groupid")]),
+        fields: &[
+            field("valid_session", "sobot_agent_valid_sessions", Count, "Valid sessions of the agent", "人工有效会话"),
+            field("valid_reception_session", "sobot_agent_valid_reception_sessions", Count, "Valid reception sessions of the agent", "人工有效接待会话"),
+            field("not_reception_session", "sobot_agent_not_received_sessions", Count, "Sessions the agent did not receive", "人工未接待会话"),
+            field("invalid_reception_session", "sobot_agent_invalid_reception_sessions", Count, "Invalid reception sessions of the agent", "人工无效接待会话"),
+            field("transfer_out", "sobot_agent_transfer_out_sessions", Count, "Sessions the agent transferred out", "转出会话"),
+            labelled("score5", "sobot_agent_score_evaluations", Count, &[("score", "5")], "Evaluations of the agent with this score", "5分数"),
+            labelled("score4", "sobot_agent_score_evaluations", Count, &[("score", "4")], "Evaluations of the agent with this score", "4分数"),
+            labelled("score3", "sobot_agent_score_evaluations", Count, &[("score", "3")], "Evaluations of the agent with this score", "3分数"),
+            labelled("score2", "sobot_agent_score_evaluations", Count, &[("score", "2")], "Evaluations of the agent with this score", "2分数"),
+            labelled("score1", "sobot_agent_score_evaluations", Count, &[("score", "1")], "Evaluations of the agent with this score", "1分数"),
+            field("total_times", "sobot_agent_evaluations", Count, "Evaluations of the agent", "已评价总数"),
+            field("response_in30s_rate", "sobot_agent_response_in_30s_ratio", Ratio, "Ratio of sessions answered within 30 s", "30s应答率"),
+            field("avg_first_response_time", "sobot_agent_avg_first_response_time_seconds", Seconds, "Average first response time", "平均首次响应时长"),
+            field("transfer_first_response_rate", "sobot_agent_transfer_first_response_ratio", Ratio, "Ratio of transferred sessions answered", "转接后首次响应率"),
+        ],
+    },
+    Endpoint {
+        name: "human_duration",
+        path: "/api/wb/5/data/human_duration",
+        method: Method::Post,
+        date_format: DateFormat::Day,
+        section: "2.12",
+        title_zh: "客服登录时长统计",
+        filters: true,
+        rows: Rows::Items(&[("agent", "serviceid")]),
+        fields: &[
+            field("login_duration", "sobot_agent_login_seconds", Seconds, "Time logged in", "登录时长"),
+            field("online_duration", "sobot_agent_online_seconds", Seconds, "Time online", "在线时长"),
+            field("busy_duration", "sobot_agent_busy_seconds", Seconds, "Time busy", "忙碌时长"),
+            field("train_duration", "sobot_agent_training_seconds", Seconds, "Time in training", "培训时长"),
+            field("eat_duration", "sobot_agent_meal_seconds", Seconds, "Time at meals", "用餐时长"),
+            field("meet_duration", "sobot_agent_meeting_seconds", Seconds, "Time in meetings", "会议时长"),
+            field("active_duration", "sobot_agent_activity_seconds", Seconds, "Time in activities", "活动时长"),
+            field("rest_duration", "sobot_agent_break_seconds", Seconds, "Time on short breaks", "小休时长"),
+        ],
+    },
 ];
 
 #[cfg(test)]
@@ -286,11 +345,7 @@ mod tests {
         for ep in ENDPOINTS {
             for f in ep.fields {
                 assert!(f.metric.starts_with("sobot_"), "{}", f.metric);
-                assert!(
-                    !f.metric.ends_with("_total"),
-                    "{}: gauges carry no _total",
-                    f.metric
-                );
+                assert!(!f.metric.ends_with("_total"), "{}: gauges carry no _total", f.metric);
                 match f.unit.suffix() {
                     Some(sfx) => assert!(f.metric.ends_with(sfx), "{} must end in {sfx}", f.metric),
                     None => assert!(
@@ -300,9 +355,7 @@ mod tests {
                     ),
                 }
                 assert!(
-                    f.metric
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    f.metric.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                     "{}",
                     f.metric
                 );
@@ -320,11 +373,7 @@ mod tests {
                 assert!(keys.insert(f.key), "{}: key {} twice", ep.name, f.key);
                 let entry = owners.entry(f.metric).or_insert((ep.name, Vec::new()));
                 assert_eq!(entry.0, ep.name, "{} is used by two endpoints", f.metric);
-                assert!(
-                    !entry.1.contains(&f.labels),
-                    "{} repeats a label set",
-                    f.metric
-                );
+                assert!(!entry.1.contains(&f.labels), "{} repeats a label set", f.metric);
                 entry.1.push(f.labels);
             }
         }

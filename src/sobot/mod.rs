@@ -3,3 +3,4 @@
 pub mod client;
 pub mod collector;
 pub mod endpoints;
+pub mod quality;

@@ -17,9 +17,7 @@ pub const APP_KEY: &str = "TopSecretAppKey-7f3a9c";
 
 /// Starts a simulator serving the documents' examples.
 pub async fn fixture_simulator() -> Simulator {
-    Simulator::start(SimConfig::fixtures(APP_ID, APP_KEY))
-        .await
-        .expect("simulator starts")
+    Simulator::start(SimConfig::fixtures(APP_ID, APP_KEY)).await.expect("simulator starts")
 }
 
 /// A running exporter process; killed when dropped.
@@ -34,10 +32,7 @@ pub struct Exporter {
 pub fn temp_dir(name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!(
-        "sobot_exporter_test_{name}_{}_{n}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("sobot_exporter_test_{name}_{}_{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -55,22 +50,12 @@ impl Exporter {
     /// Starts the binary against `base_url` with the fixture credentials in the environment,
     /// listening on an ephemeral port, JSON logs in a file; waits until it listens.
     pub async fn start(name: &str, base_url: &str, args: &[&str]) -> Exporter {
-        Self::start_with_env(
-            name,
-            base_url,
-            args,
-            &[("SOBOT_APP_ID", APP_ID), ("SOBOT_APP_KEY", APP_KEY)],
-        )
-        .await
+        Self::start_with_env(name, base_url, args, &[("SOBOT_APP_ID", APP_ID), ("SOBOT_APP_KEY", APP_KEY)])
+            .await
     }
 
     /// Like [`Exporter::start`] with the given environment.
-    pub async fn start_with_env(
-        name: &str,
-        base_url: &str,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Exporter {
+    pub async fn start_with_env(name: &str, base_url: &str, args: &[&str], env: &[(&str, &str)]) -> Exporter {
         let dir = temp_dir(name);
         let log = dir.join("exporter.log");
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -91,12 +76,7 @@ impl Exporter {
         .stdout(Stdio::null())
         .stderr(log_file);
         let child = cmd.spawn().expect("exporter starts");
-        let mut exporter = Exporter {
-            child,
-            addr: String::new(),
-            log,
-            dir,
-        };
+        let mut exporter = Exporter { child, addr: String::new(), log, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(addr) = exporter.logs().lines().find_map(listening_address) {
@@ -106,11 +86,7 @@ impl Exporter {
             if let Ok(Some(status)) = exporter.child.try_wait() {
                 panic!("exporter exited with {status}: {}", exporter.logs());
             }
-            assert!(
-                Instant::now() < deadline,
-                "exporter did not start: {}",
-                exporter.logs()
-            );
+            assert!(Instant::now() < deadline, "exporter did not start: {}", exporter.logs());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -132,23 +108,11 @@ impl Exporter {
 
     /// GET /metrics as text (0.0.4).
     pub async fn scrape(&self) -> String {
-        http()
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("scrape")
-            .text()
-            .await
-            .expect("body")
+        http().get(self.url("/metrics")).send().await.expect("scrape").text().await.expect("body")
     }
 
     /// Scrapes until `check` holds on the parsed metrics, or panics after `timeout`.
-    pub async fn wait_for(
-        &self,
-        what: &str,
-        timeout: Duration,
-        check: impl Fn(&Metrics) -> bool,
-    ) -> Metrics {
+    pub async fn wait_for(&self, what: &str, timeout: Duration, check: impl Fn(&Metrics) -> bool) -> Metrics {
         let deadline = Instant::now() + timeout;
         loop {
             let m = Metrics::parse(&self.scrape().await);
@@ -174,10 +138,7 @@ impl Exporter {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "exporter did not stop on SIGTERM"
-            );
+            assert!(Instant::now() < deadline, "exporter did not stop on SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -200,10 +161,7 @@ fn listening_address(line: &str) -> Option<String> {
 
 /// An HTTP client for talking to the exporter.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client")
+    reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client")
 }
 
 /// Parsed text exposition: series (`name{labels}` as written) → value.
@@ -216,20 +174,14 @@ pub struct Metrics {
 impl Metrics {
     pub fn parse(text: &str) -> Metrics {
         let mut series = BTreeMap::new();
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
+        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
             if let Some((key, value)) = line.rsplit_once(' ')
                 && let Ok(v) = value.parse::<f64>()
             {
                 series.insert(key.to_string(), v);
             }
         }
-        Metrics {
-            series,
-            text: text.to_string(),
-        }
+        Metrics { series, text: text.to_string() }
     }
 
     /// The value of one series, written as in the exposition.
@@ -248,9 +200,7 @@ impl Metrics {
 
     /// `sobot_exporter_collector_success{collector=...}`.
     pub fn success(&self, collector: &str) -> Option<f64> {
-        self.get(&format!(
-            "sobot_exporter_collector_success{{collector=\"{collector}\"}}"
-        ))
+        self.get(&format!("sobot_exporter_collector_success{{collector=\"{collector}\"}}"))
     }
 
     /// `sobot_exporter_upstream_requests_total{endpoint,code}`, 0 if absent.
@@ -275,4 +225,18 @@ pub const STATS: [&str; 6] = [
     "human_satisfaction",
     "customer_session",
     "message_stats",
+];
+
+/// Every collector that runs by default.
+pub const ALL: [&str; 10] = [
+    "robot_session",
+    "robot_satisfaction",
+    "human_session",
+    "human_satisfaction",
+    "customer_session",
+    "message_stats",
+    "get_service_data",
+    "human_duration",
+    "quality_result",
+    "call_result",
 ];

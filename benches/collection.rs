@@ -1,0 +1,208 @@
+//! One full collection of 1,000 agents and 20,000 quality records against the local simulator.
+//!
+//! `cargo bench --locked --bench collection` prints: wall time until every collector has
+//! succeeded once, upstream requests, the exporter's peak memory, and the size and encode time of
+//! the resulting /metrics. Figures, not assertions: nothing here fails on a slow machine.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sobot_exporter::secret::Secret;
+use sobot_exporter::simulator::{SimConfig, Simulator, population};
+use sobot_exporter::snapshot::{Snapshot, Store};
+use sobot_exporter::sobot::client::{ClientSettings, Credentials, SobotClient};
+use sobot_exporter::sobot::collector::{Context, Scope, StatsCollector};
+use sobot_exporter::sobot::endpoints::Endpoint;
+use sobot_exporter::sobot::quality::{PageSettings, QualityCollector, QualitySource};
+use sobot_exporter::telemetry::Telemetry;
+use sobot_exporter::window::Window;
+
+const AGENTS: (usize, usize) = (20, 50); // 20 groups of 50
+const QUALITY_RECORDS: usize = 20_000;
+const COLLECTORS: [&str; 12] = [
+    "robot_session",
+    "robot_satisfaction",
+    "human_session",
+    "human_satisfaction",
+    "customer_session",
+    "message_stats",
+    "get_service_data",
+    "human_duration",
+    "group_human_session",
+    "group_human_satisfaction",
+    "quality_result",
+    "call_result",
+];
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let agents = population(AGENTS.0, AGENTS.1);
+    let sim_config = SimConfig {
+        agents: agents.clone(),
+        quality_records: QUALITY_RECORDS,
+        rate_limit_per_minute: 1_000_000,
+        ..SimConfig::fixtures("bench", "bench-key")
+    };
+    let sim = Simulator::start(sim_config).await.expect("simulator");
+    let mut groups: Vec<String> = agents.iter().map(|a| a.group.clone()).collect();
+    groups.dedup();
+
+    // The real binary, configured with every agent id (ten chunks of 100) and every group.
+    let dir = std::env::temp_dir().join(format!("sobot_exporter_bench_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("config.yml");
+    let mut yaml = String::from("collectors: [");
+    yaml.push_str(&COLLECTORS.join(", "));
+    yaml.push_str("]\nsobot:\n  rate_limit_per_minute: 100000\nquality:\n  page_size: 1000\n  max_pages: 100\ngroups:\n");
+    for g in &groups {
+        yaml.push_str(&format!("  - {g}\n"));
+    }
+    yaml.push_str("agents:\n");
+    for a in &agents {
+        yaml.push_str(&format!("  - {}\n", a.id));
+    }
+    std::fs::File::create(&config).and_then(|mut f| f.write_all(yaml.as_bytes())).expect("config");
+    let port = free_port();
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sobot_exporter"))
+        .args(["--web.listen-address", &format!("127.0.0.1:{port}"), "--sobot.base-url", &sim.base_url()])
+        .args(["--config.file", config.to_str().expect("utf8"), "--log.level", "warn"])
+        .env("SOBOT_APP_ID", "bench")
+        .env("SOBOT_APP_KEY", "bench-key")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("exporter starts");
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let body = loop {
+        if let Ok(resp) = client.get(&url).send().await
+            && let Ok(text) = resp.text().await
+            && COLLECTORS
+                .iter()
+                .all(|c| text.contains(&format!("sobot_exporter_collector_success{{collector=\"{c}\"}} 1")))
+        {
+            break text;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "collection did not finish");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let wall = started.elapsed();
+    let peak_kib = peak_memory_kib(child.id());
+    let gzip = client
+        .get(&url)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .expect("scrape")
+        .bytes()
+        .await
+        .expect("body");
+    let _ = child.kill();
+    let _ = child.wait();
+    let requests = sim.requests().len();
+    let series = body.lines().filter(|l| !l.starts_with('#')).count();
+
+    // Encode time, in process: the same collection into a store, encoded repeatedly.
+    let (store, telemetry) = collect_in_process(&sim.base_url(), &groups, &agents).await;
+    let mut times: Vec<Duration> = (0..30)
+        .map(|_| {
+            let t = Instant::now();
+            let e = sobot_exporter::exposition::encode(&store, &telemetry).expect("encode");
+            std::hint::black_box(e);
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    let encode = times[times.len() / 2];
+
+    println!(
+        "collection of {} agents in {} groups, {} quality records per source",
+        agents.len(),
+        groups.len(),
+        QUALITY_RECORDS
+    );
+    println!("  wall time, process start to every collector done: {:>8.0} ms", wall.as_secs_f64() * 1e3);
+    println!("  upstream requests:                                 {requests:>8}");
+    println!("  exporter peak memory (VmHWM):                      {:>8.1} MiB", peak_kib as f64 / 1024.0);
+    println!("  /metrics series:                                   {series:>8}");
+    println!("  /metrics size, text format:                        {:>8.0} KiB", body.len() as f64 / 1024.0);
+    println!(
+        "  /metrics size, gzip:                               {:>8.0} KiB ({:.1}x smaller)",
+        gzip.len() as f64 / 1024.0,
+        body.len() as f64 / gzip.len() as f64
+    );
+    println!("  encode (both formats + gzip), median of 30:        {:>8.1} ms", encode.as_secs_f64() * 1e3);
+}
+
+async fn collect_in_process(
+    base_url: &str,
+    groups: &[String],
+    agents: &[sobot_exporter::simulator::SimAgent],
+) -> (Store, Telemetry) {
+    let telemetry = Arc::new(Telemetry::new());
+    let settings = ClientSettings {
+        base_url: base_url.to_string(),
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(30),
+        rate_limit_per_minute: 100_000,
+    };
+    let credentials = Credentials { app_id: "bench".to_string(), app_key: Secret::new("bench-key") };
+    let client = Arc::new(SobotClient::new(&settings, credentials, telemetry.clone()).expect("client"));
+    let ctx = Context {
+        client,
+        windows: vec![Window::Today],
+        tz: jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz"),
+        interval: Duration::from_secs(60),
+        telemetry: telemetry.clone(),
+    };
+    let store = Store::default();
+    let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
+    for name in COLLECTORS {
+        let families = if let Some(source) = QualitySource::by_name(name) {
+            let pages = PageSettings { page_size: 1000, max_pages: 100, max_agents: 2000 };
+            QualityCollector::new(source, ctx.clone(), pages).collect().await
+        } else {
+            let (endpoint, scope) = match name.strip_prefix("group_") {
+                Some(e) => (Endpoint::by_name(e).expect("endpoint"), Scope::PerGroup(groups.to_vec())),
+                None => {
+                    let ep = Endpoint::by_name(name).expect("endpoint");
+                    let scope = if ep.filters && ep.rows != sobot_exporter::sobot::endpoints::Rows::Item {
+                        Scope::PerAgent { filter: Some(("serviceids", ids.clone())), max_agents: 2000 }
+                    } else {
+                        Scope::Company
+                    };
+                    (ep, scope)
+                }
+            };
+            StatsCollector::new(endpoint, scope, ctx.clone()).collect().await
+        };
+        let families = families.expect("collects");
+        store.put(name, Snapshot { families, taken: tokio::time::Instant::now() });
+    }
+    let telemetry = Arc::try_unwrap(telemetry).unwrap_or_else(|_| Telemetry::new());
+    (store, telemetry)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn peak_memory_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

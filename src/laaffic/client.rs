@@ -1,0 +1,131 @@
+//! The one request path to the Laaffic API: per-request `Sign`, rate limit, timeouts, status codes.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::debug;
+
+use crate::error::UpstreamError;
+use crate::http::{self, RateLimiter};
+use crate::secret::Secret;
+use crate::sign::laaffic_sign;
+use crate::telemetry::Telemetry;
+
+/// Path of the seat query.
+pub const SEAT_QUERY: &str = "/v3/cc/seat/query";
+
+/// Laaffic credentials.
+#[derive(Clone, Debug)]
+pub struct LaafficCredentials {
+    /// `Api-Key` header.
+    pub api_key: Secret,
+    /// Signing secret, never sent.
+    pub api_secret: Secret,
+}
+
+/// What a documented `status` means, and what to do about it.
+pub fn explain(status: &str) -> &'static str {
+    match status {
+        "-1" => "account authentication failed (帳號認證異常): check LAAFFIC_API_KEY and LAAFFIC_API_SECRET",
+        "-2" => "IP restricted (ip限制): allow the exporter's address in the Laaffic console",
+        "-16" => "timestamp expired (時間戳過期): the host clock is probably off; check NTP",
+        "-18" => "system error at Laaffic (系統異常)",
+        "-20" => "data already exists (數據已存在)",
+        "-22" => "parameter error (參數異常)",
+        "-23" => "data limit reached (數據上限)",
+        "-35" => "search range over 32 days (搜索時間區間不能大於32天)",
+        _ => "undocumented status",
+    }
+}
+
+/// A Laaffic API client.
+#[derive(Debug)]
+pub struct LaafficClient {
+    http: reqwest::Client,
+    base_url: String,
+    credentials: LaafficCredentials,
+    limiter: RateLimiter,
+    telemetry: Arc<Telemetry>,
+}
+
+impl LaafficClient {
+    /// Creates a client; fails only if the TLS backend cannot be initialised.
+    pub fn new(
+        settings: &crate::sobot::client::ClientSettings,
+        credentials: LaafficCredentials,
+        telemetry: Arc<Telemetry>,
+    ) -> reqwest::Result<Self> {
+        Ok(Self {
+            http: http::client(settings.connect_timeout, settings.timeout)?,
+            base_url: settings.base_url.trim_end_matches('/').to_string(),
+            credentials,
+            limiter: RateLimiter::new(settings.rate_limit_per_minute, 20),
+            telemetry,
+        })
+    }
+
+    /// POSTs a seat query and returns its `data` object.
+    pub async fn seat_query(&self, body: &Value) -> Result<Value, UpstreamError> {
+        self.limiter.acquire().await;
+        let timestamp = jiff::Timestamp::now().as_second().to_string();
+        let sign =
+            laaffic_sign(self.credentials.api_key.expose(), self.credentials.api_secret.expose(), &timestamp);
+        let request = self
+            .http
+            .post(format!("{}{SEAT_QUERY}", self.base_url))
+            .header("Api-Key", self.credentials.api_key.expose())
+            .header("Timestamp", timestamp)
+            .header("Sign", sign)
+            .json(body);
+        let started = Instant::now();
+        let result = http::send_json(request).await.and_then(check_status);
+        let code = match &result {
+            Ok(_) => "0".to_string(),
+            Err(e) => e.code_label(),
+        };
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        debug!(endpoint = "seat_query", code, elapsed_ms, "upstream call");
+        self.telemetry.count_request("seat_query", &code);
+        result
+    }
+}
+
+/// Fails unless `status` is `0` (a string in the example, an Integer in the table); returns `data`.
+pub fn check_status(mut body: Value) -> Result<Value, UpstreamError> {
+    let status = match body.get("status") {
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err(UpstreamError::InvalidResponse("no status in the response".to_string())),
+    };
+    if status != "0" {
+        let reason = body.get("reason").and_then(Value::as_str).unwrap_or("");
+        return Err(UpstreamError::api(status.clone(), &format!("{} ({reason})", explain(&status))));
+    }
+    match body.get_mut("data").map(Value::take) {
+        Some(data @ Value::Object(_)) => Ok(data),
+        _ => Err(UpstreamError::InvalidResponse("no data object in the response".to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn documented_statuses() {
+        let ok = check_status(json!({"status": "0", "data": {"records": []}}));
+        assert!(ok.is_ok());
+        assert!(check_status(json!({"status": 0, "data": {}})).is_ok());
+        let e = check_status(json!({"status": "-16", "reason": "timestamp expired"})).expect_err("-16");
+        assert_eq!(e.code_label(), "-16");
+        assert!(e.to_string().contains("host clock"), "{e}");
+        for code in ["-1", "-2", "-18", "-20", "-22", "-23", "-35"] {
+            let e = check_status(json!({"status": code})).expect_err(code);
+            assert_eq!(e.code_label(), code);
+            assert!(!e.to_string().contains("undocumented"), "{code}: {e}");
+        }
+        assert!(matches!(check_status(json!({"status": "0"})), Err(UpstreamError::InvalidResponse(_))));
+    }
+}

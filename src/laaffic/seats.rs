@@ -1,0 +1,269 @@
+//! The seat collector: every page of the seat query, per seat call statistics for each window,
+//! live status as a state set, and an info series.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{Timestamp, tz::TimeZone};
+use serde_json::{Value, json};
+use tracing::{debug, warn};
+
+use super::client::LaafficClient;
+use crate::error::UpstreamError;
+use crate::snapshot::{Family, Labels, Sample};
+use crate::sobot::endpoints::{DateFormat, Field, field};
+use crate::telemetry::{CollectorLabels, Telemetry};
+use crate::value::Unit::{Count, Ratio};
+use crate::value::{Parsed, parse_json};
+use crate::window::{Window, sobot_range};
+
+/// Seats per page: the upstream's maximum.
+pub const PAGE_SIZE: u32 = 100;
+/// Pages per window and cycle at most (10,000 seats).
+pub const MAX_PAGES: u32 = 100;
+
+/// Per-seat call statistics of the window (labels `seat`, `group`, `window`).
+pub static SEAT_FIELDS: &[Field] = &[
+    field("num", "laaffic_seat_calls", Count, "Calls of the seat", "呼叫總數"),
+    field("connectNum", "laaffic_seat_connected_calls", Count, "Connected calls of the seat", "接通數"),
+    field("connectRate", "laaffic_seat_connect_ratio", Ratio, "Connect ratio of the seat", "接通率"),
+    field(
+        "validConnectNum",
+        "laaffic_seat_valid_connected_calls",
+        Count,
+        "Valid connected calls of the seat",
+        "有效通話數",
+    ),
+    field(
+        "validConnectRate",
+        "laaffic_seat_valid_connect_ratio",
+        Ratio,
+        "Valid connect ratio of the seat",
+        "有效通話率",
+    ),
+];
+
+/// Documented seat states: `status` value → `status` label.
+pub const STATUSES: [(&str, &str); 5] =
+    [("1", "offline"), ("2", "idle"), ("3", "busy"), ("4", "wrap_up"), ("5", "break")];
+
+/// The live metrics of a seat: name, labels, meaning.
+pub const SEAT_LIVE_METRICS: &[(&str, &str, &str)] = &[
+    (
+        "laaffic_seat_status",
+        "seat, group, status",
+        "1 for the seat's current state (坐席狀態 `status`: offline 1, idle 2, busy 3, wrap_up 4, break 5), 0 for the others",
+    ),
+    (
+        "laaffic_seat_enabled",
+        "seat, group",
+        "1 if the seat is enabled (啟用禁用 `enable` = 0), 0 if disabled",
+    ),
+    (
+        "laaffic_seat_info",
+        "seat, name, emp_no, group, group_name",
+        "1 for every seat, with its name (名稱), job number (工號) and group name (坐席組名稱)",
+    ),
+];
+
+/// Collects the seat query for every configured window.
+#[derive(Debug)]
+pub struct SeatCollector {
+    client: Arc<LaafficClient>,
+    windows: Vec<Window>,
+    tz: TimeZone,
+    max_seats: usize,
+    helps: Vec<Arc<str>>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl SeatCollector {
+    /// A seat collector.
+    pub fn new(
+        client: Arc<LaafficClient>,
+        windows: Vec<Window>,
+        tz: TimeZone,
+        interval: Duration,
+        max_seats: usize,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
+        let cached = format!("Cached, refreshed every {}s.", interval.as_secs());
+        let helps = SEAT_FIELDS
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} ({}; Laaffic seat query field {}), {}. {cached}",
+                    f.en,
+                    f.zh,
+                    f.key,
+                    f.unit.describe()
+                )
+            })
+            .chain(SEAT_LIVE_METRICS.iter().map(|(_, _, meaning)| format!("{meaning}. {cached}")))
+            .map(Into::into)
+            .collect();
+        Self { client, windows, tz, max_seats, helps, telemetry }
+    }
+
+    /// The collector's name.
+    pub fn name(&self) -> &'static str {
+        "laaffic_seats"
+    }
+
+    /// One cycle: every page for every window.
+    pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
+        let mut families: Vec<Family> = SEAT_FIELDS
+            .iter()
+            .map(|f| f.metric)
+            .chain(SEAT_LIVE_METRICS.iter().map(|m| m.0))
+            .zip(&self.helps)
+            .map(|(name, help)| Family { name: name.into(), help: help.clone(), samples: Vec::new() })
+            .collect();
+        let now = Timestamp::now();
+        let mut seen: BTreeSet<(usize, Labels)> = BTreeSet::new();
+        let mut seats: BTreeSet<String> = BTreeSet::new();
+        let mut truncated = false;
+        for (w, &window) in self.windows.iter().enumerate() {
+            let (start, end) = sobot_range(window.day(now, &self.tz), DateFormat::Second);
+            let mut current = 1u32;
+            loop {
+                let body = json!({
+                    "current": current,
+                    "size": PAGE_SIZE,
+                    "params": {"strTime": start, "endTime": end}
+                });
+                let data = self.client.seat_query(&body).await?;
+                let records = match data.get("records") {
+                    Some(Value::Array(r)) => r.as_slice(),
+                    Some(Value::Null) | None => &[],
+                    Some(_) => {
+                        return Err(UpstreamError::InvalidResponse("records is not a list".to_string()));
+                    }
+                };
+                for record in records {
+                    let Some(seat) = id(record.get("keyId")) else {
+                        self.parse_error("keyId", record.get("keyId"));
+                        continue;
+                    };
+                    if !seats.contains(&seat) && seats.len() >= self.max_seats {
+                        continue;
+                    }
+                    seats.insert(seat.clone());
+                    // The table calls it voiceGroupId, the example sipGroupId.
+                    let group = id(record.get("voiceGroupId"))
+                        .or_else(|| id(record.get("sipGroupId")))
+                        .unwrap_or_default();
+                    self.seat_samples(record, &seat, &group, window, w == 0, &mut families, &mut seen);
+                }
+                let pages = data.get("pages").and_then(number).unwrap_or(1);
+                if records.is_empty() || u64::from(current) >= pages {
+                    break;
+                }
+                if current >= MAX_PAGES {
+                    truncated = true;
+                    break;
+                }
+                current += 1;
+            }
+        }
+        let labels = CollectorLabels { collector: self.name().to_string() };
+        self.telemetry.collector_truncated.get_or_create(&labels).set(i64::from(truncated));
+        if truncated {
+            warn!(
+                collector = self.name(),
+                max_pages = MAX_PAGES,
+                "stopped at the page cap; seats are missing"
+            );
+        }
+        Ok(families)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn seat_samples(
+        &self,
+        record: &Value,
+        seat: &str,
+        group: &str,
+        window: Window,
+        live: bool,
+        families: &mut [Family],
+        seen: &mut BTreeSet<(usize, Labels)>,
+    ) {
+        let mut push = |index: usize, mut labels: Labels, value: f64| {
+            labels.sort();
+            if seen.insert((index, labels.clone())) {
+                families[index].samples.push(Sample { labels, value });
+            }
+        };
+        let base = || vec![("group", group.to_string()), ("seat", seat.to_string())];
+        for (i, f) in SEAT_FIELDS.iter().enumerate() {
+            match parse_json(record.get(f.key), f.unit) {
+                Parsed::Value(v) => {
+                    let mut labels = base();
+                    labels.push(("window", window.label().to_string()));
+                    push(i, labels, v);
+                }
+                Parsed::Absent => {}
+                Parsed::Invalid => self.parse_error(f.key, record.get(f.key)),
+            }
+        }
+        if !live {
+            return;
+        }
+        let n = SEAT_FIELDS.len();
+        // `status` is a string in the example although the table says Integer.
+        let status = record.get("status").and_then(|v| match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        if let Some(status) = status {
+            let known = STATUSES.iter().any(|(code, _)| *code == status);
+            if !known {
+                self.parse_error("status", record.get("status"));
+            }
+            for (code, label) in STATUSES {
+                let mut labels = base();
+                labels.push(("status", label.to_string()));
+                push(n, labels, if code == status { 1.0 } else { 0.0 });
+            }
+        }
+        match record.get("enable").and_then(number) {
+            Some(0) => push(n + 1, base(), 1.0),
+            Some(1) => push(n + 1, base(), 0.0),
+            None if record.get("enable").is_none_or(Value::is_null) => {}
+            _ => self.parse_error("enable", record.get("enable")),
+        }
+        let text = |key: &str| match record.get(key) {
+            Some(Value::String(s)) => s.trim().chars().take(128).collect(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        let mut labels = base();
+        labels.extend([("name", text("name")), ("emp_no", text("empNo")), ("group_name", text("groupName"))]);
+        push(n + 2, labels, 1.0);
+    }
+
+    fn parse_error(&self, field: &str, raw: Option<&Value>) {
+        debug!(endpoint = "seat_query", field, value = ?raw, "value did not parse");
+        self.telemetry.count_parse_error("seat_query", field);
+    }
+}
+
+/// An id that may come as a number or a string.
+fn id(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    }
+}
+
+fn number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
