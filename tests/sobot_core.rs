@@ -75,7 +75,9 @@ async fn one_token_across_cycles_and_one_refetch_when_it_expires() {
     let before = sim.requests().len();
     let m = exporter
         .wait_for("a full cycle after expiry", SECS, |m| {
-            m.requests("robot_session", "910002") + m.requests("human_session", "910002") > 0.0
+            m.family("sobot_exporter_upstream_requests_total")
+                .iter()
+                .any(|(k, v)| k.contains("code=\"910002\"") && *v > 0.0)
                 && STATS.iter().all(|c| sim.requests_to(c).iter().skip(3).any(|r| r.code == "000000"))
                 && sim.requests().len() > before + 12
         })
