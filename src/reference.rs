@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::laaffic::seats::{SEAT_FIELDS, SEAT_LIVE_METRICS};
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 use crate::sobot::quality::{PARTS, QUALITY_METRICS, QUALITY_SOURCES};
 
@@ -144,6 +145,24 @@ pub fn markdown() -> String {
             s.name_key,
             scores.join(", ")
         );
+    }
+    out.push_str(
+        "\n#### `laaffic_seats` — Laaffic seat query (`POST /v3/cc/seat/query`, `strTime`/`endTime` \
+         `yyyy-MM-dd HH:mm:ss`)\n\n| Metric | Labels | Unit | Upstream field | 中文 | Meaning |\n|---|---|---|---|---|---|\n",
+    );
+    for f in SEAT_FIELDS {
+        let _ = writeln!(
+            out,
+            "| `{}` | seat, group, window | {} | `{}` | {} | {} |",
+            f.metric,
+            f.unit.describe(),
+            f.key,
+            f.zh,
+            f.en
+        );
+    }
+    for (name, labels, meaning) in SEAT_LIVE_METRICS {
+        let _ = writeln!(out, "| `{name}` | {labels} | — | — | — | {meaning} |");
     }
     out.push_str("\n#### Exporter health\n\n| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n");
     for (name, kind, labels, help) in SELF_METRICS {

@@ -114,6 +114,8 @@ pub enum Fault {
     Garbage,
     /// The normal answer, after a delay.
     Delay(Duration),
+    /// HTTP 200 with this body (a well-formed answer with odd values, say).
+    Body(String),
 }
 
 /// One request the simulator received.
@@ -303,6 +305,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
             "garbage".to_string(),
             Bytes::from_static(b"{\"ret_code\": \"000000\", \"item\": "),
         ),
+        Some(Fault::Body(body)) => (StatusCode::OK, "custom".to_string(), Bytes::from(body)),
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
             answer(state, &call)

@@ -227,6 +227,11 @@ pub const STATS: [&str; 6] = [
     "message_stats",
 ];
 
+/// The Laaffic key and secret the simulator accepts: the document's example.
+pub const LAAFFIC_KEY: &str = "bDqJFiq9";
+/// See [`LAAFFIC_KEY`].
+pub const LAAFFIC_SECRET: &str = "7bz1lzh9";
+
 /// Every collector that runs by default.
 pub const ALL: [&str; 10] = [
     "robot_session",

@@ -1,0 +1,139 @@
+//! The Laaffic seat collector against the simulator.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const SECS: Duration = Duration::from_secs(30);
+
+async fn simulator(seats: usize) -> Simulator {
+    let config = SimConfig { laaffic_seats: seats, ..SimConfig::fixtures(APP_ID, APP_KEY) };
+    Simulator::start(config).await.expect("simulator")
+}
+
+/// The exporter with both Sobot and Laaffic credentials, Laaffic pointed at the simulator too.
+async fn exporter(name: &str, sim: &Simulator, secret: &str, extra: &[&str]) -> Exporter {
+    let base = sim.base_url();
+    let mut args = vec!["--collect.interval", "1s", "--laaffic.base-url", &base];
+    args.extend_from_slice(extra);
+    let env = [
+        ("SOBOT_APP_ID", APP_ID),
+        ("SOBOT_APP_KEY", APP_KEY),
+        ("LAAFFIC_API_KEY", LAAFFIC_KEY),
+        ("LAAFFIC_API_SECRET", secret),
+    ];
+    Exporter::start_with_env(name, &base, &args, &env).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_documents_example_gives_exact_values() {
+    let sim = simulator(0).await;
+    let exporter = exporter("laaffic_values", &sim, LAAFFIC_SECRET, &[]).await;
+    let m = exporter.wait_for("seats", SECS, |m| m.all_succeeded(&["laaffic_seats"])).await;
+    let seat = "group=\"1000006\",seat=\"681\"";
+    assert_eq!(m.get(&format!("laaffic_seat_calls{{{seat},window=\"today\"}}")), Some(0.0));
+    assert_eq!(m.get(&format!("laaffic_seat_connected_calls{{{seat},window=\"today\"}}")), Some(0.0));
+    assert_eq!(m.get(&format!("laaffic_seat_connect_ratio{{{seat},window=\"today\"}}")), Some(0.0));
+    assert_eq!(m.get(&format!("laaffic_seat_valid_connected_calls{{{seat},window=\"today\"}}")), Some(0.0));
+    assert_eq!(m.get(&format!("laaffic_seat_valid_connect_ratio{{{seat},window=\"today\"}}")), Some(0.0));
+    // status "1" (a string, documented as Integer) is offline.
+    for (status, want) in [("offline", 1.0), ("idle", 0.0), ("busy", 0.0), ("wrap_up", 0.0), ("break", 0.0)] {
+        assert_eq!(
+            m.get(&format!("laaffic_seat_status{{{seat},status=\"{status}\"}}")),
+            Some(want),
+            "{status}"
+        );
+    }
+    assert_eq!(m.get(&format!("laaffic_seat_enabled{{{seat}}}")), Some(1.0), "enable 0 means enabled");
+    assert_eq!(
+        m.get("laaffic_seat_info{emp_no=\"003\",group=\"1000006\",group_name=\"測試基礎設置(話機)\",name=\"0705C999_001\",seat=\"681\"}"),
+        Some(1.0)
+    );
+    // Never the account or the password.
+    assert!(!m.text.contains("0705C559_003") && !m.text.contains("452061e7b50b70001c1e2168632ea56d"));
+    assert!(!exporter.logs().contains("452061e7b50b70001c1e2168632ea56d"));
+    // The request was signed with the key, a current timestamp and the document's formula.
+    let r = &sim.requests_to("query")[0];
+    assert_eq!(r.code, "0");
+    assert!(r.params.iter().any(|(k, v)| k == "size" && v == "100"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_secret_is_reported_and_sobot_is_unaffected() {
+    let sim = simulator(0).await;
+    let exporter = exporter("laaffic_wrong", &sim, "not-the-secret", &["--log.level", "debug"]).await;
+    let m = exporter
+        .wait_for("laaffic failing, sobot fine", SECS, |m| {
+            m.success("laaffic_seats") == Some(0.0) && m.all_succeeded(&STATS)
+        })
+        .await;
+    assert!(m.requests("seat_query", "-1") >= 1.0);
+    assert_eq!(m.get("sobot_robot_self_reception_ratio{window=\"today\"}"), Some(0.5349));
+    assert!(m.family("laaffic_seat_calls").is_empty());
+    let logs = exporter.logs();
+    assert!(logs.contains("check LAAFFIC_API_KEY and LAAFFIC_API_SECRET"), "{logs}");
+    assert!(!logs.contains("not-the-secret") && !m.text.contains("not-the-secret"));
+    assert!(!logs.contains("panicked"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_pages_of_seats_each_appear_once() {
+    let sim = simulator(250).await;
+    let exporter = exporter("laaffic_pages", &sim, LAAFFIC_SECRET, &[]).await;
+    let m = exporter.wait_for("seats", SECS, |m| m.all_succeeded(&["laaffic_seats"])).await;
+    let pages: Vec<String> = sim
+        .requests_to("query")
+        .iter()
+        .take(3)
+        .map(|r| r.params.iter().find(|(k, _)| k == "current").map(|(_, v)| v.clone()).unwrap_or_default())
+        .collect();
+    assert_eq!(pages, ["1", "2", "3"]);
+    let info = m.family("laaffic_seat_info");
+    assert_eq!(info.len(), 250);
+    let seats: std::collections::BTreeSet<&str> =
+        info.keys().filter_map(|k| k.split("seat=\"").nth(1)?.split('"').next()).collect();
+    assert_eq!(seats.len(), 250);
+    // One state per seat is 1.
+    let on: f64 = m.family("laaffic_seat_status").values().sum();
+    assert_eq!(on, 250.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_status_is_counted_and_none_of_the_states() {
+    let sim = simulator(0).await;
+    let body =
+        include_str!("fixtures/laaffic/seat_query.json").replace("\"status\": \"1\"", "\"status\": \"9\"");
+    assert!(body.contains("\"status\": \"9\""));
+    sim.set_fault("query", Some(Fault::Body(body)));
+    let exporter = exporter("laaffic_status", &sim, LAAFFIC_SECRET, &[]).await;
+    let m = exporter.wait_for("seats", SECS, |m| m.all_succeeded(&["laaffic_seats"])).await;
+    assert!(
+        m.get("sobot_exporter_parse_errors_total{endpoint=\"seat_query\",field=\"status\"}").unwrap_or(0.0)
+            >= 1.0
+    );
+    let states = m.family("laaffic_seat_status");
+    assert_eq!(states.len(), 5);
+    assert!(states.values().all(|v| *v == 0.0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_secret_never_appears_in_logs_or_metrics() {
+    let sim = simulator(20).await;
+    let exporter = exporter("laaffic_secret", &sim, LAAFFIC_SECRET, &["--log.level", "debug"]).await;
+    exporter.wait_for("seats", SECS, |m| m.all_succeeded(&["laaffic_seats"])).await;
+    sim.inject("query", Fault::Http(502), 1);
+    exporter
+        .wait_for("a failure and a recovery", SECS, |m| {
+            m.requests("seat_query", "http_502") >= 1.0 && m.all_succeeded(&["laaffic_seats"])
+        })
+        .await;
+    let metrics = exporter.scrape().await;
+    let logs = exporter.logs();
+    assert!(logs.contains("\"level\":\"DEBUG\""));
+    for text in [&metrics, &logs] {
+        assert!(!text.contains(LAAFFIC_SECRET), "secret leaked");
+        assert!(!text.contains(LAAFFIC_KEY), "API key leaked");
+    }
+}
