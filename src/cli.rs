@@ -77,6 +77,11 @@ pub struct Cli {
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Ask the exporter listening at --web.listen-address for /healthz and exit 0 if it is healthy,
+    /// 1 if not (a container HEALTHCHECK that needs no shell tools).
+    #[arg(long)]
+    pub healthcheck: bool,
+
     /// Run against an embedded simulator of the Sobot API on 127.0.0.1: no credentials needed.
     #[arg(long)]
     pub demo: bool,

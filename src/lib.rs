@@ -22,7 +22,7 @@
 //! - [`window`]: which local day a value covers and how each endpoint wants dates written.
 //! - [`snapshot`], [`exposition`]: samples per collector, and the bytes served.
 //! - [`scheduler`]: background cycles, self-metrics, re-encoding.
-//! - [`server`]: `/metrics`, `/`, `/healthz`.
+//! - [`server`]: `/metrics`, `/`, `/healthz`; [`healthcheck`]: the `--healthcheck` client.
 //! - [`telemetry`]: the exporter's own metrics.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`]: the metrics reference generated from the tables.
@@ -33,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exposition;
+pub mod healthcheck;
 pub mod http;
 pub mod laaffic;
 pub mod reference;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 use sobot_exporter::cli::{Cli, LogFormat};
-use sobot_exporter::{app, config};
+use sobot_exporter::{app, config, healthcheck};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -22,6 +22,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.healthcheck {
+        return match healthcheck::check(&cli.listen_address) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sobot_exporter: unhealthy: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match config::load(&cli, &|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(e) => {

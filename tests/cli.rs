@@ -93,3 +93,16 @@ async fn sigterm_exits_0_and_stops_listening() {
     assert_eq!(status.code(), Some(0));
     assert!(http().get(url).send().await.is_err(), "still listening after exit");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_asks_the_running_exporter() {
+    let sim = fixture_simulator().await;
+    let exporter = Exporter::start("healthcheck", &sim.base_url(), &[]).await;
+    let addr = exporter.addr.clone();
+    let healthy = run(&["--healthcheck", "--web.listen-address", &addr], &[]);
+    assert_eq!(healthy.status.code(), Some(0), "{}", String::from_utf8_lossy(&healthy.stderr));
+    assert_eq!(exporter.terminate().code(), Some(0));
+    let down = run(&["--healthcheck", "--web.listen-address", &addr], &[]);
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).starts_with("sobot_exporter: unhealthy:"));
+}
