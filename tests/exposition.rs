@@ -13,7 +13,7 @@ const SECS: Duration = Duration::from_secs(20);
 async fn content_negotiation_and_gzip() {
     let sim = fixture_simulator().await;
     let exporter = Exporter::start("negotiation", &sim.base_url(), &["--collect.interval", "1s"]).await;
-    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS)).await;
+    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(STATS)).await;
     let client =
         reqwest::Client::builder().no_gzip().timeout(Duration::from_secs(5)).build().expect("client");
 
@@ -49,7 +49,7 @@ async fn content_negotiation_and_gzip() {
 async fn promtool_finds_no_problem() {
     let sim = fixture_simulator().await;
     let exporter = Exporter::start("promtool", &sim.base_url(), &["--collect.interval", "1s"]).await;
-    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS)).await;
+    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(STATS)).await;
     let body = exporter.scrape().await;
     let path = write_file(exporter.dir(), "metrics.prom", &body);
     let out = std::process::Command::new("promtool")

@@ -30,33 +30,30 @@ async fn robot_session(
     client.call(ep.name, Method::Post, ep.path, &params).await
 }
 
+type Call = tokio::task::JoinHandle<Result<serde_json::Value, sobot_exporter::error::UpstreamError>>;
+
+fn twenty_at_once(client: &Arc<SobotClient>) -> Vec<Call> {
+    (0..20)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { robot_session(&client).await })
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_callers_wait_for_one_refresh() {
     let sim = fixture_simulator().await;
     let client = client(&sim.base_url());
     // Twenty callers at once, before any token exists: one fetch.
-    let calls: Vec<_> = (0..20)
-        .map(|_| {
-            tokio::spawn({
-                let client = client.clone();
-                async move { robot_session(&client).await }
-            })
-        })
-        .collect();
+    let calls = twenty_at_once(&client);
     for call in calls {
         assert!(call.await.expect("task").is_ok());
     }
     assert_eq!(sim.tokens_issued(), 1);
     // The token expires upstream: twenty callers get 910002, one new token is fetched.
     sim.expire_token();
-    let calls: Vec<_> = (0..20)
-        .map(|_| {
-            tokio::spawn({
-                let client = client.clone();
-                async move { robot_session(&client).await }
-            })
-        })
-        .collect();
+    let calls = twenty_at_once(&client);
     for call in calls {
         let body = call.await.expect("task").expect("retried with the new token");
         assert_eq!(body["item"]["self_reception_rate"], "53.49%");

@@ -125,7 +125,7 @@ fn fields(
     for field in endpoint.fields {
         let seed = mix(hash_str(field.key) ^ hash_str(endpoint.name) ^ hash_str(subject) ^ day_seed(day));
         let wobble = mix(seed ^ tick);
-        let value = live_value(field.unit, seed, wobble, tick);
+        let value = live_value(field.key, field.unit, seed, wobble, tick);
         item.insert(field.key.to_string(), Value::String(value));
     }
     item
@@ -221,9 +221,33 @@ pub fn quality_page(
 
 /// A plausible value in the vendor's string format: counts that grow, ratios and durations that
 /// move a little around a per-field level.
-fn live_value(unit: Unit, seed: u64, wobble: u64, tick: u64) -> String {
+fn live_value(key: &str, unit: Unit, seed: u64, wobble: u64, tick: u64) -> String {
     match unit {
-        Unit::Count => (20 + seed % 400 + tick / 2 + wobble % 3).to_string(),
+        Unit::Count => {
+            // Totals large, exceptions (invalid, not received, bad reviews, …) small, so that a
+            // dashboard of the demo looks like a day at a contact center.
+            let (base, spread, growth) = if [
+                "invalid",
+                "not_",
+                "black",
+                "leave",
+                "offline",
+                "bad",
+                "score1",
+                "score2",
+                "max_meantime",
+            ]
+            .iter()
+            .any(|k| key.contains(k))
+            {
+                (2, 20, tick / 12)
+            } else if ["total", "consult", "message", "word"].iter().any(|k| key.contains(k)) {
+                (400, 600, tick * 2)
+            } else {
+                (40, 200, tick / 2)
+            };
+            (base + seed % spread + growth + wobble % 3).to_string()
+        }
         Unit::Ratio => {
             let basis = 3000 + seed % 6500 + wobble % 300; // hundredths of a percent
             format!("{}.{:02}%", basis / 100, basis % 100)
