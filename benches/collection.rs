@@ -9,10 +9,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sobot_exporter::http::ClientSettings;
 use sobot_exporter::secret::Secret;
 use sobot_exporter::simulator::{SimConfig, Simulator, population};
 use sobot_exporter::snapshot::{Snapshot, Store};
-use sobot_exporter::sobot::client::{ClientSettings, Credentials, SobotClient};
+use sobot_exporter::sobot::client::{Credentials, SobotClient};
 use sobot_exporter::sobot::collector::{Context, Scope, StatsCollector};
 use sobot_exporter::sobot::endpoints::Endpoint;
 use sobot_exporter::sobot::quality::{PageSettings, QualityCollector, QualitySource};

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::cli::{Cli, LogFormat, LogLevel};
+use crate::http::ClientSettings;
 use crate::laaffic::client::LaafficCredentials;
 use crate::secret::Secret;
-use crate::sobot::client::{ClientSettings, Credentials};
+use crate::sobot::client::Credentials;
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 use crate::sobot::quality::QUALITY_SOURCES;
 pub use crate::sobot::quality::QualitySource;

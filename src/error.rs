@@ -17,6 +17,9 @@ pub enum UpstreamError {
     /// The body was not the documented JSON envelope.
     #[error("invalid response: {0}")]
     InvalidResponse(String),
+    /// The collector's cycle panicked: a bug in the exporter, never the upstream's fault.
+    #[error("the collector panicked (a bug; see the log)")]
+    Panicked,
     /// The upstream answered with an error code (`ret_code` or `status`).
     #[error("upstream error {code}: {message}")]
     Api {
@@ -35,11 +38,17 @@ impl UpstreamError {
             UpstreamError::Connect => "connect".to_string(),
             UpstreamError::Http(status) => format!("http_{status}"),
             UpstreamError::InvalidResponse(_) => "invalid_response".to_string(),
-            UpstreamError::Api { code, .. } => code.clone(),
+            UpstreamError::Panicked => "panic".to_string(),
+            // A code becomes a label value: only short numeric codes, so that an upstream
+            // answering garbage cannot grow the label set without bound.
+            UpstreamError::Api { code, .. } if is_code(code) => code.clone(),
+            UpstreamError::Api { .. } => "invalid_code".to_string(),
         }
     }
 
     /// An API error with the upstream message cut to a sane length.
+    ///
+    /// The code is kept as sent (it is logged); [`UpstreamError::code_label`] bounds the label.
     pub fn api(code: impl Into<String>, message: &str) -> Self {
         let message: String = message.chars().take(160).collect();
         UpstreamError::Api { code: code.into(), message }
@@ -56,5 +65,26 @@ impl UpstreamError {
         } else {
             UpstreamError::InvalidResponse("transport error while reading the response".to_string())
         }
+    }
+}
+
+/// `-?[0-9]{1,8}`: the shape of every documented result code.
+fn is_code(code: &str) -> bool {
+    let digits = code.strip_prefix('-').unwrap_or(code);
+    (1..=8).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_labels_are_bounded() {
+        assert_eq!(UpstreamError::api("910002", "").code_label(), "910002");
+        assert_eq!(UpstreamError::api("-16", "").code_label(), "-16");
+        assert_eq!(UpstreamError::api("<html>", "").code_label(), "invalid_code");
+        assert_eq!(UpstreamError::api("1234567890", "").code_label(), "invalid_code");
+        assert_eq!(UpstreamError::api("", "").code_label(), "invalid_code");
+        assert_eq!(UpstreamError::Http(503).code_label(), "http_503");
     }
 }

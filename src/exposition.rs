@@ -55,11 +55,12 @@ pub struct Exposition {
 
 /// Encodes every collector's snapshot and the self-metrics.
 pub fn encode(store: &Store, telemetry: &Telemetry) -> Result<Exposition, std::fmt::Error> {
+    let snapshots = store.all();
+    let own = telemetry.families();
     let mut data = Registry::default();
-    Merged::new(&store.all()).register(&mut data);
+    Merged::new(snapshots.iter().flat_map(|s| s.families.iter()).chain(&own)).register(&mut data);
     let mut om = String::with_capacity(64 * 1024);
     encode_registry(&mut om, &data)?;
-    encode_registry(&mut om, telemetry.registry())?;
     encode_eof(&mut om)?;
     let text = openmetrics_to_text(&om);
     Ok(Exposition { openmetrics: Body::new(om.into_bytes()), text: Body::new(text.into_bytes()) })

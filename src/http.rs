@@ -13,6 +13,19 @@ use crate::error::UpstreamError;
 /// a few MiB).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
+/// How to reach an upstream API.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// Base URL without trailing slash, e.g. `https://www.sobot.com`.
+    pub base_url: String,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Total timeout of one request.
+    pub timeout: Duration,
+    /// Requests a minute (the upstream allows 1000).
+    pub rate_limit_per_minute: u32,
+}
+
 /// Builds the HTTP client used for all upstream calls.
 pub fn client(connect_timeout: Duration, timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()

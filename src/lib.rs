@@ -18,6 +18,7 @@
 //! - [`cli`], [`config`]: flags and the YAML file, validated into one `Config`.
 //! - [`sobot`]: the endpoint table ([`sobot::endpoints`]), the client, the collectors.
 //! - [`laaffic`]: the call center's seat query client and seat collector.
+//! - [`table`]: the vocabulary of the endpoint tables (methods, date formats, fields).
 //! - [`value`]: the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435).
 //! - [`window`]: which local day a value covers and how each endpoint wants dates written.
 //! - [`snapshot`], [`exposition`]: samples per collector, and the bytes served.
@@ -44,6 +45,7 @@ pub mod sign;
 pub mod simulator;
 pub mod snapshot;
 pub mod sobot;
+pub mod table;
 pub mod telemetry;
 pub mod value;
 pub mod window;

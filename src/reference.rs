@@ -1,71 +1,14 @@
-//! The metrics reference, generated from the tables (endpoints, quality sources, self-metrics).
+//! The metrics reference, generated from the tables (endpoints, quality sources, Laaffic seats,
+//! self-metrics).
 //! The README embeds it; a test fails when the two differ.
 
 use std::fmt::Write;
 
 use crate::laaffic::seats::{SEAT_FIELDS, SEAT_LIVE_METRICS};
+use crate::snapshot::Kind;
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 use crate::sobot::quality::{PARTS, QUALITY_METRICS, QUALITY_SOURCES};
-
-/// Self-metrics: name as exposed, type, labels, description.
-pub const SELF_METRICS: &[(&str, &str, &str, &str)] = &[
-    ("sobot_exporter_build_info", "gauge", "version", "Build information; value 1."),
-    (
-        "sobot_exporter_collector_success",
-        "gauge",
-        "collector",
-        "1 if the collector's last cycle succeeded, else 0.",
-    ),
-    (
-        "sobot_exporter_collector_duration_seconds",
-        "gauge",
-        "collector",
-        "Duration of the collector's last cycle.",
-    ),
-    (
-        "sobot_exporter_collector_last_success_timestamp_seconds",
-        "gauge",
-        "collector",
-        "Unix time of the collector's last successful cycle.",
-    ),
-    (
-        "sobot_exporter_collector_interval_seconds",
-        "gauge",
-        "collector",
-        "Configured interval between the collector's cycles.",
-    ),
-    ("sobot_exporter_collector_series", "gauge", "collector", "Series the collector currently exports."),
-    (
-        "sobot_exporter_collector_truncated",
-        "gauge",
-        "collector",
-        "1 if the collector's last cycle stopped at the page cap (`quality.max_pages`) before the last page.",
-    ),
-    (
-        "sobot_exporter_agents_dropped",
-        "gauge",
-        "collector",
-        "Agents dropped by the cardinality guard (`max_agents`) in the collector's last cycle.",
-    ),
-    (
-        "sobot_exporter_upstream_requests_total",
-        "counter",
-        "endpoint, code",
-        "Upstream requests by endpoint and result code (`000000` success; vendor codes; `http_NNN`, `timeout`, `connect`, `invalid_response`).",
-    ),
-    (
-        "sobot_exporter_parse_errors_total",
-        "counter",
-        "endpoint, field",
-        "Upstream values that did not parse; no sample was exported for them.",
-    ),
-    (
-        "sobot_exporter_token_refreshes_total",
-        "counter",
-        "result",
-        "Token fetches by result (`success`, `failure`).",
-    ),
-];
+use crate::telemetry::SELF_METRICS;
 
 fn row_labels(ep: &Endpoint) -> Vec<String> {
     match ep.rows {
@@ -165,8 +108,12 @@ pub fn markdown() -> String {
         let _ = writeln!(out, "| `{name}` | {labels} | — | — | — | {meaning} |");
     }
     out.push_str("\n#### Exporter health\n\n| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n");
-    for (name, kind, labels, help) in SELF_METRICS {
-        let _ = writeln!(out, "| `{name}` | {kind} | {labels} | {help} |");
+    for m in SELF_METRICS {
+        let kind = match m.kind {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+        };
+        let _ = writeln!(out, "| `{}` | {kind} | {} | {} |", m.name, m.labels.join(", "), m.help);
     }
     out
 }

@@ -22,7 +22,10 @@ use crate::laaffic::seats::SeatCollector;
 use crate::snapshot::{Family, Snapshot, Store};
 use crate::sobot::collector::StatsCollector;
 use crate::sobot::quality::QualityCollector;
-use crate::telemetry::{CollectorLabels, Telemetry};
+use crate::telemetry::{
+    COLLECTOR_DURATION, COLLECTOR_INTERVAL, COLLECTOR_LAST_SUCCESS, COLLECTOR_SERIES, COLLECTOR_SUCCESS,
+    Telemetry,
+};
 
 /// How long to wait after a change before encoding, so that collectors finishing together cause
 /// one encode.
@@ -99,8 +102,11 @@ pub fn spawn(
     shutdown: watch::Receiver<bool>,
 ) {
     for (index, scheduled) in jobs.into_iter().enumerate() {
-        let labels = CollectorLabels { collector: scheduled.job.name() };
-        shared.telemetry.collector_interval.get_or_create(&labels).set(scheduled.interval.as_secs_f64());
+        shared.telemetry.set_collector(
+            COLLECTOR_INTERVAL,
+            &scheduled.job.name(),
+            scheduled.interval.as_secs_f64(),
+        );
         // Spread the first cycles a little so the upstream does not see one burst.
         let delay = Duration::from_millis(100) * u32::try_from(index).unwrap_or(u32::MAX);
         let keep_for = scheduled.interval * keep_intervals;
@@ -117,8 +123,8 @@ async fn run_job(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let Scheduled { job, interval } = scheduled;
+    let job = Arc::new(job);
     let name = job.name();
-    let labels = CollectorLabels { collector: name.clone() };
     let mut ticker = tokio::time::interval_at(Instant::now() + delay, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_error: Option<UpstreamError> = None;
@@ -128,24 +134,31 @@ async fn run_job(
             _ = shutdown.changed() => return,
         }
         let started = Instant::now();
-        let result = job.collect().await;
+        // Each cycle in a task of its own: a bug that panics fails the cycle, not the collector.
+        let cycle = tokio::spawn({
+            let job = job.clone();
+            async move { job.collect().await }
+        });
+        let result = cycle.await.unwrap_or_else(|e| {
+            error!(collector = %name, error = %e, "collector cycle panicked: this is a bug");
+            Err(UpstreamError::Panicked)
+        });
         let t = &shared.telemetry;
-        t.collector_duration.get_or_create(&labels).set(started.elapsed().as_secs_f64());
+        t.set_collector(COLLECTOR_DURATION, &name, started.elapsed().as_secs_f64());
         match result {
             Ok(families) => {
                 let snapshot = Snapshot { families, taken: started };
-                t.collector_series
-                    .get_or_create(&labels)
-                    .set(i64::try_from(snapshot.series()).unwrap_or(i64::MAX));
+                #[allow(clippy::cast_precision_loss)]
+                t.set_collector(COLLECTOR_SERIES, &name, snapshot.series() as f64);
                 shared.store.put(&name, snapshot);
-                t.collector_success.get_or_create(&labels).set(1);
-                t.collector_last_success.get_or_create(&labels).set(unix_now());
+                t.set_collector(COLLECTOR_SUCCESS, &name, 1.0);
+                t.set_collector(COLLECTOR_LAST_SUCCESS, &name, unix_now());
                 if last_error.take().is_some() {
                     info!(collector = %name, "collector recovered");
                 }
             }
             Err(e) => {
-                t.collector_success.get_or_create(&labels).set(0);
+                t.set_collector(COLLECTOR_SUCCESS, &name, 0.0);
                 if last_error.as_ref() == Some(&e) {
                     debug!(collector = %name, error = %e, "collection failed again");
                 } else {
@@ -155,7 +168,7 @@ async fn run_job(
                 if shared.store.get(&name).is_some_and(|s| s.taken.elapsed() >= keep_for)
                     && shared.store.remove(&name)
                 {
-                    t.collector_series.get_or_create(&labels).set(0);
+                    t.set_collector(COLLECTOR_SERIES, &name, 0.0);
                     warn!(collector = %name, keep_for_s = keep_for.as_secs(), "dropping stale samples");
                 }
             }

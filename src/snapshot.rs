@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
@@ -22,15 +22,31 @@ pub struct Sample {
     pub value: f64,
 }
 
-/// The samples of one gauge metric produced by one collector.
+/// The type of a metric family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A value that goes up and down (everything collected).
+    Gauge,
+    /// A count since start; named with `_total` (the exporter's own counters).
+    Counter,
+}
+
+/// The samples of one metric produced by one collector.
 #[derive(Clone, Debug)]
 pub struct Family {
-    /// Metric name.
+    /// Metric name; a counter's ends in `_total`.
     pub name: Arc<str>,
     /// HELP text.
     pub help: Arc<str>,
+    /// Gauge or counter.
+    pub kind: Kind,
     /// Samples, in any order.
     pub samples: Vec<Sample>,
+}
+
+/// The end of every collected metric's HELP text: the value is served from a cache.
+pub fn cached(interval: std::time::Duration) -> String {
+    format!("Cached, refreshed every {}s.", interval.as_secs_f64())
 }
 
 /// What a collector's last successful cycle produced.
@@ -87,22 +103,28 @@ impl Store {
 /// The snapshots merged by metric name, ready to encode: one HELP/TYPE block per name, series
 /// sorted by labels.
 #[derive(Debug)]
-pub struct Merged(BTreeMap<Arc<str>, (Arc<str>, Vec<Sample>)>);
+pub struct Merged(BTreeMap<Arc<str>, (Arc<str>, Kind, Vec<Sample>)>);
 
 impl Merged {
-    /// Merges every family of every snapshot.
-    pub fn new(snapshots: &[Arc<Snapshot>]) -> Self {
-        let mut merged: BTreeMap<Arc<str>, (Arc<str>, Vec<Sample>)> = BTreeMap::new();
-        for family in snapshots.iter().flat_map(|s| s.families.iter()) {
-            let entry =
-                merged.entry(family.name.clone()).or_insert_with(|| (family.help.clone(), Vec::new()));
-            entry.1.extend(family.samples.iter().cloned());
+    /// Merges families from any number of sources.
+    pub fn new<'a>(families: impl IntoIterator<Item = &'a Family>) -> Self {
+        let mut merged: BTreeMap<Arc<str>, (Arc<str>, Kind, Vec<Sample>)> = BTreeMap::new();
+        for family in families {
+            let entry = merged
+                .entry(family.name.clone())
+                .or_insert_with(|| (family.help.clone(), family.kind, Vec::new()));
+            entry.2.extend(family.samples.iter().cloned());
         }
-        for (_, samples) in merged.values_mut() {
+        for (name, (_, _, samples)) in &mut merged {
             samples.sort_by(|a, b| a.labels.cmp(&b.labels));
-            // Two collectors may report the same series (an agent's name learned from two
-            // sources): one sample per label set keeps the exposition valid.
-            samples.dedup_by(|a, b| a.labels == b.labels);
+            // Two sources may report the same series: one sample per label set keeps the
+            // exposition valid. An info series is identified by its labels other than `name`
+            // (an agent named by both quality sources, maybe differently, gets one series).
+            if name.ends_with("_info") {
+                samples.dedup_by(|a, b| without_name(&a.labels).eq(without_name(&b.labels)));
+            } else {
+                samples.dedup_by(|a, b| a.labels == b.labels);
+            }
         }
         Merged(merged)
     }
@@ -113,13 +135,32 @@ impl Merged {
     }
 }
 
+fn without_name(labels: &Labels) -> impl Iterator<Item = &(&'static str, String)> {
+    labels.iter().filter(|(k, _)| *k != "name")
+}
+
 impl Collector for Merged {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for (name, (help, samples)) in &self.0 {
-            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            for sample in samples {
-                let labels: &[(&str, String)] = &sample.labels;
-                metric.encode_family(&labels)?.encode_gauge(&sample.value)?;
+        for (name, (help, kind, samples)) in &self.0 {
+            match kind {
+                Kind::Gauge => {
+                    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                    for sample in samples {
+                        let labels: &[(&str, String)] = &sample.labels;
+                        metric.encode_family(&labels)?.encode_gauge(&sample.value)?;
+                    }
+                }
+                Kind::Counter => {
+                    // The library writes the `_total` suffix itself.
+                    let base = name.strip_suffix("_total").unwrap_or(name);
+                    let mut metric = encoder.encode_descriptor(base, help, None, MetricType::Counter)?;
+                    for sample in samples {
+                        let labels: &[(&str, String)] = &sample.labels;
+                        metric
+                            .encode_family(&labels)?
+                            .encode_counter::<NoLabelSet, _, f64>(&sample.value, None)?;
+                    }
+                }
             }
         }
         Ok(())

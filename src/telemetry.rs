@@ -1,77 +1,126 @@
-//! The exporter's own metrics (`sobot_exporter_*`), kept in their own registry.
+//! The exporter's own metrics (`sobot_exporter_*`): values behind one lock, turned into families
+//! at encode time, so they go through the same sorted encoding as the collected data and the
+//! metrics reference is generated from the same table.
 
-use std::sync::atomic::AtomicU64;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use crate::snapshot::{Family, Kind, Labels, Sample};
 
-/// Labels of per-collector health series.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CollectorLabels {
-    /// Collector name, e.g. `robot_session`.
-    pub collector: String,
+/// One self-metric: name as exposed (counters with `_total`), kind, labels, HELP text.
+#[derive(Debug)]
+pub struct SelfMetric {
+    /// Name as exposed.
+    pub name: &'static str,
+    /// Gauge or counter.
+    pub kind: Kind,
+    /// Label names.
+    pub labels: &'static [&'static str],
+    /// HELP text.
+    pub help: &'static str,
 }
 
-/// Labels of upstream request counts.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
-    /// Upstream endpoint name, e.g. `get_token`, `robot_session`.
-    pub endpoint: String,
-    /// The upstream's result code (`000000`, `910002`, …) or a transport outcome
-    /// (`http_503`, `timeout`, `connect`, `invalid_response`).
-    pub code: String,
+const fn metric(
+    name: &'static str,
+    kind: Kind,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> SelfMetric {
+    SelfMetric { name, kind, labels, help }
 }
 
-/// Labels of value parse errors.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct FieldLabels {
-    /// Upstream endpoint name.
-    pub endpoint: String,
-    /// Upstream JSON field.
-    pub field: String,
-}
+/// `sobot_exporter_build_info{version}`.
+pub const BUILD_INFO: &str = "sobot_exporter_build_info";
+/// `sobot_exporter_collector_success{collector}`.
+pub const COLLECTOR_SUCCESS: &str = "sobot_exporter_collector_success";
+/// `sobot_exporter_collector_duration_seconds{collector}`.
+pub const COLLECTOR_DURATION: &str = "sobot_exporter_collector_duration_seconds";
+/// `sobot_exporter_collector_last_success_timestamp_seconds{collector}`.
+pub const COLLECTOR_LAST_SUCCESS: &str = "sobot_exporter_collector_last_success_timestamp_seconds";
+/// `sobot_exporter_collector_interval_seconds{collector}`.
+pub const COLLECTOR_INTERVAL: &str = "sobot_exporter_collector_interval_seconds";
+/// `sobot_exporter_collector_series{collector}`.
+pub const COLLECTOR_SERIES: &str = "sobot_exporter_collector_series";
+/// `sobot_exporter_collector_truncated{collector}`.
+pub const COLLECTOR_TRUNCATED: &str = "sobot_exporter_collector_truncated";
+/// `sobot_exporter_agents_dropped{collector}`.
+pub const AGENTS_DROPPED: &str = "sobot_exporter_agents_dropped";
+/// `sobot_exporter_upstream_requests_total{endpoint,code}`.
+pub const UPSTREAM_REQUESTS: &str = "sobot_exporter_upstream_requests_total";
+/// `sobot_exporter_parse_errors_total{endpoint,field}`.
+pub const PARSE_ERRORS: &str = "sobot_exporter_parse_errors_total";
+/// `sobot_exporter_token_refreshes_total{result}`.
+pub const TOKEN_REFRESHES: &str = "sobot_exporter_token_refreshes_total";
 
-/// Labels of token refreshes.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabels {
-    /// `success` or `failure`.
-    pub result: String,
-}
+/// Every self-metric.
+pub static SELF_METRICS: &[SelfMetric] = &[
+    metric(BUILD_INFO, Kind::Gauge, &["version"], "Build information of the exporter; value 1."),
+    metric(
+        COLLECTOR_SUCCESS,
+        Kind::Gauge,
+        &["collector"],
+        "Whether the collector's last cycle succeeded (1) or failed (0).",
+    ),
+    metric(
+        COLLECTOR_DURATION,
+        Kind::Gauge,
+        &["collector"],
+        "Duration of the collector's last cycle, in seconds.",
+    ),
+    metric(
+        COLLECTOR_LAST_SUCCESS,
+        Kind::Gauge,
+        &["collector"],
+        "Unix time of the collector's last successful cycle.",
+    ),
+    metric(
+        COLLECTOR_INTERVAL,
+        Kind::Gauge,
+        &["collector"],
+        "Configured interval between the collector's cycles, in seconds.",
+    ),
+    metric(
+        COLLECTOR_SERIES,
+        Kind::Gauge,
+        &["collector"],
+        "Series the collector currently exports (kept from a failed cycle until they expire).",
+    ),
+    metric(
+        COLLECTOR_TRUNCATED,
+        Kind::Gauge,
+        &["collector"],
+        "Whether the collector's last cycle stopped at the page cap before the last page (1) or not (0).",
+    ),
+    metric(
+        AGENTS_DROPPED,
+        Kind::Gauge,
+        &["collector"],
+        "Agents (or seats) dropped by the cardinality guard (max_agents) in the collector's last cycle.",
+    ),
+    metric(
+        UPSTREAM_REQUESTS,
+        Kind::Counter,
+        &["endpoint", "code"],
+        "Upstream API requests by endpoint and result code (000000 or 0 is success; vendor codes; http_NNN, timeout, connect and invalid_response are transport failures).",
+    ),
+    metric(
+        PARSE_ERRORS,
+        Kind::Counter,
+        &["endpoint", "field"],
+        "Upstream values that did not parse; no sample was exported for them.",
+    ),
+    metric(
+        TOKEN_REFRESHES,
+        Kind::Counter,
+        &["result"],
+        "Fetches of a new upstream access token, by result (success, failure).",
+    ),
+];
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct BuildLabels {
-    version: String,
-}
-
-type FloatGauge = Gauge<f64, AtomicU64>;
-
-/// Every self-metric. Cheap to update from any task; encoded with the collected data.
+/// The self-metrics' current values. Cheap to update from any task; never held across `.await`.
 #[derive(Debug)]
 pub struct Telemetry {
-    registry: Registry,
-    /// `sobot_exporter_collector_success{collector}`: 1 if the last cycle succeeded.
-    pub collector_success: Family<CollectorLabels, Gauge>,
-    /// `sobot_exporter_collector_duration_seconds{collector}`: duration of the last cycle.
-    pub collector_duration: Family<CollectorLabels, FloatGauge>,
-    /// `sobot_exporter_collector_last_success_timestamp_seconds{collector}`.
-    pub collector_last_success: Family<CollectorLabels, FloatGauge>,
-    /// `sobot_exporter_collector_interval_seconds{collector}`: the configured interval.
-    pub collector_interval: Family<CollectorLabels, FloatGauge>,
-    /// `sobot_exporter_collector_series{collector}`: series the collector currently exports.
-    pub collector_series: Family<CollectorLabels, Gauge>,
-    /// `sobot_exporter_collector_truncated{collector}`: 1 if the last cycle stopped at the page cap.
-    pub collector_truncated: Family<CollectorLabels, Gauge>,
-    /// `sobot_exporter_agents_dropped{collector}`: agents over `max_agents` in the last cycle.
-    pub agents_dropped: Family<CollectorLabels, Gauge>,
-    /// `sobot_exporter_upstream_requests_total{endpoint,code}`.
-    pub upstream_requests: Family<RequestLabels, Counter>,
-    /// `sobot_exporter_parse_errors_total{endpoint,field}`.
-    pub parse_errors: Family<FieldLabels, Counter>,
-    /// `sobot_exporter_token_refreshes_total{result}`.
-    pub token_refreshes: Family<ResultLabels, Counter>,
+    values: Mutex<BTreeMap<(&'static str, Labels), f64>>,
 }
 
 impl Default for Telemetry {
@@ -81,101 +130,70 @@ impl Default for Telemetry {
 }
 
 impl Telemetry {
-    /// Creates and registers every self-metric.
+    /// Self-metrics with `build_info` set.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("sobot_exporter");
-        let t = Telemetry {
-            registry: Registry::default(),
-            collector_success: Family::default(),
-            collector_duration: Family::default(),
-            collector_last_success: Family::default(),
-            collector_interval: Family::default(),
-            collector_series: Family::default(),
-            collector_truncated: Family::default(),
-            agents_dropped: Family::default(),
-            upstream_requests: Family::default(),
-            parse_errors: Family::default(),
-            token_refreshes: Family::default(),
-        };
-        let build_info = Family::<BuildLabels, Gauge>::default();
-        build_info.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").to_string() }).set(1);
-        registry.register("build_info", "Build information of the exporter; value 1.", build_info);
-        registry.register(
-            "collector_success",
-            "Whether the collector's last cycle succeeded (1) or failed (0).",
-            t.collector_success.clone(),
-        );
-        registry.register(
-            "collector_duration_seconds",
-            "Duration of the collector's last cycle, in seconds.",
-            t.collector_duration.clone(),
-        );
-        registry.register(
-            "collector_last_success_timestamp_seconds",
-            "Unix time of the collector's last successful cycle.",
-            t.collector_last_success.clone(),
-        );
-        registry.register(
-            "collector_interval_seconds",
-            "Configured interval between the collector's cycles, in seconds.",
-            t.collector_interval.clone(),
-        );
-        registry.register(
-            "collector_series",
-            "Series the collector currently exports (kept from a failed cycle until they expire).",
-            t.collector_series.clone(),
-        );
-        registry.register(
-            "collector_truncated",
-            "Whether the collector's last cycle stopped at the page cap before the last page (1) or not (0).",
-            t.collector_truncated.clone(),
-        );
-        registry.register(
-            "agents_dropped",
-            "Agents dropped by the cardinality guard (max_agents) in the collector's last cycle.",
-            t.agents_dropped.clone(),
-        );
-        registry.register(
-            "upstream_requests",
-            "Upstream API requests by endpoint and result code (000000 is success; http_NNN, timeout, \
-             connect and invalid_response are transport failures).",
-            t.upstream_requests.clone(),
-        );
-        registry.register(
-            "parse_errors",
-            "Upstream values that did not parse (no sample is exported for them).",
-            t.parse_errors.clone(),
-        );
-        registry.register(
-            "token_refreshes",
-            "Fetches of a new upstream access token, by result.",
-            t.token_refreshes.clone(),
-        );
-        Telemetry { registry, ..t }
+        let t = Telemetry { values: Mutex::default() };
+        t.set(BUILD_INFO, vec![("version", env!("CARGO_PKG_VERSION").to_string())], 1.0);
+        t
     }
 
-    /// The registry holding every self-metric, for encoding.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Labels), f64>> {
+        self.values.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets a gauge.
+    pub fn set(&self, metric: &'static str, labels: Labels, value: f64) {
+        self.lock().insert((metric, labels), value);
+    }
+
+    /// Adds one to a counter.
+    pub fn inc(&self, metric: &'static str, labels: Labels) {
+        *self.lock().entry((metric, labels)).or_insert(0.0) += 1.0;
+    }
+
+    /// Sets a per-collector gauge.
+    pub fn set_collector(&self, metric: &'static str, collector: &str, value: f64) {
+        self.set(metric, vec![("collector", collector.to_string())], value);
+    }
+
+    /// The current value of a series, if it has one.
+    pub fn get(&self, metric: &'static str, labels: &Labels) -> Option<f64> {
+        self.lock().get(&(metric, labels.clone())).copied()
     }
 
     /// Counts one upstream request outcome.
     pub fn count_request(&self, endpoint: &str, code: &str) {
-        self.upstream_requests
-            .get_or_create(&RequestLabels { endpoint: endpoint.to_string(), code: code.to_string() })
-            .inc();
+        self.inc(UPSTREAM_REQUESTS, vec![("endpoint", endpoint.to_string()), ("code", code.to_string())]);
     }
 
     /// Counts one value that did not parse.
     pub fn count_parse_error(&self, endpoint: &str, field: &str) {
-        self.parse_errors
-            .get_or_create(&FieldLabels { endpoint: endpoint.to_string(), field: field.to_string() })
-            .inc();
+        self.inc(PARSE_ERRORS, vec![("endpoint", endpoint.to_string()), ("field", field.to_string())]);
     }
 
     /// Counts one token fetch.
     pub fn count_token_refresh(&self, ok: bool) {
-        let result = if ok { "success" } else { "failure" };
-        self.token_refreshes.get_or_create(&ResultLabels { result: result.to_string() }).inc();
+        self.inc(TOKEN_REFRESHES, vec![("result", (if ok { "success" } else { "failure" }).to_string())]);
+    }
+
+    /// The self-metrics as families (one per metric that has a series).
+    pub fn families(&self) -> Vec<Family> {
+        let values = self.lock();
+        SELF_METRICS
+            .iter()
+            .filter_map(|m| {
+                let samples: Vec<Sample> = values
+                    .iter()
+                    .filter(|((name, _), _)| *name == m.name)
+                    .map(|((_, labels), value)| Sample { labels: labels.clone(), value: *value })
+                    .collect();
+                (!samples.is_empty()).then(|| Family {
+                    name: Arc::from(m.name),
+                    help: Arc::from(m.help),
+                    kind: m.kind,
+                    samples,
+                })
+            })
+            .collect()
     }
 }

@@ -2,7 +2,7 @@
 
 use jiff::{Timestamp, civil::Date, tz::TimeZone};
 
-use crate::sobot::endpoints::DateFormat;
+use crate::table::DateFormat;
 
 /// The date range a value covers; exported as the `window` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,7 +44,7 @@ impl Window {
 /// `start_date`/`end_date` for a whole local day in an endpoint's format. For the hourly format the
 /// range is hours `00` to `23` of that day: hours not reached yet hold no data, so for `today` this
 /// is "midnight to now" whether the upstream reads the end hour as inclusive or not.
-pub fn sobot_range(day: Date, format: DateFormat) -> (String, String) {
+pub fn day_range(day: Date, format: DateFormat) -> (String, String) {
     let d = day.strftime("%Y-%m-%d").to_string();
     match format {
         DateFormat::Hour => (format!("{d} 00"), format!("{d} 23")),
@@ -75,10 +75,10 @@ mod tests {
     fn formats_per_endpoint() {
         let day = jiff::civil::date(2019, 8, 1);
         assert_eq!(
-            sobot_range(day, DateFormat::Hour),
+            day_range(day, DateFormat::Hour),
             ("2019-08-01 00".to_string(), "2019-08-01 23".to_string())
         );
-        assert_eq!(sobot_range(day, DateFormat::Day), ("2019-08-01".to_string(), "2019-08-01".to_string()));
+        assert_eq!(day_range(day, DateFormat::Day), ("2019-08-01".to_string(), "2019-08-01".to_string()));
     }
 
     #[test]

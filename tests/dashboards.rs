@@ -321,7 +321,7 @@ async fn every_panel_and_alert_evaluates_in_a_real_prometheus_against_the_demo()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .filter_map(|l| l.split(' ').next())
         .map(str::to_string)
-        .chain(sobot_exporter::reference::SELF_METRICS.iter().map(|m| m.0.to_string()))
+        .chain(sobot_exporter::telemetry::SELF_METRICS.iter().map(|m| m.name.to_string()))
         .collect();
     let queries = panel_queries();
     let mut unknown = BTreeMap::new();

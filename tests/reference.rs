@@ -28,30 +28,25 @@ fn readme_metrics_reference_is_generated_from_the_code() {
 }
 
 #[test]
-fn readme_names_every_self_metric_the_exporter_exposes() {
-    let telemetry = sobot_exporter::telemetry::Telemetry::new();
-    telemetry.count_request("x", "000000");
-    telemetry.count_parse_error("x", "y");
-    telemetry.count_token_refresh(true);
-    let labels = sobot_exporter::telemetry::CollectorLabels { collector: "x".to_string() };
-    let _ = telemetry.collector_success.get_or_create(&labels);
-    let _ = telemetry.collector_duration.get_or_create(&labels);
-    let _ = telemetry.collector_last_success.get_or_create(&labels);
-    let _ = telemetry.collector_interval.get_or_create(&labels);
-    let _ = telemetry.collector_series.get_or_create(&labels);
-    let _ = telemetry.collector_truncated.get_or_create(&labels);
-    let _ = telemetry.agents_dropped.get_or_create(&labels);
+fn every_self_metric_of_the_table_encodes_under_its_name() {
+    use sobot_exporter::telemetry::{SELF_METRICS, Telemetry};
+    let telemetry = Telemetry::new();
+    for m in SELF_METRICS {
+        let labels = m.labels.iter().map(|l| (*l, "x".to_string())).collect();
+        telemetry.set(m.name, labels, 1.0);
+    }
     let store = sobot_exporter::snapshot::Store::default();
     let exposition = sobot_exporter::exposition::encode(&store, &telemetry).expect("encodes");
     let text = String::from_utf8(exposition.text.plain.to_vec()).expect("utf8");
-    let exposed: Vec<&str> =
-        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split(' ').next()).collect();
-    let listed: Vec<&str> = sobot_exporter::reference::SELF_METRICS.iter().map(|m| m.0).collect();
-    let mut a = exposed.clone();
-    let mut b = listed.clone();
-    a.sort_unstable();
-    b.sort_unstable();
-    assert_eq!(a, b);
+    let mut exposed: Vec<(&str, &str)> =
+        text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_once(' ')).collect();
+    let mut listed: Vec<(&str, &str)> = SELF_METRICS
+        .iter()
+        .map(|m| (m.name, if m.name.ends_with("_total") { "counter" } else { "gauge" }))
+        .collect();
+    exposed.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(exposed, listed);
 }
 
 #[test]

@@ -209,9 +209,9 @@ async fn each_collector_sends_its_endpoints_date_format() {
             let param = |k: &str| r.params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).expect(k);
             let (start, end) = (param(keys.0), param(keys.1));
             let (want_start, want_end) = match format {
-                sobot_exporter::sobot::endpoints::DateFormat::Hour => (" 00", " 23"),
-                sobot_exporter::sobot::endpoints::DateFormat::Day => ("", ""),
-                sobot_exporter::sobot::endpoints::DateFormat::Second => (" 00:00:00", " 23:59:59"),
+                sobot_exporter::table::DateFormat::Hour => (" 00", " 23"),
+                sobot_exporter::table::DateFormat::Day => ("", ""),
+                sobot_exporter::table::DateFormat::Second => (" 00:00:00", " 23:59:59"),
             };
             assert!(days.iter().any(|d| start == format!("{d}{want_start}")), "{name}: {start}");
             assert!(days.iter().any(|d| end == format!("{d}{want_end}")), "{name}: {end}");

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use sobot_exporter::http::ClientSettings;
 use sobot_exporter::secret::Secret;
-use sobot_exporter::sobot::client::{ClientSettings, Credentials, SobotClient};
-use sobot_exporter::sobot::endpoints::{Endpoint, Method};
+use sobot_exporter::sobot::client::{Credentials, SobotClient};
+use sobot_exporter::sobot::endpoints::Endpoint;
+use sobot_exporter::table::Method;
 use sobot_exporter::telemetry::Telemetry;
 
 fn client(base_url: &str) -> Arc<SobotClient> {

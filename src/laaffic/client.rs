@@ -52,7 +52,7 @@ pub struct LaafficClient {
 impl LaafficClient {
     /// Creates a client; fails only if the TLS backend cannot be initialised.
     pub fn new(
-        settings: &crate::sobot::client::ClientSettings,
+        settings: &crate::http::ClientSettings,
         credentials: LaafficCredentials,
         telemetry: Arc<Telemetry>,
     ) -> reqwest::Result<Self> {

@@ -11,12 +11,12 @@ use tracing::{debug, warn};
 
 use super::client::LaafficClient;
 use crate::error::UpstreamError;
-use crate::snapshot::{Family, Labels, Sample};
-use crate::sobot::endpoints::{DateFormat, Field, field};
-use crate::telemetry::{CollectorLabels, Telemetry};
+use crate::snapshot::{Family, Kind, Labels, Sample};
+use crate::table::{DateFormat, Field, field};
+use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::value::Unit::{Count, Ratio};
 use crate::value::{Parsed, parse_json};
-use crate::window::{Window, sobot_range};
+use crate::window::{Window, day_range};
 
 /// Seats per page: the upstream's maximum.
 pub const PAGE_SIZE: u32 = 100;
@@ -88,7 +88,7 @@ impl SeatCollector {
         max_seats: usize,
         telemetry: Arc<Telemetry>,
     ) -> Self {
-        let cached = format!("Cached, refreshed every {}s.", interval.as_secs());
+        let cached = crate::snapshot::cached(interval);
         let helps = SEAT_FIELDS
             .iter()
             .map(|f| {
@@ -118,14 +118,19 @@ impl SeatCollector {
             .map(|f| f.metric)
             .chain(SEAT_LIVE_METRICS.iter().map(|m| m.0))
             .zip(&self.helps)
-            .map(|(name, help)| Family { name: name.into(), help: help.clone(), samples: Vec::new() })
+            .map(|(name, help)| Family {
+                name: name.into(),
+                help: help.clone(),
+                kind: Kind::Gauge,
+                samples: Vec::new(),
+            })
             .collect();
         let now = Timestamp::now();
         let mut seen: BTreeSet<(usize, Labels)> = BTreeSet::new();
         let mut seats: BTreeSet<String> = BTreeSet::new();
         let mut truncated = false;
         for (w, &window) in self.windows.iter().enumerate() {
-            let (start, end) = sobot_range(window.day(now, &self.tz), DateFormat::Second);
+            let (start, end) = day_range(window.day(now, &self.tz), DateFormat::Second);
             let mut current = 1u32;
             loop {
                 let body = json!({
@@ -167,8 +172,7 @@ impl SeatCollector {
                 current += 1;
             }
         }
-        let labels = CollectorLabels { collector: self.name().to_string() };
-        self.telemetry.collector_truncated.get_or_create(&labels).set(i64::from(truncated));
+        self.telemetry.set_collector(COLLECTOR_TRUNCATED, self.name(), f64::from(u8::from(truncated)));
         if truncated {
             warn!(
                 collector = self.name(),

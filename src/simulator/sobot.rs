@@ -8,8 +8,9 @@ use tokio::time::Instant;
 
 use super::{Call, State, data, lock};
 use crate::sign::sobot_token_sign;
-use crate::sobot::endpoints::{DateFormat, Endpoint, Rows};
+use crate::sobot::endpoints::{Endpoint, Rows};
 use crate::sobot::quality::{Paging, QUALITY_SOURCES, QualitySource};
+use crate::table::DateFormat;
 
 /// Largest number of ids in `groupids`/`serviceids` (`210007` beyond).
 pub const MAX_IDS: usize = 100;

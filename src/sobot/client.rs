@@ -11,11 +11,11 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::endpoints::Method;
 use crate::error::UpstreamError;
-use crate::http::{self, RateLimiter};
+use crate::http::{self, ClientSettings, RateLimiter};
 use crate::secret::Secret;
 use crate::sign::sobot_token_sign;
+use crate::table::Method;
 use crate::telemetry::Telemetry;
 
 /// The result code of success.
@@ -32,19 +32,6 @@ pub struct Credentials {
     pub app_id: String,
     /// `app_key`, the signing secret.
     pub app_key: Secret,
-}
-
-/// How to reach the upstream.
-#[derive(Clone, Debug)]
-pub struct ClientSettings {
-    /// Base URL without trailing slash, e.g. `https://www.sobot.com`.
-    pub base_url: String,
-    /// TCP connect timeout.
-    pub connect_timeout: Duration,
-    /// Total timeout of one request.
-    pub timeout: Duration,
-    /// Requests a minute (the upstream allows 1000).
-    pub rate_limit_per_minute: u32,
 }
 
 #[derive(Debug)]

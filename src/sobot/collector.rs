@@ -11,12 +11,13 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use super::client::SobotClient;
-use super::endpoints::{Endpoint, Field, Rows};
+use super::endpoints::{Endpoint, Rows};
 use crate::error::UpstreamError;
-use crate::snapshot::{Family, Labels, Sample};
-use crate::telemetry::{CollectorLabels, Telemetry};
+use crate::snapshot::{Family, Kind, Labels, Sample};
+use crate::table::Field;
+use crate::telemetry::{AGENTS_DROPPED, Telemetry};
 use crate::value::{Parsed, parse_json};
-use crate::window::{Window, sobot_range};
+use crate::window::{Window, day_range};
 
 /// Most ids the upstream accepts in one `groupids`/`serviceids` parameter (`210007` beyond).
 pub const MAX_IDS_PER_REQUEST: usize = 100;
@@ -24,7 +25,7 @@ pub const MAX_IDS_PER_REQUEST: usize = 100;
 /// The HELP text of a table field: what it is, where it comes from, that it is cached.
 pub fn help_text(endpoint: &Endpoint, field: &Field, per_group: bool, interval: Duration) -> String {
     format!(
-        "{}{} ({}; Sobot {} field {}, §{}), {}. Cached, refreshed every {}s.",
+        "{}{} ({}; Sobot {} field {}, §{}), {}. {}",
         field.en,
         if per_group { ", per skill group" } else { "" },
         field.zh,
@@ -32,7 +33,7 @@ pub fn help_text(endpoint: &Endpoint, field: &Field, per_group: bool, interval: 
         field.key,
         endpoint.section,
         field.unit.describe(),
-        interval.as_secs()
+        crate::snapshot::cached(interval)
     )
 }
 
@@ -122,7 +123,7 @@ impl StatsCollector {
         let mut rows: Vec<(Labels, Window, Value)> = Vec::new();
         let now = Timestamp::now();
         for &window in &self.windows {
-            let (start, end) = sobot_range(window.day(now, &self.tz), ep.date_format);
+            let (start, end) = day_range(window.day(now, &self.tz), ep.date_format);
             let dates = [("start_date", start), ("end_date", end)];
             match &self.scope {
                 Scope::Company => {
@@ -228,8 +229,8 @@ impl StatsCollector {
     fn guard_cardinality(&self, rows: &mut Vec<(Labels, Window, Value)>, max_agents: usize) {
         let agents: BTreeSet<&str> = rows.iter().filter_map(|(l, _, _)| agent_of(l)).collect();
         let dropped = agents.len().saturating_sub(max_agents);
-        let labels = CollectorLabels { collector: self.name.clone() };
-        self.telemetry.agents_dropped.get_or_create(&labels).set(i64::try_from(dropped).unwrap_or(i64::MAX));
+        #[allow(clippy::cast_precision_loss)]
+        self.telemetry.set_collector(AGENTS_DROPPED, &self.name, dropped as f64);
         if dropped == 0 {
             return;
         }
@@ -245,7 +246,12 @@ impl StatsCollector {
         let mut families: Vec<Family> = self
             .metrics
             .iter()
-            .map(|(name, help)| Family { name: name.clone(), help: help.clone(), samples: Vec::new() })
+            .map(|(name, help)| Family {
+                name: name.clone(),
+                help: help.clone(),
+                kind: Kind::Gauge,
+                samples: Vec::new(),
+            })
             .collect();
         // One sample per label set: a row repeated across chunks counts once.
         let mut seen: BTreeSet<(usize, Labels)> = BTreeSet::new();

@@ -3,55 +3,8 @@
 //! Adding an endpoint or a field touches this file only (plus a fixture in `tests/fixtures/sobot/`):
 //! the collectors, the simulator, the help texts and the metrics reference are all driven by it.
 
+use crate::table::{DateFormat, Field, Method, field, labelled};
 use crate::value::Unit;
-
-/// HTTP method of an endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// Parameters in the query string.
-    Get,
-    /// Parameters in a JSON body.
-    Post,
-}
-
-/// The date format an endpoint accepts for `start_date`/`end_date`; the wrong one answers `210005`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DateFormat {
-    /// `yyyy-MM-dd HH`.
-    Hour,
-    /// `yyyy-MM-dd`.
-    Day,
-    /// `yyyy-MM-dd HH:mm:ss` (the quality API's call results).
-    Second,
-}
-
-impl DateFormat {
-    /// The format as the documents write it.
-    pub fn pattern(self) -> &'static str {
-        match self {
-            DateFormat::Hour => "yyyy-MM-dd HH",
-            DateFormat::Day => "yyyy-MM-dd",
-            DateFormat::Second => "yyyy-MM-dd HH:mm:ss",
-        }
-    }
-}
-
-/// One exported field of an endpoint's `item` object.
-#[derive(Debug)]
-pub struct Field {
-    /// JSON key in the upstream `item`.
-    pub key: &'static str,
-    /// Full metric name; its suffix agrees with `unit`.
-    pub metric: &'static str,
-    /// How the value is parsed and scaled.
-    pub unit: Unit,
-    /// Constant labels that tell fields sharing one metric apart (e.g. `score="4"`).
-    pub labels: &'static [(&'static str, &'static str)],
-    /// Short English description.
-    pub en: &'static str,
-    /// The field's Chinese name in the vendor's document and console.
-    pub zh: &'static str,
-}
 
 /// The shape of an endpoint's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,27 +50,6 @@ impl Endpoint {
     pub fn by_name(name: &str) -> Option<&'static Endpoint> {
         ENDPOINTS.iter().find(|e| e.name == name)
     }
-}
-
-pub const fn field(
-    key: &'static str,
-    metric: &'static str,
-    unit: Unit,
-    en: &'static str,
-    zh: &'static str,
-) -> Field {
-    Field { key, metric, unit, labels: &[], en, zh }
-}
-
-pub const fn labelled(
-    key: &'static str,
-    metric: &'static str,
-    unit: Unit,
-    labels: &'static [(&'static str, &'static str)],
-    en: &'static str,
-    zh: &'static str,
-) -> Field {
-    Field { key, metric, unit, labels, en, zh }
 }
 
 use Unit::{Count, Number, Ratio, Seconds};

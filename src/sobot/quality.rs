@@ -10,12 +10,12 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use super::collector::Context;
-use super::endpoints::{DateFormat, Method};
 use crate::error::UpstreamError;
-use crate::snapshot::{Family, Labels, Sample};
-use crate::telemetry::CollectorLabels;
+use crate::snapshot::{Family, Kind, Labels, Sample};
+use crate::table::{DateFormat, Method};
+use crate::telemetry::{AGENTS_DROPPED, COLLECTOR_TRUNCATED};
 use crate::value::{Parsed, Unit, parse_json};
-use crate::window::{Window, sobot_range};
+use crate::window::{Window, day_range};
 
 /// How a source pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,25 +121,33 @@ pub const QUALITY_METRICS: &[(&str, &str, &str)] = &[
     (
         "sobot_quality_inspections",
         "agent, channel, window",
-        "Inspections of the agent's sessions or calls in the window",
+        "Inspections of the agent's chats (channel chat) or calls (channel call) in the window",
     ),
-    ("sobot_quality_score_points", "agent, channel, window", "Sum of the inspections' scores (质检得分)"),
+    (
+        "sobot_quality_score_points",
+        "agent, channel, window",
+        "Sum of the inspections' scores (质检得分: quality_score of quality_result and chat_result, total_score of call_result)",
+    ),
     (
         "sobot_quality_max_score_points",
         "agent, channel, window",
-        "Sum of the inspections' full marks (质检满分)",
+        "Sum of the inspections' full marks (质检满分: total_score of quality_result and chat_result, total_score_max of call_result)",
     ),
     (
         "sobot_quality_part_score_points",
         "agent, channel, part, window",
-        "Sum of the scores of one part: standard (标准分), add (加分项), minus (减分项)",
+        "Sum of the scores of one part: standard (标准分), add (加分项; pulse in call_result), minus (减分项)",
     ),
     (
         "sobot_quality_part_max_score_points",
         "agent, channel, part, window",
-        "Sum of the full marks of one part",
+        "Sum of the full marks of one part (the *_total_score fields; *_max in call_result)",
     ),
-    ("sobot_agent_info", "agent, name", "1 for every agent whose name a quality result carried"),
+    (
+        "sobot_agent_info",
+        "agent, name",
+        "1 for every agent whose name a quality result carried (staff_name or agent_name)",
+    ),
 ];
 
 /// Page settings of the quality collectors.
@@ -176,16 +184,7 @@ impl QualityCollector {
     pub fn new(source: &'static QualitySource, ctx: Context, pages: PageSettings) -> Self {
         let helps = QUALITY_METRICS
             .iter()
-            .map(|(_, _, meaning)| {
-                format!(
-                    "{meaning} (Sobot {} {}, fields {}). Cached, refreshed every {}s.",
-                    source.name,
-                    source.section,
-                    source.scores.iter().map(|(s, m)| format!("{s}/{m}")).collect::<Vec<_>>().join(", "),
-                    ctx.interval.as_secs()
-                )
-                .into()
-            })
+            .map(|(_, _, meaning)| format!("{meaning}. {}", crate::snapshot::cached(ctx.interval)).into())
             .collect();
         Self { source, ctx, pages, helps, warned_cap: AtomicBool::new(false) }
     }
@@ -202,7 +201,7 @@ impl QualityCollector {
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         let mut truncated = false;
         for &window in &self.ctx.windows {
-            let (start, end) = sobot_range(window.day(now, &self.ctx.tz), self.source.dates.2);
+            let (start, end) = day_range(window.day(now, &self.ctx.tz), self.source.dates.2);
             let mut page = 1u32;
             loop {
                 let (records, last) = self.fetch_page(&start, &end, page).await?;
@@ -219,9 +218,8 @@ impl QualityCollector {
                 page += 1;
             }
         }
-        let labels = CollectorLabels { collector: self.source.name.to_string() };
         let t = &self.ctx.telemetry;
-        t.collector_truncated.get_or_create(&labels).set(i64::from(truncated));
+        t.set_collector(COLLECTOR_TRUNCATED, self.source.name, f64::from(u8::from(truncated)));
         if truncated {
             warn!(
                 collector = self.source.name,
@@ -230,7 +228,8 @@ impl QualityCollector {
             );
         }
         let dropped = self.guard_cardinality(&mut sums, &mut names);
-        t.agents_dropped.get_or_create(&labels).set(i64::try_from(dropped).unwrap_or(i64::MAX));
+        #[allow(clippy::cast_precision_loss)]
+        t.set_collector(AGENTS_DROPPED, self.source.name, dropped as f64);
         Ok(self.families(&sums, &names))
     }
 
@@ -362,6 +361,7 @@ impl QualityCollector {
             .map(|((name, _, _), help)| Family {
                 name: (*name).into(),
                 help: help.clone(),
+                kind: Kind::Gauge,
                 samples: Vec::new(),
             })
             .collect();
