@@ -240,6 +240,7 @@ pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, C
     if windows.is_empty() {
         return Err(err(format!("{}: at least one window is needed", at("windows"))));
     }
+    no_repeats(windows.iter().map(|w| w.label()), &at("windows"))?;
 
     let ids = |list: &Option<Vec<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
         let list = list.clone().unwrap_or_default();
@@ -290,6 +291,10 @@ pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, C
         return Err(err(format!("{}: {} needs groups to be configured", at("collectors"), k.name())));
     }
     let names: Vec<String> = collectors.iter().map(CollectorKind::name).collect();
+    // A repeated entry would run twice and count everything twice.
+    no_repeats(names.iter().map(String::as_str), &at("collectors"))?;
+    no_repeats(groups.iter().map(String::as_str), &at("groups"))?;
+    no_repeats(agents.iter().map(String::as_str), &at("agents"))?;
     if names.iter().any(|n| n == "quality_result") && names.iter().any(|n| n == "chat_result") {
         return Err(err(format!(
             "{}: quality_result and chat_result both give the chat channel's inspections; choose one",
@@ -462,6 +467,17 @@ fn laaffic_credentials(
     })
 }
 
+/// Fails on the first item listed twice.
+fn no_repeats<'a>(items: impl Iterator<Item = &'a str>, key: &str) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for item in items {
+        if !seen.insert(item) {
+            return Err(err(format!("{key}: {item:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
 /// Quality page size of the demo.
 pub const DEMO_QUALITY_PAGE_SIZE: u32 = 50;
 
@@ -498,7 +514,10 @@ pub fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
     if text.trim().is_empty() {
         return Ok(FileConfig::default());
     }
-    serde_saphyr::from_str(&text).map_err(|e| {
+    // No source snippet in errors: a line of the file could hold a secret someone put inline.
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options(&text, options).map_err(|e| {
         let one_line =
             e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
         err(format!("{}: {one_line}", path.display()))
@@ -653,6 +672,10 @@ mod tests {
             ("chat.yml", "collectors: [quality_result, chat_result]\n", "choose one"),
             ("ids.yml", "agents: [\"a,b\"]\n", "agents: invalid id"),
             ("page.yml", "quality:\n  page_size: 20000\n", "quality.page_size"),
+            ("twice.yml", "windows: [today, today]\n", "windows: \"today\" is listed twice"),
+            ("twice2.yml", "collectors: [robot_session, robot_session]\n", "is listed twice"),
+            ("twice3.yml", "groups: [g1, g1]\n", "groups: \"g1\" is listed twice"),
+            ("secret.yml", "sobot:\n  app_key: SuperSecret123\n", "app_key"),
         ];
         for (name, content, want) in cases {
             let path = write(name, content);
@@ -661,6 +684,7 @@ mod tests {
             assert!(e.0.contains(want), "{name}: {e}");
             assert!(e.0.contains(name), "{name}: {e} does not name the file");
             assert!(!e.0.contains('\n'), "{name}: {e:?} is not one line");
+            assert!(!e.0.contains("SuperSecret123"), "{name}: the error quotes the file: {e}");
         }
     }
 

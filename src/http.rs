@@ -31,6 +31,8 @@ pub fn client(connect_timeout: Duration, timeout: Duration) -> reqwest::Result<r
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .timeout(timeout)
+        // A redirect would carry the token and signature headers to another host: none followed.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("sobot_exporter/", env!("CARGO_PKG_VERSION")))
         .build()
 }
@@ -38,17 +40,22 @@ pub fn client(connect_timeout: Duration, timeout: Duration) -> reqwest::Result<r
 /// Sends a request and parses its body as JSON. HTTP errors, timeouts and non-JSON bodies become
 /// [`UpstreamError`]s; the vendor's own result code is left to the caller.
 pub async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, UpstreamError> {
-    let response = request.send().await.map_err(|e| UpstreamError::from_transport(&e))?;
+    let mut response = request.send().await.map_err(|e| UpstreamError::from_transport(&e))?;
     let status = response.status();
     if !status.is_success() {
         return Err(UpstreamError::Http(status.as_u16()));
     }
+    let too_large = || UpstreamError::InvalidResponse(format!("body larger than {} MiB", MAX_BODY >> 20));
     if response.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(UpstreamError::InvalidResponse("body too large".to_string()));
+        return Err(too_large());
     }
-    let body = response.bytes().await.map_err(|e| UpstreamError::from_transport(&e))?;
-    if body.len() > MAX_BODY {
-        return Err(UpstreamError::InvalidResponse("body too large".to_string()));
+    // Read chunk by chunk, so that a body without a length cannot grow past the limit.
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| UpstreamError::from_transport(&e))? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
     serde_json::from_slice(&body)
         .map_err(|e| UpstreamError::InvalidResponse(format!("body is not JSON ({e})")))

@@ -8,7 +8,7 @@ use serde_json::Value;
 /// What a field measures; decides the grammar and the metric name's suffix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unit {
-    /// A number of things (sessions, messages): `"63"`, name without unit suffix.
+    /// A number of things (sessions, messages): a whole number, not negative: `"63"`.
     Count,
     /// A percentage string, exported as a ratio 0–1: `"53.49%"` → 0.5349, name ends in `_ratio`.
     Ratio,
@@ -57,7 +57,9 @@ pub fn parse_json(value: Option<&Value>, unit: Unit) -> Parsed {
         Some(Value::String(s)) => parse_str(s, unit),
         Some(Value::Number(n)) => match n.as_f64() {
             // A bare number for a ratio is ambiguous (0.5 or 50 %?), so it is rejected.
-            Some(v) if v.is_finite() && unit != Unit::Ratio => Parsed::Value(v),
+            Some(v) if v.is_finite() && unit != Unit::Ratio && (unit != Unit::Count || is_count(v)) => {
+                Parsed::Value(v)
+            }
             _ => Parsed::Invalid,
         },
         Some(_) => Parsed::Invalid,
@@ -73,12 +75,18 @@ pub fn parse_str(raw: &str, unit: Unit) -> Parsed {
     let parsed = match unit {
         Unit::Ratio => s.strip_suffix('%').and_then(percent_as_ratio),
         Unit::Seconds => hms(s).or_else(|| decimal(s)),
-        Unit::Count | Unit::Number => decimal(s),
+        Unit::Count => decimal(s).filter(|v| is_count(*v)),
+        Unit::Number => decimal(s),
     };
     match parsed {
         Some(v) if v.is_finite() => Parsed::Value(v),
         _ => Parsed::Invalid,
     }
+}
+
+/// Whole and not negative: a count of sessions cannot be -3 or 2.5.
+fn is_count(v: f64) -> bool {
+    v >= 0.0 && v.fract() == 0.0
 }
 
 /// A plain decimal: optional sign, digits (optionally grouped by commas in threes), optional
@@ -213,6 +221,8 @@ mod tests {
             ("-1:00:00", Unit::Seconds),
             ("00:07:15", Unit::Count),
             ("53.49%", Unit::Count),
+            ("-3", Unit::Count),
+            ("2.5", Unit::Count),
             ("十", Unit::Count),
         ];
         for (raw, unit) in cases {
@@ -226,6 +236,8 @@ mod tests {
         assert_eq!(parse_json(Some(&json!(3.8)), Unit::Number), Parsed::Value(3.8));
         assert_eq!(parse_json(Some(&json!(435)), Unit::Seconds), Parsed::Value(435.0));
         assert_eq!(parse_json(Some(&json!(0.5)), Unit::Ratio), Parsed::Invalid);
+        assert_eq!(parse_json(Some(&json!(-1)), Unit::Count), Parsed::Invalid);
+        assert_eq!(parse_json(Some(&json!(1.5)), Unit::Count), Parsed::Invalid);
         assert_eq!(parse_json(Some(&json!(true)), Unit::Count), Parsed::Invalid);
         assert_eq!(parse_json(Some(&json!([1])), Unit::Count), Parsed::Invalid);
         assert_eq!(parse_json(Some(&json!({"a": 1})), Unit::Count), Parsed::Invalid);

@@ -137,3 +137,25 @@ async fn the_secret_never_appears_in_logs_or_metrics() {
         assert!(!text.contains(LAAFFIC_KEY), "API key leaked");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seat_cap_keeps_the_lowest_ids_and_counts_the_rest() {
+    let sim = simulator(250).await;
+    let dir = temp_dir("laaffic_cap");
+    let config = write_file(&dir, "config.yml", "collectors: [laaffic_seats]\nmax_agents: 100\n");
+    let exporter =
+        exporter("laaffic_cap", &sim, LAAFFIC_SECRET, &["--config.file", config.to_str().expect("utf8")])
+            .await;
+    let m = exporter.wait_for("seats", SECS, |m| m.all_succeeded(&["laaffic_seats"])).await;
+    assert_eq!(m.family("laaffic_seat_info").len(), 100);
+    assert_eq!(m.get("sobot_exporter_agents_dropped{collector=\"laaffic_seats\"}"), Some(150.0));
+    // Seat ids 600..849 as strings: the hundred smallest, whatever page they came on.
+    let mut ids: Vec<String> = (600..850).map(|i: u32| i.to_string()).collect();
+    ids.sort();
+    for id in &ids[..100] {
+        assert!(m.text.contains(&format!("seat=\"{id}\"")), "{id} kept");
+    }
+    assert!(!m.text.contains(&format!("seat=\"{}\"", ids[100])));
+    exporter.wait_for("a second cycle", SECS, |_| sim.requests_to("query").len() >= 6).await;
+    assert_eq!(exporter.logs().matches("more seats than max_agents").count(), 1, "logged once");
+}

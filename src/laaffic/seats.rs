@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use jiff::{Timestamp, tz::TimeZone};
@@ -13,7 +14,7 @@ use super::client::LaafficClient;
 use crate::error::UpstreamError;
 use crate::snapshot::{Family, Kind, Labels, Sample};
 use crate::table::{DateFormat, Field, field};
-use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
+use crate::telemetry::{AGENTS_DROPPED, COLLECTOR_TRUNCATED, Telemetry};
 use crate::value::Unit::{Count, Ratio};
 use crate::value::{Parsed, parse_json};
 use crate::window::{Window, day_range};
@@ -76,6 +77,7 @@ pub struct SeatCollector {
     max_seats: usize,
     helps: Vec<Arc<str>>,
     telemetry: Arc<Telemetry>,
+    warned_cap: AtomicBool,
 }
 
 impl SeatCollector {
@@ -103,7 +105,7 @@ impl SeatCollector {
             .chain(SEAT_LIVE_METRICS.iter().map(|(_, _, meaning)| format!("{meaning}. {cached}")))
             .map(Into::into)
             .collect();
-        Self { client, windows, tz, max_seats, helps, telemetry }
+        Self { client, windows, tz, max_seats, helps, telemetry, warned_cap: AtomicBool::new(false) }
     }
 
     /// The collector's name.
@@ -126,9 +128,9 @@ impl SeatCollector {
             })
             .collect();
         let now = Timestamp::now();
-        let mut seen: BTreeSet<(usize, Labels)> = BTreeSet::new();
-        let mut seats: BTreeSet<String> = BTreeSet::new();
         let mut truncated = false;
+        // (seat, group, window, is the first window, record) of every page of every window.
+        let mut rows: Vec<(String, String, Window, bool, Value)> = Vec::new();
         for (w, &window) in self.windows.iter().enumerate() {
             let (start, end) = day_range(window.day(now, &self.tz), DateFormat::Second);
             let mut current = 1u32;
@@ -138,31 +140,32 @@ impl SeatCollector {
                     "size": PAGE_SIZE,
                     "params": {"strTime": start, "endTime": end}
                 });
-                let data = self.client.seat_query(&body).await?;
-                let records = match data.get("records") {
-                    Some(Value::Array(r)) => r.as_slice(),
-                    Some(Value::Null) | None => &[],
+                let mut data = self.client.seat_query(&body).await?;
+                let records = match data.get_mut("records").map(Value::take) {
+                    Some(Value::Array(r)) => r,
+                    Some(Value::Null) | None => Vec::new(),
                     Some(_) => {
                         return Err(UpstreamError::InvalidResponse("records is not a list".to_string()));
                     }
                 };
+                let last = records.is_empty()
+                    || u64::from(current) >= data.get("pages").and_then(number).unwrap_or(1);
                 for record in records {
+                    // Logically deleted seats (deleteFlag 1) are not seats any more.
+                    if record.get("deleteFlag").and_then(number) == Some(1) {
+                        continue;
+                    }
                     let Some(seat) = id(record.get("keyId")) else {
                         self.parse_error("keyId", record.get("keyId"));
                         continue;
                     };
-                    if !seats.contains(&seat) && seats.len() >= self.max_seats {
-                        continue;
-                    }
-                    seats.insert(seat.clone());
                     // The table calls it voiceGroupId, the example sipGroupId.
                     let group = id(record.get("voiceGroupId"))
                         .or_else(|| id(record.get("sipGroupId")))
                         .unwrap_or_default();
-                    self.seat_samples(record, &seat, &group, window, w == 0, &mut families, &mut seen);
+                    rows.push((seat, group, window, w == 0, record));
                 }
-                let pages = data.get("pages").and_then(number).unwrap_or(1);
-                if records.is_empty() || u64::from(current) >= pages {
+                if last {
                     break;
                 }
                 if current >= MAX_PAGES {
@@ -171,6 +174,24 @@ impl SeatCollector {
                 }
                 current += 1;
             }
+        }
+        // Cardinality guard: the seats with the lowest ids are kept, the rest counted.
+        let seats: BTreeSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        let kept: BTreeSet<String> = seats.iter().take(self.max_seats).map(|s| (*s).to_string()).collect();
+        let dropped = seats.len() - kept.len();
+        #[allow(clippy::cast_precision_loss)]
+        self.telemetry.set_collector(AGENTS_DROPPED, self.name(), dropped as f64);
+        if dropped > 0 && !self.warned_cap.swap(true, Ordering::Relaxed) {
+            warn!(
+                collector = self.name(),
+                max_agents = self.max_seats,
+                dropped,
+                "more seats than max_agents: dropping the rest (logged once; see sobot_exporter_agents_dropped)"
+            );
+        }
+        let mut seen: BTreeSet<(usize, Labels)> = BTreeSet::new();
+        for (seat, group, window, live, record) in rows.iter().filter(|r| kept.contains(&r.0)) {
+            self.seat_samples(record, seat, group, *window, *live, &mut families, &mut seen);
         }
         self.telemetry.set_collector(COLLECTOR_TRUNCATED, self.name(), f64::from(u8::from(truncated)));
         if truncated {

@@ -5,7 +5,7 @@ use hyper::StatusCode;
 use jiff::civil::DateTime;
 use serde_json::{Value, json};
 
-use super::{Call, State, data, lock};
+use super::{Call, State, data};
 use crate::sign::laaffic_sign;
 
 /// How far the `Timestamp` header may be from the simulator's clock (`-16` beyond).
@@ -71,7 +71,7 @@ fn check(state: &State, call: &Call) -> Result<Bytes, &'static str> {
     if span.total(jiff::Unit::Second).map_err(|_| "-22")? > 32.0 * 86_400.0 {
         return Err("-35");
     }
-    let seats = *lock(&state.laaffic_seats);
+    let seats = config.laaffic_seats;
     if seats == 0 {
         return Ok(Bytes::from_static(data::LAAFFIC_FIXTURE.as_bytes()));
     }

@@ -139,7 +139,6 @@ struct Tokens {
 struct State {
     config: SimConfig,
     agents: Mutex<Vec<SimAgent>>,
-    laaffic_seats: Mutex<usize>,
     tokens: Mutex<Tokens>,
     faults: Mutex<HashMap<String, VecDeque<Fault>>>,
     sticky: Mutex<HashMap<String, Fault>>,
@@ -167,7 +166,6 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
             agents: Mutex::new(config.agents.clone()),
-            laaffic_seats: Mutex::new(config.laaffic_seats),
             config,
             tokens: Mutex::default(),
             faults: Mutex::default(),
@@ -205,11 +203,6 @@ impl Simulator {
     /// Replaces the simulated agents (an agent who left disappears from the answers).
     pub fn set_agents(&self, agents: Vec<SimAgent>) {
         *lock(&self.state.agents) = agents;
-    }
-
-    /// Changes the number of Laaffic seats.
-    pub fn set_laaffic_seats(&self, seats: usize) {
-        *lock(&self.state.laaffic_seats) = seats;
     }
 
     /// Invalidates the current token, as the upstream does when its lifetime ends.

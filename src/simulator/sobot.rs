@@ -8,12 +8,10 @@ use tokio::time::Instant;
 
 use super::{Call, State, data, lock};
 use crate::sign::sobot_token_sign;
+use crate::sobot::collector::MAX_IDS_PER_REQUEST;
 use crate::sobot::endpoints::{Endpoint, Rows};
 use crate::sobot::quality::{Paging, QUALITY_SOURCES, QualitySource};
 use crate::table::DateFormat;
-
-/// Largest number of ids in `groupids`/`serviceids` (`210007` beyond).
-pub const MAX_IDS: usize = 100;
 
 /// The documented message of a result code.
 fn message(code: &str) -> &'static str {
@@ -103,7 +101,7 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
     for key in ["groupids", "serviceids"] {
         if let Some(ids) = call.param(key) {
             let ids: Vec<&str> = ids.split(',').filter(|s| !s.is_empty()).collect();
-            if ids.len() > MAX_IDS {
+            if ids.len() > MAX_IDS_PER_REQUEST {
                 return Err("210007");
             }
             filters.push((key, ids));

@@ -163,7 +163,8 @@ impl SobotClient {
         match result {
             Ok((value, lifetime)) => {
                 debug!(lifetime_s = lifetime.as_secs(), "fetched a new token");
-                Ok(Token { value, refresh_at: Instant::now() + lifetime.mul_f64(0.9) })
+                let now = Instant::now();
+                Ok(Token { value, refresh_at: now.checked_add(lifetime.mul_f64(0.9)).unwrap_or(now) })
             }
             Err(e) => {
                 warn!(error = %e, hint = token_hint(&e), "cannot fetch a Sobot token");
@@ -191,7 +192,11 @@ fn token_hint(e: &UpstreamError) -> &'static str {
 pub fn check_ret_code(body: Value) -> Result<Value, UpstreamError> {
     let code = match body.get("ret_code") {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => format!("{n:0>6}"),
+        // `Number`'s Display ignores width and fill: pad the integer itself (0 is 000000).
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(code) => format!("{code:06}"),
+            None => n.to_string(),
+        },
         _ => {
             return Err(UpstreamError::InvalidResponse("no ret_code in the response".to_string()));
         }
@@ -219,7 +224,8 @@ fn parse_token(body: &Value) -> Result<(Secret, Duration), UpstreamError> {
             _ => None,
         })
         .filter(|s| *s > 0)
-        .map_or(DOCUMENTED_TOKEN_LIFETIME, Duration::from_secs);
+        // Never longer than documented (a huge value would overflow the clock).
+        .map_or(DOCUMENTED_TOKEN_LIFETIME, |s| Duration::from_secs(s.min(86_400)));
     Ok((Secret::new(token), lifetime))
 }
 
@@ -240,6 +246,7 @@ mod tests {
             Err("910002".to_string())
         );
         assert!(matches!(check_ret_code(json!({"item": {}})), Err(UpstreamError::InvalidResponse(_))));
+        assert!(check_ret_code(json!({"ret_code": 0, "item": {}})).is_ok(), "numeric 0 is 000000");
     }
 
     #[test]
@@ -252,5 +259,9 @@ mod tests {
         let numeric = json!({"item": {"token": "t", "expires_in": 7200}});
         assert_eq!(parse_token(&numeric).map(|t| t.1), Ok(Duration::from_secs(7200)));
         assert!(parse_token(&json!({"item": {"token": ""}})).is_err());
+        let huge = json!({"item": {"token": "t", "expires_in": "18446744073709551615"}});
+        assert_eq!(parse_token(&huge).map(|t| t.1), Ok(Duration::from_secs(86_400)));
+        let zero = json!({"item": {"token": "t", "expires_in": "0"}});
+        assert_eq!(parse_token(&zero).map(|t| t.1), Ok(Duration::from_secs(86_400)));
     }
 }
