@@ -166,3 +166,59 @@ impl Collector for Merged {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn family(name: &str, samples: &[(&[(&'static str, &str)], f64)]) -> Family {
+        Family {
+            name: name.into(),
+            help: "help".into(),
+            kind: Kind::Gauge,
+            samples: samples
+                .iter()
+                .map(|(labels, value)| Sample {
+                    labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
+
+    fn encode(merged: Merged) -> String {
+        let mut registry = Registry::default();
+        merged.register(&mut registry);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode_registry(&mut out, &registry).expect("encodes");
+        out
+    }
+
+    #[test]
+    fn one_series_per_label_set_and_one_info_series_per_id() {
+        let chat = family("sobot_agent_info", &[(&[("agent", "a1"), ("name", "Ann")], 1.0)]);
+        let call = family(
+            "sobot_agent_info",
+            &[(&[("agent", "a1"), ("name", "Ann (calls)")], 1.0), (&[("agent", "a2"), ("name", "Bo")], 1.0)],
+        );
+        let text = encode(Merged::new([&chat, &call]));
+        assert_eq!(text.matches("agent=\"a1\"").count(), 1, "{text}");
+        assert!(text.contains("sobot_agent_info{agent=\"a2\",name=\"Bo\"} 1.0"));
+
+        let a = family("sobot_x", &[(&[("window", "today")], 2.0)]);
+        let b = family("sobot_x", &[(&[("window", "today")], 2.0), (&[("window", "yesterday")], 3.0)]);
+        let text = encode(Merged::new([&b, &a]));
+        assert_eq!(text.matches("sobot_x{").count(), 2, "{text}");
+        // Sorted by labels whatever the input order.
+        assert!(text.find("today").expect("today") < text.find("yesterday").expect("yesterday"));
+    }
+
+    #[test]
+    fn counters_get_their_total_suffix_once() {
+        let mut c = family("sobot_exporter_parse_errors_total", &[(&[("field", "f")], 3.0)]);
+        c.kind = Kind::Counter;
+        let text = encode(Merged::new([&c]));
+        assert!(text.contains("# TYPE sobot_exporter_parse_errors counter"), "{text}");
+        assert!(text.contains("sobot_exporter_parse_errors_total{field=\"f\"} 3"), "{text}");
+    }
+}
