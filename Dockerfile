@@ -32,7 +32,9 @@ LABEL org.opencontainers.image.title="sobot_exporter" \
 COPY --from=build /sobot_exporter /usr/local/bin/sobot_exporter
 USER nonroot:nonroot
 EXPOSE 9877
-# The binary checks its own /healthz: no curl or shell needed in the image.
+# The binary checks its own /healthz: no curl or shell needed in the image. It asks the address of
+# --web.listen-address, or of SOBOT_EXPORTER_LISTEN_ADDRESS: to listen elsewhere, set that variable
+# (docker run -e SOBOT_EXPORTER_LISTEN_ADDRESS=:9100) so that the server and the check agree.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/usr/local/bin/sobot_exporter", "--healthcheck"]
 ENTRYPOINT ["/usr/local/bin/sobot_exporter"]

@@ -120,10 +120,11 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()>) -> Resu
     let first = shared.encode().map_err(|_| StartError::Encode)?;
     let (publish, exposition) = watch::channel(Arc::new(first));
     let (stop, stopped) = watch::channel(false);
+    let names: Vec<String> = jobs.iter().map(|j| j.job.name()).collect();
     info!(
         %address,
         path = %config.telemetry_path,
-        collectors = jobs.len(),
+        collectors = %names.join(","),
         interval_s = config.interval.as_secs_f64(),
         "sobot_exporter listening"
     );

@@ -43,10 +43,23 @@ impl LogLevel {
 /// Credentials come from the environment (SOBOT_APP_ID, SOBOT_APP_KEY) or from files named in the
 /// config file; never from flags.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "sobot_exporter", version, about, long_about = None)]
+#[command(
+    name = "sobot_exporter",
+    version,
+    about,
+    long_about = None,
+    after_help = "Credentials (environment, or files named in --config.file):\n  \
+                  SOBOT_APP_ID, SOBOT_APP_KEY          Sobot (sobot.app_id / sobot.app_key_file)\n  \
+                  LAAFFIC_API_KEY, LAAFFIC_API_SECRET  Laaffic (laaffic.api_key_file / laaffic.api_secret_file)"
+)]
 pub struct Cli {
     /// Address to listen on for /metrics (`:PORT` listens on every interface).
-    #[arg(long = "web.listen-address", default_value = ":9877", value_name = "ADDR")]
+    #[arg(
+        long = "web.listen-address",
+        env = "SOBOT_EXPORTER_LISTEN_ADDRESS",
+        default_value = ":9877",
+        value_name = "ADDR"
+    )]
     pub listen_address: String,
 
     /// Path under which to expose metrics.
@@ -82,7 +95,8 @@ pub struct Cli {
     #[arg(long)]
     pub healthcheck: bool,
 
-    /// Run against an embedded simulator of the Sobot API on 127.0.0.1: no credentials needed.
+    /// Run against an embedded simulator of the Sobot and Laaffic APIs on 127.0.0.1: no credentials
+    /// needed.
     #[arg(long)]
     pub demo: bool,
 }

@@ -374,6 +374,25 @@ pub fn load(cli: &Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, C
              (or laaffic.api_key_file and laaffic.api_secret_file) for Laaffic, or run with --demo"
         )));
     }
+    // Only collectors whose vendor has credentials run: a listed one without them is an error,
+    // an unlisted default is left out; no collector at all is an error.
+    let has_credentials = |k: &CollectorKind| {
+        cli.demo
+            || match k {
+                CollectorKind::LaafficSeats => laaffic_credentials.is_some(),
+                _ => credentials.is_some(),
+            }
+    };
+    if file.collectors.is_some()
+        && let Some(k) = collectors.iter().find(|k| !has_credentials(k))
+    {
+        let vendor = if matches!(k, CollectorKind::LaafficSeats) { "Laaffic" } else { "Sobot" };
+        return Err(err(format!("{}: {} needs {vendor} credentials", at("collectors"), k.name())));
+    }
+    let collectors: Vec<CollectorKind> = collectors.into_iter().filter(|k| has_credentials(k)).collect();
+    if collectors.is_empty() {
+        return Err(err(format!("{}: no collector to run", at("collectors"))));
+    }
 
     Ok(Config {
         listen,
@@ -437,10 +456,8 @@ fn sobot_credentials(
     let mut app_id = one_credential(env, ENV_APP_ID, s.app_id_file.as_ref(), &id_key)?;
     if let Some(v) = &s.app_id {
         if app_id.is_some() {
-            return Err(err(format!(
-                "the Sobot app id is given twice: use one of {ENV_APP_ID}, {}, {id_key}",
-                at("sobot.app_id")
-            )));
+            let other = if s.app_id_file.is_some() { id_key } else { ENV_APP_ID.to_string() };
+            return Err(err(format!("{} and {other} are both set; use one", at("sobot.app_id"))));
         }
         app_id = Some(Secret::new(v.clone()));
     }
@@ -626,8 +643,7 @@ mod tests {
                 "get_service_data",
                 "human_duration",
                 "quality_result",
-                "call_result",
-                "laaffic_seats"
+                "call_result"
             ]
         );
         assert_eq!(c.max_agents, 2000);
@@ -642,8 +658,36 @@ mod tests {
     #[test]
     fn missing_credentials_say_what_to_set() {
         let e = load(&cli(&[]), &no_env).expect_err("no credentials");
-        assert!(e.0.contains("SOBOT_APP_ID") && e.0.contains("--demo"), "{e}");
+        assert!(
+            e.0.contains("SOBOT_APP_ID") && e.0.contains("LAAFFIC_API_KEY") && e.0.contains("--demo"),
+            "{e}"
+        );
         assert!(load(&cli(&["--demo"]), &no_env).is_ok());
+        let half = |k: &str| (k == ENV_APP_ID).then(|| "id".to_string());
+        let e = load(&cli(&[]), &half).expect_err("half a credential");
+        assert!(e.0.contains("the Sobot app key"), "{e}");
+    }
+
+    #[test]
+    fn only_collectors_with_credentials_run() {
+        let laaffic_only = |k: &str| match k {
+            ENV_LAAFFIC_KEY => Some("k".to_string()),
+            ENV_LAAFFIC_SECRET => Some("s".to_string()),
+            _ => None,
+        };
+        let c = load(&cli(&[]), &laaffic_only).expect("Laaffic alone is enough");
+        assert!(c.credentials.is_none());
+        assert_eq!(c.laaffic_credentials.expect("laaffic").api_secret.expose(), "s");
+        let names: Vec<String> = c.collectors.iter().map(CollectorKind::name).collect();
+        assert_eq!(names, ["laaffic_seats"]);
+        let sobot_listed = write("sobot_listed.yml", "collectors: [robot_session]\n");
+        let e = load(&cli(&["--config.file", sobot_listed.to_str().expect("utf8")]), &laaffic_only)
+            .expect_err("a listed collector without credentials");
+        assert!(e.0.contains("robot_session needs Sobot credentials"), "{e}");
+        let none = write("none.yml", "collectors: []\n");
+        let e =
+            load(&cli(&["--config.file", none.to_str().expect("utf8")]), &laaffic_only).expect_err("nothing");
+        assert!(e.0.contains("no collector to run"), "{e}");
     }
 
     #[test]
@@ -693,8 +737,10 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.yml");
         let c = load(&cli(&["--config.file", path]), &env_with_credentials).expect("example is valid");
         assert_eq!(c.windows, vec![Window::Today, Window::Yesterday]);
-        assert_eq!(c.groups.len(), 2);
-        assert!(c.collectors.iter().any(|k| k.name() == "group_human_session"));
+        // Its groups are commented out (placeholders): no per-group collectors then.
+        assert!(c.groups.is_empty());
+        assert!(c.collectors.iter().all(|k| !k.name().starts_with("group_")));
+        assert_eq!(c.quality_interval, Duration::from_secs(300));
     }
 
     #[test]

@@ -49,8 +49,8 @@ fn main() -> ExitCode {
     match runtime.block_on(app::run(config, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Logging is set up by now: one line, in the configured format.
             tracing::error!("{e}");
-            eprintln!("sobot_exporter: {e}");
             ExitCode::FAILURE
         }
     }

@@ -114,7 +114,7 @@ fn metrics(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
 fn landing(telemetry_path: &str) -> Response<Full<Bytes>> {
     let html = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Sobot Exporter</title></head>\n<body>\
-         <h1>Sobot Exporter</h1>\n<p>Prometheus exporter for Sobot (智齿客服) customer-service statistics, \
+         <h1>Sobot Exporter</h1>\n<p>Prometheus exporter for Sobot (智齿客服) customer-service statistics and the Laaffic call center, \
          version {}.</p>\n<ul><li><a href=\"{path}\">Metrics</a></li>\
          <li><a href=\"/healthz\">Health</a></li></ul>\n</body></html>\n",
         env!("CARGO_PKG_VERSION"),

@@ -57,7 +57,12 @@ pub fn parse_json(value: Option<&Value>, unit: Unit) -> Parsed {
         Some(Value::String(s)) => parse_str(s, unit),
         Some(Value::Number(n)) => match n.as_f64() {
             // A bare number for a ratio is ambiguous (0.5 or 50 %?), so it is rejected.
-            Some(v) if v.is_finite() && unit != Unit::Ratio && (unit != Unit::Count || is_count(v)) => {
+            Some(v)
+                if v.is_finite()
+                    && unit != Unit::Ratio
+                    && (unit != Unit::Count || is_count(v))
+                    && (unit != Unit::Seconds || v >= 0.0) =>
+            {
                 Parsed::Value(v)
             }
             _ => Parsed::Invalid,
@@ -74,7 +79,7 @@ pub fn parse_str(raw: &str, unit: Unit) -> Parsed {
     }
     let parsed = match unit {
         Unit::Ratio => s.strip_suffix('%').and_then(percent_as_ratio),
-        Unit::Seconds => hms(s).or_else(|| decimal(s)),
+        Unit::Seconds => hms(s).or_else(|| decimal(s).filter(|v| *v >= 0.0)),
         Unit::Count => decimal(s).filter(|v| is_count(*v)),
         Unit::Number => decimal(s),
     };
@@ -219,6 +224,7 @@ mod tests {
             ("00:00:61", Unit::Seconds),
             ("1:2:3", Unit::Seconds),
             ("-1:00:00", Unit::Seconds),
+            ("-10", Unit::Seconds),
             ("00:07:15", Unit::Count),
             ("53.49%", Unit::Count),
             ("-3", Unit::Count),
