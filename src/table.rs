@@ -50,6 +50,7 @@ pub struct Field {
     pub zh: &'static str,
 }
 
+/// A field exported under its own metric.
 pub const fn field(
     key: &'static str,
     metric: &'static str,
@@ -60,6 +61,7 @@ pub const fn field(
     Field { key, metric, unit, labels: &[], en, zh }
 }
 
+/// A field exported under a metric it shares with others, told apart by `labels`.
 pub const fn labelled(
     key: &'static str,
     metric: &'static str,
