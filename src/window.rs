@@ -1,6 +1,10 @@
 //! Statistics windows: which local day a value covers, and how each endpoint wants it written.
 
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
 use jiff::{Timestamp, civil::Date, tz::TimeZone};
+use tokio::time::Instant;
 
 use crate::table::DateFormat;
 
@@ -38,6 +42,39 @@ impl Window {
             // Only fails at the minimum representable date, far outside any clock.
             Window::Yesterday => today.yesterday().unwrap_or(today),
         }
+    }
+}
+
+/// The last answer for a settled window (`yesterday`): reused until the day changes or an hour
+/// has passed, so that a settled day costs one call an hour instead of one a cycle (the hourly
+/// refresh picks up late corrections upstream).
+#[derive(Debug)]
+pub struct Settled<T> {
+    cached: Mutex<Option<(Date, Instant, T)>>,
+}
+
+impl<T> Default for Settled<T> {
+    fn default() -> Self {
+        Self { cached: Mutex::new(None) }
+    }
+}
+
+impl<T: Clone> Settled<T> {
+    /// How long a settled answer is reused.
+    pub const REFRESH: Duration = Duration::from_secs(3600);
+
+    /// The cached answer for `day`, if fresh.
+    pub fn get(&self, day: Date) -> Option<T> {
+        let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        cached
+            .as_ref()
+            .filter(|(d, at, _)| *d == day && at.elapsed() < Self::REFRESH)
+            .map(|(_, _, v)| v.clone())
+    }
+
+    /// Keeps the answer for `day`.
+    pub fn put(&self, day: Date, value: T) {
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some((day, Instant::now(), value));
     }
 }
 
@@ -87,5 +124,22 @@ mod tests {
             assert_eq!(Window::parse(w.label()), Some(w));
         }
         assert_eq!(Window::parse("last_week"), None);
+    }
+}
+
+#[cfg(test)]
+mod settled_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn reused_for_an_hour_and_only_for_its_day() {
+        let settled: Settled<u32> = Settled::default();
+        let day = jiff::civil::date(2026, 11, 22);
+        assert_eq!(settled.get(day), None);
+        settled.put(day, 7);
+        assert_eq!(settled.get(day), Some(7));
+        assert_eq!(settled.get(jiff::civil::date(2026, 11, 23)), None, "a new day is fetched");
+        tokio::time::advance(Settled::<u32>::REFRESH).await;
+        assert_eq!(settled.get(day), None, "refreshed after an hour");
     }
 }

@@ -249,3 +249,37 @@ async fn the_app_key_and_token_never_appear_in_logs_or_metrics() {
         assert!(!text.contains("4ac37cb2e9c740dba4b75a34d5358802"), "first token leaked");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn yesterday_is_settled_and_fetched_once_an_hour() {
+    let sim = fixture_simulator().await;
+    let dir = temp_dir("settled");
+    let config = write_file(&dir, "config.yml", "windows: [today, yesterday]\nquality:\n  interval: 300ms\n");
+    let exporter = Exporter::start(
+        "settled",
+        &sim.base_url(),
+        &["--collect.interval", "300ms", "--config.file", config.to_str().expect("utf8")],
+    )
+    .await;
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
+    let yesterday = jiff::Timestamp::now().to_zoned(tz).date().yesterday().expect("date").to_string();
+    let on_day = |endpoint: &str, key: &str, day: &str| {
+        sim.requests_to(endpoint)
+            .iter()
+            .filter(|r| r.params.iter().any(|(k, v)| k == key && v.starts_with(day)))
+            .count()
+    };
+    let m = exporter
+        .wait_for("four cycles", SECS, |_| {
+            sim.requests_to("robot_session").len() >= 5 && sim.requests_to("quality_result").len() >= 5
+        })
+        .await;
+    assert_eq!(on_day("robot_session", "start_date", &yesterday), 1, "yesterday fetched once");
+    assert_eq!(on_day("quality_result", "start_date", &yesterday), 1, "yesterday's quality once");
+    assert!(sim.requests_to("robot_session").len() >= 5, "today every cycle");
+    assert_eq!(m.get("sobot_robot_consult_sessions{window=\"yesterday\"}"), Some(63.0), "still exported");
+    assert_eq!(
+        m.get("sobot_quality_inspections{agent=\"61673ee8d98d4282a95cdad38ffd5f5b\",channel=\"chat\",window=\"yesterday\"}"),
+        Some(1.0)
+    );
+}

@@ -17,7 +17,7 @@ use crate::table::{DateFormat, Field, field};
 use crate::telemetry::{AGENTS_DROPPED, COLLECTOR_TRUNCATED, Telemetry};
 use crate::value::Unit::{Count, Ratio};
 use crate::value::{Parsed, parse_json};
-use crate::window::{Window, day_range};
+use crate::window::{Settled, Window, day_range};
 
 /// Seats per page: the upstream's maximum.
 pub const PAGE_SIZE: u32 = 100;
@@ -78,7 +78,12 @@ pub struct SeatCollector {
     helps: Vec<Arc<str>>,
     telemetry: Arc<Telemetry>,
     warned_cap: AtomicBool,
+    /// Yesterday's seats, reused for an hour when yesterday is not the live window.
+    settled: Settled<SeatDay>,
 }
+
+/// One day's seats `(seat, group, record)` and whether the page cap cut them.
+type SeatDay = (Vec<(String, String, Value)>, bool);
 
 impl SeatCollector {
     /// A seat collector.
@@ -105,7 +110,16 @@ impl SeatCollector {
             .chain(SEAT_LIVE_METRICS.iter().map(|(_, _, meaning)| format!("{meaning}. {cached}")))
             .map(Into::into)
             .collect();
-        Self { client, windows, tz, max_seats, helps, telemetry, warned_cap: AtomicBool::new(false) }
+        Self {
+            client,
+            windows,
+            tz,
+            max_seats,
+            helps,
+            telemetry,
+            warned_cap: AtomicBool::new(false),
+            settled: Settled::default(),
+        }
     }
 
     /// The collector's name.
@@ -132,48 +146,22 @@ impl SeatCollector {
         // (seat, group, window, is the first window, record) of every page of every window.
         let mut rows: Vec<(String, String, Window, bool, Value)> = Vec::new();
         for (w, &window) in self.windows.iter().enumerate() {
-            let (start, end) = day_range(window.day(now, &self.tz), DateFormat::Second);
-            let mut current = 1u32;
-            loop {
-                let body = json!({
-                    "current": current,
-                    "size": PAGE_SIZE,
-                    "params": {"strTime": start, "endTime": end}
-                });
-                let mut data = self.client.seat_query(&body).await?;
-                let records = match data.get_mut("records").map(Value::take) {
-                    Some(Value::Array(r)) => r,
-                    Some(Value::Null) | None => Vec::new(),
-                    Some(_) => {
-                        return Err(UpstreamError::InvalidResponse("records is not a list".to_string()));
+            let live = w == 0;
+            let date = window.day(now, &self.tz);
+            // Yesterday's calls are settled, but the first window also carries the live status.
+            let cached = if window == Window::Yesterday && !live { self.settled.get(date) } else { None };
+            let (day, cut) = match cached {
+                Some(day) => day,
+                None => {
+                    let day = self.fetch_day(date).await?;
+                    if window == Window::Yesterday && !live {
+                        self.settled.put(date, day.clone());
                     }
-                };
-                let last = records.is_empty()
-                    || u64::from(current) >= data.get("pages").and_then(number).unwrap_or(1);
-                for record in records {
-                    // Logically deleted seats (deleteFlag 1) are not seats any more.
-                    if record.get("deleteFlag").and_then(number) == Some(1) {
-                        continue;
-                    }
-                    let Some(seat) = id(record.get("keyId")) else {
-                        self.parse_error("keyId", record.get("keyId"));
-                        continue;
-                    };
-                    // The table calls it voiceGroupId, the example sipGroupId.
-                    let group = id(record.get("voiceGroupId"))
-                        .or_else(|| id(record.get("sipGroupId")))
-                        .unwrap_or_default();
-                    rows.push((seat, group, window, w == 0, record));
+                    day
                 }
-                if last {
-                    break;
-                }
-                if current >= MAX_PAGES {
-                    truncated = true;
-                    break;
-                }
-                current += 1;
-            }
+            };
+            truncated |= cut;
+            rows.extend(day.into_iter().map(|(seat, group, record)| (seat, group, window, live, record)));
         }
         // Cardinality guard: the seats with the lowest ids are kept, the rest counted.
         let seats: BTreeSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
@@ -202,6 +190,50 @@ impl SeatCollector {
             );
         }
         Ok(families)
+    }
+
+    /// Every seat of one day: `(seat, group, record)`, and whether the page cap cut it.
+    async fn fetch_day(&self, date: jiff::civil::Date) -> Result<SeatDay, UpstreamError> {
+        let (start, end) = day_range(date, DateFormat::Second);
+        let mut seats = Vec::new();
+        let mut current = 1u32;
+        loop {
+            let body = json!({
+                "current": current,
+                "size": PAGE_SIZE,
+                "params": {"strTime": start, "endTime": end}
+            });
+            let mut data = self.client.seat_query(&body).await?;
+            let records = match data.get_mut("records").map(Value::take) {
+                Some(Value::Array(r)) => r,
+                Some(Value::Null) | None => Vec::new(),
+                Some(_) => return Err(UpstreamError::InvalidResponse("records is not a list".to_string())),
+            };
+            let last =
+                records.is_empty() || u64::from(current) >= data.get("pages").and_then(number).unwrap_or(1);
+            for record in records {
+                // Logically deleted seats (deleteFlag 1) are not seats any more.
+                if record.get("deleteFlag").and_then(number) == Some(1) {
+                    continue;
+                }
+                let Some(seat) = id(record.get("keyId")) else {
+                    self.parse_error("keyId", record.get("keyId"));
+                    continue;
+                };
+                // The table calls it voiceGroupId, the example sipGroupId.
+                let group = id(record.get("voiceGroupId"))
+                    .or_else(|| id(record.get("sipGroupId")))
+                    .unwrap_or_default();
+                seats.push((seat, group, record));
+            }
+            if last {
+                return Ok((seats, false));
+            }
+            if current >= MAX_PAGES {
+                return Ok((seats, true));
+            }
+            current += 1;
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

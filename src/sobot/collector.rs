@@ -17,7 +17,7 @@ use crate::snapshot::{Family, Kind, Labels, Sample};
 use crate::table::Field;
 use crate::telemetry::{AGENTS_DROPPED, Telemetry};
 use crate::value::{Parsed, parse_json};
-use crate::window::{Window, day_range};
+use crate::window::{Settled, Window, day_range};
 
 /// Most ids the upstream accepts in one `groupids`/`serviceids` parameter (`210007` beyond).
 pub const MAX_IDS_PER_REQUEST: usize = 100;
@@ -68,6 +68,8 @@ pub struct StatsCollector {
     metrics: Vec<(Arc<str>, Arc<str>)>,
     telemetry: Arc<Telemetry>,
     warned_cap: AtomicBool,
+    /// Yesterday's rows, reused for an hour.
+    settled: Settled<Vec<(Labels, Value)>>,
 }
 
 /// Everything a collector needs besides its endpoint and scope.
@@ -108,6 +110,7 @@ impl StatsCollector {
             metrics,
             telemetry: ctx.telemetry,
             warned_cap: AtomicBool::new(false),
+            settled: Settled::default(),
         }
     }
 
@@ -118,45 +121,59 @@ impl StatsCollector {
 
     /// One cycle: fetches every window; fails if any request fails.
     pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
-        let ep = self.endpoint;
         // (row labels without window, window, row object)
         let mut rows: Vec<(Labels, Window, Value)> = Vec::new();
         let now = Timestamp::now();
         for &window in &self.windows {
-            let (start, end) = day_range(window.day(now, &self.tz), ep.date_format);
-            let dates = [("start_date", start), ("end_date", end)];
-            match &self.scope {
-                Scope::Company => {
-                    let item = self.fetch_item(&dates, None).await?;
-                    rows.push((Vec::new(), window, item));
-                }
-                Scope::PerGroup(groups) => {
-                    for group in groups {
-                        let item = self.fetch_item(&dates, Some(("groupids", group.clone()))).await?;
-                        rows.push((vec![("group", group.clone())], window, item));
-                    }
-                }
-                Scope::PerAgent { filter, .. } => {
-                    let chunks: Vec<Option<(&str, String)>> = match filter {
-                        None => vec![None],
-                        Some((key, ids)) => {
-                            ids.chunks(MAX_IDS_PER_REQUEST).map(|c| Some((*key, c.join(",")))).collect()
-                        }
-                    };
-                    for chunk in chunks {
-                        for item in self.fetch_items(&dates, chunk).await? {
-                            if let Some(labels) = self.row_labels(&item) {
-                                rows.push((labels, window, item));
-                            }
-                        }
-                    }
-                }
+            let day = window.day(now, &self.tz);
+            if window == Window::Yesterday
+                && let Some(cached) = self.settled.get(day)
+            {
+                rows.extend(cached.into_iter().map(|(labels, item)| (labels, window, item)));
+                continue;
             }
+            let fetched = self.fetch_window(day).await?;
+            if window == Window::Yesterday {
+                self.settled.put(day, fetched.clone());
+            }
+            rows.extend(fetched.into_iter().map(|(labels, item)| (labels, window, item)));
         }
         if let Scope::PerAgent { max_agents, .. } = self.scope {
             self.guard_cardinality(&mut rows, max_agents);
         }
         Ok(self.families(&rows))
+    }
+
+    /// Every row of one day: its identifying labels and the upstream record.
+    async fn fetch_window(&self, day: jiff::civil::Date) -> Result<Vec<(Labels, Value)>, UpstreamError> {
+        let (start, end) = day_range(day, self.endpoint.date_format);
+        let dates = [("start_date", start), ("end_date", end)];
+        let mut rows = Vec::new();
+        match &self.scope {
+            Scope::Company => rows.push((Vec::new(), self.fetch_item(&dates, None).await?)),
+            Scope::PerGroup(groups) => {
+                for group in groups {
+                    let item = self.fetch_item(&dates, Some(("groupids", group.clone()))).await?;
+                    rows.push((vec![("group", group.clone())], item));
+                }
+            }
+            Scope::PerAgent { filter, .. } => {
+                let chunks: Vec<Option<(&str, String)>> = match filter {
+                    None => vec![None],
+                    Some((key, ids)) => {
+                        ids.chunks(MAX_IDS_PER_REQUEST).map(|c| Some((*key, c.join(",")))).collect()
+                    }
+                };
+                for chunk in chunks {
+                    for item in self.fetch_items(&dates, chunk).await? {
+                        if let Some(labels) = self.row_labels(&item) {
+                            rows.push((labels, item));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(rows)
     }
 
     async fn fetch(

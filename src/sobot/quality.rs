@@ -15,7 +15,7 @@ use crate::snapshot::{Family, Kind, Labels, Sample};
 use crate::table::{DateFormat, Method};
 use crate::telemetry::{AGENTS_DROPPED, COLLECTOR_TRUNCATED};
 use crate::value::{Parsed, Unit, parse_json};
-use crate::window::{Window, day_range};
+use crate::window::{Settled, Window, day_range};
 
 /// How a source pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +161,14 @@ pub struct PageSettings {
     pub max_agents: usize,
 }
 
+/// One day's inspections: sums per agent, names, whether the page cap cut it.
+#[derive(Debug, Default, Clone)]
+struct Day {
+    sums: BTreeMap<String, Sums>,
+    names: BTreeMap<String, String>,
+    truncated: bool,
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 struct Sums {
     inspections: u64,
@@ -177,6 +185,8 @@ pub struct QualityCollector {
     pages: PageSettings,
     helps: Vec<Arc<str>>,
     warned_cap: AtomicBool,
+    /// Yesterday's sums, reused for an hour.
+    settled: Settled<Day>,
 }
 
 impl QualityCollector {
@@ -186,7 +196,7 @@ impl QualityCollector {
             .iter()
             .map(|(_, _, meaning)| format!("{meaning}. {}", crate::snapshot::cached(ctx.interval)).into())
             .collect();
-        Self { source, ctx, pages, helps, warned_cap: AtomicBool::new(false) }
+        Self { source, ctx, pages, helps, warned_cap: AtomicBool::new(false), settled: Settled::default() }
     }
 
     /// The collector's name, its source's.
@@ -201,22 +211,20 @@ impl QualityCollector {
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         let mut truncated = false;
         for &window in &self.ctx.windows {
-            let (start, end) = day_range(window.day(now, &self.ctx.tz), self.source.dates.2);
-            let mut page = 1u32;
-            loop {
-                let (records, last) = self.fetch_page(&start, &end, page).await?;
-                for record in &records {
-                    self.add(record, window, &mut sums, &mut names);
+            let date = window.day(now, &self.ctx.tz);
+            let day = match (window, self.settled.get(date)) {
+                (Window::Yesterday, Some(cached)) => cached,
+                _ => {
+                    let day = self.fetch_day(date).await?;
+                    if window == Window::Yesterday {
+                        self.settled.put(date, day.clone());
+                    }
+                    day
                 }
-                if last {
-                    break;
-                }
-                if page >= self.pages.max_pages {
-                    truncated = true;
-                    break;
-                }
-                page += 1;
-            }
+            };
+            truncated |= day.truncated;
+            sums.extend(day.sums.into_iter().map(|(agent, s)| ((agent, window), s)));
+            names.extend(day.names);
         }
         let t = &self.ctx.telemetry;
         t.set_collector(COLLECTOR_TRUNCATED, self.source.name, f64::from(u8::from(truncated)));
@@ -231,6 +239,27 @@ impl QualityCollector {
         #[allow(clippy::cast_precision_loss)]
         t.set_collector(AGENTS_DROPPED, self.source.name, dropped as f64);
         Ok(self.families(&sums, &names))
+    }
+
+    /// Every page of one day, summed.
+    async fn fetch_day(&self, date: jiff::civil::Date) -> Result<Day, UpstreamError> {
+        let (start, end) = day_range(date, self.source.dates.2);
+        let mut day = Day::default();
+        let mut page = 1u32;
+        loop {
+            let (records, last) = self.fetch_page(&start, &end, page).await?;
+            for record in &records {
+                self.add(record, &mut day);
+            }
+            if last {
+                return Ok(day);
+            }
+            if page >= self.pages.max_pages {
+                day.truncated = true;
+                return Ok(day);
+            }
+            page += 1;
+        }
     }
 
     /// One page: its records and whether it is the last.
@@ -278,13 +307,8 @@ impl QualityCollector {
         Ok((records, last))
     }
 
-    fn add(
-        &self,
-        record: &Value,
-        window: Window,
-        sums: &mut BTreeMap<(String, Window), Sums>,
-        names: &mut BTreeMap<String, String>,
-    ) {
+    fn add(&self, record: &Value, day: &mut Day) {
+        let Day { sums, names, .. } = day;
         let s = self.source;
         let agent = match record.get(s.agent_key) {
             Some(Value::String(a)) if !a.trim().is_empty() => a.trim().to_string(),
@@ -305,7 +329,7 @@ impl QualityCollector {
         let (Some(score), Some(max)) = (number(s.scores[0].0), number(s.scores[0].1)) else {
             return;
         };
-        let entry = sums.entry((agent.clone(), window)).or_default();
+        let entry = sums.entry(agent.clone()).or_default();
         entry.inspections += 1;
         entry.score[0] += score;
         entry.max[0] += max;
