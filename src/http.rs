@@ -1,13 +1,15 @@
 //! What every upstream client shares: the HTTP client with its timeouts, a rate limiter, and the
-//! one function that sends a request and reads a JSON body.
+//! one path that sends a request, reads its JSON body, logs and counts the outcome.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
+use tracing::debug;
 
 use crate::error::UpstreamError;
+use crate::telemetry::Telemetry;
 
 /// Upper bound on a response body we are willing to parse (quality pages of 10,000 records are
 /// a few MiB).
@@ -26,20 +28,68 @@ pub struct ClientSettings {
     pub rate_limit_per_minute: u32,
 }
 
-/// Builds the HTTP client used for all upstream calls.
-pub fn client(connect_timeout: Duration, timeout: Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .timeout(timeout)
-        // A redirect would carry the token and signature headers to another host: none followed.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("sobot_exporter/", env!("CARGO_PKG_VERSION")))
-        .build()
+/// One upstream API as every client uses it: the HTTP client with its timeouts, the base URL, the
+/// rate limit, and the one place that sends, checks the vendor's result code, logs and counts.
+#[derive(Debug)]
+pub struct Upstream {
+    client: reqwest::Client,
+    base_url: String,
+    limiter: RateLimiter,
+    telemetry: Arc<Telemetry>,
+}
+
+impl Upstream {
+    /// Builds the HTTP client; fails only if the TLS backend cannot be initialised.
+    pub fn new(settings: &ClientSettings, telemetry: Arc<Telemetry>) -> reqwest::Result<Self> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            // A redirect would carry the token and signature headers to another host: none followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("sobot_exporter/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            client,
+            base_url: settings.base_url.trim_end_matches('/').to_string(),
+            limiter: RateLimiter::new(settings.rate_limit_per_minute, 20),
+            telemetry,
+        })
+    }
+
+    /// The self-metrics the calls are counted in.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Waits for a rate-limit slot, then builds the request (so that a signed timestamp is fresh)
+    /// from the client and the URL of `path`, sends it, checks the vendor's result code with `check`,
+    /// and counts the outcome under `endpoint` (`ok_code` on success).
+    pub async fn send(
+        &self,
+        endpoint: &str,
+        path: &str,
+        ok_code: &str,
+        build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
+        check: impl FnOnce(Value) -> Result<Value, UpstreamError>,
+    ) -> Result<Value, UpstreamError> {
+        self.limiter.acquire().await;
+        let request = build(&self.client, format!("{}{path}", self.base_url));
+        let started = Instant::now();
+        let result = send_json(request).await.and_then(check);
+        let code = match &result {
+            Ok(_) => ok_code.to_string(),
+            Err(e) => e.code_label(),
+        };
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        debug!(endpoint, code, elapsed_ms, "upstream call");
+        self.telemetry.count_request(endpoint, &code);
+        result
+    }
 }
 
 /// Sends a request and parses its body as JSON. HTTP errors, timeouts and non-JSON bodies become
 /// [`UpstreamError`]s; the vendor's own result code is left to the caller.
-pub async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, UpstreamError> {
+async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, UpstreamError> {
     let mut response = request.send().await.map_err(|e| UpstreamError::from_transport(&e))?;
     let status = response.status();
     if !status.is_success() {

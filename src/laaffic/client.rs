@@ -3,11 +3,9 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::time::Instant;
-use tracing::debug;
 
 use crate::error::UpstreamError;
-use crate::http::{self, RateLimiter};
+use crate::http::{ClientSettings, Upstream};
 use crate::secret::Secret;
 use crate::sign::laaffic_sign;
 use crate::telemetry::Telemetry;
@@ -42,52 +40,35 @@ pub fn explain(status: &str) -> &'static str {
 /// A Laaffic API client.
 #[derive(Debug)]
 pub struct LaafficClient {
-    http: reqwest::Client,
-    base_url: String,
+    upstream: Upstream,
     credentials: LaafficCredentials,
-    limiter: RateLimiter,
-    telemetry: Arc<Telemetry>,
 }
 
 impl LaafficClient {
     /// Creates a client; fails only if the TLS backend cannot be initialised.
     pub fn new(
-        settings: &crate::http::ClientSettings,
+        settings: &ClientSettings,
         credentials: LaafficCredentials,
         telemetry: Arc<Telemetry>,
     ) -> reqwest::Result<Self> {
-        Ok(Self {
-            http: http::client(settings.connect_timeout, settings.timeout)?,
-            base_url: settings.base_url.trim_end_matches('/').to_string(),
-            credentials,
-            limiter: RateLimiter::new(settings.rate_limit_per_minute, 20),
-            telemetry,
-        })
+        Ok(Self { upstream: Upstream::new(settings, telemetry)?, credentials })
     }
 
     /// POSTs a seat query and returns its `data` object.
     pub async fn seat_query(&self, body: &Value) -> Result<Value, UpstreamError> {
-        self.limiter.acquire().await;
-        let timestamp = jiff::Timestamp::now().as_second().to_string();
-        let sign =
-            laaffic_sign(self.credentials.api_key.expose(), self.credentials.api_secret.expose(), &timestamp);
-        let request = self
-            .http
-            .post(format!("{}{SEAT_QUERY}", self.base_url))
-            .header("Api-Key", self.credentials.api_key.expose())
-            .header("Timestamp", timestamp)
-            .header("Sign", sign)
-            .json(body);
-        let started = Instant::now();
-        let result = http::send_json(request).await.and_then(check_status);
-        let code = match &result {
-            Ok(_) => "0".to_string(),
-            Err(e) => e.code_label(),
+        let key = &self.credentials.api_key;
+        // Signed when the rate limiter lets the request go, so that the timestamp is fresh.
+        let build = |client: &reqwest::Client, url: String| {
+            let timestamp = jiff::Timestamp::now().as_second().to_string();
+            let sign = laaffic_sign(key.expose(), self.credentials.api_secret.expose(), &timestamp);
+            client
+                .post(url)
+                .header("Api-Key", key.expose())
+                .header("Timestamp", timestamp)
+                .header("Sign", sign)
+                .json(body)
         };
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        debug!(endpoint = "seat_query", code, elapsed_ms, "upstream call");
-        self.telemetry.count_request("seat_query", &code);
-        result
+        self.upstream.send("seat_query", SEAT_QUERY, "0", build, check_status).await
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::error::UpstreamError;
-use crate::http::{self, ClientSettings, RateLimiter};
+use crate::http::{ClientSettings, Upstream};
 use crate::secret::Secret;
 use crate::sign::sobot_token_sign;
 use crate::table::Method;
@@ -43,14 +43,11 @@ struct Token {
 /// A Sobot API client for one company.
 #[derive(Debug)]
 pub struct SobotClient {
-    http: reqwest::Client,
-    base_url: String,
+    upstream: Upstream,
     credentials: Credentials,
     /// The shared token. A tokio mutex, held across the fetch so that concurrent callers wait for
     /// one refresh instead of starting several (each new token invalidates the previous one).
     token: Mutex<Option<Token>>,
-    limiter: RateLimiter,
-    telemetry: Arc<Telemetry>,
 }
 
 impl SobotClient {
@@ -60,14 +57,7 @@ impl SobotClient {
         credentials: Credentials,
         telemetry: Arc<Telemetry>,
     ) -> reqwest::Result<Self> {
-        Ok(Self {
-            http: http::client(settings.connect_timeout, settings.timeout)?,
-            base_url: settings.base_url.trim_end_matches('/').to_string(),
-            credentials,
-            token: Mutex::new(None),
-            limiter: RateLimiter::new(settings.rate_limit_per_minute, 20),
-            telemetry,
-        })
+        Ok(Self { upstream: Upstream::new(settings, telemetry)?, credentials, token: Mutex::new(None) })
     }
 
     /// Calls an endpoint with the shared token and returns the whole JSON envelope of a
@@ -98,30 +88,18 @@ impl SobotClient {
         params: &[(&str, String)],
         token: &Secret,
     ) -> Result<Value, UpstreamError> {
-        let url = format!("{}{}", self.base_url, path);
-        let request = match method {
-            Method::Get => self.http.get(url).query(params),
-            Method::Post => {
-                let body: Map<String, Value> =
-                    params.iter().map(|(k, v)| ((*k).to_string(), Value::String(v.clone()))).collect();
-                self.http.post(url).json(&body)
-            }
+        let build = |client: &reqwest::Client, url: String| {
+            let request = match method {
+                Method::Get => client.get(url).query(params),
+                Method::Post => {
+                    let body: Map<String, Value> =
+                        params.iter().map(|(k, v)| ((*k).to_string(), Value::String(v.clone()))).collect();
+                    client.post(url).json(&body)
+                }
+            };
+            request.header("token", token.expose())
         };
-        self.execute(name, request.header("token", token.expose())).await
-    }
-
-    /// Sends, checks `ret_code`, and counts the outcome.
-    async fn execute(&self, name: &str, request: reqwest::RequestBuilder) -> Result<Value, UpstreamError> {
-        self.limiter.acquire().await;
-        let started = Instant::now();
-        let result = http::send_json(request).await.and_then(check_ret_code);
-        let code = match &result {
-            Ok(_) => OK.to_string(),
-            Err(e) => e.code_label(),
-        };
-        debug!(endpoint = name, code, elapsed_ms = started.elapsed().as_millis() as u64, "upstream call");
-        self.telemetry.count_request(name, &code);
-        result
+        self.upstream.send(name, path, OK, build, check_ret_code).await
     }
 
     /// The current token, fetched or refreshed (at 90 % of its lifetime) when needed.
@@ -153,13 +131,18 @@ impl SobotClient {
         let create_time = jiff::Timestamp::now().as_second().to_string();
         let sign =
             sobot_token_sign(&self.credentials.app_id, &create_time, self.credentials.app_key.expose());
-        let request = self.http.get(format!("{}/api/get_token", self.base_url)).query(&[
+        let query = [
             ("appid", self.credentials.app_id.as_str()),
             ("create_time", create_time.as_str()),
             ("sign", sign.as_str()),
-        ]);
-        let result = self.execute("get_token", request).await.and_then(|body| parse_token(&body));
-        self.telemetry.count_token_refresh(result.is_ok());
+        ];
+        let build = |client: &reqwest::Client, url: String| client.get(url).query(&query);
+        let result = self
+            .upstream
+            .send("get_token", "/api/get_token", OK, build, check_ret_code)
+            .await
+            .and_then(|body| parse_token(&body));
+        self.upstream.telemetry().count_token_refresh(result.is_ok());
         match result {
             Ok((value, lifetime)) => {
                 debug!(lifetime_s = lifetime.as_secs(), "fetched a new token");
