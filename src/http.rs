@@ -38,22 +38,28 @@ pub struct Upstream {
     telemetry: Arc<Telemetry>,
 }
 
+/// The HTTP client (and its connection pool) of one vendor, shared by every target; fails only
+/// if the TLS backend cannot be initialised.
+pub fn http_client(settings: &ClientSettings) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
+        // A redirect would carry the token and signature headers to another host: none followed.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("sobot_exporter/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 impl Upstream {
-    /// Builds the HTTP client; fails only if the TLS backend cannot be initialised.
-    pub fn new(settings: &ClientSettings, telemetry: Arc<Telemetry>) -> reqwest::Result<Self> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout)
-            // A redirect would carry the token and signature headers to another host: none followed.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("sobot_exporter/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self {
+    /// One target's view of an upstream: the vendor's shared `client` (from [`http_client`]), the
+    /// base URL, a rate limiter of its own (the limit is per company), its self-metrics.
+    pub fn new(settings: &ClientSettings, client: reqwest::Client, telemetry: Arc<Telemetry>) -> Self {
+        Self {
             client,
             base_url: settings.base_url.trim_end_matches('/').to_string(),
             limiter: RateLimiter::new(settings.rate_limit_per_minute, 20),
             telemetry,
-        })
+        }
     }
 
     /// The self-metrics the calls are counted in.

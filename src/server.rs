@@ -1,6 +1,7 @@
 //! The HTTP server: `/metrics` (the cached exposition), `/` (landing page), `/healthz`.
 //!
-//! A scrape never touches the upstream: it picks pre-encoded bytes from a `watch` channel.
+//! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
+//! encoded chunks.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,10 +18,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::exposition::{self, Exposition};
+use crate::exposition::{self, Board, Format};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,8 +30,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Routes {
     /// Path of the metrics endpoint, e.g. `/metrics`.
     pub telemetry_path: Arc<str>,
-    /// The current exposition.
-    pub exposition: watch::Receiver<Arc<Exposition>>,
+    /// The targets' published chunks.
+    pub board: Arc<Board>,
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 10 s).
@@ -93,12 +93,9 @@ fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
 
 fn metrics(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("");
-    let current = routes.exposition.borrow().clone();
-    let (content_type, body) = if exposition::prefers_openmetrics(header(ACCEPT)) {
-        (exposition::OPENMETRICS, &current.openmetrics)
-    } else {
-        (exposition::TEXT, &current.text)
-    };
+    let format = Format::negotiate(header(ACCEPT));
+    let content_type = format.content_type();
+    let body = routes.board.body(format);
     let gzip = exposition::accepts_gzip(header(ACCEPT_ENCODING));
     let bytes = if gzip { body.gzip() } else { body.plain.clone() };
     let mut response = Response::new(Full::new(bytes));

@@ -1,6 +1,9 @@
 //! The exporter's own metrics (`sobot_exporter_*`): values behind one lock, turned into families
 //! at encode time, so they go through the same sorted encoding as the collected data and the
 //! metrics reference is generated from the same table.
+//!
+//! Each target has its own [`Telemetry`]: its self-series are encoded with its data and go when it
+//! goes. The process-wide ones (`build_info`) come from [`process_families`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -130,11 +133,9 @@ impl Default for Telemetry {
 }
 
 impl Telemetry {
-    /// Self-metrics with `build_info` set.
+    /// No values yet.
     pub fn new() -> Self {
-        let t = Telemetry { values: Mutex::default() };
-        t.set(BUILD_INFO, vec![("version", env!("CARGO_PKG_VERSION").to_string())], 1.0);
-        t
+        Telemetry { values: Mutex::default() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Labels), f64>> {
@@ -178,22 +179,32 @@ impl Telemetry {
 
     /// The self-metrics as families (one per metric that has a series).
     pub fn families(&self) -> Vec<Family> {
-        let values = self.lock();
-        SELF_METRICS
-            .iter()
-            .filter_map(|m| {
-                let samples: Vec<Sample> = values
-                    .iter()
-                    .filter(|((name, _), _)| *name == m.name)
-                    .map(|((_, labels), value)| Sample { labels: labels.clone(), value: *value })
-                    .collect();
-                (!samples.is_empty()).then(|| Family {
-                    name: Arc::from(m.name),
-                    help: Arc::from(m.help),
-                    kind: m.kind,
-                    samples,
-                })
-            })
-            .collect()
+        families(&self.lock())
     }
+}
+
+/// The process-wide self-metrics: `sobot_exporter_build_info`.
+pub fn process_families() -> Vec<Family> {
+    let mut values = BTreeMap::new();
+    values.insert((BUILD_INFO, vec![("version", env!("CARGO_PKG_VERSION").to_string())]), 1.0);
+    families(&values)
+}
+
+fn families(values: &BTreeMap<(&'static str, Labels), f64>) -> Vec<Family> {
+    SELF_METRICS
+        .iter()
+        .filter_map(|m| {
+            let samples: Vec<Sample> = values
+                .iter()
+                .filter(|((name, _), _)| *name == m.name)
+                .map(|((_, labels), value)| Sample { labels: labels.clone(), value: *value })
+                .collect();
+            (!samples.is_empty()).then(|| Family {
+                name: Arc::from(m.name),
+                help: Arc::from(m.help),
+                kind: m.kind,
+                samples,
+            })
+        })
+        .collect()
 }

@@ -35,9 +35,10 @@ fn every_self_metric_of_the_table_encodes_under_its_name() {
         let labels = m.labels.iter().map(|l| (*l, "x".to_string())).collect();
         telemetry.set(m.name, labels, 1.0);
     }
-    let store = sobot_exporter::snapshot::Store::default();
-    let exposition = sobot_exporter::exposition::encode(&store, &telemetry).expect("encodes");
-    let text = String::from_utf8(exposition.text.plain.to_vec()).expect("utf8");
+    use sobot_exporter::exposition::{Chunk, Format};
+    let sources = vec![std::sync::Arc::new(telemetry.families())];
+    let chunk = Chunk::encode(sources).expect("encodes");
+    let text = String::from_utf8(chunk.body(Format::Text).plain.to_vec()).expect("utf8");
     let mut exposed: Vec<(&str, &str)> =
         text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_once(' ')).collect();
     let mut listed: Vec<(&str, &str)> = SELF_METRICS

@@ -21,7 +21,9 @@ fn client(base_url: &str) -> Arc<SobotClient> {
         rate_limit_per_minute: 1000,
     };
     let credentials = Credentials { app_id: APP_ID.to_string(), app_key: Secret::new(APP_KEY) };
-    Arc::new(SobotClient::new(&settings, credentials, Arc::new(Telemetry::new())).expect("client"))
+    let http = sobot_exporter::http::http_client(&settings).expect("client");
+    let telemetry = Arc::new(Telemetry::new());
+    Arc::new(SobotClient::new(&settings, http, credentials, telemetry, Duration::from_secs(1)))
 }
 
 async fn robot_session(

@@ -14,7 +14,7 @@ use crate::telemetry::Telemetry;
 pub const SEAT_QUERY: &str = "/v3/cc/seat/query";
 
 /// Laaffic credentials.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LaafficCredentials {
     /// `Api-Key` header.
     pub api_key: Secret,
@@ -45,13 +45,14 @@ pub struct LaafficClient {
 }
 
 impl LaafficClient {
-    /// Creates a client; fails only if the TLS backend cannot be initialised.
+    /// A client for one set of credentials over the vendor's shared HTTP client.
     pub fn new(
         settings: &ClientSettings,
+        http: reqwest::Client,
         credentials: LaafficCredentials,
         telemetry: Arc<Telemetry>,
-    ) -> reqwest::Result<Self> {
-        Ok(Self { upstream: Upstream::new(settings, telemetry)?, credentials })
+    ) -> Self {
+        Self { upstream: Upstream::new(settings, http, telemetry), credentials }
     }
 
     /// POSTs a seat query and returns its `data` object.

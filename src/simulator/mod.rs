@@ -7,7 +7,7 @@ mod data;
 mod laaffic;
 mod sobot;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -127,12 +127,43 @@ pub struct Recorded {
     pub params: Vec<(String, String)>,
     /// The result code it answered.
     pub code: String,
+    /// The Sobot company (`appid`) the request was for: the `appid` of a get_token, the owner of
+    /// a valid token; `None` otherwise.
+    pub company: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+/// One Sobot company the simulator knows: its key and its single valid token.
+#[derive(Debug)]
+struct Company {
+    key: Secret,
+    current: Option<(String, Instant)>,
+    issued: u64,
+}
+
+impl Company {
+    fn new(key: Secret) -> Self {
+        Self { key, current: None, issued: 0 }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Tokens {
-    current: Option<(String, Instant)>,
+    /// Companies by `appid`.
+    companies: BTreeMap<String, Company>,
+    /// Tokens issued to every company.
     issued: u64,
+}
+
+impl Tokens {
+    /// The company whose current token this is.
+    fn owner(&self, token: &str) -> Option<&str> {
+        self.companies
+            .iter()
+            .find(|(_, c)| c.current.as_ref().is_some_and(|(t, _)| t == token))
+            .map(|(id, _)| id.as_str())
+    }
 }
 
 #[derive(Debug)]
@@ -143,7 +174,8 @@ struct State {
     faults: Mutex<HashMap<String, VecDeque<Fault>>>,
     sticky: Mutex<HashMap<String, Fault>>,
     log: Mutex<Vec<Recorded>>,
-    minute: Mutex<(Instant, u32)>,
+    /// Calls per company in the current minute.
+    minute: Mutex<HashMap<String, (Instant, u32)>>,
     started: Instant,
 }
 
@@ -164,14 +196,16 @@ impl Simulator {
     pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
+        let companies =
+            BTreeMap::from([(config.sobot_app_id.clone(), Company::new(config.sobot_app_key.clone()))]);
         let state = Arc::new(State {
             agents: Mutex::new(config.agents.clone()),
             config,
-            tokens: Mutex::default(),
+            tokens: Mutex::new(Tokens { companies, issued: 0 }),
             faults: Mutex::default(),
             sticky: Mutex::default(),
             log: Mutex::default(),
-            minute: Mutex::new((Instant::now(), 0)),
+            minute: Mutex::default(),
             started: Instant::now(),
         });
         let (stop, stopped) = watch::channel(false);
@@ -205,19 +239,42 @@ impl Simulator {
         *lock(&self.state.agents) = agents;
     }
 
-    /// Invalidates the current token, as the upstream does when its lifetime ends.
+    /// Invalidates every company's current token, as the upstream does when its lifetime ends.
     pub fn expire_token(&self) {
-        lock(&self.state.tokens).current = None;
+        for company in lock(&self.state.tokens).companies.values_mut() {
+            company.current = None;
+        }
     }
 
-    /// How many tokens were issued.
+    /// How many tokens were issued, to every company.
     pub fn tokens_issued(&self) -> u64 {
         lock(&self.state.tokens).issued
     }
 
-    /// The currently valid token, if any.
+    /// How many tokens were issued to one company.
+    pub fn tokens_issued_to(&self, app_id: &str) -> u64 {
+        lock(&self.state.tokens).companies.get(app_id).map_or(0, |c| c.issued)
+    }
+
+    /// The first company's currently valid token, if any.
     pub fn current_token(&self) -> Option<String> {
-        lock(&self.state.tokens).current.as_ref().map(|(t, _)| t.clone())
+        let tokens = lock(&self.state.tokens);
+        tokens.companies.get(&self.state.config.sobot_app_id)?.current.as_ref().map(|(t, _)| t.clone())
+    }
+
+    /// Adds a company (or changes its key, which invalidates its token), as a tenant of a platform
+    /// would be: its statistics are the same as the first company's.
+    pub fn add_company(&self, app_id: &str, app_key: &str) {
+        lock(&self.state.tokens).companies.insert(app_id.to_string(), Company::new(Secret::new(app_key)));
+    }
+
+    /// Requests received for one endpoint on behalf of one company.
+    pub fn requests_for(&self, company: &str, endpoint: &str) -> Vec<Recorded> {
+        lock(&self.state.log)
+            .iter()
+            .filter(|r| r.endpoint == endpoint && r.company.as_deref() == Some(company))
+            .cloned()
+            .collect()
     }
 
     /// Every request received so far.
@@ -281,6 +338,12 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
         Some(call) => call,
         None => return respond(StatusCode::BAD_REQUEST, Bytes::from_static(b"bad request")),
     };
+    let at = Instant::now();
+    let company = if call.endpoint == "get_token" {
+        call.param("appid").map(str::to_string)
+    } else {
+        call.token.as_deref().and_then(|t| lock(&state.tokens).owner(t).map(str::to_string))
+    };
     let fault = {
         let mut faults = lock(&state.faults);
         faults.get_mut(&call.endpoint).and_then(VecDeque::pop_front)
@@ -305,7 +368,8 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
         }
         None => answer(state, &call),
     };
-    lock(&state.log).push(Recorded { endpoint: call.endpoint.clone(), params: call.params.clone(), code });
+    let params = call.params.clone();
+    lock(&state.log).push(Recorded { endpoint: call.endpoint.clone(), params, code, company, at });
     respond(status, body)
 }
 

@@ -61,15 +61,15 @@ fn get_token(state: &State, call: &Call) -> Result<Bytes, &'static str> {
     else {
         return Err("210006");
     };
-    if appid != config.sobot_app_id {
+    let mut tokens = lock(&state.tokens);
+    let Some(company) = tokens.companies.get(appid) else {
         return Err("910004");
-    }
+    };
     if !create_time.bytes().all(|b| b.is_ascii_digit())
-        || sign != sobot_token_sign(appid, create_time, config.sobot_app_key.expose())
+        || sign != sobot_token_sign(appid, create_time, company.key.expose())
     {
         return Err("910003");
     }
-    let mut tokens = lock(&state.tokens);
     tokens.issued += 1;
     let token = if tokens.issued == 1 && config.data == data::DataMode::Fixtures {
         // The document's example token, then fresh ones.
@@ -78,8 +78,12 @@ fn get_token(state: &State, call: &Call) -> Result<Bytes, &'static str> {
         let seed = data::mix(tokens.issued ^ state.started.elapsed().as_nanos() as u64);
         format!("{:016x}{:016x}", seed, data::mix(seed))
     };
-    // Every call returns a new token; the previous one stops working.
-    tokens.current = Some((token.clone(), Instant::now() + config.token_lifetime));
+    // Every call returns a new token; the company's previous one stops working.
+    let expires = Instant::now() + config.token_lifetime;
+    if let Some(company) = tokens.companies.get_mut(appid) {
+        company.issued += 1;
+        company.current = Some((token.clone(), expires));
+    }
     Ok(Bytes::from(
         json!({
             "item": {"token": token, "expires_in": config.token_lifetime.as_secs().to_string()},
@@ -91,7 +95,7 @@ fn get_token(state: &State, call: &Call) -> Result<Bytes, &'static str> {
 }
 
 fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, &'static str> {
-    rate_limit(state)?;
+    rate_limit(state, call)?;
     check_token(state, call, "910001", "910002")?;
     if call.body_error {
         return Err("210006");
@@ -134,7 +138,7 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
 }
 
 fn quality(state: &State, call: &Call, source: &QualitySource) -> Result<Bytes, &'static str> {
-    rate_limit(state)?;
+    rate_limit(state, call)?;
     // The quality API has its own codes for token errors.
     if source.path.starts_with("/api/interceptor/") {
         check_token(state, call, "900001", "900002")?;
@@ -165,8 +169,11 @@ fn quality(state: &State, call: &Call, source: &QualitySource) -> Result<Bytes, 
     Ok(data::quality_page(source, &agents, total, day, page, size, uptime))
 }
 
-fn rate_limit(state: &State) -> Result<(), &'static str> {
-    let mut minute = lock(&state.minute);
+/// The documented limit is per company: calls are counted per token owner in fixed minutes.
+fn rate_limit(state: &State, call: &Call) -> Result<(), &'static str> {
+    let owner = call.token.as_deref().and_then(|t| lock(&state.tokens).owner(t).map(str::to_string));
+    let mut minutes = lock(&state.minute);
+    let minute = minutes.entry(owner.unwrap_or_default()).or_insert_with(|| (Instant::now(), 0));
     if minute.0.elapsed().as_secs() >= 60 {
         *minute = (Instant::now(), 0);
     }
@@ -183,10 +190,11 @@ fn check_token(
     let Some(token) = call.token.as_deref().filter(|t| !t.is_empty()) else {
         return Err(missing);
     };
-    match &lock(&state.tokens).current {
-        Some((current, expires)) if current == token && Instant::now() < *expires => Ok(()),
-        _ => Err(expired),
-    }
+    let tokens = lock(&state.tokens);
+    let valid = tokens.companies.values().any(|c| {
+        c.current.as_ref().is_some_and(|(current, expires)| current == token && Instant::now() < *expires)
+    });
+    if valid { Ok(()) } else { Err(expired) }
 }
 
 /// Checks the start and end dates against the endpoint's format; returns the start day.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::error::UpstreamError;
 use crate::http::{ClientSettings, Upstream};
@@ -26,7 +26,7 @@ pub const TOKEN_EXPIRED: [&str; 2] = ["910002", "900002"];
 const DOCUMENTED_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
 
 /// Credentials of one Sobot company.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     /// `appid`, not secret but not printed either.
     pub app_id: String,
@@ -40,6 +40,15 @@ struct Token {
     refresh_at: Instant,
 }
 
+/// The token, or why there is none.
+#[derive(Debug, Default)]
+struct TokenState {
+    token: Option<Token>,
+    /// The last failed fetch and until when it stands: callers until then get this error without
+    /// a new attempt, so a rejected key costs one `get_token` a cycle, not one per collector.
+    failed: Option<(Instant, UpstreamError)>,
+}
+
 /// A Sobot API client for one company.
 #[derive(Debug)]
 pub struct SobotClient {
@@ -47,17 +56,33 @@ pub struct SobotClient {
     credentials: Credentials,
     /// The shared token. A tokio mutex, held across the fetch so that concurrent callers wait for
     /// one refresh instead of starting several (each new token invalidates the previous one).
-    token: Mutex<Option<Token>>,
+    token: Mutex<TokenState>,
+    /// How long a failed token fetch stands (about half the target's interval).
+    retry_after: Duration,
 }
 
 impl SobotClient {
-    /// Creates a client; fails only if the TLS backend cannot be initialised.
+    /// A client for one company over the vendor's shared HTTP client; a failed token fetch is
+    /// not retried for `retry_after`.
     pub fn new(
         settings: &ClientSettings,
+        http: reqwest::Client,
         credentials: Credentials,
         telemetry: Arc<Telemetry>,
-    ) -> reqwest::Result<Self> {
-        Ok(Self { upstream: Upstream::new(settings, telemetry)?, credentials, token: Mutex::new(None) })
+        retry_after: Duration,
+    ) -> Self {
+        Self {
+            upstream: Upstream::new(settings, http, telemetry),
+            credentials,
+            token: Mutex::new(TokenState::default()),
+            retry_after,
+        }
+    }
+
+    /// Makes sure a token is at hand (fetched, or the standing failure returned): a cycle calls it
+    /// once before its collectors, so that they share one attempt.
+    pub async fn ensure_token(&self) -> Result<(), UpstreamError> {
+        self.token().await.map(drop)
     }
 
     /// Calls an endpoint with the shared token and returns the whole JSON envelope of a
@@ -105,26 +130,41 @@ impl SobotClient {
     /// The current token, fetched or refreshed (at 90 % of its lifetime) when needed.
     async fn token(&self) -> Result<Secret, UpstreamError> {
         let mut guard = self.token.lock().await;
-        if let Some(token) = guard.as_ref().filter(|t| Instant::now() < t.refresh_at) {
+        if let Some(token) = guard.token.as_ref().filter(|t| Instant::now() < t.refresh_at) {
             return Ok(token.value.clone());
         }
-        let token = self.fetch_token().await?;
-        let value = token.value.clone();
-        *guard = Some(token);
-        Ok(value)
+        self.fetch_into(&mut guard).await
     }
 
     /// A token newer than `stale`: fetched now unless another caller already did.
     async fn refresh_after(&self, stale: &Secret) -> Result<Secret, UpstreamError> {
         let mut guard = self.token.lock().await;
-        if let Some(token) = guard.as_ref().filter(|t| &t.value != stale) {
+        if let Some(token) = guard.token.as_ref().filter(|t| &t.value != stale) {
             return Ok(token.value.clone());
         }
-        *guard = None;
-        let token = self.fetch_token().await?;
-        let value = token.value.clone();
-        *guard = Some(token);
-        Ok(value)
+        guard.token = None;
+        self.fetch_into(&mut guard).await
+    }
+
+    /// Fetches a token into `state`, unless a failed fetch still stands.
+    async fn fetch_into(&self, state: &mut TokenState) -> Result<Secret, UpstreamError> {
+        if let Some((until, e)) = &state.failed
+            && Instant::now() < *until
+        {
+            return Err(e.clone());
+        }
+        match self.fetch_token().await {
+            Ok(token) => {
+                let value = token.value.clone();
+                *state = TokenState { token: Some(token), failed: None };
+                Ok(value)
+            }
+            Err(e) => {
+                let now = Instant::now();
+                state.failed = Some((now.checked_add(self.retry_after).unwrap_or(now), e.clone()));
+                Err(e)
+            }
+        }
     }
 
     async fn fetch_token(&self) -> Result<Token, UpstreamError> {
@@ -143,22 +183,16 @@ impl SobotClient {
             .await
             .and_then(|body| parse_token(&body));
         self.upstream.telemetry().count_token_refresh(result.is_ok());
-        match result {
-            Ok((value, lifetime)) => {
-                debug!(lifetime_s = lifetime.as_secs(), "fetched a new token");
-                let now = Instant::now();
-                Ok(Token { value, refresh_at: now.checked_add(lifetime.mul_f64(0.9)).unwrap_or(now) })
-            }
-            Err(e) => {
-                warn!(error = %e, hint = token_hint(&e), "cannot fetch a Sobot token");
-                Err(e)
-            }
-        }
+        // A failure is logged by the target, once per change.
+        let (value, lifetime) = result?;
+        debug!(lifetime_s = lifetime.as_secs(), "fetched a new token");
+        let now = Instant::now();
+        Ok(Token { value, refresh_at: now.checked_add(lifetime.mul_f64(0.9)).unwrap_or(now) })
     }
 }
 
 /// Explains the token errors an operator can fix.
-fn token_hint(e: &UpstreamError) -> &'static str {
+pub fn token_hint(e: &UpstreamError) -> &'static str {
     match e {
         UpstreamError::Api { code, .. } if code == "910003" || code == "900003" => {
             "the signature was rejected: check the app key (SOBOT_APP_KEY / sobot.app_key_file)"

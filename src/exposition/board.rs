@@ -1,0 +1,269 @@
+//! The published chunks of every target, and `/metrics` assembled from them.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use super::{Body, Chunk, Format, finish, write_header};
+use crate::snapshot::Labels;
+
+/// What a chunk on the board belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// The exporter itself (`sobot_exporter_build_info`); listed first.
+    Process,
+    /// A target, by id.
+    Target(String),
+}
+
+#[derive(Debug)]
+struct Entry {
+    epoch: u64,
+    /// `k="v",…` added to every sample line on `/metrics` (empty for the single company).
+    labels: Arc<str>,
+    chunk: Arc<Chunk>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: BTreeMap<Key, Entry>,
+    /// Bumped on every change: the assembled bodies of an older generation are stale.
+    generation: u64,
+}
+
+/// `/metrics` bodies of one generation, each assembled by the first scrape that asks.
+#[derive(Debug, Default)]
+struct Assembled {
+    generation: u64,
+    bodies: [OnceLock<Arc<Body>>; 2],
+}
+
+/// Every published chunk. Publishing is a map insert; assembly happens on the first scrape after
+/// a change, once per format, and never re-encodes a target.
+#[derive(Debug, Default)]
+pub struct Board {
+    entries: Mutex<Entries>,
+    assembled: Mutex<Arc<Assembled>>,
+    epochs: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Only maps and `Arc`s behind these locks: a panic cannot leave them half-written.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Board {
+    /// An empty board.
+    pub fn new() -> Arc<Board> {
+        Arc::new(Board::default())
+    }
+
+    /// The handle a target publishes through. `labels` are added to its series on `/metrics`
+    /// (not to its own body).
+    pub fn publisher(self: &Arc<Self>, key: Key, labels: &Labels) -> Publisher {
+        let labels: Vec<String> =
+            labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v))).collect();
+        Publisher {
+            board: self.clone(),
+            key,
+            labels: labels.join(",").into(),
+            epoch: self.epochs.fetch_add(1, Ordering::Relaxed),
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    /// The current chunk of `key`.
+    pub fn chunk(&self, key: &Key) -> Option<Arc<Chunk>> {
+        lock(&self.entries).map.get(key).map(|e| e.chunk.clone())
+    }
+
+    /// Every key with a chunk, in order.
+    pub fn keys(&self) -> Vec<Key> {
+        lock(&self.entries).map.keys().cloned().collect()
+    }
+
+    /// The whole exposition in `format`: assembled on the first call after a change, then kept.
+    pub fn body(&self, format: Format) -> Arc<Body> {
+        let generation = lock(&self.entries).generation;
+        let assembled = {
+            let mut current = lock(&self.assembled);
+            if current.generation != generation {
+                *current = Arc::new(Assembled { generation, bodies: Default::default() });
+            }
+            current.clone()
+        };
+        // Concurrent scrapes of a new generation wait for one assembly.
+        assembled.bodies[format as usize].get_or_init(|| Arc::new(Body::new(self.assemble(format)))).clone()
+    }
+
+    /// Every chunk's families merged by name: each family's header once (the first chunk's), then
+    /// every chunk's sample lines with its labels added.
+    fn assemble(&self, format: Format) -> Vec<u8> {
+        let entries: Vec<(Arc<str>, Arc<Chunk>)> =
+            lock(&self.entries).map.values().map(|e| (e.labels.clone(), e.chunk.clone())).collect();
+        let mut index: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+        let mut size = 16;
+        for (e, (labels, chunk)) in entries.iter().enumerate() {
+            for (f, family) in chunk.families().iter().enumerate() {
+                index.entry(&family.name).or_default().push((e, f));
+                size += family.lines.len() + family.header.len() + labels.len() * 2;
+            }
+        }
+        let mut out = Vec::with_capacity(size);
+        for places in index.values() {
+            let (e, f) = places[0];
+            write_header(&mut out, &entries[e].1, &entries[e].1.families()[f], format);
+            for &(e, f) in places {
+                let (labels, chunk) = &entries[e];
+                add_labels(&mut out, chunk.slice(&chunk.families()[f].lines), labels);
+            }
+        }
+        finish(&mut out, format);
+        out
+    }
+}
+
+/// Copies sample lines, adding `labels` (`k="v",…`) to each.
+fn add_labels(out: &mut Vec<u8>, lines: &[u8], labels: &str) {
+    if labels.is_empty() {
+        out.extend_from_slice(lines);
+        return;
+    }
+    for line in lines.split_inclusive(|b| *b == b'\n') {
+        // A metric name has neither braces nor spaces: the first of them ends it.
+        let Some(at) = line.iter().position(|b| *b == b'{' || *b == b' ') else {
+            out.extend_from_slice(line);
+            continue;
+        };
+        out.extend_from_slice(&line[..at]);
+        out.push(b'{');
+        out.extend_from_slice(labels.as_bytes());
+        if line[at] == b'{' {
+            if line.get(at + 1) != Some(&b'}') {
+                out.push(b',');
+            }
+            out.extend_from_slice(&line[at + 1..]);
+        } else {
+            out.push(b'}');
+            out.extend_from_slice(&line[at..]);
+        }
+    }
+}
+
+/// A label value as the text formats quote it.
+fn escape_label_value(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// A target's handle on the board. Retired when dropped, so a stopped target's series go.
+#[derive(Debug)]
+pub struct Publisher {
+    board: Arc<Board>,
+    key: Key,
+    labels: Arc<str>,
+    epoch: u64,
+    retired: AtomicBool,
+}
+
+impl Publisher {
+    /// Replaces this target's chunk, unless the publisher was retired.
+    pub fn publish(&self, chunk: Arc<Chunk>) {
+        let mut entries = lock(&self.board.entries);
+        if self.retired.load(Ordering::Relaxed) {
+            return;
+        }
+        let entry = Entry { epoch: self.epoch, labels: self.labels.clone(), chunk };
+        entries.map.insert(self.key.clone(), entry);
+        entries.generation += 1;
+    }
+
+    /// Removes this target's chunk (unless a newer publisher of the same key replaced it) and
+    /// ignores later publishes.
+    pub fn retire(&self) {
+        let mut entries = lock(&self.board.entries);
+        self.retired.store(true, Ordering::Relaxed);
+        if entries.map.get(&self.key).is_some_and(|e| e.epoch == self.epoch) {
+            entries.map.remove(&self.key);
+            entries.generation += 1;
+        }
+    }
+
+    /// The key it publishes under.
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.retire();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Family, Kind, Sample};
+
+    fn chunk(name: &str, labels: &[(&'static str, &str)], value: f64) -> Arc<Chunk> {
+        let family = Family {
+            name: name.into(),
+            help: format!("help of {name}").into(),
+            kind: Kind::Gauge,
+            samples: vec![Sample {
+                labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
+                value,
+            }],
+        };
+        Arc::new(Chunk::encode(vec![Arc::new(vec![family])]).expect("encodes"))
+    }
+
+    fn text(board: &Board, format: Format) -> String {
+        String::from_utf8(board.body(format).plain.to_vec()).expect("utf8")
+    }
+
+    #[test]
+    fn targets_are_merged_with_their_labels_and_one_header_per_family() {
+        let board = Board::new();
+        let a = board.publisher(Key::Target("a".into()), &vec![("tenant", "a\"1".to_string())]);
+        let b = board.publisher(Key::Target("b".into()), &vec![("tenant", "b".to_string())]);
+        a.publish(chunk("sobot_x", &[("window", "today")], 1.0));
+        b.publish(chunk("sobot_x", &[], 2.0));
+        let out = text(&board, Format::Text);
+        assert_eq!(
+            out,
+            "# HELP sobot_x help of sobot_x\n# TYPE sobot_x gauge\n\
+             sobot_x{tenant=\"a\\\"1\",window=\"today\"} 1.0\nsobot_x{tenant=\"b\"} 2.0\n"
+        );
+        assert!(text(&board, Format::OpenMetrics).ends_with("2.0\n# EOF\n"));
+        // A target's own body has no target labels.
+        let own = board.chunk(&Key::Target("a".into())).expect("published").body(Format::Text);
+        assert!(String::from_utf8_lossy(&own.plain).contains("sobot_x{window=\"today\"} 1.0\n"));
+    }
+
+    #[test]
+    fn bodies_are_kept_until_a_change_and_retired_targets_go() {
+        let board = Board::new();
+        let a = board.publisher(Key::Target("a".into()), &Vec::new());
+        a.publish(chunk("sobot_x", &[], 1.0));
+        let first = board.body(Format::Text);
+        assert!(Arc::ptr_eq(&first, &board.body(Format::Text)), "no change, no assembly");
+        // A replacement publisher of the same key, then the old one retires: the new one stays.
+        let a2 = board.publisher(Key::Target("a".into()), &Vec::new());
+        a2.publish(chunk("sobot_x", &[], 2.0));
+        drop(a);
+        let out = text(&board, Format::Text);
+        assert!(out.contains("sobot_x{} 2.0"), "{out}");
+        a2.retire();
+        a2.publish(chunk("sobot_x", &[], 3.0));
+        assert_eq!(text(&board, Format::Text), "");
+        assert!(board.keys().is_empty());
+    }
+
+    #[test]
+    fn labels_are_added_to_every_line_shape() {
+        let mut out = Vec::new();
+        add_labels(&mut out, b"a 1\nb{} 2\nc{x=\"1\"} 3\n", "t=\"v\"");
+        assert_eq!(String::from_utf8_lossy(&out), "a{t=\"v\"} 1\nb{t=\"v\"} 2\nc{t=\"v\",x=\"1\"} 3\n");
+    }
+}

@@ -1,0 +1,260 @@
+//! One target's encoded samples, kept per family so that `/metrics` can be assembled from many
+//! targets without encoding any of them again.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text::encode_registry;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use super::{Body, Format};
+use crate::snapshot::{Family, Kind, Labels, Sample};
+
+/// A target's families encoded once (OpenMetrics sample lines, which are also valid 0.0.4 lines),
+/// with the byte range of each family's header and samples.
+#[derive(Debug)]
+pub struct Chunk {
+    bytes: Bytes,
+    families: Vec<EncodedFamily>,
+    /// The target's own body in each format, made on first demand (`/probe`).
+    own: [OnceLock<Arc<Body>>; 2],
+}
+
+/// Where one family sits in a chunk's bytes.
+#[derive(Debug)]
+pub(crate) struct EncodedFamily {
+    /// The name as exposed (counters with `_total`): the key families are merged by.
+    pub(crate) name: Arc<str>,
+    pub(crate) kind: Kind,
+    /// `# HELP` and `# TYPE` lines, OpenMetrics spelling.
+    pub(crate) header: Range<usize>,
+    /// Sample lines.
+    pub(crate) lines: Range<usize>,
+}
+
+impl Chunk {
+    /// Encodes the families of `snapshots` and `own` (the target's self-metrics) merged by name:
+    /// one family per name, series sorted by labels, one series per label set.
+    pub fn encode(sources: Vec<Arc<Vec<Family>>>) -> Result<Chunk, std::fmt::Error> {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Merged(sources)));
+        let mut text = String::new();
+        encode_registry(&mut text, &registry)?;
+        let bytes = Bytes::from(text.into_bytes());
+        let families = split(&bytes);
+        Ok(Chunk { bytes, families, own: Default::default() })
+    }
+
+    /// An empty chunk.
+    pub fn empty() -> Chunk {
+        Chunk { bytes: Bytes::new(), families: Vec::new(), own: Default::default() }
+    }
+
+    /// Number of sample lines.
+    pub fn series(&self) -> usize {
+        self.families
+            .iter()
+            .map(|f| self.bytes[f.lines.clone()].iter().filter(|b| **b == b'\n').count())
+            .sum()
+    }
+
+    pub(crate) fn families(&self) -> &[EncodedFamily] {
+        &self.families
+    }
+
+    pub(crate) fn slice(&self, range: &Range<usize>) -> &[u8] {
+        &self.bytes[range.clone()]
+    }
+
+    /// This chunk alone as a complete exposition (the body of `/probe`), made once per format.
+    pub fn body(&self, format: Format) -> Arc<Body> {
+        self.own[format as usize]
+            .get_or_init(|| {
+                let mut out = Vec::with_capacity(self.bytes.len() + 64);
+                for family in &self.families {
+                    super::write_header(&mut out, self, family, format);
+                    out.extend_from_slice(self.slice(&family.lines));
+                }
+                super::finish(&mut out, format);
+                Arc::new(Body::new(out))
+            })
+            .clone()
+    }
+}
+
+/// Finds each family's header and samples in what prometheus-client wrote: a family starts with
+/// `# HELP`, its `# TYPE` (and `# UNIT`) lines follow, then its samples until the next `# HELP`.
+fn split(bytes: &[u8]) -> Vec<EncodedFamily> {
+    let mut families = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let start = pos;
+        let line_end = |from: usize| {
+            bytes[from..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| from + i + 1)
+        };
+        // `# HELP name help…`: the name is the third word.
+        let help_end = line_end(start);
+        let name = std::str::from_utf8(&bytes[start..help_end])
+            .ok()
+            .and_then(|l| l.strip_prefix("# HELP "))
+            .and_then(|l| l.split(' ').next())
+            .unwrap_or("")
+            .trim_end()
+            .to_string();
+        let mut header_end = help_end;
+        let mut kind = Kind::Gauge;
+        while bytes[header_end..].starts_with(b"# TYPE ") || bytes[header_end..].starts_with(b"# UNIT ") {
+            let end = line_end(header_end);
+            if bytes[header_end..end].ends_with(b" counter\n") {
+                kind = Kind::Counter;
+            }
+            header_end = end;
+        }
+        let mut lines_end = header_end;
+        while lines_end < bytes.len() && !bytes[lines_end..].starts_with(b"# HELP ") {
+            lines_end = line_end(lines_end);
+        }
+        let name = match kind {
+            Kind::Counter => format!("{name}_total"),
+            Kind::Gauge => name,
+        };
+        families.push(EncodedFamily {
+            name: name.into(),
+            kind,
+            header: start..header_end,
+            lines: header_end..lines_end,
+        });
+        pos = lines_end;
+    }
+    families
+}
+
+/// The families of several sources merged by name, borrowed at encode time (no sample is copied).
+#[derive(Debug)]
+struct Merged(Vec<Arc<Vec<Family>>>);
+
+impl Collector for Merged {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut merged: BTreeMap<&str, (&str, Kind, Vec<&Sample>)> = BTreeMap::new();
+        for family in self.0.iter().flat_map(|source| source.iter()) {
+            let entry = merged.entry(&family.name).or_insert_with(|| (&family.help, family.kind, Vec::new()));
+            entry.2.extend(family.samples.iter());
+        }
+        for (name, (help, kind, mut samples)) in merged {
+            samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+            // Two sources may report the same series: one sample per label set keeps the exposition
+            // valid. An info series is identified by its labels other than `name` (an agent named
+            // by both quality sources, maybe differently, gets one series).
+            if name.ends_with("_info") {
+                samples.dedup_by(|a, b| without_name(&a.labels).eq(without_name(&b.labels)));
+            } else {
+                samples.dedup_by(|a, b| a.labels == b.labels);
+            }
+            match kind {
+                Kind::Gauge => {
+                    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                    for sample in samples {
+                        let labels: &[(&str, String)] = &sample.labels;
+                        metric.encode_family(&labels)?.encode_gauge(&sample.value)?;
+                    }
+                }
+                Kind::Counter => {
+                    // The library writes the `_total` suffix itself.
+                    let base = name.strip_suffix("_total").unwrap_or(name);
+                    let mut metric = encoder.encode_descriptor(base, help, None, MetricType::Counter)?;
+                    for sample in samples {
+                        let labels: &[(&str, String)] = &sample.labels;
+                        metric
+                            .encode_family(&labels)?
+                            .encode_counter::<NoLabelSet, _, f64>(&sample.value, None)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn without_name(labels: &Labels) -> impl Iterator<Item = &(&'static str, String)> {
+    labels.iter().filter(|(k, _)| *k != "name")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn family(name: &str, samples: &[(&[(&'static str, &str)], f64)]) -> Family {
+        Family {
+            name: name.into(),
+            help: "help".into(),
+            kind: Kind::Gauge,
+            samples: samples
+                .iter()
+                .map(|(labels, value)| Sample {
+                    labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
+
+    fn text(families: Vec<Family>) -> String {
+        let chunk = Chunk::encode(vec![Arc::new(families)]).expect("encodes");
+        String::from_utf8(chunk.body(Format::Text).plain.to_vec()).expect("utf8")
+    }
+
+    #[test]
+    fn one_series_per_label_set_and_one_info_series_per_id() {
+        let chat = family("sobot_agent_info", &[(&[("agent", "a1"), ("name", "Ann")], 1.0)]);
+        let call = family(
+            "sobot_agent_info",
+            &[(&[("agent", "a1"), ("name", "Ann (calls)")], 1.0), (&[("agent", "a2"), ("name", "Bo")], 1.0)],
+        );
+        let out = text(vec![chat, call]);
+        assert_eq!(out.matches("agent=\"a1\"").count(), 1, "{out}");
+        assert!(out.contains("sobot_agent_info{agent=\"a2\",name=\"Bo\"} 1.0"));
+        assert_eq!(out.matches("# HELP sobot_agent_info").count(), 1, "{out}");
+
+        let a = family("sobot_x", &[(&[("window", "today")], 2.0)]);
+        let b = family("sobot_x", &[(&[("window", "today")], 2.0), (&[("window", "yesterday")], 3.0)]);
+        let out = text(vec![b, a]);
+        assert_eq!(out.matches("sobot_x{").count(), 2, "{out}");
+        // Sorted by labels whatever the input order.
+        assert!(out.find("today").expect("today") < out.find("yesterday").expect("yesterday"));
+    }
+
+    #[test]
+    fn counters_get_their_total_suffix_once() {
+        let mut c = family("sobot_exporter_parse_errors_total", &[(&[("field", "f")], 3.0)]);
+        c.kind = Kind::Counter;
+        let chunk = Chunk::encode(vec![Arc::new(vec![c])]).expect("encodes");
+        assert_eq!(&*chunk.families()[0].name, "sobot_exporter_parse_errors_total");
+        let om = String::from_utf8(chunk.body(Format::OpenMetrics).plain.to_vec()).expect("utf8");
+        assert!(om.contains("# TYPE sobot_exporter_parse_errors counter"), "{om}");
+        assert!(om.contains("sobot_exporter_parse_errors_total{field=\"f\"} 3"), "{om}");
+        assert!(om.ends_with("# EOF\n"));
+        let text = String::from_utf8(chunk.body(Format::Text).plain.to_vec()).expect("utf8");
+        assert!(text.contains("# TYPE sobot_exporter_parse_errors_total counter"), "{text}");
+        assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn families_are_split_at_their_headers() {
+        let empty = family("sobot_a", &[]);
+        let two = family("sobot_b", &[(&[("window", "today")], 1.0), (&[("window", "yesterday")], 2.0)]);
+        let chunk = Chunk::encode(vec![Arc::new(vec![two, empty])]).expect("encodes");
+        let names: Vec<&str> = chunk.families().iter().map(|f| &*f.name).collect();
+        assert_eq!(names, ["sobot_a", "sobot_b"]);
+        assert!(chunk.families()[0].lines.is_empty(), "an empty family keeps its header only");
+        assert_eq!(
+            String::from_utf8_lossy(chunk.slice(&chunk.families()[1].lines)),
+            "sobot_b{window=\"today\"} 1.0\nsobot_b{window=\"yesterday\"} 2.0\n"
+        );
+        assert_eq!(chunk.series(), 2);
+    }
+}

@@ -1,0 +1,165 @@
+//! The exposition: each target's samples encoded once per cycle into a [`Chunk`], and the
+//! [`Board`] that assembles `/metrics` from the chunks (each family's HELP/TYPE once) in both
+//! formats, plain and gzipped, on the first scrape after a change.
+//!
+//! Sample lines are the same in OpenMetrics and in the 0.0.4 text format (prometheus-client writes
+//! them); only the headers differ (a counter's HELP/TYPE name, `# EOF`), so a chunk is encoded
+//! once and serves both.
+
+mod board;
+mod chunk;
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use flate2::{Compression, write::GzEncoder};
+
+pub use board::{Board, Key, Publisher};
+pub use chunk::Chunk;
+use chunk::EncodedFamily;
+
+use crate::snapshot::Kind;
+
+/// Content type of the OpenMetrics 1.0 text format.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Content type of the Prometheus text format 0.0.4.
+pub const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// An exposition format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics 1.0 text, for scrapers that ask for it (Prometheus does).
+    OpenMetrics = 0,
+    /// Prometheus text 0.0.4, for everything else (curl, promtool).
+    Text = 1,
+}
+
+impl Format {
+    /// The format an `Accept` header asks for.
+    pub fn negotiate(accept: &str) -> Format {
+        if prefers_openmetrics(accept) { Format::OpenMetrics } else { Format::Text }
+    }
+
+    /// Its `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => OPENMETRICS,
+            Format::Text => TEXT,
+        }
+    }
+}
+
+/// One body, plain and (on first demand, then kept) gzipped.
+#[derive(Debug)]
+pub struct Body {
+    /// Uncompressed bytes.
+    pub plain: Bytes,
+    /// The same, gzip-compressed once by the first scrape that asks for it: most deployments
+    /// only ever ask for one of the four variants.
+    gzip: OnceLock<Bytes>,
+}
+
+impl Body {
+    fn new(plain: Vec<u8>) -> Self {
+        Self { plain: Bytes::from(plain), gzip: OnceLock::new() }
+    }
+
+    /// The body gzip-compressed (fast level: scrapes want low latency more than the last 10 %).
+    pub fn gzip(&self) -> Bytes {
+        self.gzip
+            .get_or_init(|| {
+                let mut gz = GzEncoder::new(Vec::with_capacity(self.plain.len() / 5), Compression::fast());
+                // Writing to a Vec cannot fail.
+                Bytes::from(gz.write_all(&self.plain).and_then(|()| gz.finish()).unwrap_or_default())
+            })
+            .clone()
+    }
+}
+
+/// Writes a family's HELP/TYPE lines in `format`: as encoded for OpenMetrics; for 0.0.4 a
+/// counter's lines name it with its `_total` suffix.
+fn write_header(out: &mut Vec<u8>, chunk: &Chunk, family: &EncodedFamily, format: Format) {
+    let header = chunk.slice(&family.header);
+    if format == Format::OpenMetrics || family.kind == Kind::Gauge {
+        out.extend_from_slice(header);
+        return;
+    }
+    let base = family.name.strip_suffix("_total").unwrap_or(&family.name);
+    for line in header.split_inclusive(|b| *b == b'\n') {
+        if let Some(help) = line.strip_prefix(b"# HELP ").and_then(|l| l.strip_prefix(base.as_bytes())) {
+            out.extend_from_slice(b"# HELP ");
+            out.extend_from_slice(family.name.as_bytes());
+            out.extend_from_slice(help);
+        } else if line.starts_with(b"# TYPE ") {
+            out.extend_from_slice(format!("# TYPE {} counter\n", family.name).as_bytes());
+        }
+    }
+}
+
+/// Ends a body: OpenMetrics requires `# EOF`.
+fn finish(out: &mut Vec<u8>, format: Format) {
+    if format == Format::OpenMetrics {
+        out.extend_from_slice(b"# EOF\n");
+    }
+}
+
+/// Whether an `Accept` header prefers OpenMetrics over the 0.0.4 text format.
+pub fn prefers_openmetrics(accept: &str) -> bool {
+    let mut best_om = 0.0_f64;
+    let mut best_text = 0.0_f64;
+    for (media, q) in media_ranges(accept) {
+        if media.eq_ignore_ascii_case("application/openmetrics-text") {
+            best_om = best_om.max(q);
+        } else if media.eq_ignore_ascii_case("text/plain") {
+            best_text = best_text.max(q);
+        }
+    }
+    best_om > 0.0 && best_om >= best_text
+}
+
+/// Whether an `Accept-Encoding` header allows gzip.
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    media_ranges(accept_encoding).any(|(coding, q)| q > 0.0 && coding.eq_ignore_ascii_case("gzip"))
+}
+
+/// `(value, q)` pairs of a comma-separated header with `;q=` weights.
+fn media_ranges(header: &str) -> impl Iterator<Item = (&str, f64)> {
+    header.split(',').map(|part| {
+        let mut params = part.split(';');
+        let value = params.next().unwrap_or("").trim();
+        let q = params
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f64>().ok())
+            .filter(|q| q.is_finite())
+            .unwrap_or(1.0);
+        (value, q)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_accept_headers() {
+        let prom3 = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,\
+                     application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;\
+                     escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+        assert!(prefers_openmetrics(prom3));
+        assert!(!prefers_openmetrics("text/plain;version=0.0.4"));
+        assert!(!prefers_openmetrics("*/*"));
+        assert!(!prefers_openmetrics(""));
+        assert!(!prefers_openmetrics("application/openmetrics-text;q=0"));
+        assert!(!prefers_openmetrics("application/openmetrics-text;q=0.1,text/plain;q=0.9"));
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, gzip;q=1.0, *;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip(""));
+    }
+}

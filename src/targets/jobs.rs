@@ -1,0 +1,147 @@
+//! A target's collectors: built from its spec and the collection config, run by its task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Shared, TargetSpec};
+use crate::config::CollectorKind;
+use crate::error::UpstreamError;
+use crate::laaffic::client::LaafficClient;
+use crate::laaffic::seats::SeatCollector;
+use crate::snapshot::Family;
+use crate::sobot::client::SobotClient;
+use crate::sobot::collector::{Context, Scope, StatsCollector};
+use crate::sobot::endpoints::Rows;
+use crate::sobot::quality::{PageSettings, QualityCollector};
+use crate::telemetry::Telemetry;
+
+/// A collector of any kind.
+#[derive(Debug)]
+pub enum Job {
+    /// A Sobot statistics endpoint (company, per group or per agent).
+    SobotStats(StatsCollector),
+    /// A Sobot quality-inspection source.
+    Quality(QualityCollector),
+    /// Laaffic seats.
+    LaafficSeats(SeatCollector),
+}
+
+impl Job {
+    /// The collector's name, the `collector` label of the self-metrics.
+    pub fn name(&self) -> String {
+        match self {
+            Job::SobotStats(c) => c.name().to_string(),
+            Job::Quality(c) => c.name().to_string(),
+            Job::LaafficSeats(c) => c.name().to_string(),
+        }
+    }
+
+    /// Whether it calls Sobot (and so needs the target's token).
+    pub(crate) fn needs_sobot_token(&self) -> bool {
+        !matches!(self, Job::LaafficSeats(_))
+    }
+
+    /// One cycle.
+    pub(crate) async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
+        match self {
+            Job::SobotStats(c) => c.collect().await,
+            Job::Quality(c) => c.collect().await,
+            Job::LaafficSeats(c) => c.collect().await,
+        }
+    }
+}
+
+/// A job with its interval.
+#[derive(Debug)]
+pub(crate) struct Scheduled {
+    pub(crate) job: Arc<Job>,
+    pub(crate) interval: Duration,
+}
+
+/// The collectors of a target, and its Sobot client (whose token the target's cycles share).
+pub(crate) fn build(
+    spec: &TargetSpec,
+    shared: &Shared,
+    telemetry: &Arc<Telemetry>,
+) -> (Vec<Scheduled>, Option<Arc<SobotClient>>) {
+    let config = &spec.config;
+    let mut jobs = Vec::new();
+    let sobot = spec.sobot.clone().map(|credentials| {
+        Arc::new(SobotClient::new(
+            &config.sobot,
+            shared.sobot_http.clone(),
+            credentials,
+            telemetry.clone(),
+            config.interval / 2,
+        ))
+    });
+    if let Some(client) = &sobot {
+        let ctx = Context {
+            client: client.clone(),
+            windows: config.windows.clone(),
+            tz: config.tz.clone(),
+            interval: config.interval,
+            telemetry: telemetry.clone(),
+        };
+        jobs.extend(config.collectors.iter().filter_map(|kind| sobot_job(*kind, spec, &ctx)));
+    }
+    if let Some(credentials) = spec.laaffic.clone()
+        && config.collectors.iter().any(|k| matches!(k, CollectorKind::LaafficSeats))
+    {
+        let client = Arc::new(LaafficClient::new(
+            &config.laaffic,
+            shared.laaffic_http.clone(),
+            credentials,
+            telemetry.clone(),
+        ));
+        let collector = SeatCollector::new(
+            client,
+            config.windows.clone(),
+            config.tz.clone(),
+            config.interval,
+            config.max_agents,
+            telemetry.clone(),
+        );
+        jobs.push(Scheduled { job: Arc::new(Job::LaafficSeats(collector)), interval: config.interval });
+    }
+    (jobs, sobot)
+}
+
+/// The job of one configured Sobot collector; `None` for the Laaffic one.
+fn sobot_job(kind: CollectorKind, spec: &TargetSpec, ctx: &Context) -> Option<Scheduled> {
+    let config = &spec.config;
+    let (job, interval) = match kind {
+        CollectorKind::LaafficSeats => return None,
+        CollectorKind::Stats(endpoint) => {
+            let scope = match endpoint.rows {
+                Rows::Item => Scope::Company,
+                // Agents take precedence over groups, as human_duration's document says for both.
+                Rows::Items(_) => Scope::PerAgent {
+                    filter: if !config.agents.is_empty() {
+                        Some(("serviceids", config.agents.clone()))
+                    } else if !config.groups.is_empty() {
+                        Some(("groupids", config.groups.clone()))
+                    } else {
+                        None
+                    },
+                    max_agents: config.max_agents,
+                },
+            };
+            (Job::SobotStats(StatsCollector::new(endpoint, scope, ctx.clone())), config.interval)
+        }
+        CollectorKind::Group(endpoint) => {
+            let scope = Scope::PerGroup(config.groups.clone());
+            (Job::SobotStats(StatsCollector::new(endpoint, scope, ctx.clone())), config.interval)
+        }
+        CollectorKind::Quality(source) => {
+            let ctx = Context { interval: config.quality_interval, ..ctx.clone() };
+            let pages = PageSettings {
+                page_size: config.quality_page_size,
+                max_pages: config.quality_max_pages,
+                max_agents: config.max_agents,
+            };
+            (Job::Quality(QualityCollector::new(source, ctx, pages)), config.quality_interval)
+        }
+    };
+    Some(Scheduled { job: Arc::new(job), interval })
+}

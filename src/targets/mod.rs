@@ -1,0 +1,255 @@
+//! Targets: one set of upstream credentials each (the configured company, later each tenant of a
+//! platform), the unit of collection, caching and encoding.
+//!
+//! A target owns its clients (over the vendor's shared HTTP client), its collectors, their latest
+//! snapshots, its encoded chunk on the [`Board`] and its self-metrics. Each target runs in a task
+//! of its own ([`run`]); the [`TargetSet`] reconciles the running targets with the desired ones:
+//! new ones start, removed ones stop (their series go from the next scrape), and unchanged ones
+//! keep running with their token (a new token would invalidate the old one upstream).
+
+mod jobs;
+mod run;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+pub use jobs::Job;
+
+use crate::config::Config;
+use crate::exposition::{Board, Key, Publisher};
+use crate::laaffic::client::LaafficCredentials;
+use crate::snapshot::Labels;
+use crate::sobot::client::Credentials;
+
+/// A failed cycle's samples stay this many intervals after the last success.
+pub const KEEP_INTERVALS: u32 = 3;
+
+/// Collector cycles running at once in the whole process at most (a cycle waiting for its
+/// target's rate limiter holds its place).
+pub const MAX_CONCURRENT_CYCLES: usize = 64;
+
+/// What a target is: compared as a whole by [`TargetSet::reconcile`].
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// Stable id: `company` for the configured company, a tenant's company id.
+    pub id: String,
+    /// Labels added to its series on `/metrics` (none for the single company).
+    pub labels: Labels,
+    /// Sobot credentials, if it collects from Sobot.
+    pub sobot: Option<Credentials>,
+    /// Laaffic credentials, if it collects from Laaffic.
+    pub laaffic: Option<LaafficCredentials>,
+    /// What to collect and how.
+    pub config: Arc<Config>,
+}
+
+impl TargetSpec {
+    /// The company of a single-company config: no extra labels, the config's credentials.
+    pub fn company(config: Arc<Config>) -> Self {
+        Self {
+            id: "company".to_string(),
+            labels: Vec::new(),
+            sobot: config.credentials.clone(),
+            laaffic: config.laaffic_credentials.clone(),
+            config,
+        }
+    }
+
+    /// Whether a running target of `self` can stay as it is for `other`.
+    fn unchanged(&self, other: &TargetSpec) -> bool {
+        self.id == other.id
+            && self.labels == other.labels
+            && self.sobot == other.sobot
+            && self.laaffic == other.laaffic
+            && Arc::ptr_eq(&self.config, &other.config)
+    }
+}
+
+/// What every target shares: the board, one HTTP client (connection pool) per vendor, the bound
+/// on concurrent cycles.
+#[derive(Debug)]
+pub struct Shared {
+    /// Where targets publish their chunks.
+    pub board: Arc<Board>,
+    pub(crate) sobot_http: reqwest::Client,
+    pub(crate) laaffic_http: reqwest::Client,
+    pub(crate) permits: Arc<Semaphore>,
+}
+
+impl Shared {
+    /// Builds the vendors' HTTP clients from `config`; fails only if TLS cannot be initialised.
+    pub fn new(board: Arc<Board>, config: &Config) -> reqwest::Result<Shared> {
+        Ok(Shared {
+            board,
+            sobot_http: crate::http::http_client(&config.sobot)?,
+            laaffic_http: crate::http::http_client(&config.laaffic)?,
+            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CYCLES)),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Running {
+    spec: TargetSpec,
+    publisher: Arc<Publisher>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    fn stop(self) {
+        // Retired first, so that the series are gone from the next scrape even if the task is
+        // in the middle of a cycle.
+        self.publisher.retire();
+        self.task.abort();
+    }
+}
+
+/// What a reconcile did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Targets started.
+    pub added: usize,
+    /// Targets stopped.
+    pub removed: usize,
+    /// Targets restarted with a new spec (new credentials: new token).
+    pub replaced: usize,
+    /// Targets left running as they were.
+    pub kept: usize,
+}
+
+/// The running targets.
+#[derive(Debug)]
+pub struct TargetSet {
+    shared: Arc<Shared>,
+    running: Mutex<BTreeMap<String, Running>>,
+}
+
+impl TargetSet {
+    /// No targets yet.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, running: Mutex::default() }
+    }
+
+    /// Makes the running targets those of `desired` (ids must be unique; a repeated id keeps the
+    /// last). Must be called within the tokio runtime.
+    pub fn reconcile(&self, desired: Vec<TargetSpec>) -> Reconciled {
+        let mut desired: BTreeMap<String, TargetSpec> =
+            desired.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let count = desired.len();
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut done = Reconciled::default();
+        let ids: Vec<String> = running.keys().cloned().collect();
+        for id in ids {
+            match desired.remove(&id) {
+                Some(spec) if running.get(&id).is_some_and(|r| r.spec.unchanged(&spec)) => done.kept += 1,
+                Some(spec) => {
+                    if let Some(old) = running.remove(&id) {
+                        old.stop();
+                    }
+                    running.insert(id, self.start(spec, count));
+                    done.replaced += 1;
+                }
+                None => {
+                    if let Some(old) = running.remove(&id) {
+                        old.stop();
+                    }
+                    done.removed += 1;
+                }
+            }
+        }
+        for (id, spec) in desired {
+            running.insert(id, self.start(spec, count));
+            done.added += 1;
+        }
+        if done != (Reconciled { kept: done.kept, ..Reconciled::default() }) {
+            info!(
+                added = done.added,
+                removed = done.removed,
+                replaced = done.replaced,
+                kept = done.kept,
+                "targets reconciled"
+            );
+        }
+        done
+    }
+
+    /// The ids of the running targets, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
+    }
+
+    /// Stops every target.
+    pub fn stop_all(&self) {
+        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
+        for r in running.into_values() {
+            r.stop();
+        }
+    }
+
+    fn start(&self, spec: TargetSpec, targets: usize) -> Running {
+        let publisher = Arc::new(self.shared.board.publisher(Key::Target(spec.id.clone()), &spec.labels));
+        let delay = first_delay(&spec.id, spec.config.interval, targets);
+        let task = tokio::spawn(run::run(spec.clone(), self.shared.clone(), publisher.clone(), delay));
+        Running { spec, publisher, task }
+    }
+}
+
+impl Drop for TargetSet {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+/// When a new target's first cycle starts: spread over the interval by a stable hash of its id,
+/// so that thousands of targets do not start (and then repeat) in one burst, and a target keeps
+/// its place across restarts. A lone target starts at once.
+fn first_delay(id: &str, interval: Duration, targets: usize) -> Duration {
+    if targets <= 1 {
+        return Duration::ZERO;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let fraction = stable_hash(id) as f64 / u64::MAX as f64;
+    #[allow(clippy::cast_precision_loss)]
+    let share = (targets - 1) as f64 / targets as f64;
+    interval.mul_f64(fraction * share)
+}
+
+/// A 64-bit hash of a string, stable across runs, platforms and versions: FNV-1a, whose high
+/// bits vary little between short similar ids, finished with [`mix`].
+pub(crate) fn stable_hash(s: &str) -> u64 {
+    mix(s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)))
+}
+
+/// SplitMix64's finaliser: spreads every input bit over the output.
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_cycles_are_spread_by_a_stable_hash() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(first_delay("company", minute, 1), Duration::ZERO, "a lone target starts at once");
+        let a = first_delay("tenant-1", minute, 100);
+        assert_eq!(a, first_delay("tenant-1", minute, 100), "stable");
+        assert!(a < minute);
+        let delays: Vec<Duration> = (0..100).map(|i| first_delay(&format!("t{i}"), minute, 100)).collect();
+        let early = delays.iter().filter(|d| **d < Duration::from_secs(30)).count();
+        assert!((30..=70).contains(&early), "spread over the interval: {early} of 100 in the first half");
+        // Frozen: a target keeps its place across versions.
+        assert_eq!(stable_hash(""), mix(0xcbf2_9ce4_8422_2325));
+        assert_eq!(stable_hash("a"), mix(0xaf63_dc4c_8601_ec8c));
+        assert_eq!(stable_hash("company"), 0x072a_a306_d498_2985);
+    }
+}
