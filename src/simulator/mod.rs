@@ -265,7 +265,11 @@ impl Simulator {
     /// Adds a company (or changes its key, which invalidates its token), as a tenant of a platform
     /// would be: its statistics are the same as the first company's.
     pub fn add_company(&self, app_id: &str, app_key: &str) {
-        lock(&self.state.tokens).companies.insert(app_id.to_string(), Company::new(Secret::new(app_key)));
+        let mut tokens = lock(&self.state.tokens);
+        let company =
+            tokens.companies.entry(app_id.to_string()).or_insert_with(|| Company::new(Secret::new("")));
+        company.key = Secret::new(app_key);
+        company.current = None;
     }
 
     /// Requests received for one endpoint on behalf of one company.

@@ -87,7 +87,7 @@ pub(super) async fn run(spec: TargetSpec, shared: Arc<Shared>, publisher: Arc<Pu
                 Ok(outcome) => target.apply(&mut slots, outcome),
                 // Only a panic outside the collectors (each runs in a task of its own) gets here.
                 Err(e) => {
-                    error!(target = %target.spec.id, error = %e, "target cycle failed: this is a bug");
+                    error!(target_id = %target.spec.id, error = %e, "target cycle failed: this is a bug");
                     for slot in slots.iter_mut().filter(|s| s.running) {
                         slot.running = false;
                         slot.next_due = Instant::now() + slot.interval;
@@ -195,7 +195,7 @@ impl TargetState {
                     t.set_collector(COLLECTOR_LAST_SUCCESS, &slot.name, unix_now());
                     slot.snapshot = Some((Arc::new(families), now));
                     if slot.logged.take().is_some() {
-                        info!(target = %id, collector = %slot.name, "collector recovered");
+                        info!(target_id = %id, collector = %slot.name, "collector recovered");
                     }
                 }
                 Err(e) => {
@@ -203,16 +203,16 @@ impl TargetState {
                     if token_error.as_ref() == Some(&e) {
                         // Logged once for the whole target below.
                     } else if slot.logged.as_ref() == Some(&e) {
-                        debug!(target = %id, collector = %slot.name, error = %e, "collection failed again");
+                        debug!(target_id = %id, collector = %slot.name, error = %e, "collection failed again");
                     } else {
-                        warn!(target = %id, collector = %slot.name, error = %e, "collection failed");
+                        warn!(target_id = %id, collector = %slot.name, error = %e, "collection failed");
                         slot.logged = Some(e);
                     }
                     let keep_for = slot.interval * KEEP_INTERVALS;
                     if slot.snapshot.as_ref().is_some_and(|(_, taken)| taken.elapsed() >= keep_for) {
                         slot.snapshot = None;
                         t.set_collector(COLLECTOR_SERIES, &slot.name, 0.0);
-                        warn!(target = %id, collector = %slot.name, keep_for_s = keep_for.as_secs(), "dropping stale samples");
+                        warn!(target_id = %id, collector = %slot.name, keep_for_s = keep_for.as_secs(), "dropping stale samples");
                     }
                 }
             }
@@ -230,21 +230,21 @@ impl TargetState {
         match (token_error, all_failed) {
             (Some(e), _) => {
                 if self.failing.as_ref() != Some(&Failing::Token(e.clone())) {
-                    warn!(target = %id, error = %e, hint = token_hint(&e), retry_in_s = retry_in.as_secs_f64(), "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
+                    warn!(target_id = %id, error = %e, hint = token_hint(&e), retry_in_s = retry_in.as_secs_f64(), "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
                     self.failing = Some(Failing::Token(e));
                 } else {
-                    debug!(target = %id, error = %e, "still no Sobot token");
+                    debug!(target_id = %id, error = %e, "still no Sobot token");
                 }
             }
             (None, true) => {
                 if self.failing.is_none() {
-                    warn!(target = %id, retry_in_s = retry_in.as_secs_f64(), "every collector of the target failed; backing off");
+                    warn!(target_id = %id, retry_in_s = retry_in.as_secs_f64(), "every collector of the target failed; backing off");
                     self.failing = Some(Failing::Collectors);
                 }
             }
             (None, false) => {
                 if self.failing.take().is_some() {
-                    info!(target = %id, "target recovered");
+                    info!(target_id = %id, "target recovered");
                 }
             }
         }
@@ -258,7 +258,7 @@ impl TargetState {
         sources.push(Arc::new(self.telemetry.families()));
         match Chunk::encode(sources) {
             Ok(chunk) => self.publisher.publish(Arc::new(chunk)),
-            Err(e) => error!(target = %self.spec.id, error = %e, "cannot encode the target"),
+            Err(e) => error!(target_id = %self.spec.id, error = %e, "cannot encode the target"),
         }
     }
 }
