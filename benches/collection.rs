@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sobot_exporter::exposition::{Board, Chunk, Format, Key};
+use sobot_exporter::exposition::{Board, Chunk, Format, Key, Published};
 use sobot_exporter::http::ClientSettings;
 use sobot_exporter::secret::Secret;
 use sobot_exporter::simulator::{SimConfig, Simulator, population};
@@ -121,7 +121,7 @@ async fn run() {
         let t = Instant::now();
         let chunk = Chunk::encode(sources.clone()).expect("encode");
         encodes.push(t.elapsed());
-        publisher.publish(Arc::new(chunk));
+        publisher.publish(Published::new(vec![Arc::new(chunk)]));
         let t = Instant::now();
         let (om, text) = (board.body(Format::OpenMetrics), board.body(Format::Text));
         assemblies.push(t.elapsed());

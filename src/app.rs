@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::config::{CollectorKind, Config};
-use crate::exposition::{Board, Chunk, Key};
+use crate::exposition::{Board, Chunk, Key, Published};
 use crate::laaffic::client::LaafficCredentials;
 use crate::secret::Secret;
 use crate::server::{self, Routes};
@@ -77,7 +77,7 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()>) -> Resu
     let process = board.publisher(Key::Process, &Vec::new());
     let own = Chunk::encode(vec![Arc::new(crate::telemetry::process_families())])
         .map_err(|_| StartError::Encode)?;
-    process.publish(Arc::new(own));
+    process.publish(Published::new(vec![Arc::new(own)]));
     let shared = Arc::new(
         Shared::new(board.clone(), &config).map_err(|e| StartError::Client(e.without_url().to_string()))?,
     );

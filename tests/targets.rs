@@ -223,18 +223,18 @@ async fn a_changed_target_is_the_only_one_encoded_again() {
     .await;
     let slow_key = Key::Target("slow".to_string());
     let fast_key = Key::Target("fast".to_string());
-    let slow_chunk = board.chunk(&slow_key).expect("slow published");
-    let mut seen = vec![board.chunk(&fast_key).expect("fast published")];
+    let slow_chunk = board.published(&slow_key).expect("slow published");
+    let mut seen = vec![board.published(&fast_key).expect("fast published")];
     let deadline = std::time::Instant::now() + SECS;
     while seen.len() < 4 {
-        let current = board.chunk(&fast_key).expect("fast published");
+        let current = board.published(&fast_key).expect("fast published");
         if !seen.iter().any(|c| Arc::ptr_eq(c, &current)) {
             seen.push(current);
         }
         assert!(std::time::Instant::now() < deadline, "fast did not cycle");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let still = board.chunk(&slow_key).expect("slow published");
+    let still = board.published(&slow_key).expect("slow published");
     assert!(Arc::ptr_eq(&slow_chunk, &still), "the slow target was encoded again although it did not change");
 }
 

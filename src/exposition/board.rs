@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use super::{Body, Chunk, Format, finish, write_header};
+use super::{Body, Chunk, Format, assemble};
 use crate::snapshot::Labels;
 
 /// What a chunk on the board belongs to.
@@ -16,12 +16,41 @@ pub enum Key {
     Target(String),
 }
 
+/// What a target publishes: one chunk per collector (its last good cycle) and one for its own
+/// series (self-metrics, info series merged across collectors).
+#[derive(Debug, Default)]
+pub struct Published {
+    parts: Vec<Arc<Chunk>>,
+    /// The target's own body (for `/probe`), made on first demand.
+    own: [OnceLock<Arc<Body>>; 2],
+}
+
+impl Published {
+    /// The target's chunks.
+    pub fn new(parts: Vec<Arc<Chunk>>) -> Self {
+        Self { parts, own: Default::default() }
+    }
+
+    /// The target's chunks, in order.
+    pub fn parts(&self) -> &[Arc<Chunk>] {
+        &self.parts
+    }
+
+    /// The target alone as a complete exposition, without its labels (its scrape target carries
+    /// them), made once per format.
+    pub fn body(&self, format: Format) -> Arc<Body> {
+        self.own[format as usize]
+            .get_or_init(|| Arc::new(assemble(self.parts.iter().map(|c| ("", &**c)), format)))
+            .clone()
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     epoch: u64,
     /// `k="v",…` added to every sample line on `/metrics` (empty for the single company).
     labels: Arc<str>,
-    chunk: Arc<Chunk>,
+    published: Arc<Published>,
 }
 
 #[derive(Debug, Default)]
@@ -72,9 +101,9 @@ impl Board {
         }
     }
 
-    /// The current chunk of `key`.
-    pub fn chunk(&self, key: &Key) -> Option<Arc<Chunk>> {
-        lock(&self.entries).map.get(key).map(|e| e.chunk.clone())
+    /// What `key` published last.
+    pub fn published(&self, key: &Key) -> Option<Arc<Published>> {
+        lock(&self.entries).map.get(key).map(|e| e.published.clone())
     }
 
     /// Every key with a chunk, in order.
@@ -93,38 +122,22 @@ impl Board {
             current.clone()
         };
         // Concurrent scrapes of a new generation wait for one assembly.
-        assembled.bodies[format as usize].get_or_init(|| Arc::new(Body::new(self.assemble(format)))).clone()
-    }
-
-    /// Every chunk's families merged by name: each family's header once (the first chunk's), then
-    /// every chunk's sample lines with its labels added.
-    fn assemble(&self, format: Format) -> Vec<u8> {
-        let entries: Vec<(Arc<str>, Arc<Chunk>)> =
-            lock(&self.entries).map.values().map(|e| (e.labels.clone(), e.chunk.clone())).collect();
-        let mut index: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
-        let mut size = 16;
-        for (e, (labels, chunk)) in entries.iter().enumerate() {
-            for (f, family) in chunk.families().iter().enumerate() {
-                index.entry(&family.name).or_default().push((e, f));
-                size += family.lines.len() + family.header.len() + labels.len() * 2;
-            }
-        }
-        let mut out = Vec::with_capacity(size);
-        for places in index.values() {
-            let (e, f) = places[0];
-            write_header(&mut out, &entries[e].1, &entries[e].1.families()[f], format);
-            for &(e, f) in places {
-                let (labels, chunk) = &entries[e];
-                add_labels(&mut out, chunk.slice(&chunk.families()[f].lines), labels);
-            }
-        }
-        finish(&mut out, format);
-        out
+        assembled.bodies[format as usize]
+            .get_or_init(|| {
+                let entries: Vec<(Arc<str>, Arc<Published>)> = lock(&self.entries)
+                    .map
+                    .values()
+                    .map(|e| (e.labels.clone(), e.published.clone()))
+                    .collect();
+                let chunks = entries.iter().flat_map(|(l, p)| p.parts.iter().map(move |c| (&**l, &**c)));
+                Arc::new(assemble(chunks, format))
+            })
+            .clone()
     }
 }
 
 /// Copies sample lines, adding `labels` (`k="v",…`) to each.
-fn add_labels(out: &mut Vec<u8>, lines: &[u8], labels: &str) {
+pub(super) fn add_labels(out: &mut Vec<u8>, lines: &[u8], labels: &str) {
     if labels.is_empty() {
         out.extend_from_slice(lines);
         return;
@@ -166,13 +179,14 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Replaces this target's chunk, unless the publisher was retired.
-    pub fn publish(&self, chunk: Arc<Chunk>) {
+    /// Replaces this target's chunks, unless the publisher was retired.
+    pub fn publish(&self, published: Published) {
+        let published = Arc::new(published);
         let mut entries = lock(&self.board.entries);
         if self.retired.load(Ordering::Relaxed) {
             return;
         }
-        let entry = Entry { epoch: self.epoch, labels: self.labels.clone(), chunk };
+        let entry = Entry { epoch: self.epoch, labels: self.labels.clone(), published };
         entries.map.insert(self.key.clone(), entry);
         entries.generation += 1;
     }
@@ -205,7 +219,7 @@ mod tests {
     use super::*;
     use crate::snapshot::{Family, Kind, Sample};
 
-    fn chunk(name: &str, labels: &[(&'static str, &str)], value: f64) -> Arc<Chunk> {
+    fn chunk(name: &str, labels: &[(&'static str, &str)], value: f64) -> Published {
         let family = Family {
             name: name.into(),
             help: format!("help of {name}").into(),
@@ -215,7 +229,7 @@ mod tests {
                 value,
             }],
         };
-        Arc::new(Chunk::encode(vec![Arc::new(vec![family])]).expect("encodes"))
+        Published::new(vec![Arc::new(Chunk::encode(vec![Arc::new(vec![family])]).expect("encodes"))])
     }
 
     fn text(board: &Board, format: Format) -> String {
@@ -237,7 +251,7 @@ mod tests {
         );
         assert!(text(&board, Format::OpenMetrics).ends_with("2.0\n# EOF\n"));
         // A target's own body has no target labels.
-        let own = board.chunk(&Key::Target("a".into())).expect("published").body(Format::Text);
+        let own = board.published(&Key::Target("a".into())).expect("published").body(Format::Text);
         assert!(String::from_utf8_lossy(&own.plain).contains("sobot_x{window=\"today\"} 1.0\n"));
     }
 

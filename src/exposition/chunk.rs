@@ -15,13 +15,14 @@ use prometheus_client::registry::Registry;
 use super::{Body, Format};
 use crate::snapshot::{Family, Kind, Labels, Sample};
 
-/// A target's families encoded once (OpenMetrics sample lines, which are also valid 0.0.4 lines),
-/// with the byte range of each family's header and samples.
+/// Families encoded once (OpenMetrics sample lines, which are also valid 0.0.4 lines), with the
+/// byte range of each family's header and samples: what one collector's cycle produced, or a
+/// target's self-metrics.
 #[derive(Debug)]
 pub struct Chunk {
     bytes: Bytes,
     families: Vec<EncodedFamily>,
-    /// The target's own body in each format, made on first demand (`/probe`).
+    /// This chunk alone as a body, made on first demand.
     own: [OnceLock<Arc<Body>>; 2],
 }
 
@@ -38,8 +39,8 @@ pub(crate) struct EncodedFamily {
 }
 
 impl Chunk {
-    /// Encodes the families of `snapshots` and `own` (the target's self-metrics) merged by name:
-    /// one family per name, series sorted by labels, one series per label set.
+    /// Encodes the families of `sources` merged by name: one family per name, series sorted by
+    /// labels, one series per label set (per id for `*_info` families).
     pub fn encode(sources: Vec<Arc<Vec<Family>>>) -> Result<Chunk, std::fmt::Error> {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Merged(sources)));
@@ -71,19 +72,19 @@ impl Chunk {
         &self.bytes[range.clone()]
     }
 
-    /// This chunk alone as a complete exposition (the body of `/probe`), made once per format.
+    /// Encoded bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether nothing was encoded.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// This chunk alone as a complete exposition, made once per format.
     pub fn body(&self, format: Format) -> Arc<Body> {
-        self.own[format as usize]
-            .get_or_init(|| {
-                let mut out = Vec::with_capacity(self.bytes.len() + 64);
-                for family in &self.families {
-                    super::write_header(&mut out, self, family, format);
-                    out.extend_from_slice(self.slice(&family.lines));
-                }
-                super::finish(&mut out, format);
-                Arc::new(Body::new(out))
-            })
-            .clone()
+        self.own[format as usize].get_or_init(|| Arc::new(super::assemble([("", self)], format))).clone()
     }
 }
 

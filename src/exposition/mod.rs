@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use flate2::{Compression, write::GzEncoder};
 
-pub use board::{Board, Key, Publisher};
+pub use board::{Board, Key, Published, Publisher};
 pub use chunk::Chunk;
 use chunk::EncodedFamily;
 
@@ -75,6 +75,31 @@ impl Body {
             })
             .clone()
     }
+}
+
+/// Merges chunks into one body: families in name order, each family's header once (from the first
+/// chunk that has it), then every chunk's sample lines with its labels (`k="v",…`) added.
+fn assemble<'a>(chunks: impl IntoIterator<Item = (&'a str, &'a Chunk)>, format: Format) -> Body {
+    let chunks: Vec<(&str, &Chunk)> = chunks.into_iter().collect();
+    let mut index: std::collections::BTreeMap<&str, Vec<(usize, usize)>> = std::collections::BTreeMap::new();
+    let mut size = 16;
+    for (c, (labels, chunk)) in chunks.iter().enumerate() {
+        for (f, family) in chunk.families().iter().enumerate() {
+            index.entry(&family.name).or_default().push((c, f));
+            size += family.lines.len() + family.header.len() + labels.len() * 2;
+        }
+    }
+    let mut out = Vec::with_capacity(size);
+    for places in index.values() {
+        let (c, f) = places[0];
+        write_header(&mut out, chunks[c].1, &chunks[c].1.families()[f], format);
+        for &(c, f) in places {
+            let (labels, chunk) = chunks[c];
+            board::add_labels(&mut out, chunk.slice(&chunk.families()[f].lines), labels);
+        }
+    }
+    finish(&mut out, format);
+    Body::new(out)
 }
 
 /// Writes a family's HELP/TYPE lines in `format`: as encoded for OpenMetrics; for 0.0.4 a

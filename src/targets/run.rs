@@ -1,5 +1,11 @@
 //! One target's task: runs each collector on its interval, shares one token attempt among the
-//! collectors of a cycle, keeps the snapshots, encodes the target once per cycle and publishes it.
+//! collectors of a cycle, and publishes the target's chunks when a cycle ends.
+//!
+//! A collector's cycle is encoded right away, in its own task, into a chunk that stands for it
+//! until its next good cycle: no samples are kept, and a collector that did not run is not encoded
+//! again. Only `*_info` families are kept as samples, because two collectors may name the same
+//! agent (both quality sources do): they are merged by id with the target's self-metrics into one
+//! more chunk when the target publishes.
 //!
 //! # Errors
 //!
@@ -22,7 +28,7 @@ use tracing::{debug, error, info, warn};
 use super::jobs::{self, Scheduled};
 use super::{KEEP_INTERVALS, Shared, TargetSpec, mix, stable_hash};
 use crate::error::UpstreamError;
-use crate::exposition::{Chunk, Publisher};
+use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
 use crate::sobot::client::{SobotClient, token_hint};
 use crate::telemetry::{
@@ -40,10 +46,31 @@ struct Slot {
     interval: Duration,
     next_due: Instant,
     running: bool,
-    /// The last good samples and when they were taken.
-    snapshot: Option<(Arc<Vec<Family>>, Instant)>,
+    /// The last good cycle and when it ended.
+    snapshot: Option<(Collected, Instant)>,
     /// The failure last logged at `warn`, so that a repeat is not.
     logged: Option<UpstreamError>,
+}
+
+/// A collector's good cycle, encoded.
+#[derive(Debug)]
+struct Collected {
+    chunk: Arc<Chunk>,
+    /// Its `*_info` families, merged across the target's collectors when it publishes.
+    info: Arc<Vec<Family>>,
+    series: usize,
+}
+
+impl Collected {
+    fn encode(families: Vec<Family>) -> Result<Collected, UpstreamError> {
+        let series = families.iter().map(|f| f.samples.len()).sum();
+        let (info, rest): (Vec<Family>, Vec<Family>) =
+            families.into_iter().partition(|f| f.name.ends_with("_info"));
+        // Writing to a String does not fail; should the library ever, the cycle fails visibly.
+        let chunk = Chunk::encode(vec![Arc::new(rest)])
+            .map_err(|_| UpstreamError::InvalidResponse("cannot encode the samples".to_string()))?;
+        Ok(Collected { chunk: Arc::new(chunk), info: Arc::new(info), series })
+    }
 }
 
 /// What one cycle (the collectors due at one moment) brought back.
@@ -52,7 +79,7 @@ struct Outcome {
     started: Instant,
     /// The token fetch that failed for the whole cycle.
     token_error: Option<UpstreamError>,
-    results: Vec<(usize, Result<Vec<Family>, UpstreamError>, Duration)>,
+    results: Vec<(usize, Result<Collected, UpstreamError>, Duration)>,
 }
 
 /// Runs a target until its task is aborted.
@@ -134,7 +161,7 @@ async fn cycle(
             // The semaphore is never closed.
             let _permit = permits.acquire_owned().await;
             let started = Instant::now();
-            let result = job.collect().await;
+            let result = job.collect().await.and_then(Collected::encode);
             (result, started.elapsed())
         });
         index.insert(handle.id(), i);
@@ -187,13 +214,12 @@ impl TargetState {
             slot.running = false;
             t.set_collector(COLLECTOR_DURATION, &slot.name, took.as_secs_f64());
             match result {
-                Ok(families) => {
+                Ok(collected) => {
                     #[allow(clippy::cast_precision_loss)]
-                    let series = families.iter().map(|f| f.samples.len()).sum::<usize>() as f64;
-                    t.set_collector(COLLECTOR_SERIES, &slot.name, series);
+                    t.set_collector(COLLECTOR_SERIES, &slot.name, collected.series as f64);
                     t.set_collector(COLLECTOR_SUCCESS, &slot.name, 1.0);
                     t.set_collector(COLLECTOR_LAST_SUCCESS, &slot.name, unix_now());
-                    slot.snapshot = Some((Arc::new(families), now));
+                    slot.snapshot = Some((collected, now));
                     if slot.logged.take().is_some() {
                         info!(target_id = %id, collector = %slot.name, "collector recovered");
                     }
@@ -251,15 +277,22 @@ impl TargetState {
         self.publish(slots);
     }
 
-    /// Encodes the target's snapshots and self-metrics and publishes the chunk.
+    /// Publishes the collectors' chunks and one of the target's own (self-metrics, info series).
     fn publish(&self, slots: &[Slot]) {
-        let mut sources: Vec<Arc<Vec<Family>>> =
-            slots.iter().filter_map(|s| s.snapshot.as_ref().map(|(f, _)| f.clone())).collect();
-        sources.push(Arc::new(self.telemetry.families()));
-        match Chunk::encode(sources) {
-            Ok(chunk) => self.publisher.publish(Arc::new(chunk)),
-            Err(e) => error!(target_id = %self.spec.id, error = %e, "cannot encode the target"),
-        }
+        let collected: Vec<&Collected> =
+            slots.iter().filter_map(|s| s.snapshot.as_ref().map(|(c, _)| c)).collect();
+        let mut own: Vec<Arc<Vec<Family>>> = collected.iter().map(|c| c.info.clone()).collect();
+        own.push(Arc::new(self.telemetry.families()));
+        let own = match Chunk::encode(own) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                error!(target_id = %self.spec.id, error = %e, "cannot encode the target's own series");
+                Chunk::empty()
+            }
+        };
+        let mut parts: Vec<Arc<Chunk>> = collected.iter().map(|c| c.chunk.clone()).collect();
+        parts.push(Arc::new(own));
+        self.publisher.publish(Published::new(parts));
     }
 }
 
