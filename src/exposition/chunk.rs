@@ -42,10 +42,15 @@ impl Chunk {
     /// Encodes the families of `sources` merged by name: one family per name, series sorted by
     /// labels, one series per label set (per id for `*_info` families).
     pub fn encode(sources: Vec<Arc<Vec<Family>>>) -> Result<Chunk, std::fmt::Error> {
+        // Sized up front: a growing buffer would peak at twice the chunk, and keep the slack.
+        let size: usize = sources.iter().flat_map(|s| s.iter()).map(encoded_size).sum();
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Merged(sources)));
-        let mut text = String::new();
+        let mut text = String::with_capacity(size);
         encode_registry(&mut text, &registry)?;
+        if text.capacity() > text.len() + text.len() / 8 + 64 {
+            text.shrink_to_fit();
+        }
         let bytes = Bytes::from(text.into_bytes());
         let families = split(&bytes);
         Ok(Chunk { bytes, families, own: Default::default() })
@@ -86,6 +91,18 @@ impl Chunk {
     pub fn body(&self, format: Format) -> Arc<Body> {
         self.own[format as usize].get_or_init(|| Arc::new(super::assemble([("", self)], format))).clone()
     }
+}
+
+/// About what a family takes encoded: its header, and per sample the name, the labels quoted, the
+/// value (up to 24 characters).
+fn encoded_size(family: &Family) -> usize {
+    let header = 2 * family.name.len() + family.help.len() + 32;
+    let samples: usize = family
+        .samples
+        .iter()
+        .map(|s| family.name.len() + 28 + s.labels.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>())
+        .sum();
+    header + samples
 }
 
 /// Finds each family's header and samples in what prometheus-client wrote: a family starts with
