@@ -14,7 +14,7 @@ use crate::telemetry::Telemetry;
 pub const SEAT_QUERY: &str = "/v3/cc/seat/query";
 
 /// Laaffic credentials.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LaafficCredentials {
     /// `Api-Key` header.
     pub api_key: Secret,

@@ -26,7 +26,7 @@ pub const TOKEN_EXPIRED: [&str; 2] = ["910002", "900002"];
 const DOCUMENTED_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
 
 /// Credentials of one Sobot company.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     /// `appid`, not secret but not printed either.
     pub app_id: String,
