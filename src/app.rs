@@ -8,12 +8,9 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::config::{CollectorKind, Config};
+use crate::demo::Demo;
 use crate::exposition::{Board, Chunk, Key, Published};
-use crate::laaffic::client::LaafficCredentials;
-use crate::secret::Secret;
 use crate::server::{self, Routes};
-use crate::simulator::{DataMode, SimConfig, Simulator};
-use crate::sobot::client::Credentials;
 use crate::targets::{Shared, TargetSet, TargetSpec};
 
 /// Why the exporter could not start.
@@ -38,60 +35,43 @@ pub enum StartError {
     Encode,
 }
 
-/// Runs the exporter until `shutdown` resolves.
-pub async fn run(mut config: Config, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
-    let listener = TcpListener::bind(config.listen)
+/// Runs the exporter until `shutdown` resolves; `demo`: the demo's simulator to start first.
+pub async fn run(
+    config: Config,
+    demo: Option<Demo>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let Config { process, collection } = config;
+    let listener = TcpListener::bind(process.listen)
         .await
-        .map_err(|source| StartError::Listen { addr: config.listen, source })?;
-    let address = listener.local_addr().unwrap_or(config.listen);
+        .map_err(|source| StartError::Listen { addr: process.listen, source })?;
+    let address = listener.local_addr().unwrap_or(process.listen);
 
-    // Demo mode: an embedded simulator with credentials of its own, kept alive until we return.
-    let _simulator = if config.demo {
-        let key = format!("demo-{:x}", crate::simulator::mix(u64::from(std::process::id())));
-        let laaffic = LaafficCredentials {
-            api_key: Secret::new("demo-laaffic"),
-            api_secret: Secret::new(format!("{key}-laaffic")),
-        };
-        let credentials = Credentials { app_id: "demo".to_string(), app_key: Secret::new(key) };
-        let sim_config = SimConfig {
-            data: DataMode::Live,
-            agents: crate::simulator::demo_population(),
-            quality_records: 180,
-            laaffic_seats: 24,
-            laaffic_api_key: laaffic.api_key.clone(),
-            laaffic_api_secret: laaffic.api_secret.clone(),
-            ..SimConfig::fixtures(&credentials.app_id, credentials.app_key.expose())
-        };
-        let sim = Simulator::start(sim_config).await.map_err(StartError::Simulator)?;
-        info!(simulator = %sim.base_url(), "demo mode: collecting from the embedded simulator");
-        config.sobot.base_url = sim.base_url();
-        config.laaffic.base_url = sim.base_url();
-        config.credentials = Some(credentials);
-        config.laaffic_credentials = Some(laaffic);
-        Some(sim)
-    } else {
-        None
+    // Demo mode: the embedded simulator, kept alive until we return.
+    let _simulator = match demo {
+        Some(demo) => Some(demo.start().await.map_err(StartError::Simulator)?),
+        None => None,
     };
 
     let board = Board::new();
-    let process = board.publisher(Key::Process, &Vec::new());
     let own = Chunk::encode(vec![Arc::new(crate::telemetry::process_families())])
         .map_err(|_| StartError::Encode)?;
-    process.publish(Published::new(vec![Arc::new(own)]));
+    let process_publisher = board.publisher(Key::Process, &Vec::new());
+    process_publisher.publish(Published::new(vec![Arc::new(own)]));
     let shared = Arc::new(
-        Shared::new(board.clone(), &config).map_err(|e| StartError::Client(e.without_url().to_string()))?,
+        Shared::new(board.clone(), &collection).map_err(|e| StartError::Client(e.without_url().to_string()))?,
     );
-    let names: Vec<String> = config.collectors.iter().map(CollectorKind::name).collect();
+    let names: Vec<String> = collection.collectors.iter().map(CollectorKind::name).collect();
     info!(
         %address,
-        path = %config.telemetry_path,
+        path = %process.telemetry_path,
         collectors = %names.join(","),
-        interval_s = config.interval.as_secs_f64(),
+        interval_s = collection.interval.as_secs_f64(),
         "sobot_exporter listening"
     );
-    let routes = Routes { telemetry_path: config.telemetry_path.clone().into(), board };
+    let routes = Routes { telemetry_path: process.telemetry_path.clone().into(), board };
     let targets = TargetSet::new(shared);
-    targets.reconcile(vec![TargetSpec::company(Arc::new(config))]);
+    targets.reconcile(vec![TargetSpec::company(Arc::new(collection))]);
     server::serve(listener, routes, shutdown).await;
     targets.stop_all();
     info!("stopped");

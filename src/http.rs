@@ -16,7 +16,7 @@ use crate::telemetry::Telemetry;
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// How to reach an upstream API.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientSettings {
     /// Base URL without trailing slash, e.g. `https://www.sobot.com`.
     pub base_url: String,

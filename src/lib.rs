@@ -15,7 +15,9 @@
 //!                                server: /metrics serves those bytes
 //! ```
 //!
-//! - [`cli`], [`config`]: flags and the YAML file, validated into one `Config`.
+//! - [`cli`], [`config`]: flags validated into process settings, and the YAML file into the
+//!   collection config by a pure function (tested on the files in `src/config/testdata`).
+//! - [`demo`]: `--demo` in one place: the simulator's port and credentials, the demo's groups.
 //! - [`sobot`]: the endpoint table ([`sobot::endpoints`]), the client, the collectors.
 //! - [`laaffic`]: the call center's seat query client and seat collector.
 //! - [`table`]: the vocabulary of the endpoint tables (methods, date formats, fields).
@@ -32,6 +34,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod exposition;
 pub mod healthcheck;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 use sobot_exporter::cli::{Cli, LogFormat};
+use sobot_exporter::demo::Demo;
 use sobot_exporter::{app, config, healthcheck};
 use tracing_subscriber::EnvFilter;
 
@@ -31,14 +32,22 @@ fn main() -> ExitCode {
             }
         };
     }
-    let config = match config::load(&cli, &|name| std::env::var(name).ok()) {
+    // The demo's port is bound first: the config points both vendors at it.
+    let demo = match cli.demo.then(Demo::bind).transpose() {
+        Ok(demo) => demo,
+        Err(e) => {
+            eprintln!("sobot_exporter: cannot start the demo simulator: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match config::load(&cli, &|name| std::env::var(name).ok(), demo.as_ref()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("sobot_exporter: {e}");
             return ExitCode::from(2);
         }
     };
-    init_logging(&config);
+    init_logging(&config.process);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -46,7 +55,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(config, shutdown_signal())) {
+    match runtime.block_on(app::run(config, demo, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Logging is set up by now: one line, in the configured format.
@@ -58,7 +67,7 @@ fn main() -> ExitCode {
 
 /// Our own logs at the chosen level; dependencies only at `warn`, so that no library's debug
 /// output (request headers) can reach the log.
-fn init_logging(config: &config::Config) {
+fn init_logging(config: &config::Settings) {
     let filter = EnvFilter::new(format!("warn,sobot_exporter={}", config.log_level.as_str()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

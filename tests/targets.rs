@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use common::*;
 use sobot_exporter::cli::Cli;
-use sobot_exporter::config::{Config, load};
+use sobot_exporter::config::{CollectionConfig, load};
 use sobot_exporter::exposition::{Board, Format, Key};
 use sobot_exporter::secret::Secret;
 use sobot_exporter::sobot::client::Credentials;
@@ -19,7 +19,7 @@ use sobot_exporter::targets::{Reconciled, Shared, TargetSet, TargetSpec};
 const SECS: Duration = Duration::from_secs(20);
 
 /// A collection config for tenants: two company endpoints at `interval`.
-fn config(sim: &Simulator, interval: &str) -> Arc<Config> {
+fn config(sim: &Simulator, interval: &str) -> Arc<CollectionConfig> {
     let dir = temp_dir("targets_config");
     let file = write_file(&dir, "config.yml", "collectors: [robot_session, human_session]\n");
     let args = [
@@ -37,13 +37,13 @@ fn config(sim: &Simulator, interval: &str) -> Arc<Config> {
         "SOBOT_APP_KEY" => Some(APP_KEY.to_string()),
         _ => None,
     };
-    let config = load(&cli, &env).expect("config");
+    let config = load(&cli, &env, None).expect("config");
     let _ = std::fs::remove_dir_all(dir);
-    Arc::new(config)
+    Arc::new(config.collection)
 }
 
 /// A tenant `id` with app id `id` and `key`.
-fn tenant(id: &str, key: &str, config: &Arc<Config>) -> TargetSpec {
+fn tenant(id: &str, key: &str, config: &Arc<CollectionConfig>) -> TargetSpec {
     TargetSpec {
         id: id.to_string(),
         labels: vec![("tenant", id.to_string())],
@@ -53,7 +53,7 @@ fn tenant(id: &str, key: &str, config: &Arc<Config>) -> TargetSpec {
     }
 }
 
-fn targets(config: &Arc<Config>) -> (Arc<Board>, TargetSet) {
+fn targets(config: &Arc<CollectionConfig>) -> (Arc<Board>, TargetSet) {
     let board = Board::new();
     let shared = Shared::new(board.clone(), config).expect("clients");
     (board, TargetSet::new(Arc::new(shared)))

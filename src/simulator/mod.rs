@@ -194,7 +194,17 @@ pub struct Simulator {
 impl Simulator {
     /// Binds 127.0.0.1 on an ephemeral port and starts serving.
     pub async fn start(config: SimConfig) -> std::io::Result<Simulator> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve(TcpListener::bind(("127.0.0.1", 0)).await?, config)
+    }
+
+    /// Starts serving on a listener bound beforehand (so that its address is known before the
+    /// runtime starts).
+    pub async fn start_on(listener: std::net::TcpListener, config: SimConfig) -> std::io::Result<Simulator> {
+        listener.set_nonblocking(true)?;
+        Self::serve(TcpListener::from_std(listener)?, config)
+    }
+
+    fn serve(listener: TcpListener, config: SimConfig) -> std::io::Result<Simulator> {
         let addr = listener.local_addr()?;
         let companies =
             BTreeMap::from([(config.sobot_app_id.clone(), Company::new(config.sobot_app_key.clone()))]);

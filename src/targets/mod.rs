@@ -20,7 +20,7 @@ use tracing::info;
 
 pub use jobs::Job;
 
-use crate::config::Config;
+use crate::config::CollectionConfig;
 use crate::exposition::{Board, Key, Publisher};
 use crate::laaffic::client::LaafficCredentials;
 use crate::snapshot::Labels;
@@ -45,12 +45,12 @@ pub struct TargetSpec {
     /// Laaffic credentials, if it collects from Laaffic.
     pub laaffic: Option<LaafficCredentials>,
     /// What to collect and how.
-    pub config: Arc<Config>,
+    pub config: Arc<CollectionConfig>,
 }
 
 impl TargetSpec {
     /// The company of a single-company config: no extra labels, the config's credentials.
-    pub fn company(config: Arc<Config>) -> Self {
+    pub fn company(config: Arc<CollectionConfig>) -> Self {
         Self {
             id: "company".to_string(),
             labels: Vec::new(),
@@ -66,7 +66,7 @@ impl TargetSpec {
             && self.labels == other.labels
             && self.sobot == other.sobot
             && self.laaffic == other.laaffic
-            && Arc::ptr_eq(&self.config, &other.config)
+            && (Arc::ptr_eq(&self.config, &other.config) || self.config == other.config)
     }
 }
 
@@ -83,7 +83,7 @@ pub struct Shared {
 
 impl Shared {
     /// Builds the vendors' HTTP clients from `config`; fails only if TLS cannot be initialised.
-    pub fn new(board: Arc<Board>, config: &Config) -> reqwest::Result<Shared> {
+    pub fn new(board: Arc<Board>, config: &CollectionConfig) -> reqwest::Result<Shared> {
         Ok(Shared {
             board,
             sobot_http: crate::http::http_client(&config.sobot)?,

@@ -1,0 +1,840 @@
+//! The collection config: what to collect and how to reach the vendors, built from the YAML file
+//! by a pure function. The environment and credential files come in as lookups, so that the same
+//! text and lookups always give the same config (or the same error line).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use super::{ConfigError, err, io_reason, parse_duration};
+use crate::http::ClientSettings;
+use crate::laaffic::client::LaafficCredentials;
+use crate::secret::Secret;
+use crate::sobot::client::Credentials;
+use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
+use crate::sobot::quality::{QUALITY_SOURCES, QualitySource};
+use crate::window::Window;
+
+/// Looks an environment variable up.
+pub(crate) type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+/// Reads a credential file.
+pub(crate) type ReadFile<'a> = dyn Fn(&Path) -> Result<String, io::Error> + 'a;
+
+/// The YAML file as written. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    /// IANA time zone of the statistics day; default `Asia/Shanghai`.
+    pub timezone: Option<String>,
+    /// Windows to collect: `today`, `yesterday`; default `[today]`.
+    pub windows: Option<Vec<String>>,
+    /// Collectors to run; default all but `chat_result` (and the per-group ones without groups).
+    pub collectors: Option<Vec<String>>,
+    /// Skill group ids: per-group statistics, and the agent filter when no agents are given.
+    pub groups: Option<Vec<String>>,
+    /// Agent (service) ids to collect per-agent statistics for; default all agents.
+    pub agents: Option<Vec<String>>,
+    /// Cardinality guard: distinct agents per collector at most; default 2000.
+    pub max_agents: Option<usize>,
+    /// Quality-inspection collectors.
+    #[serde(default)]
+    pub quality: QualitySection,
+    /// The Sobot API section.
+    #[serde(default)]
+    pub sobot: SobotSection,
+    /// The Laaffic call-center section.
+    #[serde(default)]
+    pub laaffic: LaafficSection,
+}
+
+/// `quality:` in the YAML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QualitySection {
+    /// Interval of the quality collectors; default 5m.
+    pub interval: Option<String>,
+    /// Records per page; default 1000, at most 10000.
+    pub page_size: Option<u32>,
+    /// Pages per window and cycle at most; default 50.
+    pub max_pages: Option<u32>,
+}
+
+/// `laaffic:` in the YAML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LaafficSection {
+    /// File holding the API key; or use `LAAFFIC_API_KEY`.
+    pub api_key_file: Option<PathBuf>,
+    /// File holding the API secret; or use `LAAFFIC_API_SECRET`.
+    pub api_secret_file: Option<PathBuf>,
+    /// Total timeout of one request; default 15s.
+    pub timeout: Option<String>,
+    /// Connect timeout; default 5s.
+    pub connect_timeout: Option<String>,
+}
+
+/// `sobot:` in the YAML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SobotSection {
+    /// The `appid` (not secret); or use `app_id_file` or `SOBOT_APP_ID`.
+    pub app_id: Option<String>,
+    /// File holding the `appid`.
+    pub app_id_file: Option<PathBuf>,
+    /// File holding the `app_key`; or use `SOBOT_APP_KEY`.
+    pub app_key_file: Option<PathBuf>,
+    /// Total timeout of one upstream request; default 15s.
+    pub timeout: Option<String>,
+    /// Connect timeout; default 5s.
+    pub connect_timeout: Option<String>,
+    /// Upstream calls a minute at most; default 1000, the documented limit.
+    pub rate_limit_per_minute: Option<u32>,
+}
+
+/// The flag values the collection config takes, already validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Flags {
+    /// Interval between collection cycles (`--collect.interval`).
+    pub interval: Duration,
+    /// Sobot base URL without trailing slash (`--sobot.base-url`).
+    pub sobot_base_url: String,
+    /// Laaffic base URL without trailing slash (`--laaffic.base-url`).
+    pub laaffic_base_url: String,
+}
+
+/// What to collect and how to reach the vendors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionConfig {
+    /// Interval between collection cycles.
+    pub interval: Duration,
+    /// Time zone of the statistics day.
+    pub tz: TimeZone,
+    /// Windows to collect.
+    pub windows: Vec<Window>,
+    /// Collectors to run.
+    pub collectors: Vec<CollectorKind>,
+    /// Skill group ids.
+    pub groups: Vec<String>,
+    /// Agent ids; empty means every agent.
+    pub agents: Vec<String>,
+    /// Cardinality guard.
+    pub max_agents: usize,
+    /// Interval of the quality collectors.
+    pub quality_interval: Duration,
+    /// Records per quality page.
+    pub quality_page_size: u32,
+    /// Quality pages per window and cycle at most.
+    pub quality_max_pages: u32,
+    /// How to reach Sobot.
+    pub sobot: ClientSettings,
+    /// Sobot credentials; `None`: no Sobot collectors.
+    pub credentials: Option<Credentials>,
+    /// How to reach Laaffic.
+    pub laaffic: ClientSettings,
+    /// Laaffic credentials; `None`: no Laaffic collector.
+    pub laaffic_credentials: Option<LaafficCredentials>,
+}
+
+/// A collector the config can name. Two are equal when their names are.
+#[derive(Debug, Clone, Copy)]
+pub enum CollectorKind {
+    /// Company-wide (`item`) or per-agent (`items`) statistics of a table endpoint.
+    Stats(&'static Endpoint),
+    /// Per-group statistics of a table endpoint that takes `groupids` (`group_<endpoint>`).
+    Group(&'static Endpoint),
+    /// Quality-inspection results.
+    Quality(&'static QualitySource),
+    /// Laaffic seats.
+    LaafficSeats,
+}
+
+impl CollectorKind {
+    /// Every collector, in a stable order.
+    pub fn all() -> Vec<CollectorKind> {
+        let mut all: Vec<CollectorKind> = ENDPOINTS.iter().map(CollectorKind::Stats).collect();
+        all.extend(ENDPOINTS.iter().filter(|e| e.filters && e.rows == Rows::Item).map(CollectorKind::Group));
+        all.extend(QUALITY_SOURCES.iter().map(CollectorKind::Quality));
+        all.push(CollectorKind::LaafficSeats);
+        all
+    }
+
+    /// The name used in the config and the `collector` label.
+    pub fn name(&self) -> String {
+        match self {
+            CollectorKind::Stats(e) => e.name.to_string(),
+            CollectorKind::Group(e) => format!("group_{}", e.name),
+            CollectorKind::Quality(q) => q.name.to_string(),
+            CollectorKind::LaafficSeats => "laaffic_seats".to_string(),
+        }
+    }
+}
+
+impl PartialEq for CollectorKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for CollectorKind {}
+
+/// Environment variable of the Laaffic API key.
+pub(crate) const ENV_LAAFFIC_KEY: &str = "LAAFFIC_API_KEY";
+/// Environment variable of the Laaffic API secret.
+pub(crate) const ENV_LAAFFIC_SECRET: &str = "LAAFFIC_API_SECRET";
+/// Environment variable of the Sobot `appid`.
+pub(crate) const ENV_APP_ID: &str = "SOBOT_APP_ID";
+/// Environment variable of the Sobot `app_key`.
+pub(crate) const ENV_APP_KEY: &str = "SOBOT_APP_KEY";
+
+/// Builds the collection config from the YAML text of the file at `path` (`None`: no file,
+/// `yaml` is empty). Pure: the environment and credential files are read through `env` and
+/// `read`; `path` only names the file in error lines.
+pub(crate) fn from_yaml(
+    yaml: &str,
+    path: Option<&Path>,
+    flags: &Flags,
+    env: &Env<'_>,
+    read: &ReadFile<'_>,
+) -> Result<CollectionConfig, ConfigError> {
+    build(parse(yaml, path)?, path, flags, env, read)
+}
+
+/// Parses the YAML text; empty text is an empty file.
+pub(crate) fn parse(yaml: &str, path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    if yaml.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    // No source snippet in errors: a line of the file could hold a secret someone put inline.
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options(yaml, options).map_err(|e| {
+        let one_line =
+            e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        match path {
+            Some(path) => err(format!("{}: {one_line}", path.display())),
+            None => err(one_line),
+        }
+    })
+}
+
+/// Validates a parsed file into the collection config; see [`from_yaml`].
+pub(crate) fn build(
+    file: FileConfig,
+    path: Option<&Path>,
+    flags: &Flags,
+    env: &Env<'_>,
+    read: &ReadFile<'_>,
+) -> Result<CollectionConfig, ConfigError> {
+    let at = |key: &str| match path {
+        Some(path) => format!("{}: {key}", path.display()),
+        None => key.to_string(),
+    };
+
+    let tz_name = file.timezone.as_deref().unwrap_or("Asia/Shanghai");
+    let tz = TimeZone::get(tz_name)
+        .map_err(|_| err(format!("{}: unknown time zone {tz_name:?}", at("timezone"))))?;
+
+    let windows = match &file.windows {
+        None => vec![Window::Today],
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                Window::parse(n).ok_or_else(|| {
+                    err(format!("{}: unknown window {n:?} (known: today, yesterday)", at("windows")))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if windows.is_empty() {
+        return Err(err(format!("{}: at least one window is needed", at("windows"))));
+    }
+    no_repeats(windows.iter().map(|w| w.label()), &at("windows"))?;
+
+    let ids = |list: &Option<Vec<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
+        let list = list.clone().unwrap_or_default();
+        if let Some(bad) = list.iter().find(|id| id.trim().is_empty() || id.contains([',', ' '])) {
+            return Err(err(format!("{}: invalid id {bad:?} (no blanks, spaces or commas)", at(key))));
+        }
+        Ok(list)
+    };
+    let groups = ids(&file.groups, "groups")?;
+    let agents = ids(&file.agents, "agents")?;
+    let max_agents = match file.max_agents {
+        Some(0) => return Err(err(format!("{}: must be at least 1", at("max_agents")))),
+        Some(n) => n,
+        None => 2000,
+    };
+
+    let all = CollectorKind::all();
+    let collectors: Vec<CollectorKind> = match &file.collectors {
+        None => all
+            .into_iter()
+            .filter(|k| match k {
+                CollectorKind::Group(_) => !groups.is_empty(),
+                CollectorKind::Quality(q) => q.name != "chat_result",
+                CollectorKind::Stats(_) | CollectorKind::LaafficSeats => true,
+            })
+            .collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                all.iter().copied().find(|k| k.name() == *n).ok_or_else(|| {
+                    let known: Vec<_> = all.iter().map(CollectorKind::name).collect();
+                    err(format!(
+                        "{}: unknown collector {n:?} (known: {})",
+                        at("collectors"),
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if groups.is_empty()
+        && let Some(k) = collectors.iter().find(|k| matches!(k, CollectorKind::Group(_)))
+    {
+        return Err(err(format!("{}: {} needs groups to be configured", at("collectors"), k.name())));
+    }
+    let names: Vec<String> = collectors.iter().map(CollectorKind::name).collect();
+    // A repeated entry would run twice and count everything twice.
+    no_repeats(names.iter().map(String::as_str), &at("collectors"))?;
+    no_repeats(groups.iter().map(String::as_str), &at("groups"))?;
+    no_repeats(agents.iter().map(String::as_str), &at("agents"))?;
+    if names.iter().any(|n| n == "quality_result") && names.iter().any(|n| n == "chat_result") {
+        return Err(err(format!(
+            "{}: quality_result and chat_result both give the chat channel's inspections; choose one",
+            at("collectors")
+        )));
+    }
+
+    let q = &file.quality;
+    let quality_interval = match &q.interval {
+        None => Duration::from_secs(300),
+        Some(v) => parse_duration(v)
+            .filter(|d| *d >= Duration::from_millis(100))
+            .ok_or_else(|| err(format!("{}: invalid duration {v:?} (e.g. 5m)", at("quality.interval"))))?,
+    };
+    let quality_page_size = match q.page_size {
+        Some(n) if !(1..=10_000).contains(&n) => {
+            return Err(err(format!("{}: must be between 1 and 10000", at("quality.page_size"))));
+        }
+        Some(n) => n,
+        None => 1000,
+    };
+    let quality_max_pages = match q.max_pages {
+        Some(0) => {
+            return Err(err(format!("{}: must be at least 1", at("quality.max_pages"))));
+        }
+        Some(n) => n,
+        None => 50,
+    };
+
+    let s = &file.sobot;
+    let duration = |value: &Option<String>, key: &str, default: u64| -> Result<Duration, ConfigError> {
+        match value {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => parse_duration(v)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| err(format!("{}: invalid duration {v:?} (e.g. 15s)", at(key)))),
+        }
+    };
+    let sobot = ClientSettings {
+        base_url: flags.sobot_base_url.clone(),
+        timeout: duration(&s.timeout, "sobot.timeout", 15)?,
+        connect_timeout: duration(&s.connect_timeout, "sobot.connect_timeout", 5)?,
+        rate_limit_per_minute: match s.rate_limit_per_minute {
+            Some(0) => {
+                return Err(err(format!("{}: must be at least 1", at("sobot.rate_limit_per_minute"))));
+            }
+            Some(n) => n,
+            None => 1000,
+        },
+    };
+
+    let l = &file.laaffic;
+    let laaffic = ClientSettings {
+        base_url: flags.laaffic_base_url.clone(),
+        timeout: duration(&l.timeout, "laaffic.timeout", 15)?,
+        connect_timeout: duration(&l.connect_timeout, "laaffic.connect_timeout", 5)?,
+        rate_limit_per_minute: 600,
+    };
+
+    let credentials = sobot_credentials(s, env, read, &at)?;
+    let laaffic_credentials = laaffic_credentials(l, env, read, &at)?;
+    if credentials.is_none() && laaffic_credentials.is_none() {
+        return Err(err(format!(
+            "missing credentials: set {ENV_APP_ID} and {ENV_APP_KEY} (or sobot.app_id and \
+             sobot.app_key_file in --config.file) for Sobot, {ENV_LAAFFIC_KEY} and {ENV_LAAFFIC_SECRET} \
+             (or laaffic.api_key_file and laaffic.api_secret_file) for Laaffic, or run with --demo"
+        )));
+    }
+    // Only collectors whose vendor has credentials run: a listed one without them is an error,
+    // an unlisted default is left out; no collector at all is an error.
+    let has_credentials = |k: &CollectorKind| match k {
+        CollectorKind::LaafficSeats => laaffic_credentials.is_some(),
+        _ => credentials.is_some(),
+    };
+    if file.collectors.is_some()
+        && let Some(k) = collectors.iter().find(|k| !has_credentials(k))
+    {
+        let vendor = if matches!(k, CollectorKind::LaafficSeats) { "Laaffic" } else { "Sobot" };
+        return Err(err(format!("{}: {} needs {vendor} credentials", at("collectors"), k.name())));
+    }
+    let collectors: Vec<CollectorKind> = collectors.into_iter().filter(|k| has_credentials(k)).collect();
+    if collectors.is_empty() {
+        return Err(err(format!("{}: no collector to run", at("collectors"))));
+    }
+
+    Ok(CollectionConfig {
+        interval: flags.interval,
+        tz,
+        windows,
+        collectors,
+        groups,
+        agents,
+        max_agents,
+        quality_interval,
+        quality_page_size,
+        quality_max_pages,
+        sobot,
+        credentials,
+        laaffic,
+        laaffic_credentials,
+    })
+}
+
+/// One credential from the environment or a file named in the config, not both.
+fn one_credential(
+    env: &Env<'_>,
+    read: &ReadFile<'_>,
+    env_name: &str,
+    file: Option<&PathBuf>,
+    file_key: &str,
+) -> Result<Option<Secret>, ConfigError> {
+    match (env(env_name).filter(|v| !v.is_empty()), file) {
+        (Some(_), Some(_)) => Err(err(format!("{env_name} and {file_key} are both set; use one"))),
+        (Some(v), None) => Ok(Some(Secret::new(v))),
+        (None, Some(path)) => read_secret_file(read, path, file_key).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Both parts of a credential pair, or neither; one alone is an error naming the other.
+fn pair<T>(
+    a: Option<Secret>,
+    b: Option<Secret>,
+    names: (&str, &str),
+    make: impl FnOnce(Secret, Secret) -> T,
+) -> Result<Option<T>, ConfigError> {
+    match (a, b) {
+        (Some(a), Some(b)) => Ok(Some(make(a, b))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(err(format!("{} is set but {} is missing", names.0, names.1))),
+        (None, Some(_)) => Err(err(format!("{} is set but {} is missing", names.1, names.0))),
+    }
+}
+
+fn sobot_credentials(
+    s: &SobotSection,
+    env: &Env<'_>,
+    read: &ReadFile<'_>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<Credentials>, ConfigError> {
+    let id_key = at("sobot.app_id_file");
+    let mut app_id = one_credential(env, read, ENV_APP_ID, s.app_id_file.as_ref(), &id_key)?;
+    if let Some(v) = &s.app_id {
+        if app_id.is_some() {
+            let other = if s.app_id_file.is_some() { id_key } else { ENV_APP_ID.to_string() };
+            return Err(err(format!("{} and {other} are both set; use one", at("sobot.app_id"))));
+        }
+        app_id = Some(Secret::new(v.clone()));
+    }
+    let key_key = at("sobot.app_key_file");
+    let app_key = one_credential(env, read, ENV_APP_KEY, s.app_key_file.as_ref(), &key_key)?;
+    pair(
+        app_id,
+        app_key,
+        ("the Sobot app id", "the Sobot app key (SOBOT_APP_KEY or sobot.app_key_file)"),
+        |id, key| Credentials { app_id: id.expose().to_string(), app_key: key },
+    )
+}
+
+fn laaffic_credentials(
+    l: &LaafficSection,
+    env: &Env<'_>,
+    read: &ReadFile<'_>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<LaafficCredentials>, ConfigError> {
+    let key =
+        one_credential(env, read, ENV_LAAFFIC_KEY, l.api_key_file.as_ref(), &at("laaffic.api_key_file"))?;
+    let secret = one_credential(
+        env,
+        read,
+        ENV_LAAFFIC_SECRET,
+        l.api_secret_file.as_ref(),
+        &at("laaffic.api_secret_file"),
+    )?;
+    pair(key, secret, ("the Laaffic API key", "the Laaffic API secret"), |api_key, api_secret| {
+        LaafficCredentials { api_key, api_secret }
+    })
+}
+
+/// Fails on the first item listed twice.
+fn no_repeats<'a>(items: impl Iterator<Item = &'a str>, key: &str) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for item in items {
+        if !seen.insert(item) {
+            return Err(err(format!("{key}: {item:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a credential file: surrounding white space (a trailing newline) is not part of it.
+fn read_secret_file(read: &ReadFile<'_>, path: &Path, key: &str) -> Result<Secret, ConfigError> {
+    let content =
+        read(path).map_err(|e| err(format!("{key}: cannot read {}: {}", path.display(), io_reason(&e))))?;
+    let value = content.trim();
+    if value.is_empty() {
+        return Err(err(format!("{key}: {} is empty", path.display())));
+    }
+    Ok(Secret::new(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/testdata");
+
+    fn flags() -> Flags {
+        Flags {
+            interval: Duration::from_secs(60),
+            sobot_base_url: "https://www.sobot.com".to_string(),
+            laaffic_base_url: "https://api.laaffic.com".to_string(),
+        }
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    /// Credential files without a disk.
+    fn files(path: &Path) -> Result<String, io::Error> {
+        let content = match path.to_str().unwrap_or("") {
+            "/run/secrets/sobot_app_id" => "acme-from-file\n",
+            "/run/secrets/sobot_app_key" => "s3cret\n",
+            "secrets/sobot_app_key" => "relative-s3cret\n",
+            "/run/secrets/laaffic_api_key" => "lk\n",
+            "/run/secrets/laaffic_api_secret" => "ls\n",
+            "/run/secrets/empty" => " \n",
+            "/run/secrets/forbidden" => return Err(io::ErrorKind::PermissionDenied.into()),
+            _ => return Err(io::ErrorKind::NotFound.into()),
+        };
+        Ok(content.to_string())
+    }
+
+    /// A file of `testdata`, named `testdata/NAME` in errors, with no environment.
+    fn testdata(name: &str) -> Result<CollectionConfig, ConfigError> {
+        let yaml = std::fs::read_to_string(Path::new(TESTDATA).join(name)).expect("testdata file");
+        from_yaml(&yaml, Some(&Path::new("testdata").join(name)), &flags(), &no_env, &files)
+    }
+
+    /// Every bad file of `testdata` and the whole line it gives (the process prints it after
+    /// `sobot_exporter: ` and exits 2). No environment; credential files as in [`files`].
+    const BAD: &[(&str, &str)] = &[
+        (
+            "bad_unknown_key.yml",
+            "testdata/bad_unknown_key.yml: unknown field `bogus`, expected one of timezone, windows, \
+             collectors, groups, agents, max_agents, quality, sobot, laaffic at line 2, column 1",
+        ),
+        (
+            "bad_inline_secret.yml",
+            "testdata/bad_inline_secret.yml: unknown field `app_key`, expected one of app_id, \
+             app_id_file, app_key_file, timeout, connect_timeout, rate_limit_per_minute at line 2, column 3",
+        ),
+        ("bad_yaml.yml", "testdata/bad_yaml.yml: unclosed bracket '[' at line 1, column 10"),
+        ("bad_type.yml", "testdata/bad_type.yml: invalid u64 at line 1, column 13"),
+        ("bad_timezone.yml", "testdata/bad_timezone.yml: timezone: unknown time zone \"Mars/Olympus\""),
+        (
+            "bad_window.yml",
+            "testdata/bad_window.yml: windows: unknown window \"last_week\" (known: today, yesterday)",
+        ),
+        ("bad_no_window.yml", "testdata/bad_no_window.yml: windows: at least one window is needed"),
+        ("bad_window_twice.yml", "testdata/bad_window_twice.yml: windows: \"today\" is listed twice"),
+        (
+            "bad_agent_id.yml",
+            "testdata/bad_agent_id.yml: agents: invalid id \"a,b\" (no blanks, spaces or commas)",
+        ),
+        (
+            "bad_group_id.yml",
+            "testdata/bad_group_id.yml: groups: invalid id \"g 1\" (no blanks, spaces or commas)",
+        ),
+        ("bad_max_agents.yml", "testdata/bad_max_agents.yml: max_agents: must be at least 1"),
+        (
+            "bad_collector.yml",
+            "testdata/bad_collector.yml: collectors: unknown collector \"nope\" (known: robot_session, \
+             robot_satisfaction, human_session, human_satisfaction, customer_session, message_stats, \
+             get_service_data, human_duration, group_human_session, group_human_satisfaction, \
+             quality_result, chat_result, call_result, laaffic_seats)",
+        ),
+        (
+            "bad_group_collector_without_groups.yml",
+            "testdata/bad_group_collector_without_groups.yml: collectors: group_human_session needs \
+             groups to be configured",
+        ),
+        (
+            "bad_collector_twice.yml",
+            "testdata/bad_collector_twice.yml: collectors: \"robot_session\" is listed twice",
+        ),
+        ("bad_group_twice.yml", "testdata/bad_group_twice.yml: groups: \"g1\" is listed twice"),
+        ("bad_agent_twice.yml", "testdata/bad_agent_twice.yml: agents: \"a1\" is listed twice"),
+        (
+            "bad_quality_and_chat.yml",
+            "testdata/bad_quality_and_chat.yml: collectors: quality_result and chat_result both give \
+             the chat channel's inspections; choose one",
+        ),
+        (
+            "bad_quality_interval.yml",
+            "testdata/bad_quality_interval.yml: quality.interval: invalid duration \"50ms\" (e.g. 5m)",
+        ),
+        ("bad_page_size.yml", "testdata/bad_page_size.yml: quality.page_size: must be between 1 and 10000"),
+        ("bad_max_pages.yml", "testdata/bad_max_pages.yml: quality.max_pages: must be at least 1"),
+        (
+            "bad_sobot_timeout.yml",
+            "testdata/bad_sobot_timeout.yml: sobot.timeout: invalid duration \"soon\" (e.g. 15s)",
+        ),
+        (
+            "bad_sobot_connect_timeout.yml",
+            "testdata/bad_sobot_connect_timeout.yml: sobot.connect_timeout: invalid duration \"0s\" \
+             (e.g. 15s)",
+        ),
+        (
+            "bad_rate_limit.yml",
+            "testdata/bad_rate_limit.yml: sobot.rate_limit_per_minute: must be at least 1",
+        ),
+        (
+            "bad_laaffic_timeout.yml",
+            "testdata/bad_laaffic_timeout.yml: laaffic.timeout: invalid duration \"1.5s\" (e.g. 15s)",
+        ),
+        (
+            "bad_missing_credentials.yml",
+            "missing credentials: set SOBOT_APP_ID and SOBOT_APP_KEY (or sobot.app_id and \
+             sobot.app_key_file in --config.file) for Sobot, LAAFFIC_API_KEY and LAAFFIC_API_SECRET (or \
+             laaffic.api_key_file and laaffic.api_secret_file) for Laaffic, or run with --demo",
+        ),
+        (
+            "bad_app_id_twice.yml",
+            "testdata/bad_app_id_twice.yml: sobot.app_id and testdata/bad_app_id_twice.yml: \
+             sobot.app_id_file are both set; use one",
+        ),
+        (
+            "bad_key_file_missing.yml",
+            "testdata/bad_key_file_missing.yml: sobot.app_key_file: cannot read /run/secrets/missing: \
+             no such file",
+        ),
+        (
+            "bad_key_file_forbidden.yml",
+            "testdata/bad_key_file_forbidden.yml: sobot.app_key_file: cannot read \
+             /run/secrets/forbidden: permission denied",
+        ),
+        (
+            "bad_key_file_empty.yml",
+            "testdata/bad_key_file_empty.yml: sobot.app_key_file: /run/secrets/empty is empty",
+        ),
+        (
+            "bad_sobot_half.yml",
+            "the Sobot app id is set but the Sobot app key (SOBOT_APP_KEY or sobot.app_key_file) is missing",
+        ),
+        ("bad_laaffic_half.yml", "the Laaffic API secret is set but the Laaffic API key is missing"),
+        (
+            "bad_sobot_collector_without_credentials.yml",
+            "testdata/bad_sobot_collector_without_credentials.yml: collectors: robot_session needs \
+             Sobot credentials",
+        ),
+        (
+            "bad_laaffic_collector_without_credentials.yml",
+            "testdata/bad_laaffic_collector_without_credentials.yml: collectors: laaffic_seats needs \
+             Laaffic credentials",
+        ),
+        ("bad_no_collector.yml", "testdata/bad_no_collector.yml: collectors: no collector to run"),
+    ];
+
+    /// Every good file of `testdata`; [`good_files_load`] checks values of each.
+    const GOOD: &[&str] = &["good_minimal.yml", "good_full.yml", "good_laaffic_only.yml"];
+
+    #[test]
+    fn bad_files_give_their_error_line() {
+        for (name, want) in BAD {
+            let e = testdata(name).expect_err(name);
+            assert_eq!(e.0, *want, "{name}");
+            assert!(!e.0.contains('\n'), "{name}: {e:?} is not one line");
+            assert!(!e.0.contains("SuperSecret123"), "{name}: the error quotes the file: {e}");
+        }
+    }
+
+    #[test]
+    fn every_testdata_file_is_in_a_table() {
+        let mut seen = 0;
+        for entry in std::fs::read_dir(TESTDATA).expect("testdata") {
+            let name = entry.expect("entry").file_name().into_string().expect("utf8");
+            assert!(
+                BAD.iter().any(|(bad, _)| *bad == name) || GOOD.contains(&name.as_str()),
+                "{name} is in neither BAD nor GOOD"
+            );
+            seen += 1;
+        }
+        assert_eq!(seen, BAD.len() + GOOD.len());
+    }
+
+    fn names(c: &CollectionConfig) -> Vec<String> {
+        c.collectors.iter().map(CollectorKind::name).collect()
+    }
+
+    #[test]
+    fn good_files_load() {
+        let c = testdata("good_minimal.yml").expect("good_minimal.yml");
+        assert_eq!(c.interval, Duration::from_secs(60));
+        assert_eq!(c.tz.iana_name(), Some("Asia/Shanghai"));
+        assert_eq!(c.windows, [Window::Today]);
+        assert_eq!(
+            names(&c),
+            [
+                "robot_session",
+                "robot_satisfaction",
+                "human_session",
+                "human_satisfaction",
+                "customer_session",
+                "message_stats",
+                "get_service_data",
+                "human_duration",
+                "quality_result",
+                "call_result"
+            ]
+        );
+        assert!(c.groups.is_empty() && c.agents.is_empty());
+        assert_eq!(c.max_agents, 2000);
+        assert_eq!(
+            (c.quality_interval, c.quality_page_size, c.quality_max_pages),
+            (Duration::from_secs(300), 1000, 50)
+        );
+        let sobot = ClientSettings {
+            base_url: "https://www.sobot.com".to_string(),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(15),
+            rate_limit_per_minute: 1000,
+        };
+        assert_eq!(c.sobot, sobot);
+        assert_eq!(c.laaffic.rate_limit_per_minute, 600);
+        assert_eq!(
+            c.credentials,
+            Some(Credentials { app_id: "acme".to_string(), app_key: Secret::new("s3cret") })
+        );
+        assert!(c.laaffic_credentials.is_none());
+
+        let c = testdata("good_full.yml").expect("good_full.yml");
+        assert_eq!(c.tz.iana_name(), Some("UTC"));
+        assert_eq!(c.windows, [Window::Yesterday, Window::Today]);
+        assert_eq!(names(&c), ["human_session", "group_human_session", "chat_result", "laaffic_seats"]);
+        assert_eq!((c.groups, c.agents), (vec!["g1".to_string(), "g2".to_string()], vec!["a1".to_string()]));
+        assert_eq!(c.max_agents, 10);
+        assert_eq!(
+            (c.quality_interval, c.quality_page_size, c.quality_max_pages),
+            (Duration::from_secs(90), 200, 3)
+        );
+        let sobot = ClientSettings {
+            timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(2),
+            rate_limit_per_minute: 500,
+            ..sobot
+        };
+        assert_eq!(c.sobot, sobot);
+        assert_eq!(
+            c.laaffic,
+            ClientSettings {
+                base_url: "https://api.laaffic.com".to_string(),
+                connect_timeout: Duration::from_millis(500),
+                timeout: Duration::from_secs(30),
+                rate_limit_per_minute: 600,
+            }
+        );
+        // The relative key file is read as written, not next to the config file.
+        assert_eq!(
+            c.credentials,
+            Some(Credentials {
+                app_id: "acme-from-file".to_string(),
+                app_key: Secret::new("relative-s3cret")
+            })
+        );
+        assert_eq!(
+            c.laaffic_credentials,
+            Some(LaafficCredentials { api_key: Secret::new("lk"), api_secret: Secret::new("ls") })
+        );
+
+        let c = testdata("good_laaffic_only.yml").expect("good_laaffic_only.yml");
+        assert!(c.credentials.is_none());
+        assert_eq!(names(&c), ["laaffic_seats"]);
+    }
+
+    #[test]
+    fn configs_compare_by_value() {
+        let full = testdata("good_full.yml").expect("valid");
+        assert_eq!(full, testdata("good_full.yml").expect("valid"));
+        assert_ne!(full, testdata("good_minimal.yml").expect("valid"));
+        let fewer = CollectionConfig { collectors: full.collectors[1..].to_vec(), ..full.clone() };
+        assert_ne!(full, fewer);
+        assert_eq!(CollectorKind::LaafficSeats, CollectorKind::all()[CollectorKind::all().len() - 1]);
+        assert_ne!(CollectorKind::all()[0], CollectorKind::all()[1]);
+    }
+
+    fn env_with_credentials(key: &str) -> Option<String> {
+        match key {
+            ENV_APP_ID => Some("app".to_string()),
+            ENV_APP_KEY => Some("key".to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_empty_file_is_no_file() {
+        let none = from_yaml("", None, &flags(), &env_with_credentials, &files).expect("valid");
+        let empty =
+            from_yaml("# nothing\n\n", Some(Path::new("empty.yml")), &flags(), &env_with_credentials, &files);
+        assert_eq!(empty.expect("valid"), none);
+    }
+
+    #[test]
+    fn only_collectors_with_credentials_run() {
+        let laaffic_only = |k: &str| match k {
+            ENV_LAAFFIC_KEY => Some("k".to_string()),
+            ENV_LAAFFIC_SECRET => Some("s".to_string()),
+            _ => None,
+        };
+        let c = from_yaml("", None, &flags(), &laaffic_only, &files).expect("Laaffic alone is enough");
+        assert!(c.credentials.is_none());
+        assert_eq!(names(&c), ["laaffic_seats"]);
+        assert_eq!(c.laaffic_credentials.expect("laaffic").api_secret.expose(), "s");
+        let yaml = |text: &str| from_yaml(text, Some(Path::new("c.yml")), &flags(), &laaffic_only, &files);
+        let e = yaml("collectors: [robot_session]\n").expect_err("a listed collector without credentials");
+        assert!(e.0.contains("robot_session needs Sobot credentials"), "{e}");
+        let e = yaml("collectors: []\n").expect_err("nothing");
+        assert!(e.0.contains("no collector to run"), "{e}");
+    }
+
+    #[test]
+    fn credentials_from_files() {
+        let yaml = std::fs::read_to_string(Path::new(TESTDATA).join("good_minimal.yml")).expect("testdata");
+        let path = Some(Path::new("files.yml"));
+        let c = from_yaml(&yaml, path, &flags(), &no_env, &files).expect("valid");
+        let creds = c.credentials.expect("credentials");
+        assert_eq!(creds.app_key.expose(), "s3cret");
+        assert_eq!(creds.app_id, "acme");
+        let e = from_yaml(&yaml, path, &flags(), &env_with_credentials, &files).expect_err("given twice");
+        assert_eq!(e.0, "files.yml: sobot.app_id and SOBOT_APP_ID are both set; use one");
+        let key_file = "sobot:\n  app_key_file: /run/secrets/sobot_app_key\n";
+        let e = from_yaml(key_file, path, &flags(), &env_with_credentials, &files).expect_err("given twice");
+        assert_eq!(e.0, "SOBOT_APP_KEY and files.yml: sobot.app_key_file are both set; use one");
+    }
+}

@@ -1,0 +1,289 @@
+//! The configuration: process settings from the flags ([`Settings`]), and what to collect, built
+//! from the YAML file by a pure function ([`CollectionConfig`]).
+//!
+//! Every problem is reported as one line naming the flag, file and key at fault.
+
+pub(crate) mod collection;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::cli::{Cli, LogFormat, LogLevel};
+use crate::demo::Demo;
+pub use crate::sobot::quality::QualitySource;
+use collection::Flags;
+pub use collection::{CollectionConfig, CollectorKind};
+
+/// A configuration problem: the process exits with code 2 and prints this one line.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn err(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+/// Process settings: where to listen, how to log, whether this is the demo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Path of the metrics endpoint.
+    pub telemetry_path: String,
+    /// Log level.
+    pub log_level: LogLevel,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Demo mode: run against the embedded simulator.
+    pub demo: bool,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Process settings, from the flags.
+    pub process: Settings,
+    /// What to collect, from the config file (and the collection flags).
+    pub collection: CollectionConfig,
+}
+
+/// Validates the flags, reads the config file and builds the collection config from it. `env`
+/// looks a variable up; `demo` is the bound demo when `--demo` is given.
+pub fn load(
+    cli: &Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+    demo: Option<&Demo>,
+) -> Result<Config, ConfigError> {
+    let process = settings(cli, demo.is_some())?;
+    let flags = flags(cli)?;
+    let path = cli.config_file.as_deref();
+    let yaml = match path {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| err(format!("--config.file {}: {}", path.display(), io_reason(&e))))?,
+        None => String::new(),
+    };
+    let read = |file: &Path| std::fs::read_to_string(file);
+    let collection = match demo {
+        None => collection::from_yaml(&yaml, path, &flags, env, &read)?,
+        Some(demo) => demo.collection(&yaml, path, &flags, &read)?,
+    };
+    Ok(Config { process, collection })
+}
+
+/// The process settings of the flags.
+fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
+    let listen = parse_listen(&cli.listen_address)
+        .map_err(|m| err(format!("--web.listen-address {:?}: {m}", cli.listen_address)))?;
+    let telemetry_path = cli.telemetry_path.clone();
+    if !telemetry_path.starts_with('/') || ["/", "/healthz", "/-/healthy"].contains(&telemetry_path.as_str())
+    {
+        return Err(err(format!(
+            "--web.telemetry-path {telemetry_path:?}: must start with / and differ from /, /healthz and /-/healthy"
+        )));
+    }
+    Ok(Settings { listen, telemetry_path, log_level: cli.log_level, log_format: cli.log_format, demo })
+}
+
+/// The flags the collection config takes.
+fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
+    let interval = parse_duration(&cli.collect_interval)
+        .filter(|d| *d >= Duration::from_millis(100))
+        .ok_or_else(|| {
+            err(format!(
+                "--collect.interval {:?}: expected a duration of at least 100ms, e.g. 60s",
+                cli.collect_interval
+            ))
+        })?;
+    Ok(Flags {
+        interval,
+        sobot_base_url: base_url(&cli.sobot_base_url, "--sobot.base-url")?,
+        laaffic_base_url: base_url(&cli.laaffic_base_url, "--laaffic.base-url")?,
+    })
+}
+
+/// An http(s) URL without trailing slash.
+fn base_url(value: &str, flag: &str) -> Result<String, ConfigError> {
+    let url = value.trim_end_matches('/');
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace) {
+        return Err(err(format!("{flag} {value:?}: expected an http(s) URL")));
+    }
+    Ok(url.to_string())
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.kind().to_string(),
+    }
+}
+
+/// `:PORT`, `HOST:PORT` or `[V6]:PORT`.
+fn parse_listen(s: &str) -> Result<SocketAddr, &'static str> {
+    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
+    full.to_socket_addrs()
+        .map_err(|_| "expected HOST:PORT or :PORT")?
+        .next()
+        .ok_or("expected HOST:PORT or :PORT")
+}
+
+/// A Prometheus-style duration: one or more `<number><unit>` with units `ms`, `s`, `m`, `h`
+/// (`90s`, `1m30s`, `500ms`).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let n: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (Duration::from_millis(1), 2)
+        } else if rest.starts_with('s') {
+            (Duration::from_secs(1), 1)
+        } else if rest.starts_with('m') {
+            (Duration::from_secs(60), 1)
+        } else if rest.starts_with('h') {
+            (Duration::from_secs(3600), 1)
+        } else {
+            return None;
+        };
+        rest = &rest[len..];
+        total = total.checked_add(unit.checked_mul(u32::try_from(n).ok()?)?)?;
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collection::{ENV_APP_ID, ENV_APP_KEY, ENV_LAAFFIC_KEY};
+    use super::*;
+    use crate::window::Window;
+    use clap::Parser;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("sobot_exporter").chain(args.iter().copied()))
+            .expect("valid flags")
+    }
+
+    fn env_with_credentials(key: &str) -> Option<String> {
+        match key {
+            ENV_APP_ID => Some("app".to_string()),
+            ENV_APP_KEY => Some("key".to_string()),
+            _ => None,
+        }
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("60s"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        for bad in ["", "60", "s", "1.5s", "-1s", "10x", "1m 30s"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let Config { process: p, collection: c } =
+            load(&cli(&[]), &env_with_credentials, None).expect("valid");
+        assert_eq!(p.listen, "0.0.0.0:9877".parse().expect("addr"));
+        assert_eq!(p.telemetry_path, "/metrics");
+        assert_eq!((p.log_level, p.log_format, p.demo), (LogLevel::Info, LogFormat::Text, false));
+        assert_eq!(c.interval, Duration::from_secs(60));
+        assert_eq!(c.windows, vec![Window::Today]);
+        let names: Vec<String> = c.collectors.iter().map(CollectorKind::name).collect();
+        assert_eq!(
+            names,
+            [
+                "robot_session",
+                "robot_satisfaction",
+                "human_session",
+                "human_satisfaction",
+                "customer_session",
+                "message_stats",
+                "get_service_data",
+                "human_duration",
+                "quality_result",
+                "call_result"
+            ]
+        );
+        assert_eq!(c.max_agents, 2000);
+        assert_eq!(c.quality_interval, Duration::from_secs(300));
+        assert_eq!(c.sobot.base_url, "https://www.sobot.com");
+        assert_eq!(c.sobot.timeout, Duration::from_secs(15));
+        assert_eq!(c.laaffic.base_url, "https://api.laaffic.com");
+        assert_eq!(c.tz.iana_name(), Some("Asia/Shanghai"));
+        let creds = c.credentials.expect("credentials");
+        assert_eq!((creds.app_id.as_str(), creds.app_key.expose()), ("app", "key"));
+    }
+
+    #[test]
+    fn missing_credentials_say_what_to_set() {
+        let e = load(&cli(&[]), &no_env, None).expect_err("no credentials");
+        assert!(
+            e.0.contains("SOBOT_APP_ID") && e.0.contains("LAAFFIC_API_KEY") && e.0.contains("--demo"),
+            "{e}"
+        );
+        let demo = Demo::bind().expect("bind");
+        let c = load(&cli(&["--demo"]), &no_env, Some(&demo)).expect("the demo needs no credentials");
+        assert!(c.process.demo);
+        assert_eq!(c.collection.sobot.base_url, demo.base_url());
+        let half = |k: &str| (k == ENV_APP_ID).then(|| "id".to_string());
+        let e = load(&cli(&[]), &half, None).expect_err("half a credential");
+        assert!(e.0.contains("the Sobot app key"), "{e}");
+    }
+
+    #[test]
+    fn the_demo_ignores_the_environment() {
+        let demo = Demo::bind().expect("bind");
+        let half = |k: &str| (k == ENV_LAAFFIC_KEY).then(|| "half".to_string());
+        let c = load(&cli(&["--demo"]), &half, Some(&demo)).expect("valid");
+        assert_ne!(c.collection.laaffic_credentials.expect("demo's").api_key.expose(), "half");
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.yml");
+        let c = load(&cli(&["--config.file", path]), &env_with_credentials, None)
+            .expect("example is valid")
+            .collection;
+        assert_eq!(c.windows, vec![Window::Today, Window::Yesterday]);
+        // Its groups are commented out (placeholders): no per-group collectors then.
+        assert!(c.groups.is_empty());
+        assert!(c.collectors.iter().all(|k| !k.name().starts_with("group_")));
+        assert_eq!(c.quality_interval, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn bad_flags() {
+        for (args, want) in [
+            (&["--collect.interval", "often"][..], "--collect.interval"),
+            (&["--web.listen-address", "nowhere"][..], "--web.listen-address"),
+            (&["--web.telemetry-path", "metrics"][..], "--web.telemetry-path"),
+            (&["--sobot.base-url", "ftp://x"][..], "--sobot.base-url"),
+            (&["--laaffic.base-url", "api.laaffic.com"][..], "--laaffic.base-url \"api.laaffic.com\": "),
+            (
+                &["--config.file", "/nonexistent/sobot.yml"][..],
+                "--config.file /nonexistent/sobot.yml: no such file",
+            ),
+        ] {
+            let e = load(&cli(args), &env_with_credentials, None).expect_err(want);
+            assert!(e.0.starts_with(want), "{e}");
+        }
+    }
+}
