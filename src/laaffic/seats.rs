@@ -16,7 +16,7 @@ use crate::snapshot::{Family, Kind, Labels, Sample};
 use crate::table::{DateFormat, Field, field};
 use crate::telemetry::{AGENTS_DROPPED, COLLECTOR_TRUNCATED, Telemetry};
 use crate::value::Unit::{Count, Ratio};
-use crate::value::{Parsed, parse_json};
+use crate::value::{Parsed, parse_id, parse_json, parse_u64};
 use crate::window::{Settled, Window, day_range};
 
 /// Seats per page: the upstream's maximum.
@@ -209,20 +209,19 @@ impl SeatCollector {
                 Some(Value::Null) | None => Vec::new(),
                 Some(_) => return Err(UpstreamError::InvalidResponse("records is not a list".to_string())),
             };
-            let last =
-                records.is_empty() || u64::from(current) >= data.get("pages").and_then(number).unwrap_or(1);
+            let last = records.is_empty() || u64::from(current) >= parse_u64(data.get("pages")).unwrap_or(1);
             for record in records {
                 // Logically deleted seats (deleteFlag 1) are not seats any more.
-                if record.get("deleteFlag").and_then(number) == Some(1) {
+                if parse_u64(record.get("deleteFlag")) == Some(1) {
                     continue;
                 }
-                let Some(seat) = id(record.get("keyId")) else {
+                let Some(seat) = parse_id(record.get("keyId")) else {
                     self.parse_error("keyId", record.get("keyId"));
                     continue;
                 };
                 // The table calls it voiceGroupId, the example sipGroupId.
-                let group = id(record.get("voiceGroupId"))
-                    .or_else(|| id(record.get("sipGroupId")))
+                let group = parse_id(record.get("voiceGroupId"))
+                    .or_else(|| parse_id(record.get("sipGroupId")))
                     .unwrap_or_default();
                 seats.push((seat, group, record));
             }
@@ -270,12 +269,7 @@ impl SeatCollector {
         }
         let n = SEAT_FIELDS.len();
         // `status` is a string in the example although the table says Integer.
-        let status = record.get("status").and_then(|v| match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
-        if let Some(status) = status {
+        if let Some(status) = parse_id(record.get("status")) {
             let known = STATUSES.iter().any(|(code, _)| *code == status);
             if !known {
                 self.parse_error("status", record.get("status"));
@@ -286,7 +280,7 @@ impl SeatCollector {
                 push(n, labels, if code == status { 1.0 } else { 0.0 });
             }
         }
-        match record.get("enable").and_then(number) {
+        match parse_u64(record.get("enable")) {
             Some(0) => push(n + 1, base(), 1.0),
             Some(1) => push(n + 1, base(), 0.0),
             None if record.get("enable").is_none_or(Value::is_null) => {}
@@ -305,22 +299,5 @@ impl SeatCollector {
     fn parse_error(&self, field: &str, raw: Option<&Value>) {
         debug!(endpoint = "seat_query", field, value = ?raw, "value did not parse");
         self.telemetry.count_parse_error("seat_query", field);
-    }
-}
-
-/// An id that may come as a number or a string.
-fn id(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        _ => None,
-    }
-}
-
-fn number(value: &Value) -> Option<u64> {
-    match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }

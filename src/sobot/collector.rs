@@ -16,7 +16,7 @@ use crate::error::UpstreamError;
 use crate::snapshot::{Family, Kind, Labels, Sample};
 use crate::table::Field;
 use crate::telemetry::{AGENTS_DROPPED, Telemetry};
-use crate::value::{Parsed, parse_json};
+use crate::value::{Parsed, parse_id, parse_json};
 use crate::window::{Settled, Window, day_range};
 
 /// Most ids the upstream accepts in one `groupids`/`serviceids` parameter (`210007` beyond).
@@ -228,15 +228,14 @@ impl StatsCollector {
         };
         let mut labels = Vec::with_capacity(keys.len());
         for (i, (label, key)) in keys.iter().enumerate() {
-            match row.get(*key) {
-                Some(Value::String(s)) if !s.trim().is_empty() => labels.push((*label, s.trim().to_string())),
-                Some(Value::Number(n)) => labels.push((*label, n.to_string())),
+            match parse_id(row.get(*key)) {
+                Some(id) => labels.push((*label, id)),
                 // Without an agent the row means nothing; a missing group is an empty label.
-                _ if i == 0 => {
+                None if i == 0 => {
                     self.parse_error(key, row.get(*key));
                     return None;
                 }
-                _ => {}
+                None => {}
             }
         }
         Some(labels)

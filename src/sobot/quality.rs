@@ -14,7 +14,7 @@ use crate::error::UpstreamError;
 use crate::snapshot::{Family, Kind, Labels, Sample};
 use crate::table::{DateFormat, Method};
 use crate::telemetry::{AGENTS_DROPPED, COLLECTOR_TRUNCATED};
-use crate::value::{Parsed, Unit, parse_json};
+use crate::value::{Parsed, Unit, parse_id, parse_json, parse_u64};
 use crate::window::{Settled, Window, day_range};
 
 /// How a source pages.
@@ -292,12 +292,7 @@ impl QualityCollector {
         let last = match s.paging {
             Paging::PageSize => records.len() < usize::try_from(size).unwrap_or(usize::MAX),
             Paging::PageCount => {
-                let count = body.get("page_count").and_then(|v| match v {
-                    Value::Number(n) => n.as_u64(),
-                    Value::String(s) => s.trim().parse().ok(),
-                    _ => None,
-                });
-                match count {
+                match parse_u64(body.get("page_count")) {
                     Some(count) => u64::from(page) >= count,
                     // Without a page count, fall back to the short-page rule.
                     None => records.len() < usize::try_from(size).unwrap_or(usize::MAX),
@@ -310,12 +305,9 @@ impl QualityCollector {
     fn add(&self, record: &Value, day: &mut Day) {
         let Day { sums, names, .. } = day;
         let s = self.source;
-        let agent = match record.get(s.agent_key) {
-            Some(Value::String(a)) if !a.trim().is_empty() => a.trim().to_string(),
-            other => {
-                self.parse_error(s.agent_key, other);
-                return;
-            }
+        let Some(agent) = parse_id(record.get(s.agent_key)) else {
+            self.parse_error(s.agent_key, record.get(s.agent_key));
+            return;
         };
         // An inspection counts only with its overall score and full marks.
         let number = |key: &str| match parse_json(record.get(key), Unit::Number) {
