@@ -41,6 +41,12 @@ impl<T: Clone> Windows<T> {
         Self { windows, tz, first_is_live: false, settled: Settled::default() }
     }
 
+    /// Like [`Windows::new`] for a collector whose first window also gives live values (the seat
+    /// status): yesterday is cached only when it is not the first window.
+    pub(crate) fn first_is_live(windows: Vec<Window>, tz: TimeZone) -> Self {
+        Self { first_is_live: true, ..Self::new(windows, tz) }
+    }
+
     /// Every window's answer, in configured order: `fetch(day)`, or yesterday's cached answer
     /// while it is fresh. Fails on the first failed fetch.
     pub(crate) async fn fetch<F, Fut>(&self, mut fetch: F) -> Result<Vec<(Window, T)>, UpstreamError>
@@ -234,6 +240,21 @@ mod tests {
         assert_eq!(fetches.load(Ordering::Relaxed), 2);
         assert_eq!(cycle(&windows, &fetches).await, first);
         assert_eq!(fetches.load(Ordering::Relaxed), 3, "only today again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_live_first_window_is_never_cached() {
+        let fetches = AtomicUsize::new(0);
+        let live = Windows::first_is_live(vec![Window::Yesterday], shanghai());
+        cycle(&live, &fetches).await;
+        cycle(&live, &fetches).await;
+        assert_eq!(fetches.load(Ordering::Relaxed), 2, "yesterday first carries the live status");
+
+        let fetches = AtomicUsize::new(0);
+        let later = Windows::first_is_live(vec![Window::Today, Window::Yesterday], shanghai());
+        cycle(&later, &fetches).await;
+        cycle(&later, &fetches).await;
+        assert_eq!(fetches.load(Ordering::Relaxed), 3, "yesterday second is settled");
     }
 
     #[tokio::test]
