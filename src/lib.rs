@@ -20,8 +20,11 @@
 //! - [`demo`]: `--demo` in one place: the simulator's port and credentials, the demo's groups.
 //! - [`sobot`]: the endpoint table ([`sobot::endpoints`]), the client, the collectors.
 //! - [`laaffic`]: the call center's seat query client and seat collector.
+//! - [`collect`]: the collector skeleton (windows and yesterday's cache, cardinality guard,
+//!   families, parse errors, list extraction), written once for every collector.
 //! - [`table`]: the vocabulary of the endpoint tables (methods, date formats, fields).
-//! - [`value`]: the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435).
+//! - [`value`]: the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435), and ids and whole
+//!   numbers read leniently.
 //! - [`window`]: which local day a value covers and how each endpoint wants dates written.
 //! - [`snapshot`], [`exposition`]: samples per collector, and the bytes served.
 //! - [`scheduler`]: background cycles, self-metrics, re-encoding.
@@ -33,6 +36,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -1,7 +1,8 @@
-//! The value grammar: the vendors' strings (`"53.49%"`, `"00:07:15"`, `"3.80"`) turned into numbers.
+//! The value grammar: the vendors' strings (`"53.49%"`, `"00:07:15"`, `"3.80"`) turned into numbers,
+//! and the lenient reading of ids and whole numbers that come as strings or numbers.
 //!
-//! Pure and total: every input gives [`Parsed::Value`], [`Parsed::Absent`] or [`Parsed::Invalid`],
-//! never a panic and never a made-up zero.
+//! Pure and total: every input gives [`Parsed::Value`], [`Parsed::Absent`] or [`Parsed::Invalid`]
+//! (or an `Option` for ids and whole numbers), never a panic and never a made-up zero.
 
 use serde_json::Value;
 
@@ -86,6 +87,28 @@ pub fn parse_str(raw: &str, unit: Unit) -> Parsed {
     match parsed {
         Some(v) if v.is_finite() => Parsed::Value(v),
         _ => Parsed::Invalid,
+    }
+}
+
+/// An identifier the upstream may send as a string or a JSON integer (Laaffic's `keyId` and
+/// `status`, Sobot's agent and group ids): `" 681 "` and `681` both give `"681"`. Blank, null,
+/// missing, fractions and other types give `None`: no id, which the caller counts or skips.
+pub(crate) fn parse_id(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A whole number the upstream may send as a JSON number or a numeric string (`page_count`,
+/// `pages`, `deleteFlag`, `enable`, `expires_in`): `3`, `"3"` and `" 3 "` give 3. Anything
+/// else, negative numbers and fractions included, gives `None`.
+pub(crate) fn parse_u64(value: Option<&Value>) -> Option<u64> {
+    match value? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     }
 }
 
@@ -247,6 +270,38 @@ mod tests {
         assert_eq!(parse_json(Some(&json!(true)), Unit::Count), Parsed::Invalid);
         assert_eq!(parse_json(Some(&json!([1])), Unit::Count), Parsed::Invalid);
         assert_eq!(parse_json(Some(&json!({"a": 1})), Unit::Count), Parsed::Invalid);
+    }
+
+    #[test]
+    fn ids_come_as_strings_or_integers() {
+        assert_eq!(parse_id(Some(&json!(" 681 "))), Some("681".to_string()));
+        assert_eq!(parse_id(Some(&json!(681))), Some("681".to_string()));
+        assert_eq!(parse_id(Some(&json!(-7))), Some("-7".to_string()));
+        assert_eq!(parse_id(Some(&json!("093685e7ae85"))), Some("093685e7ae85".to_string()));
+        // Not an id: nothing, blank, null, a fraction, a list.
+        assert_eq!(parse_id(None), None);
+        assert_eq!(parse_id(Some(&json!("  "))), None);
+        assert_eq!(parse_id(Some(&Value::Null)), None);
+        assert_eq!(parse_id(Some(&json!(1.5))), None);
+        assert_eq!(parse_id(Some(&json!(true))), None);
+        assert_eq!(parse_id(Some(&json!(["a"]))), None);
+    }
+
+    #[test]
+    fn whole_numbers_come_as_numbers_or_strings() {
+        assert_eq!(parse_u64(Some(&json!(3))), Some(3));
+        assert_eq!(parse_u64(Some(&json!("86400"))), Some(86_400));
+        assert_eq!(parse_u64(Some(&json!(" 1 "))), Some(1));
+        assert_eq!(parse_u64(Some(&json!("18446744073709551615"))), Some(u64::MAX));
+        assert_eq!(parse_u64(None), None);
+        assert_eq!(parse_u64(Some(&Value::Null)), None);
+        assert_eq!(parse_u64(Some(&json!(-1))), None);
+        assert_eq!(parse_u64(Some(&json!(1.5))), None);
+        assert_eq!(parse_u64(Some(&json!("-1"))), None);
+        assert_eq!(parse_u64(Some(&json!("1.0"))), None);
+        assert_eq!(parse_u64(Some(&json!(""))), None);
+        assert_eq!(parse_u64(Some(&json!("18446744073709551616"))), None);
+        assert_eq!(parse_u64(Some(&json!(false))), None);
     }
 
     fn any_unit() -> impl Strategy<Value = Unit> {

@@ -1,23 +1,26 @@
 //! The seat collector: every page of the seat query, per seat call statistics for each window,
 //! live status as a state set, and an info series.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use jiff::{Timestamp, tz::TimeZone};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use serde_json::{Value, json};
-use tracing::{debug, warn};
+use tracing::warn;
 
 use super::client::LaafficClient;
+use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
 use crate::error::UpstreamError;
-use crate::snapshot::{Family, Kind, Labels, Sample};
+use crate::snapshot::{Family, Labels};
 use crate::table::{DateFormat, Field, field};
-use crate::telemetry::{AGENTS_DROPPED, COLLECTOR_TRUNCATED, Telemetry};
+use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::value::Unit::{Count, Ratio};
-use crate::value::{Parsed, parse_json};
-use crate::window::{Settled, Window, day_range};
+use crate::value::{parse_id, parse_u64};
+use crate::window::{Window, day_range};
+
+/// The endpoint name of the seat query in self-metrics and logs.
+const ENDPOINT: &str = "seat_query";
 
 /// Seats per page: the upstream's maximum.
 pub const PAGE_SIZE: u32 = 100;
@@ -72,18 +75,25 @@ pub const SEAT_LIVE_METRICS: &[(&str, &str, &str)] = &[
 #[derive(Debug)]
 pub struct SeatCollector {
     client: Arc<LaafficClient>,
-    windows: Vec<Window>,
-    tz: TimeZone,
-    max_seats: usize,
-    helps: Vec<Arc<str>>,
+    decoder: Decoder,
+    /// Each window's seats; yesterday's reused for an hour when it is not the live window.
+    windows: Windows<SeatDay>,
+    guard: Guard,
     telemetry: Arc<Telemetry>,
-    warned_cap: AtomicBool,
-    /// Yesterday's seats, reused for an hour when yesterday is not the live window.
-    settled: Settled<SeatDay>,
 }
 
-/// One day's seats `(seat, group, record)` and whether the page cap cut them.
-type SeatDay = (Vec<(String, String, Value)>, bool);
+/// One seat of the seat query.
+#[derive(Debug, Clone)]
+struct Seat {
+    /// `keyId`.
+    id: String,
+    /// `voiceGroupId` (or `sipGroupId`); empty if neither.
+    group: String,
+    record: Value,
+}
+
+/// One day's seats and whether the page cap cut them.
+type SeatDay = (Vec<Seat>, bool);
 
 impl SeatCollector {
     /// A seat collector.
@@ -95,30 +105,14 @@ impl SeatCollector {
         max_seats: usize,
         telemetry: Arc<Telemetry>,
     ) -> Self {
-        let cached = crate::snapshot::cached(interval);
-        let helps = SEAT_FIELDS
-            .iter()
-            .map(|f| {
-                format!(
-                    "{} ({}; Laaffic seat query field {}), {}. {cached}",
-                    f.en,
-                    f.zh,
-                    f.key,
-                    f.unit.describe()
-                )
-            })
-            .chain(SEAT_LIVE_METRICS.iter().map(|(_, _, meaning)| format!("{meaning}. {cached}")))
-            .map(Into::into)
-            .collect();
+        let errors = ParseErrors::new(ENDPOINT, telemetry.clone());
         Self {
             client,
-            windows,
-            tz,
-            max_seats,
-            helps,
+            decoder: Decoder::new(interval, errors),
+            // Yesterday's calls are settled, but the first window also carries the live status.
+            windows: Windows::first_is_live(windows, tz),
+            guard: Guard::new("laaffic_seats", max_seats, "seats", telemetry.clone()),
             telemetry,
-            warned_cap: AtomicBool::new(false),
-            settled: Settled::default(),
         }
     }
 
@@ -129,58 +123,18 @@ impl SeatCollector {
 
     /// One cycle: every page for every window.
     pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
-        let mut families: Vec<Family> = SEAT_FIELDS
-            .iter()
-            .map(|f| f.metric)
-            .chain(SEAT_LIVE_METRICS.iter().map(|m| m.0))
-            .zip(&self.helps)
-            .map(|(name, help)| Family {
-                name: name.into(),
-                help: help.clone(),
-                kind: Kind::Gauge,
-                samples: Vec::new(),
-            })
-            .collect();
-        let now = Timestamp::now();
+        let days = self.windows.fetch(|date| self.fetch_day(date)).await?;
         let mut truncated = false;
-        // (seat, group, window, is the first window, record) of every page of every window.
-        let mut rows: Vec<(String, String, Window, bool, Value)> = Vec::new();
-        for (w, &window) in self.windows.iter().enumerate() {
-            let live = w == 0;
-            let date = window.day(now, &self.tz);
-            // Yesterday's calls are settled, but the first window also carries the live status.
-            let cached = if window == Window::Yesterday && !live { self.settled.get(date) } else { None };
-            let (day, cut) = match cached {
-                Some(day) => day,
-                None => {
-                    let day = self.fetch_day(date).await?;
-                    if window == Window::Yesterday && !live {
-                        self.settled.put(date, day.clone());
-                    }
-                    day
-                }
-            };
+        // (window, is the first window, seat) of every page of every window.
+        let mut rows: Vec<(Window, bool, Seat)> = Vec::new();
+        for (i, (window, (seats, cut))) in days.into_iter().enumerate() {
             truncated |= cut;
-            rows.extend(day.into_iter().map(|(seat, group, record)| (seat, group, window, live, record)));
+            rows.extend(seats.into_iter().map(|seat| (window, i == 0, seat)));
         }
         // Cardinality guard: the seats with the lowest ids are kept, the rest counted.
-        let seats: BTreeSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-        let kept: BTreeSet<String> = seats.iter().take(self.max_seats).map(|s| (*s).to_string()).collect();
-        let dropped = seats.len() - kept.len();
-        #[allow(clippy::cast_precision_loss)]
-        self.telemetry.set_collector(AGENTS_DROPPED, self.name(), dropped as f64);
-        if dropped > 0 && !self.warned_cap.swap(true, Ordering::Relaxed) {
-            warn!(
-                collector = self.name(),
-                max_agents = self.max_seats,
-                dropped,
-                "more seats than max_agents: dropping the rest (logged once; see sobot_exporter_agents_dropped)"
-            );
-        }
-        let mut seen: BTreeSet<(usize, Labels)> = BTreeSet::new();
-        for (seat, group, window, live, record) in rows.iter().filter(|r| kept.contains(&r.0)) {
-            self.seat_samples(record, seat, group, *window, *live, &mut families, &mut seen);
-        }
+        let kept = self.guard.keep(rows.iter().map(|(_, _, seat)| seat.id.as_str()));
+        rows.retain(|(_, _, seat)| kept.contains(&seat.id));
+        let families = self.decoder.families(&rows);
         self.telemetry.set_collector(COLLECTOR_TRUNCATED, self.name(), f64::from(u8::from(truncated)));
         if truncated {
             warn!(
@@ -192,8 +146,8 @@ impl SeatCollector {
         Ok(families)
     }
 
-    /// Every seat of one day: `(seat, group, record)`, and whether the page cap cut it.
-    async fn fetch_day(&self, date: jiff::civil::Date) -> Result<SeatDay, UpstreamError> {
+    /// Every seat of one day, and whether the page cap cut it.
+    async fn fetch_day(&self, date: Date) -> Result<SeatDay, UpstreamError> {
         let (start, end) = day_range(date, DateFormat::Second);
         let mut seats = Vec::new();
         let mut current = 1u32;
@@ -203,29 +157,8 @@ impl SeatCollector {
                 "size": PAGE_SIZE,
                 "params": {"strTime": start, "endTime": end}
             });
-            let mut data = self.client.seat_query(&body).await?;
-            let records = match data.get_mut("records").map(Value::take) {
-                Some(Value::Array(r)) => r,
-                Some(Value::Null) | None => Vec::new(),
-                Some(_) => return Err(UpstreamError::InvalidResponse("records is not a list".to_string())),
-            };
-            let last =
-                records.is_empty() || u64::from(current) >= data.get("pages").and_then(number).unwrap_or(1);
-            for record in records {
-                // Logically deleted seats (deleteFlag 1) are not seats any more.
-                if record.get("deleteFlag").and_then(number) == Some(1) {
-                    continue;
-                }
-                let Some(seat) = id(record.get("keyId")) else {
-                    self.parse_error("keyId", record.get("keyId"));
-                    continue;
-                };
-                // The table calls it voiceGroupId, the example sipGroupId.
-                let group = id(record.get("voiceGroupId"))
-                    .or_else(|| id(record.get("sipGroupId")))
-                    .unwrap_or_default();
-                seats.push((seat, group, record));
-            }
+            let (page, last) = self.decoder.page(self.client.seat_query(&body).await?, current)?;
+            seats.extend(page);
             if last {
                 return Ok((seats, false));
             }
@@ -235,34 +168,76 @@ impl SeatCollector {
             current += 1;
         }
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    fn seat_samples(
-        &self,
-        record: &Value,
-        seat: &str,
-        group: &str,
-        window: Window,
-        live: bool,
-        families: &mut [Family],
-        seen: &mut BTreeSet<(usize, Labels)>,
-    ) {
-        let mut push = |index: usize, mut labels: Labels, value: f64| {
-            labels.sort();
-            if seen.insert((index, labels.clone())) {
-                families[index].samples.push(Sample { labels, value });
+/// The pure half of the seat collector: pages to seats, seats to families.
+#[derive(Debug)]
+struct Decoder {
+    /// Names and HELP texts of [`SEAT_FIELDS`], then of [`SEAT_LIVE_METRICS`].
+    metrics: Vec<Metric>,
+    errors: ParseErrors,
+}
+
+impl Decoder {
+    fn new(interval: Duration, errors: ParseErrors) -> Self {
+        let cached = crate::snapshot::cached(interval);
+        let fields = SEAT_FIELDS.iter().map(|f| {
+            let help = format!(
+                "{} ({}; Laaffic seat query field {}), {}. {cached}",
+                f.en,
+                f.zh,
+                f.key,
+                f.unit.describe()
+            );
+            (f.metric.into(), help.into())
+        });
+        let live = SEAT_LIVE_METRICS
+            .iter()
+            .map(|(name, _, meaning)| ((*name).into(), format!("{meaning}. {cached}").into()));
+        Self { metrics: fields.chain(live).collect(), errors }
+    }
+
+    /// The seats of one page's `data` (page `current`) and whether it is the last page.
+    fn page(&self, mut data: Value, current: u32) -> Result<(Vec<Seat>, bool), UpstreamError> {
+        let records = list(&mut data, ENDPOINT, &["records"])?;
+        let last = records.is_empty() || u64::from(current) >= parse_u64(data.get("pages")).unwrap_or(1);
+        let mut seats = Vec::with_capacity(records.len());
+        for record in records {
+            // Logically deleted seats (deleteFlag 1) are not seats any more.
+            if parse_u64(record.get("deleteFlag")) == Some(1) {
+                continue;
             }
-        };
-        let base = || vec![("group", group.to_string()), ("seat", seat.to_string())];
+            let Some(id) = parse_id(record.get("keyId")) else {
+                self.errors.count("keyId", record.get("keyId"));
+                continue;
+            };
+            // The table calls it voiceGroupId, the example sipGroupId.
+            let group = parse_id(record.get("voiceGroupId"))
+                .or_else(|| parse_id(record.get("sipGroupId")))
+                .unwrap_or_default();
+            seats.push(Seat { id, group, record });
+        }
+        Ok((seats, last))
+    }
+
+    /// The families of [`SEAT_FIELDS`] and [`SEAT_LIVE_METRICS`]: call statistics of every row,
+    /// live status, enablement and info of the rows of the first window.
+    fn families(&self, rows: &[(Window, bool, Seat)]) -> Vec<Family> {
+        let mut families = Families::new(&self.metrics);
+        for (window, live, seat) in rows {
+            self.seat_samples(seat, *window, *live, &mut families);
+        }
+        families.finish()
+    }
+
+    fn seat_samples(&self, seat: &Seat, window: Window, live: bool, families: &mut Families) {
+        let record = &seat.record;
+        let base = || vec![("group", seat.group.clone()), ("seat", seat.id.clone())];
         for (i, f) in SEAT_FIELDS.iter().enumerate() {
-            match parse_json(record.get(f.key), f.unit) {
-                Parsed::Value(v) => {
-                    let mut labels = base();
-                    labels.push(("window", window.label().to_string()));
-                    push(i, labels, v);
-                }
-                Parsed::Absent => {}
-                Parsed::Invalid => self.parse_error(f.key, record.get(f.key)),
+            if let Some(v) = self.errors.value(record, f.key, f.unit) {
+                let mut labels = base();
+                labels.push(("window", window.label().to_string()));
+                families.push(i, labels, v);
             }
         }
         if !live {
@@ -270,57 +245,222 @@ impl SeatCollector {
         }
         let n = SEAT_FIELDS.len();
         // `status` is a string in the example although the table says Integer.
-        let status = record.get("status").and_then(|v| match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
-        if let Some(status) = status {
+        if let Some(status) = parse_id(record.get("status")) {
             let known = STATUSES.iter().any(|(code, _)| *code == status);
             if !known {
-                self.parse_error("status", record.get("status"));
+                self.errors.count("status", record.get("status"));
             }
             for (code, label) in STATUSES {
                 let mut labels = base();
                 labels.push(("status", label.to_string()));
-                push(n, labels, if code == status { 1.0 } else { 0.0 });
+                families.push(n, labels, if code == status { 1.0 } else { 0.0 });
             }
         }
-        match record.get("enable").and_then(number) {
-            Some(0) => push(n + 1, base(), 1.0),
-            Some(1) => push(n + 1, base(), 0.0),
+        match parse_u64(record.get("enable")) {
+            Some(0) => families.push(n + 1, base(), 1.0),
+            Some(1) => families.push(n + 1, base(), 0.0),
             None if record.get("enable").is_none_or(Value::is_null) => {}
-            _ => self.parse_error("enable", record.get("enable")),
+            _ => self.errors.count("enable", record.get("enable")),
         }
         let text = |key: &str| match record.get(key) {
             Some(Value::String(s)) => s.trim().chars().take(128).collect(),
             Some(Value::Number(n)) => n.to_string(),
             _ => String::new(),
         };
-        let mut labels = base();
+        let mut labels: Labels = base();
         labels.extend([("name", text("name")), ("emp_no", text("empNo")), ("group_name", text("groupName"))]);
-        push(n + 2, labels, 1.0);
-    }
-
-    fn parse_error(&self, field: &str, raw: Option<&Value>) {
-        debug!(endpoint = "seat_query", field, value = ?raw, "value did not parse");
-        self.telemetry.count_parse_error("seat_query", field);
+        families.push(n + 2, labels, 1.0);
     }
 }
 
-/// An id that may come as a number or a string.
-fn id(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        _ => None,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::parse_errors;
+    use crate::laaffic::client::check_status;
 
-fn number(value: &Value) -> Option<u64> {
-    match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+    fn decoder() -> (Decoder, Arc<Telemetry>) {
+        let telemetry = Arc::new(Telemetry::new());
+        (Decoder::new(Duration::from_secs(60), ParseErrors::new(ENDPOINT, telemetry.clone())), telemetry)
+    }
+
+    /// The `data` of the document's example answer, with `edit` applied to its one record.
+    fn example(edit: impl FnOnce(&mut Value)) -> Value {
+        let body: Value = serde_json::from_str(include_str!("../../tests/fixtures/laaffic/seat_query.json"))
+            .expect("fixture is JSON");
+        let mut data = check_status(body).expect("status 0 with a data object");
+        edit(&mut data["records"][0]);
+        data
+    }
+
+    /// `name{labels}` → value of every sample.
+    fn series(families: &[Family]) -> std::collections::BTreeMap<String, f64> {
+        let mut series = std::collections::BTreeMap::new();
+        for family in families {
+            for sample in &family.samples {
+                let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+                let key = format!("{}{{{}}}", family.name, labels.join(","));
+                assert!(series.insert(key.clone(), sample.value).is_none(), "{key} twice");
+            }
+        }
+        series
+    }
+
+    fn live_today(seats: Vec<Seat>) -> Vec<(Window, bool, Seat)> {
+        seats.into_iter().map(|seat| (Window::Today, true, seat)).collect()
+    }
+
+    #[test]
+    fn the_documents_example() {
+        let (decoder, telemetry) = decoder();
+        let (seats, last) = decoder.page(example(|_| {}), 1).expect("records");
+        assert!(last, "pages 1");
+        assert_eq!(seats.len(), 1);
+        assert_eq!((seats[0].id.as_str(), seats[0].group.as_str()), ("681", "1000006"), "sipGroupId");
+        let families = decoder.families(&live_today(seats));
+        assert_eq!(families.len(), SEAT_FIELDS.len() + SEAT_LIVE_METRICS.len());
+        let s = series(&families);
+        let seat = "group=\"1000006\",seat=\"681\"";
+        for f in SEAT_FIELDS {
+            assert_eq!(
+                s.get(&format!("{}{{{seat},window=\"today\"}}", f.metric)),
+                Some(&0.0),
+                "{}",
+                f.metric
+            );
+        }
+        for (status, want) in
+            [("offline", 1.0), ("idle", 0.0), ("busy", 0.0), ("wrap_up", 0.0), ("break", 0.0)]
+        {
+            assert_eq!(s.get(&format!("laaffic_seat_status{{{seat},status=\"{status}\"}}")), Some(&want));
+        }
+        assert_eq!(s.get(&format!("laaffic_seat_enabled{{{seat}}}")), Some(&1.0), "enable 0 is enabled");
+        assert_eq!(
+            s.get("laaffic_seat_info{emp_no=\"003\",group=\"1000006\",group_name=\"測試基礎設置(話機)\",name=\"0705C999_001\",seat=\"681\"}"),
+            Some(&1.0)
+        );
+        assert_eq!(s.len(), SEAT_FIELDS.len() + STATUSES.len() + 2);
+        assert!(s.keys().all(|k| !k.contains("0705C559_003") && !k.contains("452061e7b50b")), "no account");
+        assert_eq!(parse_errors(&telemetry, ENDPOINT, "status"), 0.0);
+        assert!(families[0].help.contains("(呼叫總數; Laaffic seat query field num), count. Cached"));
+    }
+
+    #[test]
+    fn only_the_first_window_has_live_series() {
+        let (decoder, _) = decoder();
+        let (today, _) = decoder.page(example(|_| {}), 1).expect("records");
+        let (yesterday, _) = decoder.page(example(|r| r["num"] = json!(7)), 1).expect("records");
+        let mut rows = live_today(today);
+        rows.extend(yesterday.into_iter().map(|seat| (Window::Yesterday, false, seat)));
+        let s = series(&decoder.families(&rows));
+        assert_eq!(
+            s.get("laaffic_seat_calls{group=\"1000006\",seat=\"681\",window=\"yesterday\"}"),
+            Some(&7.0)
+        );
+        assert_eq!(s.keys().filter(|k| k.starts_with("laaffic_seat_status")).count(), STATUSES.len());
+        assert!(s.keys().all(|k| !k.starts_with("laaffic_seat_status") || !k.contains("yesterday")));
+
+        let yesterday_only: Vec<_> = rows.into_iter().map(|(w, _, seat)| (w, false, seat)).collect();
+        let s = series(&decoder.families(&yesterday_only));
+        assert!(s.keys().all(|k| k.contains("window=")), "no live series: {s:?}");
+    }
+
+    #[test]
+    fn an_unknown_status_is_counted_and_none_of_the_states() {
+        let (decoder, telemetry) = decoder();
+        let (seats, _) = decoder.page(example(|r| r["status"] = json!("9")), 1).expect("records");
+        let s = series(&decoder.families(&live_today(seats)));
+        let states: Vec<f64> =
+            s.iter().filter(|(k, _)| k.starts_with("laaffic_seat_status")).map(|(_, v)| *v).collect();
+        assert_eq!(states, [0.0; 5]);
+        assert_eq!(parse_errors(&telemetry, ENDPOINT, "status"), 1.0);
+    }
+
+    #[test]
+    fn status_and_enable_as_documented_integers_or_absent() {
+        let (decoder, telemetry) = decoder();
+        let page = example(|r| {
+            r["status"] = json!(3);
+            r["enable"] = json!("1");
+        });
+        let (seats, _) = decoder.page(page, 1).expect("records");
+        let s = series(&decoder.families(&live_today(seats)));
+        assert_eq!(s.get("laaffic_seat_status{group=\"1000006\",seat=\"681\",status=\"busy\"}"), Some(&1.0));
+        assert_eq!(s.get("laaffic_seat_enabled{group=\"1000006\",seat=\"681\"}"), Some(&0.0), "disabled");
+
+        for (status, enable) in [(json!(null), json!(null)), (json!(" "), json!(2))] {
+            let page = example(|r| {
+                r["status"] = status;
+                r["enable"] = enable;
+            });
+            let (seats, _) = decoder.page(page, 1).expect("records");
+            let s = series(&decoder.families(&live_today(seats)));
+            assert!(
+                s.keys()
+                    .all(|k| !k.starts_with("laaffic_seat_status") && !k.starts_with("laaffic_seat_enabled"))
+            );
+        }
+        assert_eq!(parse_errors(&telemetry, ENDPOINT, "status"), 0.0, "a blank status is no status");
+        assert_eq!(parse_errors(&telemetry, ENDPOINT, "enable"), 1.0, "enable 2 is undocumented");
+    }
+
+    #[test]
+    fn seats_without_an_id_are_counted_and_deleted_seats_skipped() {
+        let (decoder, telemetry) = decoder();
+        let record = |id: Value, delete: Value| json!({"keyId": id, "deleteFlag": delete, "voiceGroupId": "7", "sipGroupId": 8, "num": 1});
+        let data = json!({"pages": 1, "records": [
+            record(json!(1), json!(0)),
+            record(json!(" 2 "), json!("0")),
+            record(json!(3), json!(1)),
+            record(json!(4), json!("1")),
+            record(json!(null), json!(0)),
+            record(json!(""), json!(0)),
+            record(json!(5.5), json!(0)),
+            {"keyId": 6, "num": "-", "connectRate": "abc"},
+        ]});
+        let (seats, last) = decoder.page(data, 1).expect("records");
+        assert!(last);
+        let ids: Vec<(&str, &str)> = seats.iter().map(|s| (s.id.as_str(), s.group.as_str())).collect();
+        assert_eq!(ids, [("1", "7"), ("2", "7"), ("6", "")], "voiceGroupId first; no group is empty");
+        assert_eq!(parse_errors(&telemetry, ENDPOINT, "keyId"), 3.0);
+        let s = series(&decoder.families(&live_today(seats)));
+        assert_eq!(
+            s.get("laaffic_seat_calls{group=\"\",seat=\"6\",window=\"today\"}"),
+            None,
+            "- is no value"
+        );
+        assert_eq!(parse_errors(&telemetry, ENDPOINT, "num"), 0.0);
+        assert_eq!(parse_errors(&telemetry, ENDPOINT, "connectRate"), 1.0);
+        assert_eq!(
+            s.get("laaffic_seat_info{emp_no=\"\",group=\"\",group_name=\"\",name=\"\",seat=\"6\"}"),
+            Some(&1.0)
+        );
+    }
+
+    #[test]
+    fn a_seat_repeated_across_pages_counts_once() {
+        let (decoder, _) = decoder();
+        let (mut seats, _) = decoder.page(example(|_| {}), 1).expect("records");
+        let (again, _) = decoder.page(example(|r| r["num"] = json!(9)), 2).expect("records");
+        seats.extend(again);
+        let s = series(&decoder.families(&live_today(seats)));
+        assert_eq!(s.get("laaffic_seat_calls{group=\"1000006\",seat=\"681\",window=\"today\"}"), Some(&0.0));
+        assert_eq!(s.keys().filter(|k| k.starts_with("laaffic_seat_info")).count(), 1);
+    }
+
+    #[test]
+    fn pages_and_lists() {
+        let (decoder, _) = decoder();
+        let seat = json!({"keyId": 1});
+        let page = |pages: Value, records: Value| json!({"pages": pages, "records": records});
+        assert_eq!(decoder.page(page(json!("3"), json!([seat])), 1).map(|p| p.1), Ok(false));
+        assert_eq!(decoder.page(page(json!(3), json!([seat])), 3).map(|p| p.1), Ok(true));
+        assert_eq!(decoder.page(page(json!(3), json!([])), 2).map(|p| p.1), Ok(true), "empty is last");
+        assert_eq!(decoder.page(page(json!(null), json!([seat])), 1).map(|p| p.1), Ok(true));
+        assert_eq!(decoder.page(json!({"pages": 2}), 1).map(|p| p.0.len()), Ok(0));
+        assert_eq!(
+            decoder.page(page(json!(1), json!({"keyId": 1})), 1).map(|p| p.1),
+            Err(UpstreamError::InvalidResponse("seat_query: records is not a list".into()))
+        );
     }
 }

@@ -1,23 +1,22 @@
 //! Statistics collectors: one endpoint of the table, every configured window, in one of three
 //! scopes (company, per group, per agent).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use jiff::{Timestamp, tz::TimeZone};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use serde_json::Value;
-use tracing::{debug, warn};
 
 use super::client::SobotClient;
 use super::endpoints::{Endpoint, Rows};
+use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
 use crate::error::UpstreamError;
-use crate::snapshot::{Family, Kind, Labels, Sample};
+use crate::snapshot::{Family, Labels};
 use crate::table::Field;
-use crate::telemetry::{AGENTS_DROPPED, Telemetry};
-use crate::value::{Parsed, parse_json};
-use crate::window::{Settled, Window, day_range};
+use crate::telemetry::Telemetry;
+use crate::value::parse_id;
+use crate::window::{Window, day_range};
 
 /// Most ids the upstream accepts in one `groupids`/`serviceids` parameter (`210007` beyond).
 pub const MAX_IDS_PER_REQUEST: usize = 100;
@@ -59,17 +58,13 @@ pub enum Scope {
 #[derive(Debug)]
 pub struct StatsCollector {
     name: String,
-    endpoint: &'static Endpoint,
     scope: Scope,
     client: Arc<SobotClient>,
-    windows: Vec<Window>,
-    tz: TimeZone,
-    /// Metric names and HELP texts, one per field of `endpoint`, built once.
-    metrics: Vec<(Arc<str>, Arc<str>)>,
-    telemetry: Arc<Telemetry>,
-    warned_cap: AtomicBool,
-    /// Yesterday's rows, reused for an hour.
-    settled: Settled<Vec<(Labels, Value)>>,
+    decoder: Decoder,
+    /// Each window's rows (identifying labels, upstream record); yesterday's reused for an hour.
+    windows: Windows<Vec<(Labels, Value)>>,
+    /// The per-agent scope's cardinality guard.
+    guard: Option<Guard>,
 }
 
 /// Everything a collector needs besides its endpoint and scope.
@@ -91,26 +86,21 @@ impl StatsCollector {
     /// A collector for `endpoint` in `scope`.
     pub fn new(endpoint: &'static Endpoint, scope: Scope, ctx: Context) -> Self {
         let per_group = matches!(scope, Scope::PerGroup(_));
-        let metrics = endpoint
-            .fields
-            .iter()
-            .map(|f| {
-                let name = if per_group { Endpoint::group_metric(f.metric) } else { f.metric.to_string() };
-                (name.into(), help_text(endpoint, f, per_group, ctx.interval).into())
-            })
-            .collect();
         let name = if per_group { format!("group_{}", endpoint.name) } else { endpoint.name.to_string() };
+        let guard = match scope {
+            Scope::PerAgent { max_agents, .. } => {
+                Some(Guard::new(&name, max_agents, "agents", ctx.telemetry.clone()))
+            }
+            Scope::Company | Scope::PerGroup(_) => None,
+        };
+        let errors = ParseErrors::new(endpoint.name, ctx.telemetry);
         Self {
             name,
-            endpoint,
             scope,
             client: ctx.client,
-            windows: ctx.windows,
-            tz: ctx.tz,
-            metrics,
-            telemetry: ctx.telemetry,
-            warned_cap: AtomicBool::new(false),
-            settled: Settled::default(),
+            decoder: Decoder::new(endpoint, per_group, ctx.interval, errors),
+            windows: Windows::new(ctx.windows, ctx.tz),
+            guard,
         }
     }
 
@@ -121,40 +111,29 @@ impl StatsCollector {
 
     /// One cycle: fetches every window; fails if any request fails.
     pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
-        // (row labels without window, window, row object)
-        let mut rows: Vec<(Labels, Window, Value)> = Vec::new();
-        let now = Timestamp::now();
-        for &window in &self.windows {
-            let day = window.day(now, &self.tz);
-            if window == Window::Yesterday
-                && let Some(cached) = self.settled.get(day)
-            {
-                rows.extend(cached.into_iter().map(|(labels, item)| (labels, window, item)));
-                continue;
-            }
-            let fetched = self.fetch_window(day).await?;
-            if window == Window::Yesterday {
-                self.settled.put(day, fetched.clone());
-            }
-            rows.extend(fetched.into_iter().map(|(labels, item)| (labels, window, item)));
+        let days = self.windows.fetch(|day| self.fetch_window(day)).await?;
+        let mut rows: Vec<(Labels, Window, Value)> = days
+            .into_iter()
+            .flat_map(|(window, rows)| rows.into_iter().map(move |(labels, row)| (labels, window, row)))
+            .collect();
+        if let Some(guard) = &self.guard {
+            let kept = guard.keep(rows.iter().filter_map(|(labels, _, _)| agent_of(labels)));
+            rows.retain(|(labels, _, _)| agent_of(labels).is_some_and(|a| kept.contains(a)));
         }
-        if let Scope::PerAgent { max_agents, .. } = self.scope {
-            self.guard_cardinality(&mut rows, max_agents);
-        }
-        Ok(self.families(&rows))
+        Ok(self.decoder.families(&rows))
     }
 
     /// Every row of one day: its identifying labels and the upstream record.
-    async fn fetch_window(&self, day: jiff::civil::Date) -> Result<Vec<(Labels, Value)>, UpstreamError> {
-        let (start, end) = day_range(day, self.endpoint.date_format);
+    async fn fetch_window(&self, day: Date) -> Result<Vec<(Labels, Value)>, UpstreamError> {
+        let (start, end) = day_range(day, self.decoder.endpoint.date_format);
         let dates = [("start_date", start), ("end_date", end)];
         let mut rows = Vec::new();
         match &self.scope {
-            Scope::Company => rows.push((Vec::new(), self.fetch_item(&dates, None).await?)),
+            Scope::Company => rows.push((Vec::new(), self.decoder.item(self.fetch(&dates, None).await?)?)),
             Scope::PerGroup(groups) => {
                 for group in groups {
-                    let item = self.fetch_item(&dates, Some(("groupids", group.clone()))).await?;
-                    rows.push((vec![("group", group.clone())], item));
+                    let body = self.fetch(&dates, Some(("groupids", group.clone()))).await?;
+                    rows.push((vec![("group", group.clone())], self.decoder.item(body)?));
                 }
             }
             Scope::PerAgent { filter, .. } => {
@@ -165,11 +144,7 @@ impl StatsCollector {
                     }
                 };
                 for chunk in chunks {
-                    for item in self.fetch_items(&dates, chunk).await? {
-                        if let Some(labels) = self.row_labels(&item) {
-                            rows.push((labels, item));
-                        }
-                    }
+                    rows.extend(self.decoder.items(self.fetch(&dates, chunk).await?)?);
                 }
             }
         }
@@ -181,18 +156,37 @@ impl StatsCollector {
         dates: &[(&'static str, String); 2],
         filter: Option<(&str, String)>,
     ) -> Result<Value, UpstreamError> {
-        let ep = self.endpoint;
+        let ep = self.decoder.endpoint;
         let mut params: Vec<(&str, String)> = dates.to_vec();
         params.extend(filter);
         self.client.call(ep.name, ep.method, ep.path, &params).await
     }
+}
 
-    async fn fetch_item(
-        &self,
-        dates: &[(&'static str, String); 2],
-        filter: Option<(&str, String)>,
-    ) -> Result<Value, UpstreamError> {
-        let mut body = self.fetch(dates, filter).await?;
+/// The pure half of a statistics collector: answers to rows, rows to families.
+#[derive(Debug)]
+struct Decoder {
+    endpoint: &'static Endpoint,
+    /// Metric names and HELP texts, one per field of `endpoint`.
+    metrics: Vec<Metric>,
+    errors: ParseErrors,
+}
+
+impl Decoder {
+    fn new(endpoint: &'static Endpoint, per_group: bool, interval: Duration, errors: ParseErrors) -> Self {
+        let metrics = endpoint
+            .fields
+            .iter()
+            .map(|f| {
+                let name = if per_group { Endpoint::group_metric(f.metric) } else { f.metric.to_string() };
+                (name.into(), help_text(endpoint, f, per_group, interval).into())
+            })
+            .collect();
+        Self { endpoint, metrics, errors }
+    }
+
+    /// The `item` object of a company (or group) answer.
+    fn item(&self, mut body: Value) -> Result<Value, UpstreamError> {
         match body.get_mut("item").map(Value::take) {
             Some(item @ Value::Object(_)) => Ok(item),
             _ => Err(UpstreamError::InvalidResponse(format!(
@@ -202,23 +196,12 @@ impl StatsCollector {
         }
     }
 
-    async fn fetch_items(
-        &self,
-        dates: &[(&'static str, String); 2],
-        filter: Option<(&str, String)>,
-    ) -> Result<Vec<Value>, UpstreamError> {
-        let mut body = self.fetch(dates, filter).await?;
+    /// The rows of a per-agent answer with their identifying labels; rows without an agent are
+    /// counted and skipped.
+    fn items(&self, mut body: Value) -> Result<Vec<(Labels, Value)>, UpstreamError> {
         // The documents say `item` in the table and `items` in the examples; accept both.
-        let key = if body.get("items").is_some() { "items" } else { "item" };
-        let list = body.get_mut(key).map(Value::take);
-        match list {
-            Some(Value::Array(items)) => Ok(items),
-            // No rows: some APIs answer null or leave the key out.
-            Some(Value::Null) | None => Ok(Vec::new()),
-            Some(_) => {
-                Err(UpstreamError::InvalidResponse(format!("{}: items is not a list", self.endpoint.name)))
-            }
-        }
+        let rows = list(&mut body, self.endpoint.name, &["items", "item"])?;
+        Ok(rows.into_iter().filter_map(|row| Some((self.row_labels(&row)?, row))).collect())
     }
 
     /// The identifying labels of a row; `None` (counted) if it has no agent id.
@@ -228,85 +211,241 @@ impl StatsCollector {
         };
         let mut labels = Vec::with_capacity(keys.len());
         for (i, (label, key)) in keys.iter().enumerate() {
-            match row.get(*key) {
-                Some(Value::String(s)) if !s.trim().is_empty() => labels.push((*label, s.trim().to_string())),
-                Some(Value::Number(n)) => labels.push((*label, n.to_string())),
+            match parse_id(row.get(*key)) {
+                Some(id) => labels.push((*label, id)),
                 // Without an agent the row means nothing; a missing group is an empty label.
-                _ if i == 0 => {
-                    self.parse_error(key, row.get(*key));
+                None if i == 0 => {
+                    self.errors.count(key, row.get(*key));
                     return None;
                 }
-                _ => {}
+                None => {}
             }
         }
         Some(labels)
     }
 
-    /// Keeps the rows of the first `max_agents` agents (by id), drops the rest.
-    fn guard_cardinality(&self, rows: &mut Vec<(Labels, Window, Value)>, max_agents: usize) {
-        let agents: BTreeSet<&str> = rows.iter().filter_map(|(l, _, _)| agent_of(l)).collect();
-        let dropped = agents.len().saturating_sub(max_agents);
-        #[allow(clippy::cast_precision_loss)]
-        self.telemetry.set_collector(AGENTS_DROPPED, &self.name, dropped as f64);
-        if dropped == 0 {
-            return;
-        }
-        let kept: BTreeSet<String> = agents.into_iter().take(max_agents).map(str::to_string).collect();
-        rows.retain(|(l, _, _)| agent_of(l).is_some_and(|a| kept.contains(a)));
-        if !self.warned_cap.swap(true, Ordering::Relaxed) {
-            warn!(collector = %self.name, max_agents, dropped, "more agents than max_agents: dropping the rest (logged once; see sobot_exporter_agents_dropped)");
-        }
-    }
-
+    /// One family per field, one sample per row and field that has a value.
     fn families(&self, rows: &[(Labels, Window, Value)]) -> Vec<Family> {
-        let ep = self.endpoint;
-        let mut families: Vec<Family> = self
-            .metrics
-            .iter()
-            .map(|(name, help)| Family {
-                name: name.clone(),
-                help: help.clone(),
-                kind: Kind::Gauge,
-                samples: Vec::new(),
-            })
-            .collect();
-        // One sample per label set: a row repeated across chunks counts once.
-        let mut seen: BTreeSet<(usize, Labels)> = BTreeSet::new();
+        let mut families = Families::new(&self.metrics);
         for (row_labels, window, row) in rows {
-            for (i, (field, family)) in ep.fields.iter().zip(families.iter_mut()).enumerate() {
-                let Some(value) = self.value(row, field) else {
+            for (i, field) in self.endpoint.fields.iter().enumerate() {
+                let Some(value) = self.errors.value(row, field.key, field.unit) else {
                     continue;
                 };
                 let mut labels: Labels = row_labels.clone();
                 labels.extend(field.labels.iter().map(|(k, v)| (*k, (*v).to_string())));
                 labels.push(("window", window.label().to_string()));
-                labels.sort();
-                if seen.insert((i, labels.clone())) {
-                    family.samples.push(Sample { labels, value });
-                }
+                families.push(i, labels, value);
             }
         }
-        families
-    }
-
-    fn value(&self, row: &Value, field: &Field) -> Option<f64> {
-        let raw = row.get(field.key);
-        match parse_json(raw, field.unit) {
-            Parsed::Value(v) => Some(v),
-            Parsed::Absent => None,
-            Parsed::Invalid => {
-                self.parse_error(field.key, raw);
-                None
-            }
-        }
-    }
-
-    fn parse_error(&self, field: &str, raw: Option<&Value>) {
-        debug!(endpoint = self.endpoint.name, field, value = ?raw, "value did not parse");
-        self.telemetry.count_parse_error(self.endpoint.name, field);
+        families.finish()
     }
 }
 
 fn agent_of(labels: &Labels) -> Option<&str> {
     labels.iter().find(|(k, _)| *k == "agent").map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::parse_errors;
+    use serde_json::json;
+
+    const INTERVAL: Duration = Duration::from_secs(60);
+
+    fn fixture(text: &str) -> Value {
+        serde_json::from_str(text).expect("fixture is JSON")
+    }
+
+    fn decoder(name: &str, per_group: bool) -> (Decoder, Arc<Telemetry>) {
+        let telemetry = Arc::new(Telemetry::new());
+        let endpoint = Endpoint::by_name(name).expect("endpoint in the table");
+        let errors = ParseErrors::new(endpoint.name, telemetry.clone());
+        (Decoder::new(endpoint, per_group, INTERVAL, errors), telemetry)
+    }
+
+    /// `name{labels}` → value of every sample, labels written as in the exposition.
+    fn series(families: &[Family]) -> std::collections::BTreeMap<String, f64> {
+        let mut series = std::collections::BTreeMap::new();
+        for family in families {
+            for sample in &family.samples {
+                let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+                let key = format!("{}{{{}}}", family.name, labels.join(","));
+                assert!(series.insert(key.clone(), sample.value).is_none(), "{key} twice");
+            }
+        }
+        series
+    }
+
+    fn today(rows: Vec<(Labels, Value)>) -> Vec<(Labels, Window, Value)> {
+        rows.into_iter().map(|(labels, row)| (labels, Window::Today, row)).collect()
+    }
+
+    #[test]
+    fn a_company_answer_gives_one_sample_per_field() {
+        let (decoder, telemetry) = decoder("robot_session", false);
+        let item = decoder.item(fixture(include_str!("../../tests/fixtures/sobot/robot_session.json")));
+        let families = decoder.families(&today(vec![(Vec::new(), item.expect("item object"))]));
+        assert_eq!(families.len(), decoder.endpoint.fields.len());
+        let s = series(&families);
+        assert_eq!(s.len(), 9);
+        assert_eq!(s.get("sobot_robot_self_reception_ratio{window=\"today\"}"), Some(&0.5349));
+        assert_eq!(s.get("sobot_robot_avg_session_duration_seconds{window=\"today\"}"), Some(&7.0));
+        assert_eq!(s.get("sobot_robot_consult_sessions{window=\"today\"}"), Some(&63.0));
+        assert!(families[0].help.ends_with("Cached, refreshed every 60s."), "{}", families[0].help);
+        assert_eq!(parse_errors(&telemetry, "robot_session", "consult_session"), 0.0);
+    }
+
+    #[test]
+    fn absent_values_leave_an_empty_family_and_labelled_fields_share_a_name() {
+        let (decoder, telemetry) = decoder("human_satisfaction", false);
+        let item = decoder.item(fixture(include_str!("../../tests/fixtures/sobot/human_satisfaction.json")));
+        let families = decoder.families(&today(vec![(Vec::new(), item.expect("item object"))]));
+        let invitations: Vec<&Family> =
+            families.iter().filter(|f| &*f.name == "sobot_human_satisfaction_invitations").collect();
+        assert_eq!(invitations.len(), 1, "HELP and TYPE even without a value");
+        assert!(invitations[0].samples.is_empty(), "the example has no invite_counts: no sample, not 0");
+        assert_eq!(parse_errors(&telemetry, "human_satisfaction", "invite_counts"), 0.0);
+        let s = series(&families);
+        assert_eq!(s.get("sobot_human_satisfaction_invited_ratio{window=\"today\"}"), Some(&-0.6));
+        assert_eq!(s.get("sobot_human_satisfaction_avg_score{window=\"today\"}"), Some(&3.8));
+        assert_eq!(
+            s.get("sobot_human_satisfaction_score_evaluations{score=\"2\",window=\"today\"}"),
+            Some(&1.0)
+        );
+    }
+
+    #[test]
+    fn blank_dash_and_garbage_values() {
+        let (decoder, telemetry) = decoder("customer_session", false);
+        let body = json!({"item": {
+            "total_consult_session": "-",
+            "total_valid_session": " ",
+            "total_valid_session_rate": "68.82",
+            "avg_session_duration": "00:04:03",
+            "total_invalid_session": null,
+        }});
+        let item = decoder.item(body).expect("item object");
+        let s = series(&decoder.families(&today(vec![(Vec::new(), item)])));
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(s.get("sobot_customer_avg_reception_duration_seconds{window=\"today\"}"), Some(&243.0));
+        assert_eq!(parse_errors(&telemetry, "customer_session", "total_valid_session_rate"), 1.0);
+        for absent in ["total_consult_session", "total_valid_session", "total_invalid_session"] {
+            assert_eq!(parse_errors(&telemetry, "customer_session", absent), 0.0, "{absent}");
+        }
+    }
+
+    #[test]
+    fn an_answer_without_an_item_object_is_invalid() {
+        let (decoder, _) = decoder("robot_session", false);
+        for body in [json!({}), json!({"item": null}), json!({"item": []}), json!({"items": {}})] {
+            assert_eq!(
+                decoder.item(body.clone()),
+                Err(UpstreamError::InvalidResponse("robot_session: no item object in the answer".into())),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn per_group_rows_have_their_own_names_and_a_group_label() {
+        let (decoder, _) = decoder("human_session", true);
+        let item = decoder.item(fixture(include_str!("../../tests/fixtures/sobot/human_session.json")));
+        let item = item.expect("item object");
+        let rows = vec![
+            (vec![("group", "g1".to_string())], Window::Today, item.clone()),
+            (vec![("group", "g2".to_string())], Window::Yesterday, item),
+        ];
+        let families = decoder.families(&rows);
+        assert!(families[0].help.contains(", per skill group ("), "{}", families[0].help);
+        let s = series(&families);
+        assert_eq!(s.get("sobot_group_human_consult_sessions{group=\"g1\",window=\"today\"}"), Some(&132.0));
+        assert_eq!(
+            s.get("sobot_group_human_consult_sessions{group=\"g2\",window=\"yesterday\"}"),
+            Some(&132.0)
+        );
+        assert!(s.keys().all(|k| k.starts_with("sobot_group_")));
+    }
+
+    #[test]
+    fn per_agent_rows_are_labelled_by_agent_and_group() {
+        let (decoder, _) = decoder("get_service_data", false);
+        let rows = decoder.items(fixture(include_str!("../../tests/fixtures/sobot/get_service_data.json")));
+        let rows = rows.expect("a list");
+        assert_eq!(rows.len(), 2);
+        let s = series(&decoder.families(&today(rows)));
+        let a = "agent=\"093685e7ae854979b3f07a97ea3685bc\",group=\"a1d05d23f7744927a97bd6651d2b6ef7\"";
+        assert_eq!(
+            s.get(&format!("sobot_agent_avg_first_response_time_seconds{{{a},window=\"today\"}}")),
+            Some(&5.0)
+        );
+        assert_eq!(s.get(&format!("sobot_agent_valid_sessions{{{a},window=\"today\"}}")), Some(&1.0));
+        assert_eq!(
+            s.get(&format!("sobot_agent_score_evaluations{{{a},score=\"5\",window=\"today\"}}")),
+            Some(&0.0)
+        );
+        let b = "agent=\"738faf75873c4c47a79f4dfea83f164d\",group=\"edfcdcc480604bbc96f0585ee778a51a\"";
+        assert_eq!(
+            s.get(&format!("sobot_agent_avg_first_response_time_seconds{{{b},window=\"today\"}}")),
+            Some(&62.0)
+        );
+        assert_eq!(s.len(), 2 * decoder.endpoint.fields.len());
+    }
+
+    #[test]
+    fn rows_without_an_agent_are_counted_and_skipped() {
+        let (decoder, telemetry) = decoder("get_service_data", false);
+        let body = json!({"items": [
+            {"serviceid": " a1 ", "groupid": "g", "valid_session": "1"},
+            {"groupid": "g", "valid_session": "2"},
+            {"serviceid": "", "valid_session": "3"},
+            {"serviceid": null, "valid_session": "4"},
+            {"serviceid": 42, "valid_session": "5"},
+            {"serviceid": "a2", "groupid": "  ", "valid_session": "6"},
+        ]});
+        let rows = decoder.items(body).expect("a list");
+        let labels: Vec<&Labels> = rows.iter().map(|(l, _)| l).collect();
+        assert_eq!(
+            labels,
+            [
+                &vec![("agent", "a1".to_string()), ("group", "g".to_string())],
+                &vec![("agent", "42".to_string())],
+                &vec![("agent", "a2".to_string())],
+            ]
+        );
+        assert_eq!(parse_errors(&telemetry, "get_service_data", "serviceid"), 3.0);
+        assert_eq!(
+            parse_errors(&telemetry, "get_service_data", "groupid"),
+            0.0,
+            "a missing group is no error"
+        );
+    }
+
+    #[test]
+    fn a_row_repeated_across_chunks_counts_once() {
+        let (decoder, _) = decoder("human_duration", false);
+        let first = decoder.items(fixture(include_str!("../../tests/fixtures/sobot/human_duration.json")));
+        let mut rows = first.expect("a list");
+        let repeated = json!({"items": [{"serviceid": "ffb4fccb6c3a48a6b185ob5de171b6bb", "login_duration": "01:00:00"}]});
+        rows.extend(decoder.items(repeated).expect("a list"));
+        let s = series(&decoder.families(&today(rows)));
+        let d = "agent=\"ffb4fccb6c3a48a6b185ob5de171b6bb\",window=\"today\"";
+        assert_eq!(s.get(&format!("sobot_agent_login_seconds{{{d}}}")), Some(&971.0), "the first row wins");
+        assert_eq!(s.get(&format!("sobot_agent_break_seconds{{{d}}}")), Some(&978.0));
+        assert_eq!(s.len(), 2 * decoder.endpoint.fields.len());
+    }
+
+    #[test]
+    fn per_agent_lists_under_items_or_item_null_or_missing() {
+        let (decoder, _) = decoder("human_duration", false);
+        let row = json!({"serviceid": "a", "login_duration": "00:00:01"});
+        assert_eq!(decoder.items(json!({"item": [row]})).map(|r| r.len()), Ok(1));
+        assert_eq!(decoder.items(json!({"items": null})).map(|r| r.len()), Ok(0));
+        assert_eq!(decoder.items(json!({"ret_code": "000000"})).map(|r| r.len()), Ok(0));
+        assert_eq!(
+            decoder.items(json!({"items": {"serviceid": "a"}})),
+            Err(UpstreamError::InvalidResponse("human_duration: items is not a list".into()))
+        );
+    }
 }

@@ -1,21 +1,23 @@
 //! Quality-inspection results (质检): the online results of the statistics API and the call and
 //! chat results of the quality API, paged, summed per agent and channel.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::civil::Date;
 use serde_json::Value;
-use tracing::{debug, warn};
+use tracing::warn;
 
+use super::client::SobotClient;
 use super::collector::Context;
+use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
 use crate::error::UpstreamError;
-use crate::snapshot::{Family, Kind, Labels, Sample};
+use crate::snapshot::{Family, Labels};
 use crate::table::{DateFormat, Method};
-use crate::telemetry::{AGENTS_DROPPED, COLLECTOR_TRUNCATED};
-use crate::value::{Parsed, Unit, parse_json};
-use crate::window::{Settled, Window, day_range};
+use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
+use crate::value::{Unit, parse_id, parse_u64};
+use crate::window::{Window, day_range};
 
 /// How a source pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,22 +183,28 @@ struct Sums {
 #[derive(Debug)]
 pub struct QualityCollector {
     source: &'static QualitySource,
-    ctx: Context,
+    client: Arc<SobotClient>,
+    telemetry: Arc<Telemetry>,
     pages: PageSettings,
-    helps: Vec<Arc<str>>,
-    warned_cap: AtomicBool,
-    /// Yesterday's sums, reused for an hour.
-    settled: Settled<Day>,
+    decoder: Decoder,
+    /// Each window's sums; yesterday's reused for an hour.
+    windows: Windows<Day>,
+    guard: Guard,
 }
 
 impl QualityCollector {
     /// A collector of `source`.
     pub fn new(source: &'static QualitySource, ctx: Context, pages: PageSettings) -> Self {
-        let helps = QUALITY_METRICS
-            .iter()
-            .map(|(_, _, meaning)| format!("{meaning}. {}", crate::snapshot::cached(ctx.interval)).into())
-            .collect();
-        Self { source, ctx, pages, helps, warned_cap: AtomicBool::new(false), settled: Settled::default() }
+        let errors = ParseErrors::new(source.name, ctx.telemetry.clone());
+        Self {
+            source,
+            client: ctx.client,
+            pages,
+            decoder: Decoder::new(source, pages.page_size, ctx.interval, errors),
+            windows: Windows::new(ctx.windows, ctx.tz),
+            guard: Guard::new(source.name, pages.max_agents, "agents", ctx.telemetry.clone()),
+            telemetry: ctx.telemetry,
+        }
     }
 
     /// The collector's name, its source's.
@@ -206,28 +214,16 @@ impl QualityCollector {
 
     /// One cycle: every page of every window.
     pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
-        let now = Timestamp::now();
+        let days = self.windows.fetch(|date| self.fetch_day(date)).await?;
         let mut sums: BTreeMap<(String, Window), Sums> = BTreeMap::new();
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         let mut truncated = false;
-        for &window in &self.ctx.windows {
-            let date = window.day(now, &self.ctx.tz);
-            let day = match (window, self.settled.get(date)) {
-                (Window::Yesterday, Some(cached)) => cached,
-                _ => {
-                    let day = self.fetch_day(date).await?;
-                    if window == Window::Yesterday {
-                        self.settled.put(date, day.clone());
-                    }
-                    day
-                }
-            };
+        for (window, day) in days {
             truncated |= day.truncated;
             sums.extend(day.sums.into_iter().map(|(agent, s)| ((agent, window), s)));
             names.extend(day.names);
         }
-        let t = &self.ctx.telemetry;
-        t.set_collector(COLLECTOR_TRUNCATED, self.source.name, f64::from(u8::from(truncated)));
+        self.telemetry.set_collector(COLLECTOR_TRUNCATED, self.source.name, f64::from(u8::from(truncated)));
         if truncated {
             warn!(
                 collector = self.source.name,
@@ -235,23 +231,20 @@ impl QualityCollector {
                 "stopped at the page cap; counts are incomplete"
             );
         }
-        let dropped = self.guard_cardinality(&mut sums, &mut names);
-        #[allow(clippy::cast_precision_loss)]
-        t.set_collector(AGENTS_DROPPED, self.source.name, dropped as f64);
-        Ok(self.families(&sums, &names))
+        let kept = self.guard.keep(sums.keys().map(|(agent, _)| agent.as_str()));
+        sums.retain(|(agent, _), _| kept.contains(agent));
+        names.retain(|agent, _| kept.contains(agent));
+        Ok(self.decoder.families(&sums, &names))
     }
 
     /// Every page of one day, summed.
-    async fn fetch_day(&self, date: jiff::civil::Date) -> Result<Day, UpstreamError> {
+    async fn fetch_day(&self, date: Date) -> Result<Day, UpstreamError> {
         let (start, end) = day_range(date, self.source.dates.2);
         let mut day = Day::default();
         let mut page = 1u32;
         loop {
-            let (records, last) = self.fetch_page(&start, &end, page).await?;
-            for record in &records {
-                self.add(record, &mut day);
-            }
-            if last {
+            let body = self.fetch_page(&start, &end, page).await?;
+            if self.decoder.page(body, page, &mut day)? {
                 return Ok(day);
             }
             if page >= self.pages.max_pages {
@@ -262,15 +255,9 @@ impl QualityCollector {
         }
     }
 
-    /// One page: its records and whether it is the last.
-    async fn fetch_page(
-        &self,
-        start: &str,
-        end: &str,
-        page: u32,
-    ) -> Result<(Vec<Value>, bool), UpstreamError> {
+    /// The answer for one page.
+    async fn fetch_page(&self, start: &str, end: &str, page: u32) -> Result<Value, UpstreamError> {
         let s = self.source;
-        let size = self.pages.page_size;
         let (page_key, size_key) = match s.paging {
             Paging::PageSize => ("page", "size"),
             Paging::PageCount => ("page_no", "page_size"),
@@ -279,53 +266,60 @@ impl QualityCollector {
             (s.dates.0, start.to_string()),
             (s.dates.1, end.to_string()),
             (page_key, page.to_string()),
-            (size_key, size.to_string()),
+            (size_key, self.pages.page_size.to_string()),
         ];
-        let mut body = self.ctx.client.call(s.name, s.method, s.path, &params).await?;
-        let records = match body.get_mut("items").map(Value::take) {
-            Some(Value::Array(items)) => items,
-            Some(Value::Null) | None => Vec::new(),
-            Some(_) => {
-                return Err(UpstreamError::InvalidResponse(format!("{}: items is not a list", s.name)));
-            }
-        };
-        let last = match s.paging {
-            Paging::PageSize => records.len() < usize::try_from(size).unwrap_or(usize::MAX),
-            Paging::PageCount => {
-                let count = body.get("page_count").and_then(|v| match v {
-                    Value::Number(n) => n.as_u64(),
-                    Value::String(s) => s.trim().parse().ok(),
-                    _ => None,
-                });
-                match count {
-                    Some(count) => u64::from(page) >= count,
-                    // Without a page count, fall back to the short-page rule.
-                    None => records.len() < usize::try_from(size).unwrap_or(usize::MAX),
-                }
-            }
-        };
-        Ok((records, last))
+        self.client.call(s.name, s.method, s.path, &params).await
+    }
+}
+
+/// The pure half of a quality collector: pages to sums per agent, sums to families.
+#[derive(Debug)]
+struct Decoder {
+    source: &'static QualitySource,
+    page_size: u32,
+    /// Names and HELP texts of [`QUALITY_METRICS`].
+    metrics: Vec<Metric>,
+    errors: ParseErrors,
+}
+
+impl Decoder {
+    fn new(source: &'static QualitySource, page_size: u32, interval: Duration, errors: ParseErrors) -> Self {
+        let metrics = QUALITY_METRICS
+            .iter()
+            .map(|(name, _, meaning)| {
+                ((*name).into(), format!("{meaning}. {}", crate::snapshot::cached(interval)).into())
+            })
+            .collect();
+        Self { source, page_size, metrics, errors }
     }
 
+    /// Adds the records of page `page` to `day`; returns whether it is the last page.
+    fn page(&self, mut body: Value, page: u32, day: &mut Day) -> Result<bool, UpstreamError> {
+        let records = list(&mut body, self.source.name, &["items"])?;
+        let short = records.len() < usize::try_from(self.page_size).unwrap_or(usize::MAX);
+        let last = match self.source.paging {
+            Paging::PageSize => short,
+            // Without a page count, fall back to the short-page rule.
+            Paging::PageCount => {
+                parse_u64(body.get("page_count")).map_or(short, |count| u64::from(page) >= count)
+            }
+        };
+        for record in &records {
+            self.add(record, day);
+        }
+        Ok(last)
+    }
+
+    /// Adds one inspection to its agent's sums.
     fn add(&self, record: &Value, day: &mut Day) {
         let Day { sums, names, .. } = day;
         let s = self.source;
-        let agent = match record.get(s.agent_key) {
-            Some(Value::String(a)) if !a.trim().is_empty() => a.trim().to_string(),
-            other => {
-                self.parse_error(s.agent_key, other);
-                return;
-            }
+        let Some(agent) = parse_id(record.get(s.agent_key)) else {
+            self.errors.count(s.agent_key, record.get(s.agent_key));
+            return;
         };
         // An inspection counts only with its overall score and full marks.
-        let number = |key: &str| match parse_json(record.get(key), Unit::Number) {
-            Parsed::Value(v) => Some(v),
-            Parsed::Absent => None,
-            Parsed::Invalid => {
-                self.parse_error(key, record.get(key));
-                None
-            }
-        };
+        let number = |key: &str| self.errors.value(record, key, Unit::Number);
         let (Some(score), Some(max)) = (number(s.scores[0].0), number(s.scores[0].1)) else {
             return;
         };
@@ -349,46 +343,14 @@ impl QualityCollector {
         }
     }
 
-    /// Keeps the first `max_agents` agents by id; returns how many were dropped.
-    fn guard_cardinality(
-        &self,
-        sums: &mut BTreeMap<(String, Window), Sums>,
-        names: &mut BTreeMap<String, String>,
-    ) -> usize {
-        let agents: BTreeSet<String> = sums.keys().map(|(a, _)| a.clone()).collect();
-        let dropped = agents.len().saturating_sub(self.pages.max_agents);
-        if dropped > 0 {
-            let kept: BTreeSet<&String> = agents.iter().take(self.pages.max_agents).collect();
-            sums.retain(|(a, _), _| kept.contains(a));
-            names.retain(|a, _| kept.contains(a));
-            if !self.warned_cap.swap(true, Ordering::Relaxed) {
-                warn!(
-                    collector = self.source.name,
-                    max_agents = self.pages.max_agents,
-                    dropped,
-                    "more agents than max_agents: dropping the rest (logged once; see sobot_exporter_agents_dropped)"
-                );
-            }
-        }
-        dropped
-    }
-
+    /// The families of [`QUALITY_METRICS`], in order, from the sums and names of every window.
     fn families(
         &self,
         sums: &BTreeMap<(String, Window), Sums>,
         names: &BTreeMap<String, String>,
     ) -> Vec<Family> {
         let channel = self.source.channel;
-        let mut families: Vec<Family> = QUALITY_METRICS
-            .iter()
-            .zip(&self.helps)
-            .map(|((name, _, _), help)| Family {
-                name: (*name).into(),
-                help: help.clone(),
-                kind: Kind::Gauge,
-                samples: Vec::new(),
-            })
-            .collect();
+        let mut families = Families::new(&self.metrics);
         #[allow(clippy::cast_precision_loss)]
         for ((agent, window), s) in sums {
             let base: Labels = vec![
@@ -396,29 +358,180 @@ impl QualityCollector {
                 ("channel", channel.to_string()),
                 ("window", window.label().to_string()),
             ];
-            families[0].samples.push(Sample { labels: base.clone(), value: s.inspections as f64 });
-            families[1].samples.push(Sample { labels: base.clone(), value: s.score[0] });
-            families[2].samples.push(Sample { labels: base.clone(), value: s.max[0] });
+            families.push(0, base.clone(), s.inspections as f64);
+            families.push(1, base.clone(), s.score[0]);
+            families.push(2, base.clone(), s.max[0]);
             for (i, part) in PARTS.iter().enumerate().skip(1) {
                 if s.has[i] {
                     let mut labels = base.clone();
                     labels.push(("part", (*part).to_string()));
-                    labels.sort();
-                    families[3].samples.push(Sample { labels: labels.clone(), value: s.score[i] });
-                    families[4].samples.push(Sample { labels, value: s.max[i] });
+                    families.push(3, labels.clone(), s.score[i]);
+                    families.push(4, labels, s.max[i]);
                 }
             }
         }
         for (agent, name) in names {
-            families[5]
-                .samples
-                .push(Sample { labels: vec![("agent", agent.clone()), ("name", name.clone())], value: 1.0 });
+            families.push(5, vec![("agent", agent.clone()), ("name", name.clone())], 1.0);
         }
-        families
+        families.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::parse_errors;
+    use serde_json::json;
+
+    fn fixture(text: &str) -> Value {
+        serde_json::from_str(text).expect("fixture is JSON")
     }
 
-    fn parse_error(&self, field: &str, raw: Option<&Value>) {
-        debug!(endpoint = self.source.name, field, value = ?raw, "value did not parse");
-        self.ctx.telemetry.count_parse_error(self.source.name, field);
+    fn decoder(name: &str, page_size: u32) -> (Decoder, Arc<Telemetry>) {
+        let telemetry = Arc::new(Telemetry::new());
+        let source = QualitySource::by_name(name).expect("a quality source");
+        let errors = ParseErrors::new(source.name, telemetry.clone());
+        (Decoder::new(source, page_size, Duration::from_secs(300), errors), telemetry)
+    }
+
+    /// Decodes `pages` of one day as `window`; returns the families and whether the last page
+    /// said it was the last.
+    fn decode(decoder: &Decoder, pages: Vec<Value>, window: Window) -> (Vec<Family>, bool) {
+        let mut day = Day::default();
+        let mut last = false;
+        for (i, body) in pages.into_iter().enumerate() {
+            let page = u32::try_from(i + 1).expect("few pages");
+            last = decoder.page(body, page, &mut day).expect("a valid page");
+        }
+        let sums = day.sums.into_iter().map(|(agent, s)| ((agent, window), s)).collect();
+        (decoder.families(&sums, &day.names), last)
+    }
+
+    /// The value of `name` with exactly `labels` (in sorted order).
+    fn value(families: &[Family], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let family = families.iter().find(|f| &*f.name == name)?;
+        let same = |sample: &Labels| {
+            sample.len() == labels.len()
+                && sample.iter().zip(labels).all(|((k, v), (lk, lv))| k == lk && v == lv)
+        };
+        family.samples.iter().find(|s| same(&s.labels)).map(|s| s.value)
+    }
+
+    #[test]
+    fn quality_result_of_the_document() {
+        let (decoder, _) = decoder("quality_result", 100);
+        let body = fixture(include_str!("../../tests/fixtures/sobot/quality_result.json"));
+        let (families, last) = decode(&decoder, vec![body], Window::Today);
+        assert!(last, "one record on a page of 100 is the last page");
+        assert_eq!(families.len(), QUALITY_METRICS.len());
+        let a = [("agent", "61673ee8d98d4282a95cdad38ffd5f5b"), ("channel", "chat"), ("window", "today")];
+        assert_eq!(value(&families, "sobot_quality_inspections", &a), Some(1.0));
+        assert_eq!(value(&families, "sobot_quality_score_points", &a), Some(210.0));
+        assert_eq!(value(&families, "sobot_quality_max_score_points", &a), Some(200.0));
+        let part = |p| [a[0], a[1], ("part", p), a[2]];
+        assert_eq!(value(&families, "sobot_quality_part_score_points", &part("minus")), Some(-10.0));
+        assert_eq!(value(&families, "sobot_quality_part_max_score_points", &part("minus")), Some(-20.0));
+        assert_eq!(value(&families, "sobot_quality_part_max_score_points", &part("add")), Some(20.0));
+        assert_eq!(value(&families, "sobot_quality_part_score_points", &part("standard")), Some(200.0));
+        let info = [("agent", "61673ee8d98d4282a95cdad38ffd5f5b"), ("name", "在线客服")];
+        assert_eq!(value(&families, "sobot_agent_info", &info), Some(1.0));
+        assert!(families[0].help.ends_with("Cached, refreshed every 300s."), "{}", families[0].help);
+    }
+
+    #[test]
+    fn chat_and_call_results_map_their_own_keys() {
+        let (chat, _) = decoder("chat_result", 15);
+        let body = fixture(include_str!("../../tests/fixtures/sobot/chat_result.json"));
+        let (families, last) = decode(&chat, vec![body], Window::Yesterday);
+        assert!(last, "no page_count: the short page is the last");
+        let a = [("agent", "61673ee8d98d4282a95cdad38ffd5f5b"), ("channel", "chat"), ("window", "yesterday")];
+        assert_eq!(value(&families, "sobot_quality_score_points", &a), Some(210.0));
+
+        let (call, _) = decoder("call_result", 1);
+        let body = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
+        let (families, last) = decode(&call, vec![body], Window::Today);
+        assert!(last, "page_count 1: a full page 1 is the last");
+        let a = [("agent", "2856580f156a4f9ea73dd4e9ac86896e"), ("channel", "call"), ("window", "today")];
+        assert_eq!(value(&families, "sobot_quality_score_points", &a), Some(132.0));
+        assert_eq!(value(&families, "sobot_quality_max_score_points", &a), Some(11.0));
+        let part = |p| [a[0], a[1], ("part", p), a[2]];
+        assert_eq!(value(&families, "sobot_quality_part_score_points", &part("add")), Some(122.0));
+        assert_eq!(value(&families, "sobot_quality_part_max_score_points", &part("standard")), Some(123.5));
+        assert_eq!(value(&families, "sobot_quality_part_score_points", &part("minus")), Some(0.0));
+        let info = [("agent", "2856580f156a4f9ea73dd4e9ac86896e"), ("name", "testxx")];
+        assert_eq!(value(&families, "sobot_agent_info", &info), Some(1.0));
+    }
+
+    #[test]
+    fn records_without_an_agent_or_a_score_are_not_inspections() {
+        let (decoder, telemetry) = decoder("call_result", 100);
+        let ok = json!({"agentid": "a", "total_score": "1", "total_score_max": "2"});
+        let mut records = vec![ok.clone(), ok.clone()];
+        for broken in [
+            json!({"total_score": "1", "total_score_max": "2"}),
+            json!({"agentid": "  ", "total_score": "1", "total_score_max": "2"}),
+            json!({"agentid": "b", "total_score": "-", "total_score_max": "2"}),
+            json!({"agentid": "b", "total_score": "", "total_score_max": "2"}),
+            json!({"agentid": "b", "total_score": "1", "total_score_max": "abc"}),
+        ] {
+            records.push(broken);
+        }
+        let (families, _) = decode(&decoder, vec![json!({"items": records, "page_count": 1})], Window::Today);
+        let a = [("agent", "a"), ("channel", "call"), ("window", "today")];
+        assert_eq!(value(&families, "sobot_quality_inspections", &a), Some(2.0));
+        assert_eq!(families[0].samples.len(), 1, "agent b has no complete inspection");
+        assert!(families[3].samples.is_empty(), "no part had both score and maximum");
+        assert!(families[5].samples.is_empty(), "no name, no info series");
+        assert_eq!(parse_errors(&telemetry, "call_result", "agentid"), 2.0);
+        assert_eq!(parse_errors(&telemetry, "call_result", "total_score_max"), 1.0);
+        assert_eq!(parse_errors(&telemetry, "call_result", "total_score"), 0.0, "blank and - are absent");
+    }
+
+    #[test]
+    fn names_are_trimmed_and_cut_and_blank_names_give_no_info() {
+        let (decoder, _) = decoder("quality_result", 100);
+        let long = "名".repeat(200);
+        let record = |agent: &str, name: &str| json!({"staffid": agent, "staff_name": name, "quality_score": "1", "total_score": "1"});
+        let body =
+            json!({"items": [record("a", &format!("  {long} ")), record("b", "   "), record("c", " Ann ")]});
+        let (families, _) = decode(&decoder, vec![body], Window::Today);
+        let info: Vec<(&str, usize)> = families[5]
+            .samples
+            .iter()
+            .map(|s| (s.labels[0].1.as_str(), s.labels[1].1.chars().count()))
+            .collect();
+        assert_eq!(info, [("a", 128), ("c", 3)]);
+    }
+
+    #[test]
+    fn every_record_of_every_page_is_an_inspection() {
+        // The upstream's pages do not overlap: a record on two pages is two inspections.
+        let (decoder, _) = decoder("call_result", 1);
+        let page = |n: u64| {
+            let mut body = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
+            body["page_count"] = json!(n.to_string());
+            body
+        };
+        let mut day = Day::default();
+        assert_eq!(decoder.page(page(3), 1, &mut day), Ok(false), "page_count as a string");
+        assert_eq!(decoder.page(page(3), 2, &mut day), Ok(false));
+        assert_eq!(decoder.page(page(3), 3, &mut day), Ok(true));
+        assert_eq!(day.sums.get("2856580f156a4f9ea73dd4e9ac86896e").map(|s| s.inspections), Some(3));
+    }
+
+    #[test]
+    fn page_size_paging_stops_at_the_short_page_and_lists_are_checked() {
+        let (decoder, _) = decoder("quality_result", 2);
+        let record = json!({"staffid": "a", "quality_score": "1", "total_score": "1"});
+        let mut day = Day::default();
+        assert_eq!(decoder.page(json!({"items": [record.clone(), record.clone()]}), 1, &mut day), Ok(false));
+        assert_eq!(decoder.page(json!({"items": [record]}), 2, &mut day), Ok(true));
+        assert_eq!(decoder.page(json!({"items": null}), 3, &mut day), Ok(true));
+        assert_eq!(decoder.page(json!({"ret_code": "000000"}), 3, &mut day), Ok(true));
+        assert_eq!(
+            decoder.page(json!({"items": "none"}), 1, &mut day),
+            Err(UpstreamError::InvalidResponse("quality_result: items is not a list".into()))
+        );
+        assert_eq!(day.sums.get("a").map(|s| s.inspections), Some(3));
     }
 }

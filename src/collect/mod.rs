@@ -1,0 +1,329 @@
+//! The collector skeleton, written once for the statistics, quality and seat collectors: the
+//! window loop with yesterday's cache, the cardinality guard, the families of one cycle, parse
+//! error counting and list extraction.
+//!
+//! A collector is its I/O (requests through its client), a pure decode step (answer → rows →
+//! families) and these pieces; only the decode step differs between collectors.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use crate::error::UpstreamError;
+use crate::snapshot::{Family, Kind, Labels, Sample};
+use crate::telemetry::{AGENTS_DROPPED, Telemetry};
+use crate::value::{Parsed, Unit, parse_json};
+use crate::window::{Settled, Window};
+
+/// A family's name and HELP text, built once per collector.
+pub(crate) type Metric = (Arc<str>, Arc<str>);
+
+/// The configured windows of a collector and yesterday's cached answer.
+#[derive(Debug)]
+pub(crate) struct Windows<T> {
+    windows: Vec<Window>,
+    tz: TimeZone,
+    /// Whether the first window's answer also carries live values, so must never be cached.
+    first_is_live: bool,
+    settled: Settled<T>,
+}
+
+impl<T: Clone> Windows<T> {
+    /// `windows` in `tz`; yesterday is fetched once an hour (see [`Settled`]).
+    pub(crate) fn new(windows: Vec<Window>, tz: TimeZone) -> Self {
+        Self { windows, tz, first_is_live: false, settled: Settled::default() }
+    }
+
+    /// Like [`Windows::new`] for a collector whose first window also gives live values (the seat
+    /// status): yesterday is cached only when it is not the first window.
+    pub(crate) fn first_is_live(windows: Vec<Window>, tz: TimeZone) -> Self {
+        Self { first_is_live: true, ..Self::new(windows, tz) }
+    }
+
+    /// Every window's answer, in configured order: `fetch(day)`, or yesterday's cached answer
+    /// while it is fresh. Fails on the first failed fetch.
+    pub(crate) async fn fetch<F, Fut>(&self, mut fetch: F) -> Result<Vec<(Window, T)>, UpstreamError>
+    where
+        F: FnMut(Date) -> Fut,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
+        let now = Timestamp::now();
+        let mut answers = Vec::with_capacity(self.windows.len());
+        for (i, &window) in self.windows.iter().enumerate() {
+            let day = window.day(now, &self.tz);
+            let settled = window == Window::Yesterday && !(self.first_is_live && i == 0);
+            let answer = match settled.then(|| self.settled.get(day)).flatten() {
+                Some(cached) => cached,
+                None => {
+                    let answer = fetch(day).await?;
+                    if settled {
+                        self.settled.put(day, answer.clone());
+                    }
+                    answer
+                }
+            };
+            answers.push((window, answer));
+        }
+        Ok(answers)
+    }
+}
+
+/// The cardinality guard: at most `max` distinct agents (or seats) per cycle.
+#[derive(Debug)]
+pub(crate) struct Guard {
+    collector: String,
+    max: usize,
+    /// What is counted, for the warning: `agents` or `seats`.
+    noun: &'static str,
+    telemetry: Arc<Telemetry>,
+    warned: AtomicBool,
+}
+
+impl Guard {
+    /// A guard for `collector` keeping at most `max` ids, warning about too many `noun`.
+    pub(crate) fn new(collector: &str, max: usize, noun: &'static str, telemetry: Arc<Telemetry>) -> Self {
+        Self { collector: collector.to_string(), max, noun, telemetry, warned: AtomicBool::new(false) }
+    }
+
+    /// The ids to keep: the first `max` distinct `ids` in sorted order, so that the same agents
+    /// stay from cycle to cycle whatever the upstream's order. Sets `agents_dropped` for the
+    /// collector; warns the first time anything is dropped.
+    pub(crate) fn keep<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+        let ids: BTreeSet<&str> = ids.into_iter().collect();
+        let dropped = ids.len().saturating_sub(self.max);
+        #[allow(clippy::cast_precision_loss)]
+        self.telemetry.set_collector(AGENTS_DROPPED, &self.collector, dropped as f64);
+        if dropped > 0 && !self.warned.swap(true, Ordering::Relaxed) {
+            warn!(
+                collector = %self.collector,
+                max_agents = self.max,
+                dropped,
+                "more {} than max_agents: dropping the rest (logged once; see sobot_exporter_agents_dropped)",
+                self.noun
+            );
+        }
+        ids.into_iter().take(self.max).map(str::to_string).collect()
+    }
+}
+
+/// The families of one cycle: one per [`Metric`], present even without samples so that HELP and
+/// TYPE are always served, and one sample per (family, label set).
+#[derive(Debug)]
+pub(crate) struct Families {
+    families: Vec<Family>,
+    seen: BTreeSet<(usize, Labels)>,
+}
+
+impl Families {
+    /// Empty gauge families, in the order of `metrics`; samples are added by that index.
+    pub(crate) fn new(metrics: &[Metric]) -> Self {
+        let families = metrics
+            .iter()
+            .map(|(name, help)| Family {
+                name: name.clone(),
+                help: help.clone(),
+                kind: Kind::Gauge,
+                samples: Vec::new(),
+            })
+            .collect();
+        Self { families, seen: BTreeSet::new() }
+    }
+
+    /// Adds a sample to family `index` with `labels` sorted. A label set the family already has
+    /// keeps its first value (a row repeated across chunks or pages counts once).
+    pub(crate) fn push(&mut self, index: usize, mut labels: Labels, value: f64) {
+        labels.sort();
+        let Some(family) = self.families.get_mut(index) else {
+            return;
+        };
+        if self.seen.insert((index, labels.clone())) {
+            family.samples.push(Sample { labels, value });
+        }
+    }
+
+    /// The families, in the order of their metrics.
+    pub(crate) fn finish(self) -> Vec<Family> {
+        self.families
+    }
+}
+
+/// Counts values that did not parse, per endpoint and field: no sample, a debug line and
+/// `sobot_exporter_parse_errors_total`.
+#[derive(Debug, Clone)]
+pub(crate) struct ParseErrors {
+    endpoint: &'static str,
+    telemetry: Arc<Telemetry>,
+}
+
+impl ParseErrors {
+    /// Counts for `endpoint` (the upstream endpoint's name, not the collector's).
+    pub(crate) fn new(endpoint: &'static str, telemetry: Arc<Telemetry>) -> Self {
+        Self { endpoint, telemetry }
+    }
+
+    /// Logs and counts one value of `field` that did not parse.
+    pub(crate) fn count(&self, field: &str, raw: Option<&Value>) {
+        debug!(endpoint = self.endpoint, field, value = ?raw, "value did not parse");
+        self.telemetry.count_parse_error(self.endpoint, field);
+    }
+
+    /// `row[key]` as `unit`: the value, or `None` if absent or invalid (counted).
+    pub(crate) fn value(&self, row: &Value, key: &str, unit: Unit) -> Option<f64> {
+        let raw = row.get(key);
+        match parse_json(raw, unit) {
+            Parsed::Value(v) => Some(v),
+            Parsed::Absent => None,
+            Parsed::Invalid => {
+                self.count(key, raw);
+                None
+            }
+        }
+    }
+}
+
+/// The rows of an answer, taken out of `body`: the list under the first of `keys` the answer
+/// has. Null or missing is no rows (some APIs answer so when there are none); anything else is
+/// an invalid response of `endpoint`.
+pub(crate) fn list(body: &mut Value, endpoint: &str, keys: &[&str]) -> Result<Vec<Value>, UpstreamError> {
+    let Some(key) = keys.iter().find(|k| body.get(**k).is_some()) else {
+        return Ok(Vec::new());
+    };
+    match body.get_mut(*key).map(Value::take).unwrap_or_default() {
+        Value::Array(rows) => Ok(rows),
+        Value::Null => Ok(Vec::new()),
+        _ => Err(UpstreamError::InvalidResponse(format!("{endpoint}: {key} is not a list"))),
+    }
+}
+
+/// How many values of `field` did not parse for `endpoint`, for the collectors' decode tests.
+#[cfg(test)]
+pub(crate) fn parse_errors(telemetry: &Telemetry, endpoint: &str, field: &str) -> f64 {
+    let labels = vec![("endpoint", endpoint.to_string()), ("field", field.to_string())];
+    telemetry.get(crate::telemetry::PARSE_ERRORS, &labels).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::AtomicUsize;
+
+    fn shanghai() -> TimeZone {
+        TimeZone::get("Asia/Shanghai").expect("bundled tzdb has Asia/Shanghai")
+    }
+
+    /// Runs one cycle of `windows`, counting fetches; every answer is its day.
+    async fn cycle(windows: &Windows<Date>, fetches: &AtomicUsize) -> Vec<(Window, Date)> {
+        windows
+            .fetch(|day| async move {
+                fetches.fetch_add(1, Ordering::Relaxed);
+                Ok(day)
+            })
+            .await
+            .expect("no fetch fails")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn yesterday_is_fetched_once_an_hour_and_today_every_cycle() {
+        let windows = Windows::new(vec![Window::Today, Window::Yesterday], shanghai());
+        let fetches = AtomicUsize::new(0);
+        let first = cycle(&windows, &fetches).await;
+        assert_eq!(first.iter().map(|(w, _)| *w).collect::<Vec<_>>(), [Window::Today, Window::Yesterday]);
+        assert_eq!(first[0].1.yesterday().ok(), Some(first[1].1));
+        assert_eq!(fetches.load(Ordering::Relaxed), 2);
+        assert_eq!(cycle(&windows, &fetches).await, first);
+        assert_eq!(fetches.load(Ordering::Relaxed), 3, "only today again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_live_first_window_is_never_cached() {
+        let fetches = AtomicUsize::new(0);
+        let live = Windows::first_is_live(vec![Window::Yesterday], shanghai());
+        cycle(&live, &fetches).await;
+        cycle(&live, &fetches).await;
+        assert_eq!(fetches.load(Ordering::Relaxed), 2, "yesterday first carries the live status");
+
+        let fetches = AtomicUsize::new(0);
+        let later = Windows::first_is_live(vec![Window::Today, Window::Yesterday], shanghai());
+        cycle(&later, &fetches).await;
+        cycle(&later, &fetches).await;
+        assert_eq!(fetches.load(Ordering::Relaxed), 3, "yesterday second is settled");
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_fails_the_cycle() {
+        let windows: Windows<u32> = Windows::new(vec![Window::Today, Window::Yesterday], TimeZone::UTC);
+        let result = windows.fetch(|_| async { Err(UpstreamError::Timeout) }).await;
+        assert_eq!(result, Err(UpstreamError::Timeout));
+    }
+
+    #[test]
+    fn the_guard_keeps_the_first_ids_in_sorted_order_and_counts_the_rest() {
+        let telemetry = Arc::new(Telemetry::new());
+        let guard = Guard::new("c", 2, "agents", telemetry.clone());
+        let dropped = || telemetry.get(AGENTS_DROPPED, &vec![("collector", "c".to_string())]);
+        let kept = guard.keep(["b", "d", "a", "b", "c"]);
+        assert_eq!(kept.into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(dropped(), Some(2.0));
+        assert!(guard.warned.load(Ordering::Relaxed));
+        assert_eq!(guard.keep(["b"]).len(), 1);
+        assert_eq!(dropped(), Some(0.0), "set every cycle, back to 0");
+    }
+
+    #[test]
+    fn families_are_there_without_samples_and_hold_one_sample_per_label_set() {
+        let metrics: Vec<Metric> = vec![("a".into(), "A.".into()), ("b".into(), "B.".into())];
+        let mut families = Families::new(&metrics);
+        families.push(1, vec![("window", "today".to_string()), ("agent", "x".to_string())], 1.0);
+        families.push(1, vec![("agent", "x".to_string()), ("window", "today".to_string())], 2.0);
+        families.push(7, Vec::new(), 3.0);
+        let families = families.finish();
+        assert_eq!(families.len(), 2);
+        assert_eq!((&*families[0].name, &*families[0].help, families[0].samples.len()), ("a", "A.", 0));
+        assert_eq!(
+            families[1].samples,
+            [Sample {
+                labels: vec![("agent", "x".to_string()), ("window", "today".to_string())],
+                value: 1.0
+            }]
+        );
+    }
+
+    #[test]
+    fn parse_errors_are_counted_per_endpoint_and_field() {
+        let telemetry = Arc::new(Telemetry::new());
+        let errors = ParseErrors::new("ep", telemetry.clone());
+        let row = json!({"ok": "53.49%", "blank": " ", "dash": "-", "bad": "53.49", "null": null});
+        assert_eq!(errors.value(&row, "ok", Unit::Ratio), Some(0.5349));
+        for absent in ["blank", "dash", "null", "missing"] {
+            assert_eq!(errors.value(&row, absent, Unit::Ratio), None, "{absent}");
+            assert_eq!(parse_errors(&telemetry, "ep", absent), 0.0, "{absent} is no error");
+        }
+        assert_eq!(errors.value(&row, "bad", Unit::Ratio), None);
+        assert_eq!(parse_errors(&telemetry, "ep", "bad"), 1.0);
+    }
+
+    #[test]
+    fn lists_are_taken_from_the_first_key_present() {
+        let keys = ["items", "item"];
+        let mut plural = json!({"items": [1, 2], "item": [3]});
+        assert_eq!(list(&mut plural, "ep", &keys), Ok(vec![json!(1), json!(2)]));
+        let mut singular = json!({"item": [3]});
+        assert_eq!(list(&mut singular, "ep", &keys), Ok(vec![json!(3)]));
+        for none in [json!({}), json!({"items": null}), json!({"items": null, "item": [3]})] {
+            assert_eq!(list(&mut none.clone(), "ep", &keys), Ok(Vec::new()), "{none}");
+        }
+        let mut object = json!({"records": {"a": 1}});
+        assert_eq!(
+            list(&mut object, "seat_query", &["records"]),
+            Err(UpstreamError::InvalidResponse("seat_query: records is not a list".to_string()))
+        );
+    }
+}
