@@ -59,7 +59,8 @@ pub async fn run(
     let process_publisher = board.publisher(Key::Process, &Vec::new());
     process_publisher.publish(Published::new(vec![Arc::new(own)]));
     let shared = Arc::new(
-        Shared::new(board.clone(), &collection).map_err(|e| StartError::Client(e.without_url().to_string()))?,
+        Shared::new(board.clone(), &collection)
+            .map_err(|e| StartError::Client(e.without_url().to_string()))?,
     );
     let names: Vec<String> = collection.collectors.iter().map(CollectorKind::name).collect();
     info!(

@@ -17,6 +17,7 @@ use crate::secret::Secret;
 use crate::sign::sobot_token_sign;
 use crate::table::Method;
 use crate::telemetry::Telemetry;
+use crate::value::parse_u64;
 
 /// The result code of success.
 pub const OK: &str = "000000";
@@ -233,13 +234,7 @@ fn parse_token(body: &Value) -> Result<(Secret, Duration), UpstreamError> {
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| UpstreamError::InvalidResponse("no token in the get_token answer".to_string()))?;
-    let lifetime = item
-        .and_then(|i| i.get("expires_in"))
-        .and_then(|v| match v {
-            Value::String(s) => s.trim().parse::<u64>().ok(),
-            Value::Number(n) => n.as_u64(),
-            _ => None,
-        })
+    let lifetime = parse_u64(item.and_then(|i| i.get("expires_in")))
         .filter(|s| *s > 0)
         // Never longer than documented (a huge value would overflow the clock).
         .map_or(DOCUMENTED_TOKEN_LIFETIME, |s| Duration::from_secs(s.min(86_400)));
