@@ -9,16 +9,16 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sobot_exporter::collect::quality::{PageSettings, QualityCollector, QualitySource};
+use sobot_exporter::collect::stats::{Context, Scope, StatsCollector};
 use sobot_exporter::exposition::{Board, Chunk, Format, Key, Published};
-use sobot_exporter::http::ClientSettings;
 use sobot_exporter::secret::Secret;
 use sobot_exporter::simulator::{SimConfig, Simulator, population};
 use sobot_exporter::snapshot::Family;
 use sobot_exporter::sobot::client::{Credentials, SobotClient};
-use sobot_exporter::sobot::collector::{Context, Scope, StatsCollector};
 use sobot_exporter::sobot::endpoints::Endpoint;
-use sobot_exporter::sobot::quality::{PageSettings, QualityCollector, QualitySource};
 use sobot_exporter::telemetry::Telemetry;
+use sobot_exporter::upstream::ClientSettings;
 use sobot_exporter::window::Window;
 
 const AGENTS: (usize, usize) = (20, 50); // 20 groups of 50
@@ -174,7 +174,7 @@ async fn collect_in_process(
         rate_limit_per_minute: 100_000,
     };
     let credentials = Credentials { app_id: "bench".to_string(), app_key: Secret::new("bench-key") };
-    let http = sobot_exporter::http::http_client(&settings).expect("client");
+    let http = sobot_exporter::upstream::http_client(&settings).expect("client");
     let retry = Duration::from_secs(1);
     let client = Arc::new(SobotClient::new(&settings, http, credentials, telemetry.clone(), retry));
     let ctx = Context {

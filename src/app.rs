@@ -1,4 +1,4 @@
-//! Wiring: builds clients and collectors from the config, starts the scheduler and the server.
+//! Wiring: the board, the shared clients, the target set with the configured company, the server.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,8 +10,8 @@ use tracing::info;
 use crate::config::{CollectorKind, Config};
 use crate::demo::Demo;
 use crate::exposition::{Board, Chunk, Key, Published};
-use crate::server::{self, Routes};
 use crate::targets::{Shared, TargetSet, TargetSpec};
+use crate::web::{self, Routes};
 
 /// Why the exporter could not start.
 #[derive(Debug, Error)]
@@ -73,7 +73,7 @@ pub async fn run(
     let routes = Routes { telemetry_path: process.telemetry_path.clone().into(), board };
     let targets = TargetSet::new(shared);
     targets.reconcile(vec![TargetSpec::company(Arc::new(collection))]);
-    server::serve(listener, routes, shutdown).await;
+    web::serve(listener, routes, shutdown).await;
     targets.stop_all();
     info!("stopped");
     Ok(())

@@ -7,46 +7,51 @@
 //! # Layout
 //!
 //! ```text
-//! config ──► scheduler ──► collectors ──► client (token, sign, rate limit, timeouts)
-//!               │            decode, parse values             │
-//!               ▼                                             ▼
-//!          snapshot per collector (replaced whole) ──► exposition, encoded once per change
-//!                                                              │
-//!                                server: /metrics serves those bytes
+//! config ──► targets ──► collect (one collector per endpoint) ──► sobot / laaffic clients
+//!  (one per set of     │   decode answers into samples            │  token, sign
+//!   credentials)       │                                          ▼
+//!                      │                                 upstream (shared HTTP client,
+//!                      ▼                                   rate limit, result codes)
+//!     exposition: each collector's cycle encoded once into a chunk; a target publishes
+//!                 its chunks on the board, which assembles /metrics on the next scrape
+//!                      │
+//!     web: /metrics, /, /healthz serve those bytes
 //! ```
 //!
 //! - [`cli`], [`config`]: flags validated into process settings, and the YAML file into the
 //!   collection config by a pure function (tested on the files in `src/config/testdata`).
 //! - [`demo`]: `--demo` in one place: the simulator's port and credentials, the demo's groups.
-//! - [`sobot`]: the endpoint table ([`sobot::endpoints`]), the client, the collectors.
-//! - [`laaffic`]: the call center's seat query client and seat collector.
+//! - [`targets`]: a target per set of credentials (the configured company): its task, its
+//!   collectors' schedule, one token attempt per cycle, backoff; the set is reconciled at run time.
 //! - [`collect`]: the collector skeleton (windows and yesterday's cache, cardinality guard,
-//!   families, parse errors, list extraction), written once for every collector.
+//!   families, parse errors, list extraction) and the collectors built on it: statistics
+//!   ([`collect::stats`]), quality inspection ([`collect::quality`]), Laaffic seats
+//!   ([`collect::seats`]).
+//! - [`sobot`]: the statistics endpoint table ([`sobot::endpoints`]) and the client (token,
+//!   result codes); [`laaffic`]: the seat query client.
+//! - [`upstream`]: the one request path both clients use: shared HTTP client, rate limiter,
+//!   timeouts, typed errors.
 //! - [`table`]: the vocabulary of the endpoint tables (methods, date formats, fields).
 //! - [`value`]: the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435), and ids and whole
 //!   numbers read leniently.
 //! - [`window`]: which local day a value covers and how each endpoint wants dates written.
-//! - [`snapshot`], [`exposition`]: samples per collector, and the bytes served.
-//! - [`scheduler`]: background cycles, self-metrics, re-encoding.
-//! - [`server`]: `/metrics`, `/`, `/healthz`; [`healthcheck`]: the `--healthcheck` client.
-//! - [`telemetry`]: the exporter's own metrics.
+//! - [`snapshot`]: the samples a collector's cycle produces.
+//! - [`exposition`]: chunks, the board, both text formats, content negotiation, gzip.
+//! - [`web`]: `/metrics`, `/`, `/healthz`, and the `--healthcheck` client.
+//! - [`telemetry`]: the exporter's own metrics, per target and process-wide.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
-//! - [`reference`]: the metrics reference generated from the tables.
-//! - [`secret`], [`sign`], [`http`], [`error`]: credentials, signatures, shared HTTP, errors.
+//! - [`reference`](mod@reference): the metrics reference generated from the tables.
+//! - [`secret`], [`sign`]: credentials that never print, request signatures.
 
 pub mod app;
 pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod demo;
-pub mod error;
 pub mod exposition;
-pub mod healthcheck;
-pub mod http;
 pub mod laaffic;
 pub mod reference;
 pub mod secret;
-pub mod server;
 pub mod sign;
 pub mod simulator;
 pub mod snapshot;
@@ -54,5 +59,7 @@ pub mod sobot;
 pub mod table;
 pub mod targets;
 pub mod telemetry;
+pub mod upstream;
 pub mod value;
+pub mod web;
 pub mod window;

@@ -6,7 +6,8 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use sobot_exporter::cli::{Cli, LogFormat};
 use sobot_exporter::demo::Demo;
-use sobot_exporter::{app, config, healthcheck};
+use sobot_exporter::web::healthcheck;
+use sobot_exporter::{app, config};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {

@@ -4,10 +4,10 @@
 
 use std::fmt::Write;
 
-use crate::laaffic::seats::{SEAT_FIELDS, SEAT_LIVE_METRICS};
+use crate::collect::quality::{PARTS, QUALITY_METRICS, QUALITY_SOURCES};
+use crate::collect::seats::{SEAT_FIELDS, SEAT_LIVE_METRICS};
 use crate::snapshot::Kind;
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
-use crate::sobot::quality::{PARTS, QUALITY_METRICS, QUALITY_SOURCES};
 use crate::telemetry::SELF_METRICS;
 
 fn row_labels(ep: &Endpoint) -> Vec<String> {

@@ -193,7 +193,7 @@ async fn each_collector_sends_its_endpoints_date_format() {
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
     let today = jiff::Timestamp::now().to_zoned(tz).date();
     let days = [today.to_string(), today.yesterday().expect("date").to_string()];
-    use sobot_exporter::sobot::quality::QUALITY_SOURCES;
+    use sobot_exporter::collect::quality::QUALITY_SOURCES;
     let table = sobot_exporter::sobot::endpoints::ENDPOINTS
         .iter()
         .map(|e| (e.name, ("start_date", "end_date"), e.date_format));

@@ -5,6 +5,10 @@
 //! A collector is its I/O (requests through its client), a pure decode step (answer → rows →
 //! families) and these pieces; only the decode step differs between collectors.
 
+pub mod quality;
+pub mod seats;
+pub mod stats;
+
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -16,9 +20,9 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 use tracing::{debug, warn};
 
-use crate::error::UpstreamError;
 use crate::snapshot::{Family, Kind, Labels, Sample};
 use crate::telemetry::{AGENTS_DROPPED, Telemetry};
+use crate::upstream::UpstreamError;
 use crate::value::{Parsed, Unit, parse_json};
 use crate::window::{Settled, Window};
 

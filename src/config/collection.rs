@@ -10,12 +10,12 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use super::{ConfigError, err, io_reason, parse_duration};
-use crate::http::ClientSettings;
+use crate::collect::quality::{QUALITY_SOURCES, QualitySource};
 use crate::laaffic::client::LaafficCredentials;
 use crate::secret::Secret;
 use crate::sobot::client::Credentials;
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
-use crate::sobot::quality::{QUALITY_SOURCES, QualitySource};
+use crate::upstream::ClientSettings;
 use crate::window::Window;
 
 /// Looks an environment variable up.

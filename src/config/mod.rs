@@ -12,8 +12,8 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::cli::{Cli, LogFormat, LogLevel};
+pub use crate::collect::quality::QualitySource;
 use crate::demo::Demo;
-pub use crate::sobot::quality::QualitySource;
 use collection::Flags;
 pub use collection::{CollectionConfig, CollectorKind};
 

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::error::UpstreamError;
-use crate::http::{ClientSettings, Upstream};
 use crate::secret::Secret;
 use crate::sign::laaffic_sign;
 use crate::telemetry::Telemetry;
+use crate::upstream::UpstreamError;
+use crate::upstream::{ClientSettings, Upstream};
 
 /// Path of the seat query.
 pub const SEAT_QUERY: &str = "/v3/cc/seat/query";

@@ -1,4 +1,3 @@
-//! The Laaffic call center: the seat query client and the seat collector.
+//! The Laaffic call center: the seat query client.
 
 pub mod client;
-pub mod seats;

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
+use crate::collect::quality::{Paging, QualitySource};
 use crate::sobot::endpoints::Endpoint;
-use crate::sobot::quality::{Paging, QualitySource};
 use crate::value::Unit;
 
 /// Which data the simulator serves.
@@ -290,7 +290,7 @@ mod tests {
         }
         // The document's example of §2.5 omits one field of its own table.
         assert_eq!(missing, [("human_satisfaction", "invite_counts")]);
-        for source in crate::sobot::quality::QUALITY_SOURCES {
+        for source in crate::collect::quality::QUALITY_SOURCES {
             let fixture =
                 sobot_fixture(source.name).unwrap_or_else(|| panic!("{} has no fixture", source.name));
             let body: Value = serde_json::from_str(fixture).expect("fixture is JSON");

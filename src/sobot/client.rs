@@ -11,12 +11,12 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::error::UpstreamError;
-use crate::http::{ClientSettings, Upstream};
 use crate::secret::Secret;
 use crate::sign::sobot_token_sign;
 use crate::table::Method;
 use crate::telemetry::Telemetry;
+use crate::upstream::UpstreamError;
+use crate::upstream::{ClientSettings, Upstream};
 use crate::value::parse_u64;
 
 /// The result code of success.

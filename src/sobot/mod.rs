@@ -1,6 +1,4 @@
-//! The Sobot (智齿) API: endpoint table, client, collectors.
+//! The Sobot (智齿) API: the statistics endpoint table and the client.
 
 pub mod client;
-pub mod collector;
 pub mod endpoints;
-pub mod quality;

@@ -4,16 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Shared, TargetSpec};
+use crate::collect::quality::{PageSettings, QualityCollector};
+use crate::collect::seats::SeatCollector;
+use crate::collect::stats::{Context, Scope, StatsCollector};
 use crate::config::CollectorKind;
-use crate::error::UpstreamError;
 use crate::laaffic::client::LaafficClient;
-use crate::laaffic::seats::SeatCollector;
 use crate::snapshot::Family;
 use crate::sobot::client::SobotClient;
-use crate::sobot::collector::{Context, Scope, StatsCollector};
 use crate::sobot::endpoints::Rows;
-use crate::sobot::quality::{PageSettings, QualityCollector};
 use crate::telemetry::Telemetry;
+use crate::upstream::UpstreamError;
 
 /// A collector of any kind.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 //!
 //! A target owns its clients (over the vendor's shared HTTP client), its collectors, their latest
 //! snapshots, its encoded chunk on the [`Board`] and its self-metrics. Each target runs in a task
-//! of its own ([`run`]); the [`TargetSet`] reconciles the running targets with the desired ones:
+//! of its own (`run.rs`); the [`TargetSet`] reconciles the running targets with the desired ones:
 //! new ones start, removed ones stop (their series go from the next scrape), and unchanged ones
 //! keep running with their token (a new token would invalidate the old one upstream).
 
@@ -86,8 +86,8 @@ impl Shared {
     pub fn new(board: Arc<Board>, config: &CollectionConfig) -> reqwest::Result<Shared> {
         Ok(Shared {
             board,
-            sobot_http: crate::http::http_client(&config.sobot)?,
-            laaffic_http: crate::http::http_client(&config.laaffic)?,
+            sobot_http: crate::upstream::http_client(&config.sobot)?,
+            laaffic_http: crate::upstream::http_client(&config.laaffic)?,
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CYCLES)),
         })
     }

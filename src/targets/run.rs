@@ -27,7 +27,6 @@ use tracing::{debug, error, info, warn};
 
 use super::jobs::{self, Scheduled};
 use super::{KEEP_INTERVALS, Shared, TargetSpec, mix, stable_hash};
-use crate::error::UpstreamError;
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
 use crate::sobot::client::{SobotClient, token_hint};
@@ -35,6 +34,7 @@ use crate::telemetry::{
     COLLECTOR_DURATION, COLLECTOR_INTERVAL, COLLECTOR_LAST_SUCCESS, COLLECTOR_SERIES, COLLECTOR_SUCCESS,
     Telemetry,
 };
+use crate::upstream::UpstreamError;
 
 /// The longest backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);

@@ -9,13 +9,13 @@ use jiff::civil::Date;
 use serde_json::Value;
 use tracing::warn;
 
-use super::client::SobotClient;
-use super::collector::Context;
+use super::stats::Context;
 use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
-use crate::error::UpstreamError;
 use crate::snapshot::{Family, Labels};
+use crate::sobot::client::SobotClient;
 use crate::table::{DateFormat, Method};
 use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
+use crate::upstream::UpstreamError;
 use crate::value::{Unit, parse_id, parse_u64};
 use crate::window::{Window, day_range};
 

@@ -9,12 +9,12 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use tracing::warn;
 
-use super::client::LaafficClient;
 use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
-use crate::error::UpstreamError;
+use crate::laaffic::client::LaafficClient;
 use crate::snapshot::{Family, Labels};
 use crate::table::{DateFormat, Field, field};
 use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
+use crate::upstream::UpstreamError;
 use crate::value::Unit::{Count, Ratio};
 use crate::value::{parse_id, parse_u64};
 use crate::window::{Window, day_range};

@@ -1,5 +1,5 @@
-//! What every upstream client shares: the HTTP client with its timeouts, a rate limiter, and the
-//! one path that sends a request, reads its JSON body, logs and counts the outcome.
+//! The one request path of every upstream client: the HTTP client with its timeouts, a rate
+//! limiter, and the one place that sends a request, reads its JSON body, logs and counts the outcome.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -8,8 +8,10 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::error::UpstreamError;
+mod error;
+
 use crate::telemetry::Telemetry;
+pub use error::UpstreamError;
 
 /// Upper bound on a response body we are willing to parse (quality pages of 10,000 records are
 /// a few MiB).

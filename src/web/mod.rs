@@ -3,6 +3,8 @@
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
 //! encoded chunks.
 
+pub mod healthcheck;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;

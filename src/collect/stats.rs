@@ -8,13 +8,13 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::Value;
 
-use super::client::SobotClient;
-use super::endpoints::{Endpoint, Rows};
 use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
-use crate::error::UpstreamError;
 use crate::snapshot::{Family, Labels};
+use crate::sobot::client::SobotClient;
+use crate::sobot::endpoints::{Endpoint, Rows};
 use crate::table::Field;
 use crate::telemetry::Telemetry;
+use crate::upstream::UpstreamError;
 use crate::value::parse_id;
 use crate::window::{Window, day_range};
 
