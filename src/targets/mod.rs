@@ -9,6 +9,7 @@
 
 mod jobs;
 mod run;
+mod shard;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,6 +20,7 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 pub use jobs::Job;
+pub use shard::Shard;
 
 use crate::config::CollectionConfig;
 use crate::exposition::{Board, Key, Publisher};
