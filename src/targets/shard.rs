@@ -107,7 +107,8 @@ mod tests {
         let small: Vec<u32> = (0..4).map(|k| jump(k, 10)).collect();
         assert_eq!(small, [0, 6, 6, 8]);
         assert_eq!(jump(0xdead_beef, 1000), 285);
-        let shards: Vec<u32> = ["a", "b", "c", "d", "e", "f"].iter().map(|id| jump(stable_hash(id), 3)).collect();
+        let shards: Vec<u32> =
+            ["a", "b", "c", "d", "e", "f"].iter().map(|id| jump(stable_hash(id), 3)).collect();
         assert_eq!(shards, [1, 0, 0, 2, 0, 2]);
         assert_eq!(jump(stable_hash("3b9577c3ddaa49bda857a0ab8593b7ba"), 1000), 430);
     }
@@ -115,11 +116,14 @@ mod tests {
     #[test]
     fn shards_split_tenants_once_and_move_few_when_grown() {
         let ids: Vec<String> = (0..3000).map(|i| format!("tenant-{i}")).collect();
-        let of = |id: &str, m: u32| (1..=m).filter(|n| Shard { index: n - 1, count: m }.owns(id)).collect::<Vec<_>>();
+        let of = |id: &str, m: u32| {
+            (1..=m).filter(|n| Shard { index: n - 1, count: m }.owns(id)).collect::<Vec<_>>()
+        };
         for id in &ids {
             assert_eq!(of(id, 3).len(), 1, "{id} served exactly once");
         }
-        let per_shard: Vec<usize> = (0..3).map(|i| ids.iter().filter(|id| Shard { index: i, count: 3 }.owns(id)).count()).collect();
+        let per_shard: Vec<usize> =
+            (0..3).map(|i| ids.iter().filter(|id| Shard { index: i, count: 3 }.owns(id)).count()).collect();
         assert!(per_shard.iter().all(|n| (850..=1150).contains(n)), "{per_shard:?}");
         // From 3 to 4 shards about a quarter move, all of them to the new shard.
         let moved: Vec<&String> = ids.iter().filter(|id| of(id, 3) != of(id, 4)).collect();
