@@ -78,6 +78,11 @@ pub struct Cli {
     #[arg(long = "laaffic.base-url", default_value = "https://api.laaffic.com", value_name = "URL")]
     pub laaffic_base_url: String,
 
+    /// This replica's share of a platform's tenants: N/M (1 ≤ N ≤ M), or auto/M to take N from a
+    /// StatefulSet pod's ordinal (hostname NAME-ORDINAL is shard ORDINAL+1).
+    #[arg(long = "platform.shard", env = "SOBOT_PLATFORM_SHARD", default_value = "1/1", value_name = "N/M")]
+    pub platform_shard: String,
+
     /// Interval between collection cycles, e.g. 60s, 2m.
     #[arg(long = "collect.interval", default_value = "60s", value_name = "DURATION")]
     pub collect_interval: String,

@@ -120,6 +120,7 @@ mod tests {
             interval: Duration::from_secs(60),
             sobot_base_url: "https://www.sobot.com".to_string(),
             laaffic_base_url: "https://api.laaffic.com".to_string(),
+            shard: crate::targets::Shard::default(),
         }
     }
 

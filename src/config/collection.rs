@@ -15,6 +15,7 @@ use crate::laaffic::client::LaafficCredentials;
 use crate::secret::Secret;
 use crate::sobot::client::Credentials;
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
+use crate::targets::Shard;
 use crate::upstream::ClientSettings;
 use crate::window::Window;
 
@@ -48,6 +49,43 @@ pub(crate) struct FileConfig {
     /// The Laaffic call-center section.
     #[serde(default)]
     pub laaffic: LaafficSection,
+    /// The e-commerce platform (multi-tenant) section.
+    pub platform: Option<PlatformSection>,
+}
+
+/// `platform:` in the YAML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PlatformSection {
+    /// `unionCode`, the platform's id at Sobot.
+    pub union_code: Option<String>,
+    /// The platform super administrator's e-mail (signs getTenantList).
+    pub email: Option<String>,
+    /// File holding the union key; or use `SOBOT_PLATFORM_UNION_KEY`.
+    pub union_key_file: Option<PathBuf>,
+    /// Interval of discovery and platform statistics; default 5m.
+    pub interval: Option<String>,
+    /// Collectors run for every tenant; default the six company overview endpoints.
+    pub collectors: Option<Vec<String>>,
+    /// Which tenants to collect.
+    #[serde(default)]
+    pub tenants: TenantsSection,
+    /// Whether every tenant's series also go on `/metrics` (with a `tenant` label); default true.
+    pub tenants_on_metrics: Option<bool>,
+}
+
+/// `platform.tenants:` in the YAML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TenantsSection {
+    /// Only these company ids (and those `include_names` matches), if given.
+    pub include_ids: Option<Vec<String>>,
+    /// Only tenants whose name matches (anchored regular expression), if given.
+    pub include_names: Option<String>,
+    /// Never these company ids.
+    pub exclude_ids: Option<Vec<String>>,
+    /// Never tenants whose name matches (anchored regular expression).
+    pub exclude_names: Option<String>,
 }
 
 /// `quality:` in the YAML file.
@@ -103,6 +141,8 @@ pub(crate) struct Flags {
     pub sobot_base_url: String,
     /// Laaffic base URL without trailing slash (`--laaffic.base-url`).
     pub laaffic_base_url: String,
+    /// This replica's share of the platform's tenants (`--platform.shard`).
+    pub shard: Shard,
 }
 
 /// What to collect and how to reach the vendors.
@@ -134,6 +174,8 @@ pub struct CollectionConfig {
     pub credentials: Option<Credentials>,
     /// How to reach Laaffic.
     pub laaffic: ClientSettings,
+    /// The e-commerce platform whose tenants are collected too, if configured.
+    pub platform: Option<PlatformConfig>,
     /// Laaffic credentials; `None`: no Laaffic collector.
     pub laaffic_credentials: Option<LaafficCredentials>,
 }
@@ -179,6 +221,91 @@ impl PartialEq for CollectorKind {
 }
 
 impl Eq for CollectorKind {}
+
+/// The platform section, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformConfig {
+    /// `unionCode`.
+    pub union_code: String,
+    /// The super administrator's e-mail.
+    pub email: String,
+    /// The union key, the signing secret.
+    pub union_key: Secret,
+    /// Interval of discovery and platform statistics.
+    pub interval: Duration,
+    /// Collectors run for every tenant.
+    pub collectors: Vec<CollectorKind>,
+    /// Which tenants to collect.
+    pub tenants: TenantFilter,
+    /// Whether tenants' series also go on `/metrics`.
+    pub tenants_on_metrics: bool,
+    /// This replica's share.
+    pub shard: Shard,
+}
+
+/// Tenant allow and block lists: a tenant is collected if no include rule is given or one
+/// matches, and no exclude rule matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantFilter {
+    include_ids: Vec<String>,
+    include_names: Option<Pattern>,
+    exclude_ids: Vec<String>,
+    exclude_names: Option<Pattern>,
+}
+
+impl TenantFilter {
+    /// Whether the tenant `id` named `name` is collected.
+    pub fn allows(&self, id: &str, name: &str) -> bool {
+        let included = (self.include_ids.is_empty() && self.include_names.is_none())
+            || self.include_ids.iter().any(|i| i == id)
+            || self.include_names.as_ref().is_some_and(|p| p.matches(name));
+        let excluded = self.exclude_ids.iter().any(|i| i == id)
+            || self.exclude_names.as_ref().is_some_and(|p| p.matches(name));
+        included && !excluded
+    }
+}
+
+/// A regular expression anchored at both ends, as Prometheus relabeling anchors them.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    regex: regex_lite::Regex,
+}
+
+impl Pattern {
+    fn new(source: &str) -> Result<Pattern, String> {
+        let regex = regex_lite::Regex::new(&format!("^(?:{source})$")).map_err(|e| {
+            // The library's message spans several lines: the first says what is wrong.
+            e.to_string().lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid").trim().to_string()
+        })?;
+        Ok(Pattern { source: source.to_string(), regex })
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for Pattern {}
+
+/// The six company overview endpoints: what a tenant collects by default.
+pub(crate) const TENANT_DEFAULT_COLLECTORS: [&str; 6] = [
+    "robot_session",
+    "robot_satisfaction",
+    "human_session",
+    "human_satisfaction",
+    "customer_session",
+    "message_stats",
+];
+
+/// Environment variable of the platform's union key.
+pub(crate) const ENV_UNION_KEY: &str = "SOBOT_PLATFORM_UNION_KEY";
 
 /// Environment variable of the Laaffic API key.
 pub(crate) const ENV_LAAFFIC_KEY: &str = "LAAFFIC_API_KEY";
@@ -363,7 +490,11 @@ pub(crate) fn build(
 
     let credentials = sobot_credentials(s, env, read, &at)?;
     let laaffic_credentials = laaffic_credentials(l, env, read, &at)?;
-    if credentials.is_none() && laaffic_credentials.is_none() {
+    let platform = match &file.platform {
+        Some(p) => Some(platform(p, flags, env, read, &at)?),
+        None => None,
+    };
+    if credentials.is_none() && laaffic_credentials.is_none() && platform.is_none() {
         return Err(err(format!(
             "missing credentials: set {ENV_APP_ID} and {ENV_APP_KEY} (or sobot.app_id and \
              sobot.app_key_file in --config.file) for Sobot, {ENV_LAAFFIC_KEY} and {ENV_LAAFFIC_SECRET} \
@@ -383,7 +514,7 @@ pub(crate) fn build(
         return Err(err(format!("{}: {} needs {vendor} credentials", at("collectors"), k.name())));
     }
     let collectors: Vec<CollectorKind> = collectors.into_iter().filter(|k| has_credentials(k)).collect();
-    if collectors.is_empty() {
+    if collectors.is_empty() && platform.is_none() {
         return Err(err(format!("{}: no collector to run", at("collectors"))));
     }
 
@@ -402,6 +533,82 @@ pub(crate) fn build(
         credentials,
         laaffic,
         laaffic_credentials,
+        platform,
+    })
+}
+
+/// The platform section: credentials, interval, tenant collectors and filters, the shard.
+fn platform(
+    p: &PlatformSection,
+    flags: &Flags,
+    env: &Env<'_>,
+    read: &ReadFile<'_>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<PlatformConfig, ConfigError> {
+    let text = |value: &Option<String>, key: &str| -> Result<String, ConfigError> {
+        match value.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => Ok(v.to_string()),
+            _ => Err(err(format!("{}: required for the platform", at(key)))),
+        }
+    };
+    let union_code = text(&p.union_code, "platform.union_code")?;
+    let email = text(&p.email, "platform.email")?;
+    let key_file = at("platform.union_key_file");
+    let union_key = one_credential(env, read, ENV_UNION_KEY, p.union_key_file.as_ref(), &key_file)?
+        .ok_or_else(|| err(format!("the platform needs its union key: set {ENV_UNION_KEY} or {key_file}")))?;
+    let interval = match &p.interval {
+        None => Duration::from_secs(300),
+        Some(v) => parse_duration(v)
+            .filter(|d| *d >= Duration::from_millis(100))
+            .ok_or_else(|| err(format!("{}: invalid duration {v:?} (e.g. 5m)", at("platform.interval"))))?,
+    };
+    let all = CollectorKind::all();
+    let names: Vec<String> = match &p.collectors {
+        Some(names) => names.clone(),
+        None => TENANT_DEFAULT_COLLECTORS.iter().map(|n| (*n).to_string()).collect(),
+    };
+    let collectors = names
+        .iter()
+        .map(|n| {
+            let kind = all.iter().copied().find(|k| k.name() == *n);
+            match kind {
+                Some(k @ (CollectorKind::Stats(_) | CollectorKind::Quality(_))) => Ok(k),
+                Some(_) => Err(err(format!(
+                    "{}: {n} cannot run for tenants (per-group collectors need a tenant's groups; Laaffic is not a Sobot tenant's)",
+                    at("platform.collectors")
+                ))),
+                None => Err(err(format!("{}: unknown collector {n:?}", at("platform.collectors")))),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    no_repeats(names.iter().map(String::as_str), &at("platform.collectors"))?;
+    if collectors.is_empty() {
+        return Err(err(format!("{}: at least one collector is needed", at("platform.collectors"))));
+    }
+    let pattern = |value: &Option<String>, key: &str| -> Result<Option<Pattern>, ConfigError> {
+        value
+            .as_deref()
+            .map(|v| {
+                Pattern::new(v).map_err(|e| err(format!("{}: invalid regular expression: {e}", at(key))))
+            })
+            .transpose()
+    };
+    let t = &p.tenants;
+    let tenants = TenantFilter {
+        include_ids: t.include_ids.clone().unwrap_or_default(),
+        include_names: pattern(&t.include_names, "platform.tenants.include_names")?,
+        exclude_ids: t.exclude_ids.clone().unwrap_or_default(),
+        exclude_names: pattern(&t.exclude_names, "platform.tenants.exclude_names")?,
+    };
+    Ok(PlatformConfig {
+        union_code,
+        email,
+        union_key,
+        interval,
+        collectors,
+        tenants,
+        tenants_on_metrics: p.tenants_on_metrics.unwrap_or(true),
+        shard: flags.shard,
     })
 }
 
@@ -514,6 +721,7 @@ mod tests {
             interval: Duration::from_secs(60),
             sobot_base_url: "https://www.sobot.com".to_string(),
             laaffic_base_url: "https://api.laaffic.com".to_string(),
+            shard: Shard::default(),
         }
     }
 
@@ -531,6 +739,7 @@ mod tests {
             "/run/secrets/laaffic_api_secret" => "ls\n",
             "/run/secrets/empty" => " \n",
             "/run/secrets/forbidden" => return Err(io::ErrorKind::PermissionDenied.into()),
+            "/run/secrets/platform_union_key" => "union-s3cret\n",
             _ => return Err(io::ErrorKind::NotFound.into()),
         };
         Ok(content.to_string())
@@ -546,9 +755,32 @@ mod tests {
     /// `sobot_exporter: ` and exits 2). No environment; credential files as in [`files`].
     const BAD: &[(&str, &str)] = &[
         (
+            "bad_platform_no_union_code.yml",
+            "testdata/bad_platform_no_union_code.yml: platform.union_code: required for the platform",
+        ),
+        (
+            "bad_platform_no_key.yml",
+            "the platform needs its union key: set SOBOT_PLATFORM_UNION_KEY or \
+             testdata/bad_platform_no_key.yml: platform.union_key_file",
+        ),
+        (
+            "bad_platform_group_collector.yml",
+            "testdata/bad_platform_group_collector.yml: platform.collectors: group_human_session cannot \
+             run for tenants (per-group collectors need a tenant's groups; Laaffic is not a Sobot tenant's)",
+        ),
+        (
+            "bad_platform_pattern.yml",
+            "testdata/bad_platform_pattern.yml: platform.tenants.include_names: invalid regular expression: \
+             found open group without closing ')'",
+        ),
+        (
+            "bad_platform_interval.yml",
+            "testdata/bad_platform_interval.yml: platform.interval: invalid duration \"often\" (e.g. 5m)",
+        ),
+        (
             "bad_unknown_key.yml",
             "testdata/bad_unknown_key.yml: unknown field `bogus`, expected one of timezone, windows, \
-             collectors, groups, agents, max_agents, quality, sobot, laaffic at line 2, column 1",
+             collectors, groups, agents, max_agents, quality, sobot, laaffic, platform at line 2, column 1",
         ),
         (
             "bad_inline_secret.yml",
@@ -663,7 +895,8 @@ mod tests {
     ];
 
     /// Every good file of `testdata`; [`good_files_load`] checks values of each.
-    const GOOD: &[&str] = &["good_minimal.yml", "good_full.yml", "good_laaffic_only.yml"];
+    const GOOD: &[&str] =
+        &["good_minimal.yml", "good_full.yml", "good_laaffic_only.yml", "good_platform.yml"];
 
     #[test]
     fn bad_files_give_their_error_line() {
@@ -772,6 +1005,22 @@ mod tests {
             c.laaffic_credentials,
             Some(LaafficCredentials { api_key: Secret::new("lk"), api_secret: Secret::new("ls") })
         );
+
+        let c = testdata("good_platform.yml").expect("good_platform.yml");
+        assert!(c.credentials.is_none() && c.laaffic_credentials.is_none());
+        assert!(c.collectors.is_empty(), "no company: only the platform's tenants");
+        let p = c.platform.expect("platform");
+        assert_eq!((p.union_code.as_str(), p.email.as_str()), ("10004", "admin@platform.example"));
+        assert_eq!(p.union_key.expose(), "union-s3cret");
+        assert_eq!(p.interval, Duration::from_secs(120));
+        let tenant_collectors: Vec<String> = p.collectors.iter().map(CollectorKind::name).collect();
+        assert_eq!(tenant_collectors, ["robot_session", "human_session", "get_service_data", "call_result"]);
+        assert!(!p.tenants_on_metrics);
+        assert!(p.tenants.allows("1", "测试一号") && p.tenants.allows("2", "Shop 9"));
+        assert!(!p.tenants.allows("be7f05de11a54390c3f3ec35e6010b", "测试二号"), "excluded by id");
+        assert!(!p.tenants.allows("3", "Another shop"), "not included");
+        assert!(!p.tenants.allows("4", "x测试一号"), "anchored");
+        assert_eq!(p.shard, Shard::default());
 
         let c = testdata("good_laaffic_only.yml").expect("good_laaffic_only.yml");
         assert!(c.credentials.is_none());

@@ -14,8 +14,9 @@ use thiserror::Error;
 use crate::cli::{Cli, LogFormat, LogLevel};
 pub use crate::collect::quality::QualitySource;
 use crate::demo::Demo;
+use crate::targets::Shard;
 use collection::Flags;
-pub use collection::{CollectionConfig, CollectorKind};
+pub use collection::{CollectionConfig, CollectorKind, PlatformConfig, TenantFilter};
 
 /// A configuration problem: the process exits with code 2 and prints this one line.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -97,10 +98,17 @@ fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
                 cli.collect_interval
             ))
         })?;
+    let hostname = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string());
+    let shard = Shard::parse(&cli.platform_shard, hostname.as_deref())
+        .map_err(|e| err(format!("--platform.shard {:?}: {e}", cli.platform_shard)))?;
     Ok(Flags {
         interval,
         sobot_base_url: base_url(&cli.sobot_base_url, "--sobot.base-url")?,
         laaffic_base_url: base_url(&cli.laaffic_base_url, "--laaffic.base-url")?,
+        shard,
     })
 }
 
