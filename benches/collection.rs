@@ -115,7 +115,7 @@ async fn run() {
     // change costs) and gzipped.
     let sources = collect_in_process(&sim.base_url(), &groups, &agents).await;
     let board = Board::new();
-    let publisher = board.publisher(Key::Target("company".to_string()), &Vec::new());
+    let publisher = board.publisher(Key::Target("company".to_string()), &Vec::new(), true);
     let (mut encodes, mut assemblies, mut gzips) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..30 {
         let t = Instant::now();

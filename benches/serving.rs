@@ -295,7 +295,7 @@ async fn run() {
     eprintln!("encode per changed collector, in process ...");
     let (mut chunks, targets) = collect_in_process(&sim.base_url(), &groups).await;
     let board = Board::new();
-    let publisher = board.publisher(Key::Target("company".to_string()), &Vec::new());
+    let publisher = board.publisher(Key::Target("company".to_string()), &Vec::new(), true);
     publisher.publish(Published::new(chunks.clone()));
     let reference = board.body(Format::Text);
     let mut gzips = Vec::new();

@@ -10,7 +10,7 @@ use tracing::info;
 use crate::config::{CollectorKind, Config};
 use crate::demo::Demo;
 use crate::exposition::{Board, Chunk, Key, Published};
-use crate::targets::{Shared, TargetSet, TargetSpec};
+use crate::targets::{self, Shared, TargetSet};
 use crate::web::{self, Routes};
 
 /// Why the exporter could not start.
@@ -56,7 +56,7 @@ pub async fn run(
     let board = Board::new();
     let own = Chunk::encode(vec![Arc::new(crate::telemetry::process_families())])
         .map_err(|_| StartError::Encode)?;
-    let process_publisher = board.publisher(Key::Process, &Vec::new());
+    let process_publisher = board.publisher(Key::Process, &Vec::new(), true);
     process_publisher.publish(Published::new(vec![Arc::new(own)]));
     let shared = Arc::new(
         Shared::new(board.clone(), &collection)
@@ -70,10 +70,17 @@ pub async fn run(
         interval_s = collection.interval.as_secs_f64(),
         "sobot_exporter listening"
     );
-    let routes = Routes { telemetry_path: process.telemetry_path.clone().into(), board };
-    let targets = TargetSet::new(shared);
-    targets.reconcile(vec![TargetSpec::company(Arc::new(collection))]);
+    let targets = Arc::new(TargetSet::new(shared));
+    let routes = Routes {
+        telemetry_path: process.telemetry_path.clone().into(),
+        board,
+        targets: targets.clone(),
+        address,
+    };
+    // The company and the platform now; tenants whenever discovery finds them.
+    let follow = tokio::spawn(targets::follow(targets.clone(), Arc::new(collection), targets.discovered()));
     web::serve(listener, routes, shutdown).await;
+    follow.abort();
     targets.stop_all();
     info!("stopped");
     Ok(())

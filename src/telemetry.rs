@@ -55,6 +55,15 @@ pub const PARSE_ERRORS: &str = "sobot_exporter_parse_errors_total";
 /// `sobot_exporter_token_refreshes_total{result}`.
 pub const TOKEN_REFRESHES: &str = "sobot_exporter_token_refreshes_total";
 
+/// `sobot_exporter_platform_shard_info{shard,shards}`.
+pub const PLATFORM_SHARD_INFO: &str = "sobot_exporter_platform_shard_info";
+/// `sobot_exporter_platform_shards`.
+pub const PLATFORM_SHARDS: &str = "sobot_exporter_platform_shards";
+/// `sobot_exporter_platform_tenants_discovered`.
+pub const PLATFORM_TENANTS_DISCOVERED: &str = "sobot_exporter_platform_tenants_discovered";
+/// `sobot_exporter_platform_tenants_served`.
+pub const PLATFORM_TENANTS_SERVED: &str = "sobot_exporter_platform_tenants_served";
+
 /// Every self-metric.
 pub static SELF_METRICS: &[SelfMetric] = &[
     metric(BUILD_INFO, Kind::Gauge, &["version"], "Build information of the exporter; value 1."),
@@ -111,6 +120,30 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         Kind::Counter,
         &["endpoint", "field"],
         "Upstream values that did not parse; no sample was exported for them.",
+    ),
+    metric(
+        PLATFORM_SHARD_INFO,
+        Kind::Gauge,
+        &["shard", "shards"],
+        "This replica's share of the platform's tenants (--platform.shard N/M); value 1.",
+    ),
+    metric(
+        PLATFORM_SHARDS,
+        Kind::Gauge,
+        &[],
+        "Number of shards the platform's tenants are split into (M of --platform.shard).",
+    ),
+    metric(
+        PLATFORM_TENANTS_DISCOVERED,
+        Kind::Gauge,
+        &[],
+        "Tenants the platform lists that the config's include and exclude lists allow, as of the last successful discovery.",
+    ),
+    metric(
+        PLATFORM_TENANTS_SERVED,
+        Kind::Gauge,
+        &[],
+        "Tenants of this replica's shard, collected as targets of their own.",
     ),
     metric(
         TOKEN_REFRESHES,

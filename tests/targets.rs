@@ -14,7 +14,7 @@ use sobot_exporter::config::{CollectionConfig, load};
 use sobot_exporter::exposition::{Board, Format, Key};
 use sobot_exporter::secret::Secret;
 use sobot_exporter::sobot::client::Credentials;
-use sobot_exporter::targets::{Reconciled, Shared, TargetSet, TargetSpec};
+use sobot_exporter::targets::{Reconciled, Shared, TargetKind, TargetSet, TargetSpec};
 
 const SECS: Duration = Duration::from_secs(20);
 
@@ -46,7 +46,10 @@ fn config(sim: &Simulator, interval: &str) -> Arc<CollectionConfig> {
 fn tenant(id: &str, key: &str, config: &Arc<CollectionConfig>) -> TargetSpec {
     TargetSpec {
         id: id.to_string(),
+        name: format!("Shop {id}"),
+        kind: TargetKind::Tenant,
         labels: vec![("tenant", id.to_string())],
+        on_metrics: true,
         sobot: Some(Credentials { app_id: id.to_string(), app_key: Secret::new(key) }),
         laaffic: None,
         config: config.clone(),
@@ -288,4 +291,84 @@ async fn metrics_of_several_targets_pass_promtool_and_the_official_parsers() {
         }
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Serves `set` and `board` on 127.0.0.1 in process; returns the base URL.
+async fn serve(board: Arc<Board>, set: Arc<TargetSet>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let routes =
+        sobot_exporter::web::Routes { telemetry_path: "/metrics".into(), board, targets: set, address };
+    tokio::spawn(sobot_exporter::web::serve(listener, routes, std::future::pending()));
+    format!("http://{address}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sd_lists_every_tenant_once_and_probe_serves_one() {
+    let sim = fixture_simulator().await;
+    let ids: Vec<String> = (0..12).map(|i| format!("shop{i:02}")).collect();
+    let config = config(&sim, "200ms");
+    let mut specs = Vec::new();
+    for id in &ids {
+        sim.add_company(id, id);
+        specs.push(tenant(id, id, &config));
+    }
+    let (board, set) = targets(&config);
+    let set = Arc::new(set);
+    set.reconcile(specs);
+    let base = serve(board.clone(), set.clone()).await;
+    wait_for(&board, "every tenant", |m| ids.iter().all(|t| m.get(&robot(t)).is_some())).await;
+    let client = http();
+
+    let sd = client.get(format!("{base}/sd")).send().await.expect("sd");
+    assert_eq!(sd.headers()["content-type"], "application/json");
+    let groups: Vec<serde_json::Value> = sd.json().await.expect("HTTP SD JSON is a list");
+    let host = base.trim_start_matches("http://");
+    let mut listed: Vec<String> = Vec::new();
+    for g in &groups {
+        assert_eq!(g["targets"], serde_json::json!([host]), "{g}");
+        let labels = g["labels"].as_object().expect("labels");
+        let id = labels["tenant"].as_str().expect("tenant").to_string();
+        assert_eq!(labels["__param_target"], id.as_str());
+        assert_eq!(labels["__metrics_path__"], "/probe");
+        assert_eq!(labels["tenant_name"], format!("Shop {id}").as_str());
+        assert!(
+            labels.keys().all(
+                |k| ["tenant", "tenant_name", "__param_target", "__metrics_path__"].contains(&k.as_str())
+            )
+        );
+        listed.push(id);
+    }
+    listed.sort();
+    assert_eq!(listed, ids, "every tenant exactly once");
+
+    let probe = client.get(format!("{base}/probe?target=shop03")).send().await.expect("probe");
+    assert_eq!(probe.status(), 200);
+    assert_eq!(probe.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    let m = Metrics::parse(&probe.text().await.expect("body"));
+    assert_eq!(m.get("sobot_robot_consult_sessions{window=\"today\"}"), Some(63.0), "no tenant label inside");
+    assert_eq!(m.success("robot_session"), Some(1.0), "its health is inside");
+    assert!(m.series.keys().all(|k| !k.contains("tenant=")), "{}", m.text);
+    assert!(
+        ids.iter().filter(|i| *i != "shop03").all(|i| !m.text.contains(i.as_str())),
+        "another tenant's id"
+    );
+    assert!(!m.text.contains("sobot_exporter_build_info"), "the process's own series are on /metrics");
+
+    for (path, status) in [
+        ("/probe?target=nope", 404),
+        ("/probe", 400),
+        ("/probe?target=", 400),
+        ("/probe?target=company", 404),
+    ] {
+        let r = client.get(format!("{base}{path}")).send().await.expect("probe");
+        assert_eq!(r.status(), status, "{path}");
+    }
+    // A removed tenant is gone from both.
+    set.reconcile(ids.iter().filter(|i| *i != "shop03").map(|i| tenant(i, i, &config)).collect());
+    let r = client.get(format!("{base}/probe?target=shop03")).send().await.expect("probe");
+    assert_eq!(r.status(), 404);
+    let groups: Vec<serde_json::Value> =
+        client.get(format!("{base}/sd")).send().await.expect("sd").json().await.expect("json");
+    assert_eq!(groups.len(), ids.len() - 1);
 }

@@ -122,7 +122,6 @@ impl Guard {
 #[derive(Debug)]
 pub(crate) struct Families {
     families: Vec<Family>,
-    seen: BTreeSet<(usize, Labels)>,
 }
 
 impl Families {
@@ -137,23 +136,27 @@ impl Families {
                 samples: Vec::new(),
             })
             .collect();
-        Self { families, seen: BTreeSet::new() }
+        Self { families }
     }
 
-    /// Adds a sample to family `index` with `labels` sorted. A label set the family already has
-    /// keeps its first value (a row repeated across chunks or pages counts once).
+    /// Adds a sample to family `index` with `labels` sorted.
     pub(crate) fn push(&mut self, index: usize, mut labels: Labels, value: f64) {
         labels.sort();
-        let Some(family) = self.families.get_mut(index) else {
-            return;
-        };
-        if self.seen.insert((index, labels.clone())) {
+        if let Some(family) = self.families.get_mut(index) {
             family.samples.push(Sample { labels, value });
         }
     }
 
-    /// The families, in the order of their metrics.
-    pub(crate) fn finish(self) -> Vec<Family> {
+    /// The families, in the order of their metrics, each sorted by labels. A label set pushed
+    /// twice keeps its first value (a row repeated across chunks or pages counts once); found by
+    /// sorting rather than with a set, which would hold a second copy of every label set.
+    pub(crate) fn finish(mut self) -> Vec<Family> {
+        for family in &mut self.families {
+            // Stable: the first of equal label sets stays first, and dedup keeps it.
+            family.samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+            family.samples.dedup_by(|later, first| later.labels == first.labels);
+            family.samples.shrink_to_fit();
+        }
         self.families
     }
 }

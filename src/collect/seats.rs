@@ -170,6 +170,31 @@ impl SeatCollector {
     }
 }
 
+/// The fields the families are made of: a seat is kept (for a cycle, or an hour for yesterday)
+/// with these only, not with the whole record.
+const KEPT_FIELDS: [&str; 10] = [
+    "num",
+    "connectNum",
+    "connectRate",
+    "validConnectNum",
+    "validConnectRate",
+    "status",
+    "enable",
+    "name",
+    "empNo",
+    "groupName",
+];
+
+fn kept_fields(record: Value) -> Value {
+    match record {
+        Value::Object(mut fields) => {
+            fields.retain(|k, _| KEPT_FIELDS.contains(&k.as_str()));
+            Value::Object(fields)
+        }
+        other => other,
+    }
+}
+
 /// The pure half of the seat collector: pages to seats, seats to families.
 #[derive(Debug)]
 struct Decoder {
@@ -215,7 +240,7 @@ impl Decoder {
             let group = parse_id(record.get("voiceGroupId"))
                 .or_else(|| parse_id(record.get("sipGroupId")))
                 .unwrap_or_default();
-            seats.push(Seat { id, group, record });
+            seats.push(Seat { id, group, record: kept_fields(record) });
         }
         Ok((seats, last))
     }
@@ -276,6 +301,13 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_the_families_read_is_kept() {
+        for f in SEAT_FIELDS {
+            assert!(KEPT_FIELDS.contains(&f.key), "{}", f.key);
+        }
+    }
     use crate::collect::parse_errors;
     use crate::laaffic::client::check_status;
 

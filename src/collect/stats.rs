@@ -62,7 +62,8 @@ pub struct StatsCollector {
     client: Arc<SobotClient>,
     decoder: Decoder,
     /// Each window's rows (identifying labels, upstream record); yesterday's reused for an hour.
-    windows: Windows<Vec<(Labels, Value)>>,
+    /// Each window's rows, decoded (yesterday's kept for an hour).
+    windows: Windows<Vec<Decoded>>,
     /// The per-agent scope's cardinality guard.
     guard: Option<Guard>,
 }
@@ -111,16 +112,21 @@ impl StatsCollector {
 
     /// One cycle: fetches every window; fails if any request fails.
     pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
-        let days = self.windows.fetch(|day| self.fetch_window(day)).await?;
-        let mut rows: Vec<(Labels, Window, Value)> = days
-            .into_iter()
-            .flat_map(|(window, rows)| rows.into_iter().map(move |(labels, row)| (labels, window, row)))
-            .collect();
+        // Decoded as each answer arrives, so that no answer's JSON outlives its request.
+        let days = self
+            .windows
+            .fetch(|day| async move {
+                let rows = self.fetch_window(day).await?;
+                Ok(rows.into_iter().map(|(labels, row)| self.decoder.decode(labels, &row)).collect())
+            })
+            .await?;
+        let mut rows: Vec<(Window, &Decoded)> =
+            days.iter().flat_map(|(window, rows)| rows.iter().map(move |row| (*window, row))).collect();
         if let Some(guard) = &self.guard {
-            let kept = guard.keep(rows.iter().filter_map(|(labels, _, _)| agent_of(labels)));
-            rows.retain(|(labels, _, _)| agent_of(labels).is_some_and(|a| kept.contains(a)));
+            let kept = guard.keep(rows.iter().filter_map(|(_, (labels, _))| agent_of(labels)));
+            rows.retain(|(_, (labels, _))| agent_of(labels).is_some_and(|a| kept.contains(a)));
         }
-        Ok(self.decoder.families(&rows))
+        Ok(self.decoder.samples(&rows))
     }
 
     /// Every row of one day: its identifying labels and the upstream record.
@@ -162,6 +168,9 @@ impl StatsCollector {
         self.client.call(ep.name, ep.method, ep.path, &params).await
     }
 }
+
+/// A row's identifying labels and its fields' values (in the table's order), parsed once.
+type Decoded = (Labels, Box<[Option<f64>]>);
 
 /// The pure half of a statistics collector: answers to rows, rows to families.
 #[derive(Debug)]
@@ -224,12 +233,26 @@ impl Decoder {
         Some(labels)
     }
 
-    /// One family per field, one sample per row and field that has a value.
+    /// A row's fields parsed (values that do not parse are counted).
+    fn decode(&self, labels: Labels, row: &Value) -> Decoded {
+        let values = self.endpoint.fields.iter().map(|f| self.errors.value(row, f.key, f.unit)).collect();
+        (labels, values)
+    }
+
+    /// [`Decoder::decode`] then [`Decoder::samples`].
+    #[cfg(test)]
     fn families(&self, rows: &[(Labels, Window, Value)]) -> Vec<Family> {
+        let decoded: Vec<(Window, Decoded)> =
+            rows.iter().map(|(labels, window, row)| (*window, self.decode(labels.clone(), row))).collect();
+        self.samples(&decoded.iter().map(|(w, d)| (*w, d)).collect::<Vec<_>>())
+    }
+
+    /// One family per field, one sample per row and field that has a value.
+    fn samples(&self, rows: &[(Window, &Decoded)]) -> Vec<Family> {
         let mut families = Families::new(&self.metrics);
-        for (row_labels, window, row) in rows {
+        for (window, (row_labels, values)) in rows {
             for (i, field) in self.endpoint.fields.iter().enumerate() {
-                let Some(value) = self.errors.value(row, field.key, field.unit) else {
+                let Some(value) = values.get(i).copied().flatten() else {
                     continue;
                 };
                 let mut labels: Labels = row_labels.clone();

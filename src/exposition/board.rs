@@ -50,6 +50,8 @@ struct Entry {
     epoch: u64,
     /// `k="v",…` added to every sample line on `/metrics` (empty for the single company).
     labels: Arc<str>,
+    /// Whether it goes on `/metrics`.
+    on_metrics: bool,
     published: Arc<Published>,
 }
 
@@ -88,14 +90,15 @@ impl Board {
     }
 
     /// The handle a target publishes through. `labels` are added to its series on `/metrics`
-    /// (not to its own body).
-    pub fn publisher(self: &Arc<Self>, key: Key, labels: &Labels) -> Publisher {
+    /// (not to its own body); `on_metrics` false keeps it off `/metrics`.
+    pub fn publisher(self: &Arc<Self>, key: Key, labels: &Labels, on_metrics: bool) -> Publisher {
         let labels: Vec<String> =
             labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v))).collect();
         Publisher {
             board: self.clone(),
             key,
             labels: labels.join(",").into(),
+            on_metrics,
             epoch: self.epochs.fetch_add(1, Ordering::Relaxed),
             retired: AtomicBool::new(false),
         }
@@ -127,6 +130,7 @@ impl Board {
                 let entries: Vec<(Arc<str>, Arc<Published>)> = lock(&self.entries)
                     .map
                     .values()
+                    .filter(|e| e.on_metrics)
                     .map(|e| (e.labels.clone(), e.published.clone()))
                     .collect();
                 let chunks = entries.iter().flat_map(|(l, p)| p.parts.iter().map(move |c| (&**l, &**c)));
@@ -174,6 +178,7 @@ pub struct Publisher {
     board: Arc<Board>,
     key: Key,
     labels: Arc<str>,
+    on_metrics: bool,
     epoch: u64,
     retired: AtomicBool,
 }
@@ -186,7 +191,8 @@ impl Publisher {
         if self.retired.load(Ordering::Relaxed) {
             return;
         }
-        let entry = Entry { epoch: self.epoch, labels: self.labels.clone(), published };
+        let entry =
+            Entry { epoch: self.epoch, labels: self.labels.clone(), on_metrics: self.on_metrics, published };
         entries.map.insert(self.key.clone(), entry);
         entries.generation += 1;
     }
@@ -239,8 +245,8 @@ mod tests {
     #[test]
     fn targets_are_merged_with_their_labels_and_one_header_per_family() {
         let board = Board::new();
-        let a = board.publisher(Key::Target("a".into()), &vec![("tenant", "a\"1".to_string())]);
-        let b = board.publisher(Key::Target("b".into()), &vec![("tenant", "b".to_string())]);
+        let a = board.publisher(Key::Target("a".into()), &vec![("tenant", "a\"1".to_string())], true);
+        let b = board.publisher(Key::Target("b".into()), &vec![("tenant", "b".to_string())], true);
         a.publish(chunk("sobot_x", &[("window", "today")], 1.0));
         b.publish(chunk("sobot_x", &[], 2.0));
         let out = text(&board, Format::Text);
@@ -258,12 +264,12 @@ mod tests {
     #[test]
     fn bodies_are_kept_until_a_change_and_retired_targets_go() {
         let board = Board::new();
-        let a = board.publisher(Key::Target("a".into()), &Vec::new());
+        let a = board.publisher(Key::Target("a".into()), &Vec::new(), true);
         a.publish(chunk("sobot_x", &[], 1.0));
         let first = board.body(Format::Text);
         assert!(Arc::ptr_eq(&first, &board.body(Format::Text)), "no change, no assembly");
         // A replacement publisher of the same key, then the old one retires: the new one stays.
-        let a2 = board.publisher(Key::Target("a".into()), &Vec::new());
+        let a2 = board.publisher(Key::Target("a".into()), &Vec::new(), true);
         a2.publish(chunk("sobot_x", &[], 2.0));
         drop(a);
         let out = text(&board, Format::Text);

@@ -7,6 +7,7 @@
 //! new ones start, removed ones stop (their series go from the next scrape), and unchanged ones
 //! keep running with their token (a new token would invalidate the old one upstream).
 
+mod discovery;
 mod jobs;
 mod run;
 mod shard;
@@ -15,10 +16,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tracing::info;
 
+pub use discovery::{Tenant, desired, follow};
 pub use jobs::Job;
 pub use shard::Shard;
 
@@ -32,16 +34,35 @@ use crate::sobot::client::Credentials;
 pub const KEEP_INTERVALS: u32 = 3;
 
 /// Collector cycles running at once in the whole process at most (a cycle waiting for its
-/// target's rate limiter holds its place).
-pub const MAX_CONCURRENT_CYCLES: usize = 64;
+/// target's rate limiter holds its place). Each holds one answer and its samples until encoded,
+/// so this bounds the memory of a burst as much as the load.
+pub const MAX_CONCURRENT_CYCLES: usize = 16;
+
+/// Which kind of target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// The company of the config file.
+    Company,
+    /// A tenant of the platform: listed on `/sd`, served on `/probe`.
+    Tenant,
+    /// The platform itself: discovery and platform statistics.
+    Platform,
+}
 
 /// What a target is: compared as a whole by [`TargetSet::reconcile`].
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
     /// Stable id: `company` for the configured company, a tenant's company id.
     pub id: String,
+    /// Display name (a tenant's company name).
+    pub name: String,
+    /// Its kind.
+    pub kind: TargetKind,
     /// Labels added to its series on `/metrics` (none for the single company).
     pub labels: Labels,
+    /// Whether its series go on `/metrics` (a large platform's tenants may be scraped through
+    /// `/probe` only).
+    pub on_metrics: bool,
     /// Sobot credentials, if it collects from Sobot.
     pub sobot: Option<Credentials>,
     /// Laaffic credentials, if it collects from Laaffic.
@@ -55,7 +76,10 @@ impl TargetSpec {
     pub fn company(config: Arc<CollectionConfig>) -> Self {
         Self {
             id: "company".to_string(),
+            name: String::new(),
+            kind: TargetKind::Company,
             labels: Vec::new(),
+            on_metrics: true,
             sobot: config.credentials.clone(),
             laaffic: config.laaffic_credentials.clone(),
             config,
@@ -65,7 +89,10 @@ impl TargetSpec {
     /// Whether a running target of `self` can stay as it is for `other`.
     fn unchanged(&self, other: &TargetSpec) -> bool {
         self.id == other.id
+            && self.name == other.name
+            && self.kind == other.kind
             && self.labels == other.labels
+            && self.on_metrics == other.on_metrics
             && self.sobot == other.sobot
             && self.laaffic == other.laaffic
             && (Arc::ptr_eq(&self.config, &other.config) || self.config == other.config)
@@ -81,6 +108,8 @@ pub struct Shared {
     pub(crate) sobot_http: reqwest::Client,
     pub(crate) laaffic_http: reqwest::Client,
     pub(crate) permits: Arc<Semaphore>,
+    /// The tenants the platform's discovery found for this replica, latest first.
+    pub(crate) discovered: watch::Sender<Arc<Vec<Tenant>>>,
 }
 
 impl Shared {
@@ -91,6 +120,7 @@ impl Shared {
             sobot_http: crate::upstream::http_client(&config.sobot)?,
             laaffic_http: crate::upstream::http_client(&config.laaffic)?,
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CYCLES)),
+            discovered: watch::Sender::new(Arc::new(Vec::new())),
         })
     }
 }
@@ -185,6 +215,32 @@ impl TargetSet {
         self.running.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
     }
 
+    /// The running tenants: `(id, name)`, in id order.
+    pub fn tenants(&self) -> Vec<(String, String)> {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running
+            .values()
+            .filter(|r| r.spec.kind == TargetKind::Tenant)
+            .map(|r| (r.spec.id.clone(), r.spec.name.clone()))
+            .collect()
+    }
+
+    /// Whether `id` is a running tenant.
+    pub fn serves_tenant(&self, id: &str) -> bool {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running.get(id).is_some_and(|r| r.spec.kind == TargetKind::Tenant)
+    }
+
+    /// The tenants discovery finds, as it finds them (for [`follow`]).
+    pub fn discovered(&self) -> watch::Receiver<Arc<Vec<Tenant>>> {
+        self.shared.discovered.subscribe()
+    }
+
+    /// The board the targets publish on.
+    pub fn board(&self) -> &Arc<Board> {
+        &self.shared.board
+    }
+
     /// Stops every target.
     pub fn stop_all(&self) {
         let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
@@ -194,7 +250,8 @@ impl TargetSet {
     }
 
     fn start(&self, spec: TargetSpec, targets: usize) -> Running {
-        let publisher = Arc::new(self.shared.board.publisher(Key::Target(spec.id.clone()), &spec.labels));
+        let key = Key::Target(spec.id.clone());
+        let publisher = Arc::new(self.shared.board.publisher(key, &spec.labels, spec.on_metrics));
         let delay = first_delay(&spec.id, spec.config.interval, targets);
         let task = tokio::spawn(run::run(spec.clone(), self.shared.clone(), publisher.clone(), delay));
         Running { spec, publisher, task }

@@ -1,4 +1,5 @@
-//! The HTTP server: `/metrics` (the cached exposition), `/` (landing page), `/healthz`.
+//! The HTTP server: `/metrics` (the cached exposition), `/probe?target=` (one tenant), `/sd`
+//! (Prometheus HTTP service discovery of the tenants), `/` (landing page), `/healthz`.
 //!
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
 //! encoded chunks.
@@ -13,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY};
+use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, VARY};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -22,7 +23,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
-use crate::exposition::{self, Board, Format};
+use crate::exposition::{self, Board, Body, Format, Key};
+use crate::targets::TargetSet;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,6 +36,10 @@ pub struct Routes {
     pub telemetry_path: Arc<str>,
     /// The targets' published chunks.
     pub board: Arc<Board>,
+    /// The running targets, for `/sd` and `/probe`.
+    pub targets: Arc<TargetSet>,
+    /// The address listened on, for `/sd` answers to requests without a `Host` header.
+    pub address: std::net::SocketAddr,
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 10 s).
@@ -87,18 +93,80 @@ fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         return metrics(routes, req);
     }
     match path {
+        "/probe" => probe(routes, req),
+        "/sd" => service_discovery(routes, req),
         "/" => landing(&routes.telemetry_path),
         "/healthz" | "/-/healthy" => plain(StatusCode::OK, "ok\n"),
         _ => plain(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
 
+fn header(req: &Request<Incoming>, name: hyper::header::HeaderName) -> &str {
+    req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("")
+}
+
 fn metrics(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("");
-    let format = Format::negotiate(header(ACCEPT));
+    exposition_response(req, |format| routes.board.body(format))
+}
+
+/// One tenant's series, from its published chunks: no `tenant` label inside (the scrape target
+/// carries it), its own health included. 404 for a tenant this replica does not serve.
+fn probe(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let target = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "target").map(|(_, v)| v.into_owned())
+    });
+    let Some(target) = target.filter(|t| !t.is_empty()) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "the target parameter is missing: /probe?target=<companyId>\n",
+        );
+    };
+    let published =
+        routes.targets.serves_tenant(&target).then(|| routes.board.published(&Key::Target(target)));
+    match published.flatten() {
+        Some(published) => exposition_response(req, |format| published.body(format)),
+        None => plain(StatusCode::NOT_FOUND, "this exporter does not serve that tenant (see /sd)\n"),
+    }
+}
+
+/// Prometheus HTTP service discovery: one group per tenant this replica serves, each scraped
+/// through `/probe` at the address the request was sent to.
+fn service_discovery(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let host = match header(req, HOST) {
+        "" => routes.address.to_string(),
+        host => host.to_string(),
+    };
+    let groups: Vec<serde_json::Value> = routes
+        .targets
+        .tenants()
+        .into_iter()
+        .map(|(id, name)| {
+            serde_json::json!({
+                "targets": [host],
+                "labels": {
+                    "tenant": id,
+                    "tenant_name": name,
+                    "__metrics_path__": "/probe",
+                    "__param_target": id,
+                }
+            })
+        })
+        .collect();
+    let body = serde_json::Value::Array(groups).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// An exposition in the format and encoding the request asks for.
+fn exposition_response(
+    req: &Request<Incoming>,
+    body: impl FnOnce(Format) -> Arc<Body>,
+) -> Response<Full<Bytes>> {
+    let format = Format::negotiate(header(req, ACCEPT));
     let content_type = format.content_type();
-    let body = routes.board.body(format);
-    let gzip = exposition::accepts_gzip(header(ACCEPT_ENCODING));
+    let body = body(format);
+    let gzip = exposition::accepts_gzip(header(req, ACCEPT_ENCODING));
     let bytes = if gzip { body.gzip() } else { body.plain.clone() };
     let mut response = Response::new(Full::new(bytes));
     let headers = response.headers_mut();

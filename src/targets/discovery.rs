@@ -1,0 +1,126 @@
+//! Platform discovery: the tenants the platform lists, filtered by the config's allow and block
+//! lists and cut to this replica's shard, become tenant targets; the set is reconciled whenever
+//! discovery succeeds (a failed discovery keeps the last good list).
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::{TargetKind, TargetSet, TargetSpec};
+use crate::config::{CollectionConfig, PlatformConfig};
+use crate::secret::Secret;
+use crate::snapshot::{Family, Kind, Sample};
+use crate::sobot::client::Credentials;
+use crate::telemetry::{
+    PLATFORM_SHARD_INFO, PLATFORM_SHARDS, PLATFORM_TENANTS_DISCOVERED, PLATFORM_TENANTS_SERVED, Telemetry,
+};
+
+/// A tenant as discovery lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// `companyId`: the target id and the `tenant` label.
+    pub id: String,
+    /// `companyName`.
+    pub name: String,
+    /// `appId` of its statistics API.
+    pub app_id: String,
+    /// `appKey` of its statistics API.
+    pub app_key: Secret,
+}
+
+/// What the targets should be: the configured company (if it has credentials), the platform (if
+/// configured), and the served tenants.
+pub fn desired(config: &Arc<CollectionConfig>, tenants: &[Tenant]) -> Vec<TargetSpec> {
+    let mut specs = Vec::new();
+    if config.credentials.is_some() || config.laaffic_credentials.is_some() {
+        specs.push(TargetSpec::company(config.clone()));
+    }
+    let Some(platform) = &config.platform else {
+        return specs;
+    };
+    specs.push(TargetSpec {
+        id: "platform".to_string(),
+        name: String::new(),
+        kind: TargetKind::Platform,
+        labels: Vec::new(),
+        on_metrics: true,
+        sobot: None,
+        laaffic: None,
+        config: config.clone(),
+    });
+    let tenant_config = Arc::new(tenant_config(config, platform));
+    specs.extend(tenants.iter().map(|t| TargetSpec {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        kind: TargetKind::Tenant,
+        labels: vec![("tenant", t.id.clone())],
+        on_metrics: platform.tenants_on_metrics,
+        sobot: Some(Credentials { app_id: t.app_id.clone(), app_key: t.app_key.clone() }),
+        laaffic: None,
+        config: tenant_config.clone(),
+    }));
+    specs
+}
+
+/// What a tenant collects: the config's settings with the platform's collectors.
+fn tenant_config(config: &CollectionConfig, platform: &PlatformConfig) -> CollectionConfig {
+    CollectionConfig {
+        collectors: platform.collectors.clone(),
+        groups: Vec::new(),
+        agents: Vec::new(),
+        credentials: None,
+        laaffic_credentials: None,
+        platform: None,
+        ..config.clone()
+    }
+}
+
+/// The tenants this replica serves, out of every tenant listed: those the filters allow and the
+/// shard owns. Sets the discovery self-metrics.
+#[allow(dead_code)] // The discovery job uses it (platform client pending).
+pub(crate) fn served(listed: Vec<Tenant>, platform: &PlatformConfig, telemetry: &Telemetry) -> Vec<Tenant> {
+    let allowed: Vec<Tenant> =
+        listed.into_iter().filter(|t| platform.tenants.allows(&t.id, &t.name)).collect();
+    let discovered = allowed.len();
+    let served: Vec<Tenant> = allowed.into_iter().filter(|t| platform.shard.owns(&t.id)).collect();
+    #[allow(clippy::cast_precision_loss)]
+    {
+        telemetry.set(PLATFORM_TENANTS_DISCOVERED, Vec::new(), discovered as f64);
+        telemetry.set(PLATFORM_TENANTS_SERVED, Vec::new(), served.len() as f64);
+    }
+    let shard = platform.shard;
+    let labels = vec![("shard", shard.number().to_string()), ("shards", shard.count().to_string())];
+    telemetry.set(PLATFORM_SHARD_INFO, labels, 1.0);
+    telemetry.set(PLATFORM_SHARDS, Vec::new(), f64::from(shard.count()));
+    served
+}
+
+/// `sobot_platform_tenant_info{tenant,name} 1` of the served tenants.
+#[allow(dead_code)] // The discovery job uses it (platform client pending).
+pub(crate) fn tenant_info(tenants: &[Tenant], help: &str) -> Family {
+    Family {
+        name: "sobot_platform_tenant_info".into(),
+        help: help.into(),
+        kind: Kind::Gauge,
+        samples: tenants
+            .iter()
+            .map(|t| Sample { labels: vec![("name", t.name.clone()), ("tenant", t.id.clone())], value: 1.0 })
+            .collect(),
+    }
+}
+
+/// Reconciles `targets` with every new list of tenants discovery publishes, until the sender
+/// goes.
+pub async fn follow(
+    targets: Arc<TargetSet>,
+    config: Arc<CollectionConfig>,
+    mut tenants: watch::Receiver<Arc<Vec<Tenant>>>,
+) {
+    loop {
+        let list = tenants.borrow_and_update().clone();
+        targets.reconcile(desired(&config, &list));
+        if tenants.changed().await.is_err() {
+            return;
+        }
+    }
+}
