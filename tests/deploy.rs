@@ -130,7 +130,9 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 fn copy_rules(dir: &Path) -> usize {
     std::fs::create_dir_all(dir.join("rules")).expect("rules dir");
     let mut count = 0;
-    for (from, to) in [("deploy/prometheus/shard-alerts.yml", "shard-alerts.yml"), ("dashboards/alerts.yml", "alerts.yml")] {
+    for (from, to) in
+        [("deploy/prometheus/shard-alerts.yml", "shard-alerts.yml"), ("dashboards/alerts.yml", "alerts.yml")]
+    {
         std::fs::copy(Path::new(ROOT).join(from), dir.join("rules").join(to)).expect("copy rules");
         count += rules_of(&yaml(from)).len();
     }
@@ -226,9 +228,15 @@ fn shard_alerts_check_and_their_unit_tests_pass() {
             assert!(rule["annotations"][key].is_string(), "{alert}: no {key}");
         }
         let runbook = str_of(&rule["annotations"]["runbook_url"], "runbook_url");
-        assert!(runbook.ends_with(&format!("deploy/README.md#{}", alert.to_lowercase())), "{alert}: {runbook}");
+        assert!(
+            runbook.ends_with(&format!("deploy/README.md#{}", alert.to_lowercase())),
+            "{alert}: {runbook}"
+        );
         assert!(readme.contains(&format!("### {alert}\n")), "{alert} has no runbook in deploy/README.md");
-        assert!(["critical", "warning"].contains(&rule["labels"]["severity"].as_str().unwrap_or("")), "{alert}");
+        assert!(
+            ["critical", "warning"].contains(&rule["labels"]["severity"].as_str().unwrap_or("")),
+            "{alert}"
+        );
     }
 }
 
@@ -264,7 +272,9 @@ fn every_prometheus_config_passes_promtool() {
         let out = promtool(&["check", "config", &name], tmp.path());
         let found: usize = out
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("SUCCESS: ")?.strip_suffix(" rules found")?.parse::<usize>().ok())
+            .filter_map(|l| {
+                l.trim().strip_prefix("SUCCESS: ")?.strip_suffix(" rules found")?.parse::<usize>().ok()
+            })
             .sum();
         assert!(out.contains("SUCCESS: 2 rule files found") && found == rules, "{config}: {out}");
     }
@@ -322,8 +332,10 @@ fn the_configs_agree_and_differ_only_where_they_say() {
     let body = |path: &str| -> Vec<String> {
         read(path).lines().filter(|l| !l.trim_start().starts_with('#')).map(str::to_string).collect()
     };
-    let servers: Vec<Vec<String>> = (0..2).map(|i| body(&format!("deploy/prometheus/hashmod/prometheus-{i}.yml"))).collect();
-    let files = std::fs::read_dir(Path::new(ROOT).join("deploy/prometheus/hashmod")).expect("hashmod dir").count();
+    let servers: Vec<Vec<String>> =
+        (0..2).map(|i| body(&format!("deploy/prometheus/hashmod/prometheus-{i}.yml"))).collect();
+    let files =
+        std::fs::read_dir(Path::new(ROOT).join("deploy/prometheus/hashmod")).expect("hashmod dir").count();
     assert_eq!(files, servers.len(), "one file per server");
     for (i, server) in servers.iter().enumerate() {
         assert_eq!(server.len(), servers[0].len());
@@ -361,7 +373,8 @@ fn kubernetes_manifests_validate_offline_against_the_bundled_schemas() {
     for version in KUBERNETES_VERSIONS {
         cmd.args(["-k", &format!("{version}.0")]);
     }
-    let out = cmd.args(CORE_MANIFESTS).current_dir(ROOT).output().expect("the test venv's python (tests/setup.sh)");
+    let out =
+        cmd.args(CORE_MANIFESTS).current_dir(ROOT).output().expect("the test venv's python (tests/setup.sh)");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(
         out.status.success(),
@@ -411,8 +424,11 @@ fn kubernetes_objects_refer_to_each_other_consistently() {
     assert_eq!(service["spec"]["clusterIP"], "None");
     assert_eq!(service["spec"]["publishNotReadyAddresses"], true);
     let pod_labels = &sts["spec"]["template"]["metadata"]["labels"];
-    for selector in [&service["spec"]["selector"], &sts["spec"]["selector"]["matchLabels"], &pdb["spec"]["selector"]["matchLabels"]]
-    {
+    for selector in [
+        &service["spec"]["selector"],
+        &sts["spec"]["selector"]["matchLabels"],
+        &pdb["spec"]["selector"]["matchLabels"],
+    ] {
         for (k, v) in selector.as_object().expect("selector") {
             assert_eq!(&pod_labels[k], v, "selector {k}");
         }
@@ -443,7 +459,8 @@ fn kubernetes_objects_refer_to_each_other_consistently() {
     let volumes = array_of(&sts["spec"]["template"]["spec"]["volumes"], "volumes");
     let mounts = array_of(&container["volumeMounts"], "volumeMounts");
     let mount_of = |source: &str, key: &str, name: &Value| -> String {
-        let volume = volumes.iter().find(|v| &v[source][key] == name).unwrap_or_else(|| panic!("no {source} volume"));
+        let volume =
+            volumes.iter().find(|v| &v[source][key] == name).unwrap_or_else(|| panic!("no {source} volume"));
         let mount = mounts.iter().find(|m| m["name"] == volume["name"]).expect("volume mounted");
         assert_eq!(mount["readOnly"], true);
         str_of(&mount["mountPath"], "mountPath").to_string()
@@ -453,7 +470,9 @@ fn kubernetes_objects_refer_to_each_other_consistently() {
     let secret_dir = mount_of("secret", "secretName", &secret["metadata"]["name"]);
     let config = parse_yaml("ConfigMap config.yml", str_of(&config_map["data"]["config.yml"], "config.yml"));
     let key_file = str_of(&config["platform"]["union_key_file"], "platform.union_key_file");
-    let key = key_file.strip_prefix(&format!("{secret_dir}/")).unwrap_or_else(|| panic!("{key_file} not in {secret_dir}"));
+    let key = key_file
+        .strip_prefix(&format!("{secret_dir}/"))
+        .unwrap_or_else(|| panic!("{key_file} not in {secret_dir}"));
     assert!(secret["stringData"][key].is_string(), "the Secret has no key {key}");
     assert_eq!(config["platform"]["tenants_on_metrics"], false, "tenants are scraped through /sd only");
     for field in ["union_code", "email", "interval"] {
@@ -467,10 +486,20 @@ fn kubernetes_objects_refer_to_each_other_consistently() {
 
 /// `apiVersion`, `kind` and `metadata` of a Prometheus Operator object.
 fn check_custom_object(file: &str, object: &Value, api_version: &str, kind: &str) {
-    check_keys(file, object, &["apiVersion", "kind", "metadata", "spec"], &["apiVersion", "kind", "metadata", "spec"]);
+    check_keys(
+        file,
+        object,
+        &["apiVersion", "kind", "metadata", "spec"],
+        &["apiVersion", "kind", "metadata", "spec"],
+    );
     assert_eq!(object["apiVersion"], api_version, "{file}");
     assert_eq!(object["kind"], kind, "{file}");
-    check_keys(&format!("{file}: metadata"), &object["metadata"], &["name", "namespace", "labels"], &["name", "namespace"]);
+    check_keys(
+        &format!("{file}: metadata"),
+        &object["metadata"],
+        &["name", "namespace", "labels"],
+        &["name", "namespace"],
+    );
     assert!(is_dns_name(str_of(&object["metadata"]["name"], file)), "{file}: name");
     assert_eq!(object["metadata"]["namespace"], "monitoring", "{file}");
     check_string_map(&format!("{file}: labels"), &object["metadata"]["labels"]);
@@ -479,10 +508,24 @@ fn check_custom_object(file: &str, object: &Value, api_version: &str, kind: &str
 fn check_relabelings(what: &str, list: &Value) {
     for (i, r) in array_of(list, what).iter().enumerate() {
         let what = format!("{what}[{i}]");
-        check_keys(&what, r, &["sourceLabels", "separator", "targetLabel", "regex", "modulus", "replacement", "action"], &[]);
+        check_keys(
+            &what,
+            r,
+            &["sourceLabels", "separator", "targetLabel", "regex", "modulus", "replacement", "action"],
+            &[],
+        );
         let action = r["action"].as_str().unwrap_or("replace").to_lowercase();
         let actions = [
-            "replace", "keep", "drop", "hashmod", "labelmap", "labeldrop", "labelkeep", "lowercase", "uppercase", "keepequal",
+            "replace",
+            "keep",
+            "drop",
+            "hashmod",
+            "labelmap",
+            "labeldrop",
+            "labelkeep",
+            "lowercase",
+            "uppercase",
+            "keepequal",
             "dropequal",
         ];
         assert!(actions.contains(&action.as_str()), "{what}: action {action}");
@@ -501,12 +544,29 @@ fn prometheus_operator_objects_are_well_formed_and_name_every_replica() {
     let sts = &objects["StatefulSet"];
     let replicas = sts["spec"]["replicas"].as_u64().expect("replicas");
     let hosts: Vec<String> = (0..replicas)
-        .map(|i| format!("{}-{i}.{}.monitoring.svc:9877", str_of(&sts["metadata"]["name"], "name"), str_of(&sts["spec"]["serviceName"], "serviceName")))
+        .map(|i| {
+            format!(
+                "{}-{i}.{}.monitoring.svc:9877",
+                str_of(&sts["metadata"]["name"], "name"),
+                str_of(&sts["spec"]["serviceName"], "serviceName")
+            )
+        })
         .collect();
 
     let spec_fields = [
-        "jobName", "scrapeInterval", "scrapeTimeout", "sampleLimit", "targetLimit", "metricsPath", "scheme", "params",
-        "honorLabels", "httpSDConfigs", "staticConfigs", "relabelings", "metricRelabelings",
+        "jobName",
+        "scrapeInterval",
+        "scrapeTimeout",
+        "sampleLimit",
+        "targetLimit",
+        "metricsPath",
+        "scheme",
+        "params",
+        "honorLabels",
+        "httpSDConfigs",
+        "staticConfigs",
+        "relabelings",
+        "metricRelabelings",
     ];
     let mut jobs = BTreeMap::new();
     for (file, job) in [
@@ -521,7 +581,10 @@ fn prometheus_operator_objects_are_well_formed_and_name_every_replica() {
         for key in ["scrapeInterval", "scrapeTimeout"] {
             assert!(spec[key].as_str().is_some_and(is_duration), "{file}: {key}");
         }
-        assert!(spec["sampleLimit"].is_null() || spec["sampleLimit"].as_u64().is_some(), "{file}: sampleLimit");
+        assert!(
+            spec["sampleLimit"].is_null() || spec["sampleLimit"].as_u64().is_some(),
+            "{file}: sampleLimit"
+        );
         check_relabelings(&format!("{file}: relabelings"), &spec["relabelings"]);
         for (i, sd) in spec["httpSDConfigs"].as_array().into_iter().flatten().enumerate() {
             check_keys(&format!("{file}: httpSDConfigs[{i}]"), sd, &["url", "refreshInterval"], &["url"]);
@@ -541,10 +604,11 @@ fn prometheus_operator_objects_are_well_formed_and_name_every_replica() {
         .map(|s| str_of(&s["url"], "url"))
         .collect();
     assert_eq!(sd, hosts.iter().map(|h| format!("http://{h}/sd")).collect::<Vec<_>>());
-    let targets: Vec<&str> = array_of(&jobs["sobot_exporter"]["spec"]["staticConfigs"][0]["targets"], "targets")
-        .iter()
-        .map(|t| str_of(t, "target"))
-        .collect();
+    let targets: Vec<&str> =
+        array_of(&jobs["sobot_exporter"]["spec"]["staticConfigs"][0]["targets"], "targets")
+            .iter()
+            .map(|t| str_of(t, "target"))
+            .collect();
     assert_eq!(targets, hosts);
     // With Prometheus shards, tenants are spread by tenant and the replicas' /metrics go to every shard.
     let relabel = |job: &str| jobs[job]["spec"]["relabelings"].to_string();
@@ -558,12 +622,33 @@ fn prometheus_operator_objects_are_well_formed_and_name_every_replica() {
         check_keys(file, &object["spec"], &["groups"], &["groups"]);
         for group in array_of(&object["spec"]["groups"], "groups") {
             let what = format!("{file}: group {}", group["name"]);
-            check_keys(&what, group, &["name", "interval", "rules", "limit", "partial_response_strategy", "labels", "query_offset"], &["name"]);
+            check_keys(
+                &what,
+                group,
+                &[
+                    "name",
+                    "interval",
+                    "rules",
+                    "limit",
+                    "partial_response_strategy",
+                    "labels",
+                    "query_offset",
+                ],
+                &["name"],
+            );
             assert!(group["name"].as_str().is_some_and(|n| !n.is_empty()), "{what}");
             for rule in array_of(&group["rules"], &what) {
                 let what = format!("{what}: rule {}", rule["alert"]);
-                check_keys(&what, rule, &["alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"], &["expr"]);
-                assert!(rule["alert"].is_string() != rule["record"].is_string(), "{what}: one of alert and record");
+                check_keys(
+                    &what,
+                    rule,
+                    &["alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"],
+                    &["expr"],
+                );
+                assert!(
+                    rule["alert"].is_string() != rule["record"].is_string(),
+                    "{what}: one of alert and record"
+                );
                 assert!(rule["expr"].is_string(), "{what}: expr");
                 assert!(rule["for"].as_str().is_none_or(is_duration), "{what}: for");
                 check_string_map(&format!("{what}: labels"), &rule["labels"]);
@@ -592,7 +677,8 @@ fn the_prometheus_rules_objects_are_the_rules_files() {
         let object = yaml(file);
         assert_eq!(object["spec"]["groups"], yaml(rules)["groups"], "{file} and {rules}");
         // ... and promtool accepts them extracted into a rules file of their own.
-        let extracted = serde_json::to_string_pretty(&json!({ "groups": object["spec"]["groups"] })).expect("json");
+        let extracted =
+            serde_json::to_string_pretty(&json!({ "groups": object["spec"]["groups"] })).expect("json");
         let path = format!("{name}.yml");
         common::write_file(tmp.path(), &path, &extracted);
         let check = promtool(&["check", "rules", &path], tmp.path());
@@ -826,13 +912,16 @@ async fn start_prometheus(dir: &Path, name: &str, config: &Value, mode: Mode) ->
         .stderr(std::fs::File::create(&log).expect("log"));
     let data = dir.join(format!("{name}-data"));
     match mode {
-        Mode::Agent => cmd.arg("--enable-feature=agent").arg(format!("--storage.agent.path={}", data.display())),
+        Mode::Agent => {
+            cmd.arg("--enable-feature=agent").arg(format!("--storage.agent.path={}", data.display()))
+        }
         Mode::Server => cmd.arg(format!("--storage.tsdb.path={}", data.display())),
         Mode::Store => cmd
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg("--web.enable-remote-write-receiver"),
     };
-    let child = cmd.spawn().expect("prometheus is installed (Debian package prometheus; tests/setup.sh installs it)");
+    let child =
+        cmd.spawn().expect("prometheus is installed (Debian package prometheus; tests/setup.sh installs it)");
     let prometheus = Prometheus { child, url: format!("http://127.0.0.1:{port}"), log };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -894,8 +983,13 @@ fn assert_tenant_series(result: &[Value], replicas: &[FakeReplica]) {
     for t in 0..TENANTS {
         let s = &series[&tenant_id(t)];
         let replica = replicas.iter().find(|r| r.serves(t, replicas.len())).expect("a replica");
-        let labels: BTreeSet<&str> = s["metric"].as_object().expect("labels").keys().map(String::as_str).collect();
-        assert_eq!(labels, BTreeSet::from(["__name__", "instance", "job", "tenant", "tenant_name", "window"]), "{s}");
+        let labels: BTreeSet<&str> =
+            s["metric"].as_object().expect("labels").keys().map(String::as_str).collect();
+        assert_eq!(
+            labels,
+            BTreeSet::from(["__name__", "instance", "job", "tenant", "tenant_name", "window"]),
+            "{s}"
+        );
         assert_eq!(s["metric"]["instance"], replica.addr.as_str(), "{s}");
         assert_eq!(s["metric"]["job"], "sobot_tenants", "{s}");
         assert_eq!(s["metric"]["tenant_name"], format!("Shop {}", tenant_id(t)), "{s}");
@@ -929,7 +1023,8 @@ async fn one_prometheus_scrapes_every_tenant_of_every_replica_as_a_target_of_its
     let tmp = TempDir::new("deploy_single");
     let rules = copy_rules(tmp.path());
     let replicas: Vec<FakeReplica> = (1..=3).map(|n| FakeReplica::start(n, 3)).collect();
-    let config = runnable_config("deploy/prometheus/single.yml", &loopback_hosts(&replicas, None), Mode::Server);
+    let config =
+        runnable_config("deploy/prometheus/single.yml", &loopback_hosts(&replicas, None), Mode::Server);
     let prometheus = start_prometheus(tmp.path(), "single", &config, Mode::Server).await;
 
     let result = wait_for(&prometheus, "sobot_human_consult_sessions", |r| r.len() == TENANTS).await;
@@ -950,7 +1045,8 @@ async fn two_hashmod_servers_split_the_tenants_between_them() {
     let hosts = loopback_hosts(&replicas, None);
     let mut servers = Vec::new();
     for i in 0..2 {
-        let config = runnable_config(&format!("deploy/prometheus/hashmod/prometheus-{i}.yml"), &hosts, Mode::Server);
+        let config =
+            runnable_config(&format!("deploy/prometheus/hashmod/prometheus-{i}.yml"), &hosts, Mode::Server);
         servers.push(start_prometheus(tmp.path(), &format!("prometheus-{i}"), &config, Mode::Server).await);
     }
     // Every tenant is scraped by exactly one of the servers, and each server has some.
