@@ -61,6 +61,8 @@ pub const PLATFORM_SHARD_INFO: &str = "sobot_exporter_platform_shard_info";
 pub const PLATFORM_SHARDS: &str = "sobot_exporter_platform_shards";
 /// `sobot_exporter_platform_tenants_discovered`.
 pub const PLATFORM_TENANTS_DISCOVERED: &str = "sobot_exporter_platform_tenants_discovered";
+/// `sobot_exporter_platform_discovery_success`.
+pub const PLATFORM_DISCOVERY_SUCCESS: &str = "sobot_exporter_platform_discovery_success";
 /// `sobot_exporter_platform_tenants_served`.
 pub const PLATFORM_TENANTS_SERVED: &str = "sobot_exporter_platform_tenants_served";
 
@@ -138,6 +140,12 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         Kind::Gauge,
         &[],
         "Tenants the platform lists that the config's include and exclude lists allow, as of the last successful discovery.",
+    ),
+    metric(
+        PLATFORM_DISCOVERY_SUCCESS,
+        Kind::Gauge,
+        &[],
+        "Whether the last discovery of the platform's tenants (getBatchAppKey) succeeded (1) or failed (0); a failed one keeps the last good list.",
     ),
     metric(
         PLATFORM_TENANTS_SERVED,

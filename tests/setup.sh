@@ -10,7 +10,7 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
 fi
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 venv=target/test-venv
-if ! "$venv/bin/python" -c 'import prometheus_client' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import prometheus_client, kubernetes_validate' 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
 fi

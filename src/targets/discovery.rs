@@ -114,10 +114,10 @@ pub(crate) fn tenant_info(tenants: &[Tenant], help: &str) -> Family {
 pub async fn follow(
     targets: Arc<TargetSet>,
     config: Arc<CollectionConfig>,
-    mut tenants: watch::Receiver<Arc<Vec<Tenant>>>,
+    mut tenants: watch::Receiver<Option<Arc<Vec<Tenant>>>>,
 ) {
     loop {
-        let list = tenants.borrow_and_update().clone();
+        let list = tenants.borrow_and_update().clone().unwrap_or_default();
         targets.reconcile(desired(&config, &list));
         if tenants.changed().await.is_err() {
             return;

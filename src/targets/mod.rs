@@ -108,8 +108,9 @@ pub struct Shared {
     pub(crate) sobot_http: reqwest::Client,
     pub(crate) laaffic_http: reqwest::Client,
     pub(crate) permits: Arc<Semaphore>,
-    /// The tenants the platform's discovery found for this replica, latest first.
-    pub(crate) discovered: watch::Sender<Arc<Vec<Tenant>>>,
+    /// The tenants the platform's discovery found for this replica; `None` until it first
+    /// succeeds.
+    pub(crate) discovered: watch::Sender<Option<Arc<Vec<Tenant>>>>,
 }
 
 impl Shared {
@@ -120,7 +121,7 @@ impl Shared {
             sobot_http: crate::upstream::http_client(&config.sobot)?,
             laaffic_http: crate::upstream::http_client(&config.laaffic)?,
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CYCLES)),
-            discovered: watch::Sender::new(Arc::new(Vec::new())),
+            discovered: watch::Sender::new(None),
         })
     }
 }
@@ -232,7 +233,7 @@ impl TargetSet {
     }
 
     /// The tenants discovery finds, as it finds them (for [`follow`]).
-    pub fn discovered(&self) -> watch::Receiver<Arc<Vec<Tenant>>> {
+    pub fn discovered(&self) -> watch::Receiver<Option<Arc<Vec<Tenant>>>> {
         self.shared.discovered.subscribe()
     }
 
