@@ -9,7 +9,7 @@ use std::time::Duration;
 use sobot_exporter::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
 use sobot_exporter::platform::{PlatformClient, PlatformCredentials};
 use sobot_exporter::secret::Secret;
-use sobot_exporter::simulator::{SimConfig, SimPlatform, Simulator, sim_platform};
+use sobot_exporter::simulator::{Fault, SimConfig, SimPlatform, Simulator, sim_platform};
 use sobot_exporter::snapshot::Family;
 use sobot_exporter::sobot::client::{Credentials, SobotClient};
 use sobot_exporter::sobot::endpoints::Endpoint;
@@ -105,6 +105,24 @@ async fn every_page_of_the_tenant_list() {
     let (capped, _) = self::client(&sim, credentials(&platform));
     let list = capped.with_paging(2, 2).tenant_list().await.expect("tenants");
     assert_eq!((list.rows.len(), list.truncated), (4, true));
+}
+
+#[tokio::test]
+async fn without_a_page_count_the_short_page_is_the_last() {
+    let platform = sim_platform(1);
+    let sim = simulator(platform.clone()).await;
+    let page = |ids: &[&str]| {
+        let items: Vec<serde_json::Value> =
+            ids.iter().map(|id| serde_json::json!({"companyId": id})).collect();
+        Fault::Body(serde_json::json!({"items": items, "retCode": "200000"}).to_string())
+    };
+    sim.inject("getTenantList", page(&["a", "b"]), 1);
+    sim.inject("getTenantList", page(&["c"]), 1);
+    let (client, _) = client(&sim, credentials(&platform));
+    let list = client.with_paging(2, 10).tenant_list().await.expect("tenants");
+    let ids: Vec<&str> = list.rows.iter().filter_map(|r| r["companyId"].as_str()).collect();
+    assert_eq!((ids, list.truncated), (vec!["a", "b", "c"], false));
+    assert_eq!(sim.requests_to("getTenantList").len(), 2);
 }
 
 #[tokio::test]

@@ -107,7 +107,8 @@ impl PlatformClient {
     }
 
     /// Every tenant, enabled or not (`openStatus=-1`): page after page until the answer's
-    /// `pageCount` (or a page without records, or the page cap).
+    /// `pageCount` (without one, until a page shorter than asked for), a page without records, or
+    /// the page cap.
     pub async fn tenant_list(&self) -> Result<TenantList, UpstreamError> {
         let mut rows = Vec::new();
         let mut page = 1u32;
@@ -119,11 +120,13 @@ impl PlatformClient {
                     object.remove("appKey");
                 }
             }
-            let empty = records.is_empty();
+            let last = records.is_empty()
+                || match parse_u64(body.get("pageCount")) {
+                    Some(count) => u64::from(page) >= count,
+                    None => records.len() < usize::try_from(self.page_size).unwrap_or(usize::MAX),
+                };
             rows.extend(records);
-            // Without a page count, the page read is the only one.
-            let count = parse_u64(body.get("pageCount")).unwrap_or(1);
-            if empty || u64::from(page) >= count {
+            if last {
                 return Ok(TenantList { rows, truncated: false });
             }
             if page >= self.max_pages {
@@ -245,7 +248,8 @@ pub(crate) fn tenant_keys(
         let id = |key: &str| {
             let id = parse_id(row.get(key));
             if id.is_none() {
-                errors.count(key, row.get(key));
+                // Whatever stands in a key's place is not logged.
+                errors.count(key, if key == "appKey" { None } else { row.get(key) });
             }
             id
         };
