@@ -176,6 +176,25 @@ async fn every_tenant_key_gets_its_own_token_and_values() {
 }
 
 #[tokio::test]
+async fn a_tenant_joins_at_run_time() {
+    let platform = sim_platform(2);
+    let sim = simulator(platform.clone()).await;
+    let (client, _) = client(&sim, credentials(&platform));
+    assert_eq!(client.batch_app_keys().await.map(|k| k.len()), Ok(2));
+    let grown = sim_platform(3);
+    sim.set_tenants(grown.tenants.clone());
+    let keys = client.batch_app_keys().await.expect("keys");
+    let joined = keys.iter().find(|k| k.app_id == grown.tenants[2].app_id).expect("the new tenant is listed");
+    let credentials = Credentials { app_id: joined.app_id.clone(), app_key: joined.app_key.clone() };
+    let settings = settings(&sim);
+    let http = http_client(&settings).expect("HTTP client");
+    let tenant =
+        SobotClient::new(&settings, http, credentials, Arc::new(Telemetry::new()), Duration::from_secs(1));
+    tenant.ensure_token().await.expect("the new tenant is a company");
+    assert_eq!(client.tenant_list().await.map(|l| l.rows.len()), Ok(3));
+}
+
+#[tokio::test]
 async fn staff_statistics_and_status_of_every_tenant() {
     let platform = sim_platform(5);
     let sim = simulator(platform.clone()).await;

@@ -1,4 +1,5 @@
-//! An embedded simulator of the vendors' APIs on 127.0.0.1, speaking the documents' protocol:
+//! An embedded simulator of the vendors' APIs on 127.0.0.1 (Sobot's statistics, quality and
+//! e-commerce platform APIs, Laaffic's seat query), speaking the documents' protocol:
 //! it checks the sign and the token, date formats and id limits, answers with the documents'
 //! error codes, and serves either the documents' example payloads (tests) or values that move
 //! from cycle to cycle (`--demo`). Tests also use it to inject faults and to count requests.
