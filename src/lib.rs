@@ -29,6 +29,9 @@
 //!   ([`collect::seats`]).
 //! - [`sobot`]: the statistics endpoint table ([`sobot::endpoints`]) and the client (token,
 //!   result codes); [`laaffic`]: the seat query client.
+//! - [`platform`]: the Sobot e-commerce platform API (tenants, their app keys, staff statistics
+//!   and status logs): signing, a client with a limit of 20 calls a minute per endpoint, pure
+//!   decoders into `sobot_platform_*` families.
 //! - [`upstream`]: the one request path both clients use: shared HTTP client, rate limiter,
 //!   timeouts, typed errors.
 //! - [`table`]: the vocabulary of the endpoint tables (methods, date formats, fields).
@@ -50,6 +53,7 @@ pub mod config;
 pub mod demo;
 pub mod exposition;
 pub mod laaffic;
+pub mod platform;
 pub mod reference;
 pub mod secret;
 pub mod sign;

@@ -1,11 +1,12 @@
 //! The metrics reference, generated from the tables (endpoints, quality sources, Laaffic seats,
-//! self-metrics).
+//! the platform, self-metrics).
 //! The README embeds it; a test fails when the two differ.
 
 use std::fmt::Write;
 
 use crate::collect::quality::{PARTS, QUALITY_METRICS, QUALITY_SOURCES};
 use crate::collect::seats::{SEAT_FIELDS, SEAT_LIVE_METRICS};
+use crate::platform::decode::PLATFORM_METRICS;
 use crate::snapshot::Kind;
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 use crate::telemetry::SELF_METRICS;
@@ -106,6 +107,26 @@ pub fn markdown() -> String {
     }
     for (name, labels, meaning) in SEAT_LIVE_METRICS {
         let _ = writeln!(out, "| `{name}` | {labels} | — | — | — | {meaning} |");
+    }
+    out.push_str(
+        "\n#### Platform mode — Sobot e-commerce platform API (电商平台 API)\n\n`tenant` is a tenant's \
+         `companyId`, `staff` a staff id; `window` as above. Each platform endpoint is called at most \
+         20 times in any minute (the limit the document states). A dash under 中文: the document names \
+         none (getTenantList's answer has no field table).\n\n| Metric | Labels | Unit | Upstream field | 中文 | \
+         Meaning |\n|---|---|---|---|---|---|\n",
+    );
+    for m in PLATFORM_METRICS {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} `{}` | {} | {} |",
+            m.name,
+            m.labels,
+            m.reading.describe(),
+            m.endpoint,
+            m.key,
+            m.zh.unwrap_or("—"),
+            m.meaning
+        );
     }
     out.push_str("\n#### Exporter health\n\n| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n");
     for m in SELF_METRICS {

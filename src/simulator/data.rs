@@ -87,6 +87,20 @@ pub fn seat_page(mode: &DataMode, seats: usize, current: usize, size: usize, upt
     Bytes::from(body.to_string())
 }
 
+/// The agents of a company with values of its own when the simulator has none configured: three
+/// in one group, with ids derived from its app id.
+pub fn company_agents(app_id: &str) -> Vec<super::SimAgent> {
+    let seed = hash_str(app_id);
+    let hex = |x: u64| format!("{:016x}{:016x}", mix(x), mix(x ^ 0x5555));
+    (0..3u64)
+        .map(|i| super::SimAgent {
+            id: hex(seed ^ (i + 1)),
+            group: hex(seed ^ 0xabcd),
+            name: format!("{app_id} 客服{}", i + 1),
+        })
+        .collect()
+}
+
 /// SplitMix64: a tiny, good-enough mixer for deterministic pseudo-random values.
 pub fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -95,7 +109,8 @@ pub fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-fn hash_str(s: &str) -> u64 {
+/// FNV-1a of a string: a seed from an id.
+pub fn hash_str(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
@@ -131,35 +146,45 @@ fn fields(
     item
 }
 
-/// The answer of a company (or, with `group`, per-group) statistics endpoint.
+/// The answer of a company (or, with `group`, per-group) statistics endpoint: for the first
+/// company (`company` `None`), the document's example in fixture mode; for a company with values
+/// of its own (a platform's tenant, by app id), values seeded by its app id, standing still in
+/// fixture mode.
 pub fn statistics(
     mode: &DataMode,
     endpoint: &Endpoint,
     day: Date,
     group: Option<&str>,
     uptime: Duration,
+    company: Option<&str>,
 ) -> Bytes {
     if *mode == DataMode::Fixtures
+        && company.is_none()
         && let Some(fixture) = sobot_fixture(endpoint.name)
     {
         return Bytes::from_static(fixture.as_bytes());
     }
-    let item = fields(mode, endpoint, group.unwrap_or(""), day, uptime);
+    let group = group.unwrap_or("");
+    let subject = company.map_or_else(|| group.to_string(), |c| format!("{c}/{group}"));
+    let item = fields(mode, endpoint, &subject, day, uptime);
     Bytes::from(json!({"item": item, "ret_code": "000000", "ret_msg": "成功"}).to_string())
 }
 
-/// The rows of a per-agent endpoint for the selected agents.
+/// The rows of a per-agent endpoint for the selected agents; a company with values of its own
+/// (`company`, its app id) gets values seeded by it too.
 pub fn agent_rows(
     mode: &DataMode,
     endpoint: &Endpoint,
     agents: &[&super::SimAgent],
     day: Date,
     uptime: Duration,
+    company: Option<&str>,
 ) -> Bytes {
     let items: Vec<Value> = agents
         .iter()
         .map(|agent| {
-            let mut row = fields(mode, endpoint, &agent.id, day, uptime);
+            let subject = company.map_or_else(|| agent.id.clone(), |c| format!("{c}/{}", agent.id));
+            let mut row = fields(mode, endpoint, &subject, day, uptime);
             row.insert("serviceid".to_string(), Value::String(agent.id.clone()));
             if endpoint.name == "get_service_data" {
                 row.insert("groupid".to_string(), Value::String(agent.group.clone()));
@@ -308,8 +333,8 @@ mod tests {
     fn live_values_parse_and_move() {
         for ep in ENDPOINTS {
             let day = jiff::civil::date(2026, 11, 23);
-            let a = statistics(&DataMode::Live, ep, day, None, Duration::from_secs(0));
-            let b = statistics(&DataMode::Live, ep, day, None, Duration::from_secs(600));
+            let a = statistics(&DataMode::Live, ep, day, None, Duration::from_secs(0), None);
+            let b = statistics(&DataMode::Live, ep, day, None, Duration::from_secs(600), None);
             assert_ne!(a, b, "{} does not move", ep.name);
             let body: Value = serde_json::from_slice(&a).expect("JSON");
             for f in ep.fields {
@@ -317,5 +342,22 @@ mod tests {
                 assert!(matches!(parse_str(raw, f.unit), Parsed::Value(_)), "{}.{} = {raw}", ep.name, f.key);
             }
         }
+    }
+
+    #[test]
+    fn a_company_of_its_own_stands_still_and_differs() {
+        let day = jiff::civil::date(2026, 11, 23);
+        let ep = ENDPOINTS.iter().find(|e| e.name == "robot_session").expect("robot_session");
+        let zero = Duration::from_secs(0);
+        let first = statistics(&DataMode::Fixtures, ep, day, None, zero, None);
+        assert_eq!(first, Bytes::from_static(sobot_fixture("robot_session").unwrap_or("").as_bytes()));
+        let a = statistics(&DataMode::Fixtures, ep, day, None, zero, Some("app-a"));
+        let later = statistics(&DataMode::Fixtures, ep, day, None, Duration::from_secs(600), Some("app-a"));
+        let b = statistics(&DataMode::Fixtures, ep, day, None, zero, Some("app-b"));
+        assert_eq!(a, later, "fixture mode stands still");
+        assert_ne!(a, b);
+        assert_ne!(a, first);
+        assert_ne!(company_agents("app-a"), company_agents("app-b"));
+        assert_eq!(company_agents("app-a"), company_agents("app-a"));
     }
 }

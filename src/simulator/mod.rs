@@ -1,10 +1,12 @@
-//! An embedded simulator of the vendors' APIs on 127.0.0.1, speaking the documents' protocol:
+//! An embedded simulator of the vendors' APIs on 127.0.0.1 (Sobot's statistics, quality and
+//! e-commerce platform APIs, Laaffic's seat query), speaking the documents' protocol:
 //! it checks the sign and the token, date formats and id limits, answers with the documents'
 //! error codes, and serves either the documents' example payloads (tests) or values that move
 //! from cycle to cycle (`--demo`). Tests also use it to inject faults and to count requests.
 
 mod data;
 mod laaffic;
+mod platform;
 mod sobot;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -27,6 +29,7 @@ use tokio::time::Instant;
 use crate::secret::Secret;
 
 pub use data::{DataMode, mix};
+pub use platform::{SimPlatform, SimTenant, sim_platform};
 
 /// What the simulator serves and accepts.
 #[derive(Debug, Clone)]
@@ -52,6 +55,9 @@ pub struct SimConfig {
     pub laaffic_api_key: Secret,
     /// The Laaffic secret it checks signs with.
     pub laaffic_api_secret: Secret,
+    /// The e-commerce platform it serves (`/tenantpro/...`), if any; each of its tenants is a
+    /// company with its own token and its own statistics.
+    pub platform: Option<SimPlatform>,
 }
 
 /// An agent of the simulated company.
@@ -99,6 +105,7 @@ impl SimConfig {
             laaffic_seats: 0,
             laaffic_api_key: Secret::new("bDqJFiq9"),
             laaffic_api_secret: Secret::new("7bz1lzh9"),
+            platform: None,
         }
     }
 }
@@ -140,11 +147,13 @@ struct Company {
     key: Secret,
     current: Option<(String, Instant)>,
     issued: u64,
+    /// Whether its statistics are its own (a platform's tenant) rather than the first company's.
+    own_values: bool,
 }
 
 impl Company {
     fn new(key: Secret) -> Self {
-        Self { key, current: None, issued: 0 }
+        Self { key, current: None, issued: 0, own_values: false }
     }
 }
 
@@ -164,6 +173,22 @@ impl Tokens {
             .find(|(_, c)| c.current.as_ref().is_some_and(|(t, _)| t == token))
             .map(|(id, _)| id.as_str())
     }
+
+    /// Registers a platform's tenant as a company with statistics of its own (its key changed:
+    /// its token is invalidated). A tenant with the first company's app id stays the first company.
+    fn register_tenant(&mut self, tenant: &SimTenant, first: &str) {
+        if tenant.app_id == first {
+            return;
+        }
+        let key = tenant.accepted_key.clone().unwrap_or_else(|| tenant.app_key.clone());
+        let company =
+            self.companies.entry(tenant.app_id.clone()).or_insert_with(|| Company::new(key.clone()));
+        company.own_values = true;
+        if company.key != key {
+            company.key = key;
+            company.current = None;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -176,6 +201,10 @@ struct State {
     log: Mutex<Vec<Recorded>>,
     /// Calls per company in the current minute.
     minute: Mutex<HashMap<String, (Instant, u32)>>,
+    /// The platform's tenants (the configured ones until [`Simulator::set_tenants`]).
+    tenants: Mutex<Vec<SimTenant>>,
+    /// The arrival of the calls each platform endpoint let through in the last minute.
+    platform_calls: Mutex<HashMap<&'static str, VecDeque<Instant>>>,
     started: Instant,
 }
 
@@ -208,14 +237,21 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let companies =
             BTreeMap::from([(config.sobot_app_id.clone(), Company::new(config.sobot_app_key.clone()))]);
+        let mut tokens = Tokens { companies, issued: 0 };
+        let tenants = config.platform.as_ref().map(platform::tenants).unwrap_or_default();
+        for tenant in &tenants {
+            tokens.register_tenant(tenant, &config.sobot_app_id);
+        }
         let state = Arc::new(State {
             agents: Mutex::new(config.agents.clone()),
             config,
-            tokens: Mutex::new(Tokens { companies, issued: 0 }),
+            tokens: Mutex::new(tokens),
             faults: Mutex::default(),
             sticky: Mutex::default(),
             log: Mutex::default(),
             minute: Mutex::default(),
+            tenants: Mutex::new(tenants),
+            platform_calls: Mutex::default(),
             started: Instant::now(),
         });
         let (stop, stopped) = watch::channel(false);
@@ -282,6 +318,18 @@ impl Simulator {
         company.current = None;
     }
 
+    /// Replaces the platform's tenants (a tenant joins, leaves or changes its key): new and changed
+    /// ones are registered as companies with statistics of their own; a tenant that left keeps its
+    /// company (its key still gets a token), as a company outlives its listing.
+    pub fn set_tenants(&self, tenants: Vec<SimTenant>) {
+        let mut companies = lock(&self.state.tokens);
+        for tenant in &tenants {
+            companies.register_tenant(tenant, &self.state.config.sobot_app_id);
+        }
+        drop(companies);
+        *lock(&self.state.tenants) = tenants;
+    }
+
     /// Requests received for one endpoint on behalf of one company.
     pub fn requests_for(&self, company: &str, endpoint: &str) -> Vec<Recorded> {
         lock(&self.state.log)
@@ -329,6 +377,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watc
 /// A parsed request: endpoint name, headers of interest, parameters.
 #[derive(Debug)]
 struct Call {
+    method: hyper::Method,
     path: String,
     endpoint: String,
     token: Option<String>,
@@ -390,12 +439,15 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
 fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) {
     if call.path == crate::laaffic::client::SEAT_QUERY {
         laaffic::answer(state, call)
+    } else if call.path.starts_with("/tenantpro/") {
+        platform::answer(state, call)
     } else {
         sobot::answer(state, call)
     }
 }
 
 async fn read_call(req: Request<Incoming>) -> Option<Call> {
+    let method = req.method().clone();
     let path = req.uri().path().to_string();
     let endpoint = path.rsplit('/').next().unwrap_or("").to_string();
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -424,7 +476,7 @@ async fn read_call(req: Request<Incoming>) -> Option<Call> {
             _ => body_error = true,
         }
     }
-    Some(Call { path, endpoint, token, params, body_error, json, laaffic_headers })
+    Some(Call { method, path, endpoint, token, params, body_error, json, laaffic_headers })
 }
 
 fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {

@@ -14,7 +14,7 @@ use crate::sobot::endpoints::{Endpoint, Rows};
 use crate::table::DateFormat;
 
 /// The documented message of a result code.
-fn message(code: &str) -> &'static str {
+pub(super) fn message(code: &str) -> &'static str {
     match code {
         "000000" => "操作成功",
         "910001" | "900001" => "token为空",
@@ -113,16 +113,19 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
     }
     let uptime = state.started.elapsed();
     let mode = &state.config.data;
+    let own = own_values(state, call);
     let by = |key: &str| filters.iter().find(|(k, _)| *k == key).map(|(_, ids)| ids.clone());
     match endpoint.rows {
         Rows::Item => {
             let group = by("groupids").map(|ids| ids.join(","));
-            Ok(data::statistics(mode, endpoint, day, group.as_deref(), uptime))
+            Ok(data::statistics(mode, endpoint, day, group.as_deref(), uptime, own.as_deref()))
         }
         Rows::Items(_) => {
-            let agents = lock(&state.agents).clone();
-            if agents.is_empty() {
-                return Ok(data::fixture_or_empty(endpoint.name));
+            let mut agents = lock(&state.agents).clone();
+            match &own {
+                Some(app_id) if agents.is_empty() => agents = data::company_agents(app_id),
+                None if agents.is_empty() => return Ok(data::fixture_or_empty(endpoint.name)),
+                _ => {}
             }
             // serviceids wins over groupids, as the document of human_duration says.
             let selected: Vec<&super::SimAgent> = match (by("serviceids"), by("groupids")) {
@@ -132,9 +135,16 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
                 }
                 (None, None) => agents.iter().collect(),
             };
-            Ok(data::agent_rows(mode, endpoint, &selected, day, uptime))
+            Ok(data::agent_rows(mode, endpoint, &selected, day, uptime, own.as_deref()))
         }
     }
+}
+
+/// The app id of the caller's company if its statistics are its own (a platform's tenant).
+fn own_values(state: &State, call: &Call) -> Option<String> {
+    let tokens = lock(&state.tokens);
+    let owner = tokens.owner(call.token.as_deref()?)?;
+    tokens.companies.get(owner).filter(|c| c.own_values).map(|_| owner.to_string())
 }
 
 fn quality(state: &State, call: &Call, source: &QualitySource) -> Result<Bytes, &'static str> {

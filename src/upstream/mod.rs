@@ -1,6 +1,7 @@
 //! The one request path of every upstream client: the HTTP client with its timeouts, a rate
 //! limiter, and the one place that sends a request, reads its JSON body, logs and counts the outcome.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -36,8 +37,17 @@ pub struct ClientSettings {
 pub struct Upstream {
     client: reqwest::Client,
     base_url: String,
-    limiter: RateLimiter,
+    limiter: Limiter,
     telemetry: Arc<Telemetry>,
+}
+
+/// How an [`Upstream`] spaces its requests.
+#[derive(Debug)]
+enum Limiter {
+    /// A rate with bursts (the statistics and Laaffic APIs).
+    Rate(RateLimiter),
+    /// A hard count per sliding window (the platform API's 20 calls a minute).
+    Window(WindowLimiter),
 }
 
 /// The HTTP client (and its connection pool) of one vendor, shared by every target; fails only
@@ -59,8 +69,23 @@ impl Upstream {
         Self {
             client,
             base_url: settings.base_url.trim_end_matches('/').to_string(),
-            limiter: RateLimiter::new(settings.rate_limit_per_minute, 20),
+            limiter: Limiter::Rate(RateLimiter::new(settings.rate_limit_per_minute, 20)),
             telemetry,
+        }
+    }
+
+    /// Like [`Upstream::new`], but at most `max` requests start in any `window`, whatever
+    /// `settings.rate_limit_per_minute` says: for an endpoint with a hard limit of its own.
+    pub fn with_window_limit(
+        settings: &ClientSettings,
+        client: reqwest::Client,
+        max: usize,
+        window: Duration,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
+        Self {
+            limiter: Limiter::Window(WindowLimiter::new(max, window)),
+            ..Self::new(settings, client, telemetry)
         }
     }
 
@@ -80,7 +105,10 @@ impl Upstream {
         build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
         check: impl FnOnce(Value) -> Result<Value, UpstreamError>,
     ) -> Result<Value, UpstreamError> {
-        self.limiter.acquire().await;
+        match &self.limiter {
+            Limiter::Rate(limiter) => limiter.acquire().await,
+            Limiter::Window(limiter) => limiter.acquire().await,
+        }
         let request = build(&self.client, format!("{}{path}", self.base_url));
         let started = Instant::now();
         let result = send_json(request).await.and_then(check);
@@ -150,6 +178,42 @@ impl RateLimiter {
     }
 }
 
+/// Lets at most `max` requests start in any `window` (a sliding-window log): up to `max` go at
+/// once, the next waits until the `max`-th before it is a `window` old. Unlike a rate with bursts,
+/// no interval of length `window` ever holds more than `max` starts.
+#[derive(Debug)]
+pub struct WindowLimiter {
+    max: usize,
+    window: Duration,
+    /// The slots of the last `max` requests, oldest first (never decreasing).
+    slots: Mutex<VecDeque<Instant>>,
+}
+
+impl WindowLimiter {
+    /// A limiter for `max` (at least 1) requests in any `window`.
+    pub fn new(max: usize, window: Duration) -> Self {
+        let max = max.max(1);
+        Self { max, window, slots: Mutex::new(VecDeque::with_capacity(max)) }
+    }
+
+    /// Waits for this request's slot.
+    pub async fn acquire(&self) {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            let slot = if slots.len() < self.max {
+                now
+            } else {
+                // The oldest of the last `max`: this one may start a window after it.
+                slots.pop_front().map_or(now, |oldest| (oldest + self.window).max(now))
+            };
+            slots.push_back(slot);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +229,26 @@ mod tests {
         limiter.acquire().await;
         limiter.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn window_limiter_never_lets_more_than_max_into_a_window() {
+        let window = Duration::from_secs(60);
+        let limiter = WindowLimiter::new(3, window);
+        let start = Instant::now();
+        let mut starts = Vec::new();
+        for i in 0..8 {
+            limiter.acquire().await;
+            starts.push(start.elapsed());
+            if i == 3 {
+                // A pause: the next waits for the window of its own predecessors only.
+                tokio::time::advance(Duration::from_secs(100)).await;
+            }
+        }
+        let secs: Vec<u64> = starts.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [0, 0, 0, 60, 160, 160, 160, 220]);
+        for (i, at) in starts.iter().enumerate().skip(3) {
+            assert!(*at >= starts[i - 3] + window, "start {i} at {at:?}: {starts:?}");
+        }
     }
 }
