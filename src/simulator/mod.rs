@@ -330,6 +330,15 @@ impl Simulator {
         *lock(&self.state.tenants) = tenants;
     }
 
+    /// The `item` a company-wide statistics endpoint answers `company` (a tenant's app id) for
+    /// `day`, as the simulator serves it in fixture mode: what a test expects on /metrics.
+    pub fn tenant_item(endpoint: &str, company: &str, day: jiff::civil::Date) -> Option<serde_json::Value> {
+        let endpoint = crate::sobot::endpoints::Endpoint::by_name(endpoint)?;
+        let body = data::statistics(&DataMode::Fixtures, endpoint, day, None, Duration::ZERO, Some(company));
+        let mut body: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        body.get_mut("item").map(serde_json::Value::take)
+    }
+
     /// Requests received for one endpoint on behalf of one company.
     pub fn requests_for(&self, company: &str, endpoint: &str) -> Vec<Recorded> {
         lock(&self.state.log)

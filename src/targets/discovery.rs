@@ -9,7 +9,6 @@ use tokio::sync::watch;
 use super::{TargetKind, TargetSet, TargetSpec};
 use crate::config::{CollectionConfig, PlatformConfig};
 use crate::secret::Secret;
-use crate::snapshot::{Family, Kind, Sample};
 use crate::sobot::client::Credentials;
 use crate::telemetry::{
     PLATFORM_SHARD_INFO, PLATFORM_SHARDS, PLATFORM_TENANTS_DISCOVERED, PLATFORM_TENANTS_SERVED, Telemetry,
@@ -77,7 +76,6 @@ fn tenant_config(config: &CollectionConfig, platform: &PlatformConfig) -> Collec
 
 /// The tenants this replica serves, out of every tenant listed: those the filters allow and the
 /// shard owns. Sets the discovery self-metrics.
-#[allow(dead_code)] // The discovery job uses it (platform client pending).
 pub(crate) fn served(listed: Vec<Tenant>, platform: &PlatformConfig, telemetry: &Telemetry) -> Vec<Tenant> {
     let allowed: Vec<Tenant> =
         listed.into_iter().filter(|t| platform.tenants.allows(&t.id, &t.name)).collect();
@@ -93,20 +91,6 @@ pub(crate) fn served(listed: Vec<Tenant>, platform: &PlatformConfig, telemetry: 
     telemetry.set(PLATFORM_SHARD_INFO, labels, 1.0);
     telemetry.set(PLATFORM_SHARDS, Vec::new(), f64::from(shard.count()));
     served
-}
-
-/// `sobot_platform_tenant_info{tenant,name} 1` of the served tenants.
-#[allow(dead_code)] // The discovery job uses it (platform client pending).
-pub(crate) fn tenant_info(tenants: &[Tenant], help: &str) -> Family {
-    Family {
-        name: "sobot_platform_tenant_info".into(),
-        help: help.into(),
-        kind: Kind::Gauge,
-        samples: tenants
-            .iter()
-            .map(|t| Sample { labels: vec![("name", t.name.clone()), ("tenant", t.id.clone())], value: 1.0 })
-            .collect(),
-    }
 }
 
 /// Reconciles `targets` with every new list of tenants discovery publishes, until the sender

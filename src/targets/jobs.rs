@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Shared, TargetSpec};
+use super::{Shared, TargetKind, TargetSpec};
+use crate::collect::platform::PlatformCollector;
 use crate::collect::quality::{PageSettings, QualityCollector};
 use crate::collect::seats::SeatCollector;
 use crate::collect::stats::{Context, Scope, StatsCollector};
 use crate::config::CollectorKind;
 use crate::laaffic::client::LaafficClient;
+use crate::platform::{PlatformClient, PlatformCredentials};
 use crate::snapshot::Family;
 use crate::sobot::client::SobotClient;
 use crate::sobot::endpoints::Rows;
@@ -24,6 +26,8 @@ pub enum Job {
     Quality(QualityCollector),
     /// Laaffic seats.
     LaafficSeats(SeatCollector),
+    /// The platform's discovery or statistics.
+    Platform(PlatformCollector),
 }
 
 impl Job {
@@ -33,12 +37,13 @@ impl Job {
             Job::SobotStats(c) => c.name().to_string(),
             Job::Quality(c) => c.name().to_string(),
             Job::LaafficSeats(c) => c.name().to_string(),
+            Job::Platform(c) => c.name().to_string(),
         }
     }
 
     /// Whether it calls Sobot (and so needs the target's token).
     pub(crate) fn needs_sobot_token(&self) -> bool {
-        !matches!(self, Job::LaafficSeats(_))
+        matches!(self, Job::SobotStats(_) | Job::Quality(_))
     }
 
     /// One cycle.
@@ -47,6 +52,7 @@ impl Job {
             Job::SobotStats(c) => c.collect().await,
             Job::Quality(c) => c.collect().await,
             Job::LaafficSeats(c) => c.collect().await,
+            Job::Platform(c) => c.collect().await,
         }
     }
 }
@@ -66,6 +72,28 @@ pub(crate) fn build(
 ) -> (Vec<Scheduled>, Option<Arc<SobotClient>>) {
     let config = &spec.config;
     let mut jobs = Vec::new();
+    if spec.kind == TargetKind::Platform
+        && let Some(platform) = &config.platform
+    {
+        let credentials = PlatformCredentials {
+            union_code: platform.union_code.clone(),
+            email: platform.email.clone(),
+            union_key: platform.union_key.clone(),
+        };
+        let client = Arc::new(PlatformClient::new(
+            &config.sobot,
+            shared.sobot_http.clone(),
+            credentials,
+            telemetry.clone(),
+        ));
+        let collectors = PlatformCollector::all(platform, &config.tz, &client, &shared.discovered, telemetry);
+        jobs.extend(
+            collectors
+                .into_iter()
+                .map(|c| Scheduled { job: Arc::new(Job::Platform(c)), interval: platform.interval }),
+        );
+        return (jobs, None);
+    }
     let sobot = spec.sobot.clone().map(|credentials| {
         Arc::new(SobotClient::new(
             &config.sobot,

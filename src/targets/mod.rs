@@ -20,6 +20,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tracing::info;
 
+pub(crate) use discovery::served;
 pub use discovery::{Tenant, desired, follow};
 pub use jobs::Job;
 pub use shard::Shard;

@@ -1,0 +1,147 @@
+//! The platform target's collectors: discovery (getBatchAppKey: which tenants exist, with their
+//! keys) and the platform statistics (getTenantList, tenantStaffJobList, getStaffLogInfos), each
+//! limited to the tenants this replica serves, so that replicas never export the same series.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tokio::sync::watch;
+
+use crate::config::PlatformConfig;
+use crate::platform::PlatformClient;
+use crate::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
+use crate::snapshot::Family;
+use crate::targets::{Tenant, served};
+use crate::telemetry::{COLLECTOR_TRUNCATED, PLATFORM_DISCOVERY_SUCCESS, Telemetry};
+use crate::upstream::UpstreamError;
+use crate::window::Window;
+
+/// How long a statistics cycle waits for the first discovery, which says which tenants to keep.
+const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(30);
+
+/// One of the platform's collectors.
+#[derive(Debug)]
+pub struct PlatformCollector {
+    kind: Kind,
+    client: Arc<PlatformClient>,
+    /// The tenants this replica serves, as discovery last found them.
+    discovered: watch::Sender<Option<Arc<Vec<Tenant>>>>,
+    telemetry: Arc<Telemetry>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Discovery(Box<PlatformConfig>),
+    Tenants(TenantDecoder),
+    StaffJobs(StaffJobDecoder, TimeZone),
+    StaffStatus(StaffStatusDecoder),
+}
+
+impl PlatformCollector {
+    /// The platform's four collectors.
+    pub(crate) fn all(
+        platform: &PlatformConfig,
+        tz: &TimeZone,
+        client: &Arc<PlatformClient>,
+        discovered: &watch::Sender<Option<Arc<Vec<Tenant>>>>,
+        telemetry: &Arc<Telemetry>,
+    ) -> Vec<PlatformCollector> {
+        let interval = platform.interval;
+        let kinds = [
+            Kind::Discovery(Box::new(platform.clone())),
+            Kind::Tenants(TenantDecoder::new(interval, tz.clone(), telemetry.clone())),
+            Kind::StaffJobs(StaffJobDecoder::new(interval, telemetry.clone()), tz.clone()),
+            Kind::StaffStatus(StaffStatusDecoder::new(interval, telemetry.clone())),
+        ];
+        kinds
+            .into_iter()
+            .map(|kind| PlatformCollector {
+                kind,
+                client: client.clone(),
+                discovered: discovered.clone(),
+                telemetry: telemetry.clone(),
+            })
+            .collect()
+    }
+
+    /// The collector's name, the `collector` label of the self-metrics.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Discovery(_) => "platform_discovery",
+            Kind::Tenants(_) => "platform_tenants",
+            Kind::StaffJobs(..) => "platform_staff_jobs",
+            Kind::StaffStatus(_) => "platform_staff_status",
+        }
+    }
+
+    /// One cycle.
+    pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
+        match &self.kind {
+            Kind::Discovery(platform) => self.discover(platform).await,
+            Kind::Tenants(decoder) => {
+                let list = self.client.tenant_list().await?;
+                let truncated = f64::from(u8::from(list.truncated));
+                self.telemetry.set_collector(COLLECTOR_TRUNCATED, self.name(), truncated);
+                self.served(decoder.families(&list.rows)).await
+            }
+            Kind::StaffJobs(decoder, tz) => {
+                let today = Window::Today.day(Timestamp::now(), tz);
+                let rows = self.client.staff_job_list(today).await?;
+                self.served(decoder.families(&[(Window::Today, rows)])).await
+            }
+            Kind::StaffStatus(decoder) => {
+                let items = self.client.staff_log_infos().await?;
+                self.served(decoder.families(&items)).await
+            }
+        }
+    }
+
+    /// Lists the tenants, keeps this replica's and tells the target set.
+    async fn discover(&self, platform: &PlatformConfig) -> Result<Vec<Family>, UpstreamError> {
+        let keys = match self.client.batch_app_keys().await {
+            Ok(keys) => keys,
+            Err(e) => {
+                // The last good list stays: the tenants keep running.
+                self.telemetry.set(PLATFORM_DISCOVERY_SUCCESS, Vec::new(), 0.0);
+                return Err(e);
+            }
+        };
+        let listed: Vec<Tenant> = keys
+            .into_iter()
+            .map(|k| Tenant { id: k.company_id, name: k.company_name, app_id: k.app_id, app_key: k.app_key })
+            .collect();
+        let served = Arc::new(served(listed, platform, &self.telemetry));
+        self.telemetry.set(PLATFORM_DISCOVERY_SUCCESS, Vec::new(), 1.0);
+        self.discovered.send_if_modified(|current| {
+            let changed = current.as_deref() != Some(&*served);
+            if changed {
+                *current = Some(served);
+            }
+            changed
+        });
+        Ok(Vec::new())
+    }
+
+    /// The samples of the tenants this replica serves; waits for the first discovery.
+    async fn served(&self, mut families: Vec<Family>) -> Result<Vec<Family>, UpstreamError> {
+        let mut discovered = self.discovered.subscribe();
+        let waited = tokio::time::timeout(FIRST_DISCOVERY_WAIT, discovered.wait_for(Option::is_some)).await;
+        let tenants = match waited {
+            Ok(Ok(tenants)) => tenants.clone().unwrap_or_default(),
+            _ => {
+                return Err(UpstreamError::InvalidResponse(
+                    "no tenant list yet (discovery has not succeeded)".to_string(),
+                ));
+            }
+        };
+        let served: std::collections::HashSet<&str> = tenants.iter().map(|t| t.id.as_str()).collect();
+        for family in &mut families {
+            family
+                .samples
+                .retain(|s| s.labels.iter().any(|(k, v)| *k == "tenant" && served.contains(v.as_str())));
+        }
+        Ok(families)
+    }
+}
