@@ -36,6 +36,11 @@ use crate::telemetry::{
 };
 use crate::upstream::UpstreamError;
 
+/// Collectors of one target that run at once: a large company's big collectors one after the
+/// other rather than all together, so that their answers and samples are not all in memory at
+/// once.
+const MAX_CYCLES_PER_TARGET: usize = 4;
+
 /// The longest backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -149,6 +154,7 @@ async fn cycle(
     };
     let mut results = Vec::with_capacity(due.len());
     let mut running = JoinSet::new();
+    let own = Arc::new(tokio::sync::Semaphore::new(MAX_CYCLES_PER_TARGET));
     let mut index = std::collections::HashMap::new();
     for i in due {
         let job = jobs[i].job.clone();
@@ -156,9 +162,10 @@ async fn cycle(
             results.push((i, Err(e.clone()), Duration::ZERO));
             continue;
         }
-        let permits = shared.permits.clone();
+        let (permits, own) = (shared.permits.clone(), own.clone());
         let handle = running.spawn(async move {
-            // The semaphore is never closed.
+            // Neither semaphore is ever closed.
+            let _own = own.acquire_owned().await;
             let _permit = permits.acquire_owned().await;
             let started = Instant::now();
             let result = job.collect().await.and_then(Collected::encode);
