@@ -45,7 +45,7 @@ fn client(sim: &Simulator, credentials: PlatformCredentials) -> (PlatformClient,
     let settings = settings(sim);
     let telemetry = Arc::new(Telemetry::new());
     let http = http_client(&settings).expect("HTTP client");
-    (PlatformClient::new(&settings, http, credentials, telemetry.clone()), telemetry)
+    (PlatformClient::new(&settings, http, credentials, telemetry.clone(), 1), telemetry)
 }
 
 fn requests(telemetry: &Telemetry, endpoint: &str, code: &str) -> f64 {

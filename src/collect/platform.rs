@@ -25,6 +25,8 @@ const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct PlatformCollector {
     kind: Kind,
+    /// The shard and the tenant rules.
+    platform: Arc<PlatformConfig>,
     client: Arc<PlatformClient>,
     /// The tenants this replica serves, as discovery last found them.
     discovered: watch::Sender<Option<Arc<Vec<Tenant>>>>,
@@ -55,10 +57,12 @@ impl PlatformCollector {
             Kind::StaffJobs(StaffJobDecoder::new(interval, telemetry.clone()), tz.clone()),
             Kind::StaffStatus(StaffStatusDecoder::new(interval, telemetry.clone())),
         ];
+        let shared = Arc::new(platform.clone());
         kinds
             .into_iter()
             .map(|kind| PlatformCollector {
                 kind,
+                platform: shared.clone(),
                 client: client.clone(),
                 discovered: discovered.clone(),
                 telemetry: telemetry.clone(),
@@ -124,23 +128,34 @@ impl PlatformCollector {
         Ok(Vec::new())
     }
 
-    /// The samples of the tenants this replica serves; waits for the first discovery.
+    /// The samples of the tenants this replica serves: those of its shard that the id rules
+    /// allow; with rules on names, those discovery listed (it has the names: waits for the first).
     async fn served(&self, mut families: Vec<Family>) -> Result<Vec<Family>, UpstreamError> {
-        let mut discovered = self.discovered.subscribe();
-        let waited = tokio::time::timeout(FIRST_DISCOVERY_WAIT, discovered.wait_for(Option::is_some)).await;
-        let tenants = match waited {
-            Ok(Ok(tenants)) => tenants.clone().unwrap_or_default(),
-            _ => {
-                return Err(UpstreamError::InvalidResponse(
-                    "no tenant list yet (discovery has not succeeded)".to_string(),
-                ));
+        let platform = &self.platform;
+        let named: Option<std::collections::HashSet<String>> = if platform.tenants.has_name_rules() {
+            let mut discovered = self.discovered.subscribe();
+            let waited =
+                tokio::time::timeout(FIRST_DISCOVERY_WAIT, discovered.wait_for(Option::is_some)).await;
+            match waited {
+                Ok(Ok(tenants)) => {
+                    Some(tenants.iter().flat_map(|t| t.iter()).map(|t| t.id.clone()).collect())
+                }
+                _ => {
+                    return Err(UpstreamError::InvalidResponse(
+                        "no tenant list yet (discovery has not succeeded)".to_string(),
+                    ));
+                }
             }
+        } else {
+            None
         };
-        let served: std::collections::HashSet<&str> = tenants.iter().map(|t| t.id.as_str()).collect();
+        let keep = |id: &str| {
+            platform.shard.owns(id)
+                && platform.tenants.allows_id(id)
+                && named.as_ref().is_none_or(|ids| ids.contains(id))
+        };
         for family in &mut families {
-            family
-                .samples
-                .retain(|s| s.labels.iter().any(|(k, v)| *k == "tenant" && served.contains(v.as_str())));
+            family.samples.retain(|s| s.labels.iter().any(|(k, v)| *k == "tenant" && keep(v)));
         }
         Ok(families)
     }

@@ -254,6 +254,17 @@ pub struct TenantFilter {
 }
 
 impl TenantFilter {
+    /// Whether rules on names are configured (which only a list with names can apply).
+    pub fn has_name_rules(&self) -> bool {
+        self.include_names.is_some() || self.exclude_names.is_some()
+    }
+
+    /// Whether the id rules let the tenant `id` be collected (the name rules aside).
+    pub fn allows_id(&self, id: &str) -> bool {
+        (self.include_ids.is_empty() || self.include_ids.iter().any(|i| i == id))
+            && !self.exclude_ids.iter().any(|i| i == id)
+    }
+
     /// Whether the tenant `id` named `name` is collected.
     pub fn allows(&self, id: &str, name: &str) -> bool {
         let included = (self.include_ids.is_empty() && self.include_names.is_none())

@@ -273,7 +273,7 @@ mod tests {
         a2.publish(chunk("sobot_x", &[], 2.0));
         drop(a);
         let out = text(&board, Format::Text);
-        assert!(out.contains("sobot_x{} 2.0"), "{out}");
+        assert!(out.contains("sobot_x 2.0"), "{out}");
         a2.retire();
         a2.publish(chunk("sobot_x", &[], 3.0));
         assert_eq!(text(&board, Format::Text), "");

@@ -178,7 +178,12 @@ impl Collector for Merged {
                     let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
                     for sample in samples {
                         let labels: &[(&str, String)] = &sample.labels;
-                        metric.encode_family(&labels)?.encode_gauge(&sample.value)?;
+                        // Without labels the library would write `name{}`.
+                        if labels.is_empty() {
+                            metric.encode_gauge(&sample.value)?;
+                        } else {
+                            metric.encode_family(&labels)?.encode_gauge(&sample.value)?;
+                        }
                     }
                 }
                 Kind::Counter => {

@@ -69,22 +69,19 @@ impl PlatformClient {
     /// A client over the Sobot host's shared HTTP client (`settings.base_url` is the Sobot base
     /// URL, the statistics API's): each endpoint gets a limiter of its own that lets at most
     /// [`CALLS_PER_MINUTE`] calls start in any [`LIMIT_WINDOW`], whatever
-    /// `settings.rate_limit_per_minute` says.
+    /// `settings.rate_limit_per_minute` says — divided by `replicas`, the exporters that share
+    /// the platform's limit (the shards), so that together they stay under it.
     pub fn new(
         settings: &ClientSettings,
         http: reqwest::Client,
         credentials: PlatformCredentials,
         telemetry: Arc<Telemetry>,
+        replicas: u32,
     ) -> Self {
-        let upstream = || {
-            Upstream::with_window_limit(
-                settings,
-                http.clone(),
-                CALLS_PER_MINUTE,
-                LIMIT_WINDOW,
-                telemetry.clone(),
-            )
-        };
+        let share = usize::try_from(replicas.max(1)).unwrap_or(usize::MAX);
+        let calls = (CALLS_PER_MINUTE / share).max(1);
+        let upstream =
+            || Upstream::with_window_limit(settings, http.clone(), calls, LIMIT_WINDOW, telemetry.clone());
         Self {
             credentials,
             tenant_list: upstream(),

@@ -85,6 +85,8 @@ pub(crate) fn build(
             shared.sobot_http.clone(),
             credentials,
             telemetry.clone(),
+            // Every replica calls the platform: they share its limit.
+            platform.shard.count(),
         ));
         let collectors = PlatformCollector::all(platform, &config.tz, &client, &shared.discovered, telemetry);
         jobs.extend(

@@ -113,7 +113,15 @@ pub(super) async fn run(spec: TargetSpec, shared: Arc<Shared>, publisher: Arc<Pu
                 for &i in &due {
                     slots[i].running = true;
                 }
-                cycles.spawn(cycle(jobs.clone(), due, sobot.clone(), shared.clone()));
+                // The collectors that need the token share one cycle (and one token attempt);
+                // each other one has a cycle of its own, published as soon as it ends.
+                let (token, own): (Vec<usize>, Vec<usize>) = due.into_iter().partition(|&i| jobs[i].job.needs_sobot_token());
+                if !token.is_empty() {
+                    cycles.spawn(cycle(jobs.clone(), token, sobot.clone(), shared.clone()));
+                }
+                for i in own {
+                    cycles.spawn(cycle(jobs.clone(), vec![i], None, shared.clone()));
+                }
             }
             Some(joined) = cycles.join_next() => match joined {
                 Ok(outcome) => target.apply(&mut slots, outcome),

@@ -1,0 +1,395 @@
+//! Platform mode with the real binary against the simulated platform: every tenant discovered and
+//! collected with its own values and token, a tenant with a wrong key contained, the platform's
+//! limit of 20 calls a minute kept, /sd and /probe, two shards that split the tenants, and real
+//! Prometheus agents that find every tenant exactly once through /sd.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use sobot_exporter::simulator::{SimPlatform, sim_platform};
+
+const SECS: Duration = Duration::from_secs(40);
+const OVERVIEW: [&str; 6] = [
+    "robot_session",
+    "robot_satisfaction",
+    "human_session",
+    "human_satisfaction",
+    "customer_session",
+    "message_stats",
+];
+
+/// A platform of `n` tenants; the tenant at `wrong` (if any) is listed with a key get_token
+/// refuses.
+async fn platform(n: usize, wrong: Option<usize>) -> (Simulator, SimPlatform) {
+    let mut platform = sim_platform(n);
+    if let Some(i) = wrong {
+        platform.tenants[i].accepted_key = Some(sobot_exporter::secret::Secret::new("not-the-listed-key"));
+    }
+    let config = SimConfig { platform: Some(platform.clone()), ..SimConfig::fixtures(APP_ID, APP_KEY) };
+    (Simulator::start(config).await.expect("simulator"), platform)
+}
+
+/// The exporter in platform mode only (no company credentials), with `extra` flags.
+async fn exporter(
+    name: &str,
+    sim: &Simulator,
+    platform: &SimPlatform,
+    interval: &str,
+    extra: &[&str],
+) -> Exporter {
+    let dir = temp_dir(name);
+    let yaml = format!(
+        "platform:\n  union_code: \"{}\"\n  email: {}\n  interval: {interval}\n",
+        platform.union_code, platform.email
+    );
+    let config = write_file(&dir, "config.yml", &yaml);
+    let mut args = vec!["--collect.interval", "500ms", "--config.file", config.to_str().expect("utf8")];
+    args.extend_from_slice(extra);
+    let key = platform.union_key.expose().to_string();
+    let exporter =
+        Exporter::start_with_env(name, &sim.base_url(), &args, &[("SOBOT_PLATFORM_UNION_KEY", &key)]).await;
+    let _ = std::fs::remove_dir_all(dir);
+    exporter
+}
+
+fn collector_success(m: &Metrics, tenant: &str, collector: &str) -> Option<f64> {
+    m.get(&format!("sobot_exporter_collector_success{{tenant=\"{tenant}\",collector=\"{collector}\"}}"))
+}
+
+fn today() -> jiff::civil::Date {
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
+    jiff::Timestamp::now().to_zoned(tz).date()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_tenant_is_collected_with_its_own_values_and_one_token() {
+    let wrong = 7;
+    let (sim, platform) = platform(42, Some(wrong)).await;
+    let exporter = exporter("platform42", &sim, &platform, "300ms", &[]).await;
+    let good: Vec<_> =
+        platform.tenants.iter().enumerate().filter(|(i, _)| *i != wrong).map(|(_, t)| t).collect();
+    let bad = &platform.tenants[wrong];
+    let m = exporter
+        .wait_for("every good tenant collected, the bad one failing", SECS, |m| {
+            good.iter().all(|t| OVERVIEW.iter().all(|c| collector_success(m, &t.company_id, c) == Some(1.0)))
+                && collector_success(m, &bad.company_id, "robot_session") == Some(0.0)
+                && m.family("sobot_platform_tenant_info").len() == 42
+                && m.get("sobot_exporter_platform_tenants_discovered").is_some()
+        })
+        .await;
+
+    // Each tenant's own values, labelled with its company id.
+    let day = today();
+    for t in &good {
+        let item =
+            sobot_exporter::simulator::Simulator::tenant_item("robot_session", &t.app_id, day).expect("item");
+        let want: f64 = item["consult_session"].as_str().expect("string").parse().expect("count");
+        let series = format!("sobot_robot_consult_sessions{{tenant=\"{}\",window=\"today\"}}", t.company_id);
+        assert_eq!(m.get(&series), Some(want), "{series}");
+        for endpoint in
+            sobot_exporter::sobot::endpoints::ENDPOINTS.iter().filter(|e| OVERVIEW.contains(&e.name))
+        {
+            let field = &endpoint.fields[0];
+            let any = m.family(field.metric);
+            assert!(
+                any.keys().any(|k| k.contains(&format!("tenant=\"{}\"", t.company_id))),
+                "{}",
+                field.metric
+            );
+        }
+    }
+    let values: BTreeSet<String> = good
+        .iter()
+        .filter_map(|t| {
+            m.get(&format!("sobot_robot_consult_sessions{{tenant=\"{}\",window=\"today\"}}", t.company_id))
+        })
+        .map(|v| v.to_string())
+        .collect();
+    assert!(values.len() > 10, "tenants have values of their own: {values:?}");
+    // The platform's own series: one info series per tenant, the discovery figures.
+    assert_eq!(m.family("sobot_platform_tenant_info").len(), 42);
+    assert_eq!(m.get("sobot_exporter_platform_tenants_discovered"), Some(42.0));
+    assert_eq!(m.get("sobot_exporter_platform_tenants_served"), Some(42.0));
+    assert_eq!(m.get("sobot_exporter_platform_discovery_success"), Some(1.0));
+    assert_eq!(m.get("sobot_exporter_platform_shard_info{shard=\"1\",shards=\"1\"}"), Some(1.0));
+
+    // Many cycles later: one token per good tenant; the bad one at most one attempt a cycle.
+    let first = &good[0].app_id;
+    exporter.wait_for("several cycles", SECS, |_| sim.requests_for(first, "robot_session").len() >= 6).await;
+    for t in &good {
+        assert_eq!(sim.tokens_issued_to(&t.app_id), 1, "{} fetched more than one token", t.company_id);
+    }
+    let attempts = sim.requests_for(&bad.app_id, "get_token");
+    assert!(!attempts.is_empty());
+    for pair in attempts.windows(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(420),
+            "token attempts {:?} apart",
+            pair[1].at - pair[0].at
+        );
+    }
+    // The platform endpoints never above 20 calls a minute, although the interval asks for more.
+    for endpoint in ["getBatchAppKey", "getTenantList", "tenantStaffJobList", "getStaffLogInfos"] {
+        let calls = sim.requests_to(endpoint).len();
+        assert!((1..=20).contains(&calls), "{endpoint}: {calls} calls within a minute");
+    }
+    // Keys stay secret.
+    let logs = exporter.logs();
+    let body = exporter.scrape().await;
+    for t in &platform.tenants {
+        assert!(
+            !logs.contains(t.app_key.expose()) && !body.contains(t.app_key.expose()),
+            "an app key leaked"
+        );
+    }
+    assert!(!logs.contains(platform.union_key.expose()) && !body.contains(platform.union_key.expose()));
+    assert!(!logs.contains("panicked"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_shards_split_the_tenants_and_each_serves_its_own_through_sd_and_probe() {
+    let (sim, platform) = platform(30, None).await;
+    let one = exporter("shard1", &sim, &platform, "2s", &["--platform.shard", "1/2"]).await;
+    let two = exporter("shard2", &sim, &platform, "2s", &["--platform.shard", "2/2"]).await;
+    let client = http();
+    let mut served: Vec<BTreeSet<String>> = Vec::new();
+    for replica in [&one, &two] {
+        let m = replica
+            .wait_for("discovery", SECS, |m| {
+                m.get("sobot_exporter_platform_tenants_served").is_some_and(|n| n > 0.0)
+            })
+            .await;
+        let groups: Vec<serde_json::Value> =
+            client.get(replica.url("/sd")).send().await.expect("sd").json().await.expect("json");
+        let ids: BTreeSet<String> =
+            groups.iter().map(|g| g["labels"]["tenant"].as_str().expect("tenant").to_string()).collect();
+        assert_eq!(ids.len(), groups.len(), "a tenant listed twice");
+        assert_eq!(m.get("sobot_exporter_platform_tenants_served"), Some(ids.len() as f64));
+        assert_eq!(m.get("sobot_exporter_platform_tenants_discovered"), Some(30.0));
+        served.push(ids);
+    }
+    assert!(served[0].is_disjoint(&served[1]), "a tenant on both shards");
+    let all: BTreeSet<String> = platform.tenants.iter().map(|t| t.company_id.clone()).collect();
+    assert_eq!(&served[0] | &served[1], all, "every tenant on one shard");
+
+    // Each replica probes its own tenants and 404s the other's.
+    let mine = served[0].iter().next().expect("shard 1 has tenants").clone();
+    let theirs = served[1].iter().next().expect("shard 2 has tenants").clone();
+    let probe = format!("/probe?target={mine}");
+    one.wait_for("a probe with data", SECS, |_| true).await;
+    let deadline = Instant::now() + SECS;
+    let body = loop {
+        let body = client.get(one.url(&probe)).send().await.expect("probe").text().await.expect("body");
+        if body.contains("sobot_robot_consult_sessions{window=\"today\"}") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no data on {probe}: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!body.contains("tenant=\"") && !body.contains(&theirs), "another tenant in the probe");
+    assert_eq!(
+        client.get(one.url(&format!("/probe?target={theirs}"))).send().await.expect("probe").status(),
+        404
+    );
+    assert_eq!(client.get(two.url(&probe)).send().await.expect("probe").status(), 404);
+    // No tenant got a token from both replicas.
+    two.wait_for("shard 2 collecting", SECS, |m| {
+        m.family("sobot_robot_consult_sessions").len() >= served[1].len()
+    })
+    .await;
+    one.wait_for("shard 1 collecting", SECS, |m| {
+        m.family("sobot_robot_consult_sessions").len() >= served[0].len()
+    })
+    .await;
+    for t in &platform.tenants {
+        assert_eq!(sim.tokens_issued_to(&t.app_id), 1, "{}", t.company_id);
+    }
+}
+
+/// A Prometheus server (or agent) in a temporary directory; killed when dropped.
+struct Prometheus {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+async fn prometheus(dir: &Path, name: &str, config: &str, flags: &[&str]) -> Prometheus {
+    let dir = dir.join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config_path = write_file(&dir, "prometheus.yml", config);
+    let port = free_port();
+    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config_path.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(flags)
+        .arg(format!(
+            "--{}.path={}",
+            if flags.contains(&"--enable-feature=agent") { "storage.agent" } else { "storage.tsdb" },
+            dir.join("data").display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("prometheus is installed (tests/setup.sh)");
+    let p = Prometheus { child, url: format!("http://127.0.0.1:{port}"), dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http().get(format!("{}/-/ready", p.url)).send().await
+            && r.status() == 200
+        {
+            return p;
+        }
+        let log = std::fs::read_to_string(p.dir.join("prometheus.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "{name} did not start: {log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn query(p: &Prometheus, expr: &str) -> Vec<serde_json::Value> {
+    let body: serde_json::Value = http()
+        .get(format!("{}/api/v1/query", p.url))
+        .query(&[("query", expr)])
+        .send()
+        .await
+        .expect("query")
+        .json()
+        .await
+        .expect("json");
+    body["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_agents_find_every_tenant_exactly_once_through_sd() {
+    let (sim, platform) = platform(24, None).await;
+    let one = exporter("e2e_shard1", &sim, &platform, "2s", &["--platform.shard", "1/2"]).await;
+    let two = exporter("e2e_shard2", &sim, &platform, "2s", &["--platform.shard", "2/2"]).await;
+    let dir = temp_dir("platform_e2e");
+    let store = prometheus(
+        &dir,
+        "store",
+        "global:\n  scrape_interval: 1s\n",
+        &["--web.enable-remote-write-receiver"],
+    )
+    .await;
+    let mut agents = Vec::new();
+    for (i, replica) in [&one, &two].iter().enumerate() {
+        // A bare http_sd_configs job: /sd's labels do the rest.
+        let config = format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: sobot_tenants\n    http_sd_configs:\n      \
+             - url: {}\n        refresh_interval: 1s\nremote_write:\n  - url: {}/api/v1/write\n",
+            replica.url("/sd"),
+            store.url
+        );
+        agents.push(prometheus(&dir, &format!("agent{i}"), &config, &["--enable-feature=agent"]).await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let count = "count(count by (tenant) (sobot_robot_consult_sessions{window=\"today\"}))";
+    loop {
+        let result = query(&store, count).await;
+        if result.first().and_then(|r| r["value"][1].as_str()) == Some("24") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the store did not get every tenant: {result:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Exactly once: one series per tenant, from one replica's probe, with its name as a target label.
+    let twice = query(&store, "count by (tenant) (sobot_robot_consult_sessions{window=\"today\"}) > 1").await;
+    assert!(twice.is_empty(), "a tenant twice: {twice:?}");
+    let up = query(&store, "count(up{job=\"sobot_tenants\"} == 1)").await;
+    assert_eq!(up.first().and_then(|r| r["value"][1].as_str()), Some("24"), "every tenant its own target");
+    let named = query(&store, "count(count by (tenant_name) (sobot_robot_consult_sessions))").await;
+    assert_eq!(named.first().and_then(|r| r["value"][1].as_str()), Some("24"));
+    drop(agents);
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_documents_examples_reach_metrics_exactly() {
+    // No tenants configured: every platform endpoint answers the document's example.
+    let platform = SimPlatform { tenants: Vec::new(), ..sim_platform(0) };
+    let config = SimConfig { platform: Some(platform.clone()), ..SimConfig::fixtures(APP_ID, APP_KEY) };
+    let sim = Simulator::start(config).await.expect("simulator");
+    let exporter = exporter("platform_examples", &sim, &platform, "5s", &[]).await;
+    let t1 = "3b9577c3ddaa49bda857a0ab8593b7ba";
+    let m = exporter
+        .wait_for("the platform collectors", SECS, |m| {
+            ["platform_discovery", "platform_tenants", "platform_staff_jobs", "platform_staff_status"]
+                .iter()
+                .all(|c| {
+                    m.get(&format!("sobot_exporter_collector_success{{collector=\"{c}\"}}")) == Some(1.0)
+                })
+        })
+        .await;
+    // getTenantList: serviceNum, maxServiceCount, tenantStatus, endTime (end of 2099-12-31, Shanghai).
+    assert_eq!(m.get(&format!("sobot_platform_tenant_agents{{tenant=\"{t1}\"}}")), Some(0.0));
+    assert_eq!(m.get(&format!("sobot_platform_tenant_max_agents{{tenant=\"{t1}\"}}")), Some(0.0));
+    assert_eq!(m.get(&format!("sobot_platform_tenant_enabled{{tenant=\"{t1}\"}}")), Some(1.0));
+    assert_eq!(
+        m.get("sobot_platform_tenant_enabled{tenant=\"42fb9905aa7f4eff9639d732c9c3aa85\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        m.get(&format!("sobot_platform_tenant_contract_end_timestamp_seconds{{tenant=\"{t1}\"}}")),
+        Some(4_102_415_999.0)
+    );
+    assert_eq!(
+        m.get(&format!("sobot_platform_tenant_info{{name=\"青樱格格02\",tenant=\"{t1}\"}}")),
+        Some(1.0)
+    );
+    // tenantStaffJobList: the four fields of the first row; "00%" is 0.
+    let staff = "staff=\"0a499e5706fb454688abe23ffeb48e6f\",tenant=\"f2749ad44367485796b3ca8d4777388c\",window=\"today\"";
+    assert_eq!(m.get(&format!("sobot_platform_staff_first_response_sessions{{{staff}}}")), Some(1.0));
+    assert_eq!(m.get(&format!("sobot_platform_staff_transfer_first_responses{{{staff}}}")), Some(0.0));
+    assert_eq!(m.get(&format!("sobot_platform_staff_valid_consult_sessions{{{staff}}}")), Some(1.0));
+    assert_eq!(m.get(&format!("sobot_platform_staff_first_response_in60s_ratio{{{staff}}}")), Some(1.0));
+    let other = "staff=\"441d1579b6364ab6b9a33b5f5d956852\",tenant=\"a5b158a28fbf4a2d99ee1c374416573b\",window=\"today\"";
+    assert_eq!(m.get(&format!("sobot_platform_staff_first_response_in60s_ratio{{{other}}}")), Some(0.0));
+    // getStaffLogInfos: the latest state, and when it began.
+    let (staff, tenant) =
+        ("staff=\"53df8dee9a9e4fdda236faf6351e7a8d\"", "tenant=\"9e73cc58f2f7472d993e6772c250ed99\"");
+    let s = format!("{staff},{tenant}");
+    assert_eq!(
+        m.get(&format!("sobot_platform_staff_status{{{staff},status=\"online\",{tenant}}}")),
+        Some(1.0)
+    );
+    assert_eq!(
+        m.get(&format!("sobot_platform_staff_status{{{staff},status=\"offline\",{tenant}}}")),
+        Some(0.0)
+    );
+    assert_eq!(
+        m.get(&format!("sobot_platform_staff_status_change_timestamp_seconds{{{s}}}")),
+        Some(1_571_037_571.921)
+    );
+    // getBatchAppKey: its three tenants, each collected with its own token.
+    assert_eq!(m.get("sobot_exporter_platform_tenants_discovered"), Some(3.0));
+    for company in [
+        "be7f05de11a54390c3f3ec35e6010b",
+        "32d5fedaf268441dbde6d3eb23a17cee",
+        "6f77727bdb074a128fc43d8788ee5a09",
+    ] {
+        exporter
+            .wait_for("the example tenants collected", SECS, |m| {
+                collector_success(m, company, "robot_session") == Some(1.0)
+            })
+            .await;
+    }
+}
