@@ -1,6 +1,7 @@
 //! Demo mode (`--demo`) in one place: the embedded simulator with credentials of its own, and
 //! what the demo changes in the collection config (both vendors' base URLs, the credentials, the
-//! skill groups, a small quality page).
+//! skill groups, a small quality page, and a platform of a few dozen tenants, one of them listed
+//! with a key that Sobot refuses).
 
 use std::io;
 use std::path::Path;
@@ -8,17 +9,23 @@ use std::path::Path;
 use tracing::info;
 
 use crate::config::collection::{
-    self, ENV_APP_ID, ENV_APP_KEY, ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, Flags, LaafficSection, ReadFile,
-    SobotSection,
+    self, ENV_APP_ID, ENV_APP_KEY, ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, ENV_UNION_KEY, Flags, LaafficSection,
+    PlatformSection, ReadFile, SobotSection,
 };
 use crate::config::{CollectionConfig, ConfigError};
 use crate::laaffic::client::LaafficCredentials;
 use crate::secret::Secret;
-use crate::simulator::{DataMode, SimConfig, Simulator, demo_population, mix};
+use crate::simulator::{DataMode, SimConfig, SimPlatform, Simulator, demo_population, mix, sim_platform};
 use crate::sobot::client::Credentials;
 
 /// Quality page size of the demo: small, so that it shows paging at work.
 pub(crate) const QUALITY_PAGE_SIZE: u32 = 50;
+
+/// Tenants of the demo's platform.
+const TENANTS: usize = 24;
+
+/// The demo tenant whose listed key Sobot refuses (it shows a failing tenant).
+const WRONG_KEY_TENANT: usize = 5;
 
 /// The demo before it runs: the simulator's port, bound, and the credentials it accepts.
 #[derive(Debug)]
@@ -27,6 +34,7 @@ pub struct Demo {
     base_url: String,
     credentials: Credentials,
     laaffic: LaafficCredentials,
+    platform: SimPlatform,
 }
 
 impl Demo {
@@ -40,8 +48,13 @@ impl Demo {
             api_key: Secret::new("demo-laaffic"),
             api_secret: Secret::new(format!("{key}-laaffic")),
         };
+        let mut platform = sim_platform(TENANTS);
+        platform.union_key = Secret::new(format!("{key}-union"));
+        if let Some(tenant) = platform.tenants.get_mut(WRONG_KEY_TENANT) {
+            tenant.accepted_key = Some(Secret::new(format!("{key}-not-the-listed-one")));
+        }
         let credentials = Credentials { app_id: "demo".to_string(), app_key: Secret::new(key) };
-        Ok(Demo { listener, base_url, credentials, laaffic })
+        Ok(Demo { listener, base_url, credentials, laaffic, platform })
     }
 
     /// Where the simulator listens: `http://127.0.0.1:PORT`.
@@ -66,6 +79,18 @@ impl Demo {
         file.quality.page_size.get_or_insert(QUALITY_PAGE_SIZE);
         file.sobot = SobotSection { app_id: None, app_id_file: None, app_key_file: None, ..file.sobot };
         file.laaffic = LaafficSection { api_key_file: None, api_secret_file: None, ..file.laaffic };
+        // The simulated platform's tenants: on /sd and /probe, their platform figures on /metrics.
+        let platform = file.platform.take().unwrap_or_else(|| PlatformSection {
+            interval: Some("1m".to_string()),
+            tenants_on_metrics: Some(false),
+            ..PlatformSection::default()
+        });
+        file.platform = Some(PlatformSection {
+            union_code: Some(self.platform.union_code.clone()),
+            email: Some(self.platform.email.clone()),
+            union_key_file: None,
+            ..platform
+        });
         let flags = Flags {
             sobot_base_url: self.base_url.clone(),
             laaffic_base_url: self.base_url.clone(),
@@ -81,6 +106,7 @@ impl Demo {
             ENV_APP_KEY => Some(self.credentials.app_key.expose().to_string()),
             ENV_LAAFFIC_KEY => Some(self.laaffic.api_key.expose().to_string()),
             ENV_LAAFFIC_SECRET => Some(self.laaffic.api_secret.expose().to_string()),
+            ENV_UNION_KEY => Some(self.platform.union_key.expose().to_string()),
             _ => None,
         }
     }
@@ -94,10 +120,15 @@ impl Demo {
             laaffic_seats: 24,
             laaffic_api_key: self.laaffic.api_key.clone(),
             laaffic_api_secret: self.laaffic.api_secret.clone(),
+            platform: Some(self.platform.clone()),
             ..SimConfig::fixtures(&self.credentials.app_id, self.credentials.app_key.expose())
         };
         let simulator = Simulator::start_on(self.listener, config).await?;
-        info!(simulator = %simulator.base_url(), "demo mode: collecting from the embedded simulator");
+        info!(
+            simulator = %simulator.base_url(),
+            tenants = TENANTS,
+            "demo mode: collecting from the embedded simulator (the platform's tenants are on /sd and /probe?target=<tenant>)"
+        );
         Ok(simulator)
     }
 }

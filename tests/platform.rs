@@ -393,3 +393,54 @@ async fn the_documents_examples_reach_metrics_exactly() {
             .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_shows_a_platform_with_a_failing_tenant() {
+    let exporter = Exporter::start_with_env(
+        "demo_platform",
+        "http://127.0.0.1:9",
+        &["--demo", "--collect.interval", "2s"],
+        &[],
+    )
+    .await;
+    let client = http();
+    let deadline = Instant::now() + SECS;
+    let tenants: Vec<String> = loop {
+        let groups: Vec<serde_json::Value> =
+            client.get(exporter.url("/sd")).send().await.expect("sd").json().await.expect("json");
+        if groups.len() == 24 {
+            break groups
+                .iter()
+                .map(|g| g["labels"]["tenant"].as_str().expect("tenant").to_string())
+                .collect();
+        }
+        assert!(Instant::now() < deadline, "the demo's platform: {groups:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Every tenant collects but one, whose key Sobot refuses.
+    let deadline = Instant::now() + SECS;
+    loop {
+        let mut ok = 0;
+        let mut failing = 0;
+        for t in &tenants {
+            let body = client.get(exporter.url(&format!("/probe?target={t}"))).send().await.expect("probe");
+            let m = Metrics::parse(&body.text().await.expect("body"));
+            match m.success("robot_session") {
+                Some(1.0) if m.get("sobot_robot_consult_sessions{window=\"today\"}").is_some() => ok += 1,
+                Some(0.0) => failing += 1,
+                _ => {}
+            }
+        }
+        if ok == 23 && failing == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ok} tenants collected, {failing} failing");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let m = Metrics::parse(&exporter.scrape().await);
+    assert_eq!(m.family("sobot_platform_tenant_info").len(), 24);
+    assert!(
+        m.series.keys().all(|k| !k.starts_with("sobot_robot_") || !k.contains("tenant=")),
+        "tenants kept off /metrics"
+    );
+}

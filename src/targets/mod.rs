@@ -254,7 +254,11 @@ impl TargetSet {
     fn start(&self, spec: TargetSpec, targets: usize) -> Running {
         let key = Key::Target(spec.id.clone());
         let publisher = Arc::new(self.shared.board.publisher(key, &spec.labels, spec.on_metrics));
-        let delay = first_delay(&spec.id, spec.config.interval, targets);
+        // Only tenants come in numbers: the company and the platform start at once.
+        let delay = match spec.kind {
+            TargetKind::Tenant => first_delay(&spec.id, spec.config.interval, targets),
+            TargetKind::Company | TargetKind::Platform => Duration::ZERO,
+        };
         let task = tokio::spawn(run::run(spec.clone(), self.shared.clone(), publisher.clone(), delay));
         Running { spec, publisher, task }
     }
