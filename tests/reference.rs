@@ -38,7 +38,7 @@ fn every_self_metric_of_the_table_encodes_under_its_name() {
     use sobot_exporter::exposition::{Chunk, Format};
     let sources = vec![std::sync::Arc::new(telemetry.families())];
     let chunk = Chunk::encode(sources).expect("encodes");
-    let text = String::from_utf8(chunk.body(Format::Text).plain.to_vec()).expect("utf8");
+    let text = String::from_utf8(chunk.body(Format::Text).to_bytes().to_vec()).expect("utf8");
     let mut exposed: Vec<(&str, &str)> =
         text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.split_once(' ')).collect();
     let mut listed: Vec<(&str, &str)> = SELF_METRICS

@@ -63,7 +63,7 @@ fn targets(config: &Arc<CollectionConfig>) -> (Arc<Board>, TargetSet) {
 }
 
 fn text(board: &Board) -> String {
-    String::from_utf8(board.body(Format::Text).plain.to_vec()).expect("utf8")
+    String::from_utf8(board.body(Format::Text).to_bytes().to_vec()).expect("utf8")
 }
 
 /// Polls `/metrics` as the board assembles it until `check` holds.
@@ -255,7 +255,7 @@ async fn metrics_of_several_targets_pass_promtool_and_the_official_parsers() {
     wait_for(&board, "every target", |m| ["t1", "t2", "t3"].iter().all(|t| m.get(&robot(t)).is_some())).await;
     let dir = temp_dir("several_targets");
     for format in [Format::Text, Format::OpenMetrics] {
-        let body = String::from_utf8(board.body(format).plain.to_vec()).expect("utf8");
+        let body = String::from_utf8(board.body(format).to_bytes().to_vec()).expect("utf8");
         // One HELP and one TYPE per family, whatever the number of targets.
         let mut helps: Vec<&str> = body.lines().filter(|l| l.starts_with("# HELP ")).collect();
         let count = helps.len();

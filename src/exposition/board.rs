@@ -239,7 +239,7 @@ mod tests {
     }
 
     fn text(board: &Board, format: Format) -> String {
-        String::from_utf8(board.body(format).plain.to_vec()).expect("utf8")
+        String::from_utf8(board.body(format).to_bytes().to_vec()).expect("utf8")
     }
 
     #[test]
@@ -258,7 +258,7 @@ mod tests {
         assert!(text(&board, Format::OpenMetrics).ends_with("2.0\n# EOF\n"));
         // A target's own body has no target labels.
         let own = board.published(&Key::Target("a".into())).expect("published").body(Format::Text);
-        assert!(String::from_utf8_lossy(&own.plain).contains("sobot_x{window=\"today\"} 1.0\n"));
+        assert!(String::from_utf8_lossy(&own.to_bytes()).contains("sobot_x{window=\"today\"} 1.0\n"));
     }
 
     #[test]

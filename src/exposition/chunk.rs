@@ -77,6 +77,11 @@ impl Chunk {
         &self.bytes[range.clone()]
     }
 
+    /// A range of the chunk's bytes, shared (no copy).
+    pub(crate) fn share(&self, range: &Range<usize>) -> Bytes {
+        self.bytes.slice(range.clone())
+    }
+
     /// Encoded bytes.
     pub fn len(&self) -> usize {
         self.bytes.len()
@@ -228,7 +233,7 @@ mod tests {
 
     fn text(families: Vec<Family>) -> String {
         let chunk = Chunk::encode(vec![Arc::new(families)]).expect("encodes");
-        String::from_utf8(chunk.body(Format::Text).plain.to_vec()).expect("utf8")
+        String::from_utf8(chunk.body(Format::Text).to_bytes().to_vec()).expect("utf8")
     }
 
     #[test]
@@ -257,11 +262,11 @@ mod tests {
         c.kind = Kind::Counter;
         let chunk = Chunk::encode(vec![Arc::new(vec![c])]).expect("encodes");
         assert_eq!(&*chunk.families()[0].name, "sobot_exporter_parse_errors_total");
-        let om = String::from_utf8(chunk.body(Format::OpenMetrics).plain.to_vec()).expect("utf8");
+        let om = String::from_utf8(chunk.body(Format::OpenMetrics).to_bytes().to_vec()).expect("utf8");
         assert!(om.contains("# TYPE sobot_exporter_parse_errors counter"), "{om}");
         assert!(om.contains("sobot_exporter_parse_errors_total{field=\"f\"} 3"), "{om}");
         assert!(om.ends_with("# EOF\n"));
-        let text = String::from_utf8(chunk.body(Format::Text).plain.to_vec()).expect("utf8");
+        let text = String::from_utf8(chunk.body(Format::Text).to_bytes().to_vec()).expect("utf8");
         assert!(text.contains("# TYPE sobot_exporter_parse_errors_total counter"), "{text}");
         assert!(!text.contains("# EOF"));
     }

@@ -50,30 +50,95 @@ impl Format {
     }
 }
 
-/// One body, plain and (on first demand, then kept) gzipped.
+/// One body, as parts (mostly slices of the chunks' own bytes: assembling copies only what it
+/// changes), and (on first demand, then kept) gzipped.
 #[derive(Debug)]
 pub struct Body {
-    /// Uncompressed bytes.
-    pub plain: Bytes,
-    /// The same, gzip-compressed once by the first scrape that asks for it: most deployments
-    /// only ever ask for one of the four variants.
+    parts: Vec<Bytes>,
+    len: usize,
+    /// The body gzip-compressed once by the first scrape that asks for it: most deployments only
+    /// ever ask for one of the four variants.
     gzip: OnceLock<Bytes>,
 }
 
 impl Body {
-    fn new(plain: Vec<u8>) -> Self {
-        Self { plain: Bytes::from(plain), gzip: OnceLock::new() }
+    /// The parts, in order: the body is their concatenation.
+    pub fn parts(&self) -> &[Bytes] {
+        &self.parts
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The body in one piece (a copy).
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = Vec::with_capacity(self.len);
+        for part in &self.parts {
+            out.extend_from_slice(part);
+        }
+        Bytes::from(out)
     }
 
     /// The body gzip-compressed (fast level: scrapes want low latency more than the last 10 %).
     pub fn gzip(&self) -> Bytes {
         self.gzip
             .get_or_init(|| {
-                let mut gz = GzEncoder::new(Vec::with_capacity(self.plain.len() / 5), Compression::fast());
+                let mut gz = GzEncoder::new(Vec::with_capacity(self.len / 5), Compression::fast());
                 // Writing to a Vec cannot fail.
-                Bytes::from(gz.write_all(&self.plain).and_then(|()| gz.finish()).unwrap_or_default())
+                let written = self.parts.iter().try_for_each(|part| gz.write_all(part));
+                Bytes::from(written.and_then(|()| gz.finish()).unwrap_or_default())
             })
             .clone()
+    }
+}
+
+/// A body being assembled: slices of chunks are shared, what is changed or small is copied.
+#[derive(Debug, Default)]
+struct Parts {
+    parts: Vec<Bytes>,
+    pending: Vec<u8>,
+    len: usize,
+}
+
+impl Parts {
+    /// Below this a slice is copied rather than shared, to keep the parts few.
+    const SHARE_FROM: usize = 4096;
+
+    fn copy(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn share(&mut self, bytes: Bytes) {
+        if bytes.len() < Self::SHARE_FROM {
+            self.copy(&bytes);
+            return;
+        }
+        self.flush();
+        self.len += bytes.len();
+        self.parts.push(bytes);
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.parts.push(Bytes::from(std::mem::take(&mut self.pending)));
+        }
+    }
+
+    fn finish(mut self, format: Format) -> Body {
+        if format == Format::OpenMetrics {
+            // OpenMetrics requires `# EOF`.
+            self.copy(b"# EOF\n");
+        }
+        self.flush();
+        Body { parts: self.parts, len: self.len, gzip: OnceLock::new() }
     }
 }
 
@@ -82,50 +147,47 @@ impl Body {
 fn assemble<'a>(chunks: impl IntoIterator<Item = (&'a str, &'a Chunk)>, format: Format) -> Body {
     let chunks: Vec<(&str, &Chunk)> = chunks.into_iter().collect();
     let mut index: std::collections::BTreeMap<&str, Vec<(usize, usize)>> = std::collections::BTreeMap::new();
-    let mut size = 16;
-    for (c, (labels, chunk)) in chunks.iter().enumerate() {
+    for (c, (_, chunk)) in chunks.iter().enumerate() {
         for (f, family) in chunk.families().iter().enumerate() {
             index.entry(&family.name).or_default().push((c, f));
-            size += family.lines.len() + family.header.len() + labels.len() * 2;
         }
     }
-    let mut out = Vec::with_capacity(size);
+    let mut out = Parts::default();
     for places in index.values() {
         let (c, f) = places[0];
         write_header(&mut out, chunks[c].1, &chunks[c].1.families()[f], format);
         for &(c, f) in places {
             let (labels, chunk) = chunks[c];
-            board::add_labels(&mut out, chunk.slice(&chunk.families()[f].lines), labels);
+            let lines = &chunk.families()[f].lines;
+            if labels.is_empty() {
+                out.share(chunk.share(lines));
+            } else {
+                let before = out.pending.len();
+                board::add_labels(&mut out.pending, chunk.slice(lines), labels);
+                out.len += out.pending.len() - before;
+            }
         }
     }
-    finish(&mut out, format);
-    Body::new(out)
+    out.finish(format)
 }
 
 /// Writes a family's HELP/TYPE lines in `format`: as encoded for OpenMetrics; for 0.0.4 a
 /// counter's lines name it with its `_total` suffix.
-fn write_header(out: &mut Vec<u8>, chunk: &Chunk, family: &EncodedFamily, format: Format) {
+fn write_header(out: &mut Parts, chunk: &Chunk, family: &EncodedFamily, format: Format) {
     let header = chunk.slice(&family.header);
     if format == Format::OpenMetrics || family.kind == Kind::Gauge {
-        out.extend_from_slice(header);
+        out.copy(header);
         return;
     }
     let base = family.name.strip_suffix("_total").unwrap_or(&family.name);
     for line in header.split_inclusive(|b| *b == b'\n') {
         if let Some(help) = line.strip_prefix(b"# HELP ").and_then(|l| l.strip_prefix(base.as_bytes())) {
-            out.extend_from_slice(b"# HELP ");
-            out.extend_from_slice(family.name.as_bytes());
-            out.extend_from_slice(help);
+            out.copy(b"# HELP ");
+            out.copy(family.name.as_bytes());
+            out.copy(help);
         } else if line.starts_with(b"# TYPE ") {
-            out.extend_from_slice(format!("# TYPE {} counter\n", family.name).as_bytes());
+            out.copy(format!("# TYPE {} counter\n", family.name).as_bytes());
         }
-    }
-}
-
-/// Ends a body: OpenMetrics requires `# EOF`.
-fn finish(out: &mut Vec<u8>, format: Format) {
-    if format == Format::OpenMetrics {
-        out.extend_from_slice(b"# EOF\n");
     }
 }
 

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, VARY};
 use hyper::server::conn::http1;
@@ -28,6 +27,48 @@ use crate::targets::TargetSet;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A response body: the parts of a body (shared with the exposition, not copied), sent in order.
+#[derive(Debug)]
+pub struct Reply {
+    parts: std::collections::VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl Reply {
+    fn one(bytes: Bytes) -> Reply {
+        Reply::many(std::slice::from_ref(&bytes))
+    }
+
+    fn many(parts: &[Bytes]) -> Reply {
+        let remaining = parts.iter().map(|p| p.len() as u64).sum();
+        Reply { parts: parts.iter().filter(|p| !p.is_empty()).cloned().collect(), remaining }
+    }
+}
+
+impl hyper::body::Body for Reply {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        let part = self.parts.pop_front();
+        if let Some(part) = &part {
+            self.remaining -= part.len() as u64;
+        }
+        std::task::Poll::Ready(part.map(|p| Ok(hyper::body::Frame::data(p))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.remaining)
+    }
+}
 
 /// What the handlers need.
 #[derive(Debug, Clone)]
@@ -84,7 +125,7 @@ pub async fn serve(listener: TcpListener, routes: Routes, shutdown: impl Future<
     }
 }
 
-fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     }
@@ -105,13 +146,13 @@ fn header(req: &Request<Incoming>, name: hyper::header::HeaderName) -> &str {
     req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("")
 }
 
-fn metrics(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn metrics(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
     exposition_response(req, |format| routes.board.body(format))
 }
 
 /// One tenant's series, from its published chunks: no `tenant` label inside (the scrape target
 /// carries it), its own health included. 404 for a tenant this replica does not serve.
-fn probe(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn probe(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
     let target = req.uri().query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "target").map(|(_, v)| v.into_owned())
     });
@@ -131,7 +172,7 @@ fn probe(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
 
 /// Prometheus HTTP service discovery: one group per tenant this replica serves, each scraped
 /// through `/probe` at the address the request was sent to.
-fn service_discovery(routes: &Routes, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn service_discovery(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
     let host = match header(req, HOST) {
         "" => routes.address.to_string(),
         host => host.to_string(),
@@ -153,22 +194,19 @@ fn service_discovery(routes: &Routes, req: &Request<Incoming>) -> Response<Full<
         })
         .collect();
     let body = serde_json::Value::Array(groups).to_string();
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Reply::one(Bytes::from(body)));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 /// An exposition in the format and encoding the request asks for.
-fn exposition_response(
-    req: &Request<Incoming>,
-    body: impl FnOnce(Format) -> Arc<Body>,
-) -> Response<Full<Bytes>> {
+fn exposition_response(req: &Request<Incoming>, body: impl FnOnce(Format) -> Arc<Body>) -> Response<Reply> {
     let format = Format::negotiate(header(req, ACCEPT));
     let content_type = format.content_type();
     let body = body(format);
     let gzip = exposition::accepts_gzip(header(req, ACCEPT_ENCODING));
-    let bytes = if gzip { body.gzip() } else { body.plain.clone() };
-    let mut response = Response::new(Full::new(bytes));
+    let reply = if gzip { Reply::one(body.gzip()) } else { Reply::many(body.parts()) };
+    let mut response = Response::new(reply);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
@@ -178,7 +216,7 @@ fn exposition_response(
     response
 }
 
-fn landing(telemetry_path: &str) -> Response<Full<Bytes>> {
+fn landing(telemetry_path: &str) -> Response<Reply> {
     let html = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Sobot Exporter</title></head>\n<body>\
          <h1>Sobot Exporter</h1>\n<p>Prometheus exporter for Sobot (智齿客服) customer-service statistics and the Laaffic call center, \
@@ -187,7 +225,7 @@ fn landing(telemetry_path: &str) -> Response<Full<Bytes>> {
         env!("CARGO_PKG_VERSION"),
         path = html_escape(telemetry_path),
     );
-    let mut response = Response::new(Full::new(Bytes::from(html)));
+    let mut response = Response::new(Reply::one(Bytes::from(html)));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     response
 }
@@ -196,8 +234,8 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+fn plain(status: StatusCode, text: &'static str) -> Response<Reply> {
+    let mut response = Response::new(Reply::one(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
