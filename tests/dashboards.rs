@@ -5,8 +5,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -214,22 +214,6 @@ fn the_dockerfile_builds_as_the_readme_says() {
     }
 }
 
-struct Prometheus {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
-}
-
 async fn start_prometheus(dir: &Path, target: &str) -> Prometheus {
     let rules = Path::new(ROOT).join("dashboards/alerts.yml");
     let config = format!(
@@ -237,34 +221,7 @@ async fn start_prometheus(dir: &Path, target: &str) -> Prometheus {
          - job_name: sobot_exporter\n    static_configs:\n      - targets: [\"{target}\"]\n",
         rules.display()
     );
-    let config_path = write_file(dir, "prometheus.yml", &config);
-    let port = free_port();
-    let data: PathBuf = dir.join("data");
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("prometheus is installed (Debian package prometheus; .ci/run installs it)");
-    let prometheus = Prometheus { child, url: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http().get(format!("{}/-/ready", prometheus.url)).send().await
-            && r.status() == 200
-        {
-            return prometheus;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "prometheus did not start: {}",
-            std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Prometheus::start(dir, &config, &[]).await
 }
 
 async fn query(prometheus: &Prometheus, expr: &str) -> Result<Value, String> {

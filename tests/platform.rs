@@ -6,8 +6,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -211,58 +209,6 @@ async fn two_shards_split_the_tenants_and_each_serves_its_own_through_sd_and_pro
     }
 }
 
-/// A Prometheus server (or agent) in a temporary directory; killed when dropped.
-struct Prometheus {
-    child: Child,
-    url: String,
-    dir: PathBuf,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
-}
-
-async fn prometheus(dir: &Path, name: &str, config: &str, flags: &[&str]) -> Prometheus {
-    let dir = dir.join(name);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let config_path = write_file(&dir, "prometheus.yml", config);
-    let port = free_port();
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .args(flags)
-        .arg(format!(
-            "--{}.path={}",
-            if flags.contains(&"--enable-feature=agent") { "storage.agent" } else { "storage.tsdb" },
-            dir.join("data").display()
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("prometheus is installed (tests/setup.sh)");
-    let p = Prometheus { child, url: format!("http://127.0.0.1:{port}"), dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http().get(format!("{}/-/ready", p.url)).send().await
-            && r.status() == 200
-        {
-            return p;
-        }
-        let log = std::fs::read_to_string(p.dir.join("prometheus.log")).unwrap_or_default();
-        assert!(Instant::now() < deadline, "{name} did not start: {log}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn query(p: &Prometheus, expr: &str) -> Vec<serde_json::Value> {
     let body: serde_json::Value = http()
         .get(format!("{}/api/v1/query", p.url))
@@ -282,13 +228,8 @@ async fn prometheus_agents_find_every_tenant_exactly_once_through_sd() {
     let one = exporter("e2e_shard1", &sim, &platform, "2s", &["--platform.shard", "1/2"]).await;
     let two = exporter("e2e_shard2", &sim, &platform, "2s", &["--platform.shard", "2/2"]).await;
     let dir = temp_dir("platform_e2e");
-    let store = prometheus(
-        &dir,
-        "store",
-        "global:\n  scrape_interval: 1s\n",
-        &["--web.enable-remote-write-receiver"],
-    )
-    .await;
+    let receiver = ["--web.enable-remote-write-receiver"];
+    let store = Prometheus::start(&dir.join("store"), "global:\n  scrape_interval: 1s\n", &receiver).await;
     let mut agents = Vec::new();
     for (i, replica) in [&one, &two].iter().enumerate() {
         // A bare http_sd_configs job: /sd's labels do the rest.
@@ -298,7 +239,9 @@ async fn prometheus_agents_find_every_tenant_exactly_once_through_sd() {
             replica.url("/sd"),
             store.url
         );
-        agents.push(prometheus(&dir, &format!("agent{i}"), &config, &["--enable-feature=agent"]).await);
+        agents.push(
+            Prometheus::start(&dir.join(format!("agent{i}")), &config, &["--enable-feature=agent"]).await,
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     let count = "count(count by (tenant) (sobot_robot_consult_sessions{window=\"today\"}))";

@@ -217,6 +217,21 @@ pub(crate) fn parse_errors(telemetry: &Telemetry, endpoint: &str, field: &str) -
     telemetry.get(crate::telemetry::PARSE_ERRORS, &labels).unwrap_or(0.0)
 }
 
+/// Test helper: `name{labels}` → value of every sample, labels written as in the exposition;
+/// fails on a series given twice.
+#[cfg(test)]
+pub(crate) fn series(families: &[Family]) -> std::collections::BTreeMap<String, f64> {
+    let mut series = std::collections::BTreeMap::new();
+    for family in families {
+        for sample in &family.samples {
+            let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            let key = format!("{}{{{}}}", family.name, labels.join(","));
+            assert!(series.insert(key.clone(), sample.value).is_none(), "{key} twice");
+        }
+    }
+    series
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,6 +301,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::series;
 
     #[test]
     fn every_field_the_families_read_is_kept() {
@@ -323,19 +324,6 @@ mod tests {
         let mut data = check_status(body).expect("status 0 with a data object");
         edit(&mut data["records"][0]);
         data
-    }
-
-    /// `name{labels}` → value of every sample.
-    fn series(families: &[Family]) -> std::collections::BTreeMap<String, f64> {
-        let mut series = std::collections::BTreeMap::new();
-        for family in families {
-            for sample in &family.samples {
-                let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-                let key = format!("{}{{{}}}", family.name, labels.join(","));
-                assert!(series.insert(key.clone(), sample.value).is_none(), "{key} twice");
-            }
-        }
-        series
     }
 
     fn live_today(seats: Vec<Seat>) -> Vec<(Window, bool, Seat)> {

@@ -273,6 +273,7 @@ fn agent_of(labels: &Labels) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::collect::parse_errors;
+    use crate::collect::series;
     use serde_json::json;
 
     const INTERVAL: Duration = Duration::from_secs(60);
@@ -286,19 +287,6 @@ mod tests {
         let endpoint = Endpoint::by_name(name).expect("endpoint in the table");
         let errors = ParseErrors::new(endpoint.name, telemetry.clone());
         (Decoder::new(endpoint, per_group, INTERVAL, errors), telemetry)
-    }
-
-    /// `name{labels}` → value of every sample, labels written as in the exposition.
-    fn series(families: &[Family]) -> std::collections::BTreeMap<String, f64> {
-        let mut series = std::collections::BTreeMap::new();
-        for family in families {
-            for sample in &family.samples {
-                let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-                let key = format!("{}{{{}}}", family.name, labels.join(","));
-                assert!(series.insert(key.clone(), sample.value).is_none(), "{key} twice");
-            }
-        }
-        series
     }
 
     fn today(rows: Vec<(Labels, Value)>) -> Vec<(Labels, Window, Value)> {

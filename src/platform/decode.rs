@@ -496,6 +496,7 @@ impl StaffStatusDecoder {
 mod tests {
     use super::*;
     use crate::collect::parse_errors;
+    use crate::collect::series;
     use serde_json::json;
 
     const INTERVAL: Duration = Duration::from_secs(60);
@@ -513,19 +514,6 @@ mod tests {
 
     fn shanghai() -> TimeZone {
         TimeZone::get("Asia/Shanghai").expect("bundled tzdb has Asia/Shanghai")
-    }
-
-    /// `name{labels}` → value of every sample.
-    fn series(families: &[Family]) -> BTreeMap<String, f64> {
-        let mut series = BTreeMap::new();
-        for family in families {
-            for sample in &family.samples {
-                let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-                let key = format!("{}{{{}}}", family.name, labels.join(","));
-                assert!(series.insert(key.clone(), sample.value).is_none(), "{key} twice");
-            }
-        }
-        series
     }
 
     #[test]

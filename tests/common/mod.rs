@@ -238,3 +238,56 @@ pub const ALL: [&str; 10] = [
 
 /// The six company statistics collectors, the first of [`ALL`].
 pub const STATS: &[&str] = ALL.split_at(6).0;
+
+/// A Prometheus server (or agent, with `--enable-feature=agent`) of Debian's package, running in
+/// its own directory with `config`; killed when dropped.
+pub struct Prometheus {
+    child: Child,
+    pub url: String,
+}
+
+impl Prometheus {
+    /// Starts it on a free port of 127.0.0.1 and waits until it is ready.
+    pub async fn start(dir: &Path, config: &str, flags: &[&str]) -> Prometheus {
+        std::fs::create_dir_all(dir).expect("dir");
+        let config_path = write_file(dir, "prometheus.yml", config);
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
+        let storage =
+            if flags.contains(&"--enable-feature=agent") { "storage.agent" } else { "storage.tsdb" };
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--{storage}.path={}", dir.join("data").display()))
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus is installed (Debian package prometheus; tests/setup.sh installs it)");
+        let prometheus = Prometheus { child, url: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http().get(format!("{}/-/ready", prometheus.url)).send().await
+                && r.status() == 200
+            {
+                return prometheus;
+            }
+            let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
+            assert!(Instant::now() < deadline, "prometheus did not start: {log}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port of 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
