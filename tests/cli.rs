@@ -106,3 +106,46 @@ async fn healthcheck_asks_the_running_exporter() {
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).starts_with("sobot_exporter: unhealthy:"));
 }
+
+#[test]
+fn config_and_secret_files_must_be_small_regular_files() {
+    let dir = temp_dir("cli_files");
+    // A device would be read forever, a FIFO would block: both are refused at once.
+    fails_with(&["--config.file", "/dev/zero"], CREDS, "--config.file /dev/zero: not a regular file");
+    let fifo = dir.join("config.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    fails_with(&["--config.file", fifo.to_str().expect("utf8")], CREDS, "config.fifo: not a regular file");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "blocked on the FIFO");
+    fails_with(&["--config.file", dir.to_str().expect("utf8")], CREDS, "a directory");
+    let big = write_file(&dir, "big.yml", &format!("# {}\n", "x".repeat(2 * 1024 * 1024)));
+    fails_with(&["--config.file", big.to_str().expect("utf8")], CREDS, "big.yml: larger than 1024 KiB");
+    // The same for a credential file.
+    let cfg = write_file(
+        &dir,
+        "fifo_key.yml",
+        &format!("sobot:\n  app_id: x\n  app_key_file: {}\n", fifo.display()),
+    );
+    fails_with(&["--config.file", cfg.to_str().expect("utf8")], &[], "app_key_file: cannot read");
+    let out = run(&["--config.file", cfg.to_str().expect("utf8")], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn urls_paths_and_header_secrets_are_checked_at_start() {
+    for url in ["http://:0", "http://[::1", "http://", "https://host:0", "http://host/?q=1"] {
+        fails_with(&["--sobot.base-url", url], CREDS, "--sobot.base-url");
+    }
+    fails_with(&["--laaffic.base-url", "http://:0"], CREDS, "--laaffic.base-url");
+    for path in ["/metrics?x=1", "/me trics", "/sd", "metrics"] {
+        fails_with(&["--web.telemetry-path", path], CREDS, "--web.telemetry-path");
+    }
+    let key = "LineBreakKey\r\nX-Injected: 1";
+    let out = run(&[], &[("LAAFFIC_API_KEY", key), ("LAAFFIC_API_SECRET", "s")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("control character"), "{stderr}");
+    assert!(!stderr.contains("LineBreakKey"), "the key is printed: {stderr}");
+}

@@ -78,3 +78,19 @@ async fn routes() {
     assert!(stats.text().await.expect("body").contains("sobot_exporter_build_info{version=\""));
     assert_eq!(client.post(exporter.url("/stats")).send().await.expect("post").status(), 405);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_paths_are_404_whatever_the_method_and_known_ones_say_what_they_allow() {
+    let sim = fixture_simulator().await;
+    let exporter = Exporter::start("methods", &sim.base_url(), &[]).await;
+    let client = http();
+    assert_eq!(client.post(exporter.url("/nope")).send().await.expect("post").status(), 404);
+    assert_eq!(client.delete(exporter.url("/nope")).send().await.expect("delete").status(), 404);
+    for path in ["/metrics", "/sd", "/probe", "/healthz", "/"] {
+        let r = client.post(exporter.url(path)).send().await.expect("post");
+        assert_eq!(r.status(), 405, "{path}");
+        assert_eq!(r.headers()["allow"], "GET, HEAD", "{path}");
+    }
+    let head = client.head(exporter.url("/metrics")).send().await.expect("head");
+    assert_eq!(head.status(), 200);
+}

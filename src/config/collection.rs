@@ -685,8 +685,14 @@ fn laaffic_credentials(
     read: &ReadFile<'_>,
     at: &dyn Fn(&str) -> String,
 ) -> Result<Option<LaafficCredentials>, ConfigError> {
-    let key =
-        one_credential(env, read, ENV_LAAFFIC_KEY, l.api_key_file.as_ref(), &at("laaffic.api_key_file"))?;
+    let key_at = at("laaffic.api_key_file");
+    let key = one_credential(env, read, ENV_LAAFFIC_KEY, l.api_key_file.as_ref(), &key_at)?;
+    // The key is sent as a header: a line break or control character would break the request.
+    if key.as_ref().is_some_and(|k| k.expose().chars().any(char::is_control)) {
+        return Err(err(format!(
+            "the Laaffic API key ({ENV_LAAFFIC_KEY} or {key_at}) holds a control character (a line break?)"
+        )));
+    }
     let secret = one_credential(
         env,
         read,

@@ -62,11 +62,11 @@ pub fn load(
     let flags = flags(cli)?;
     let path = cli.config_file.as_deref();
     let yaml = match path {
-        Some(path) => std::fs::read_to_string(path)
+        Some(path) => read_file(path, MAX_CONFIG_FILE)
             .map_err(|e| err(format!("--config.file {}: {}", path.display(), io_reason(&e))))?,
         None => String::new(),
     };
-    let read = |file: &Path| std::fs::read_to_string(file);
+    let read = |file: &Path| read_file(file, MAX_SECRET_FILE);
     let collection = match demo {
         None => collection::from_yaml(&yaml, path, &flags, env, &read)?,
         Some(demo) => demo.collection(&yaml, path, &flags, &read)?,
@@ -79,10 +79,14 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
     let listen = parse_listen(&cli.listen_address)
         .map_err(|m| err(format!("--web.listen-address {:?}: {m}", cli.listen_address)))?;
     let telemetry_path = cli.telemetry_path.clone();
-    if !telemetry_path.starts_with('/') || ["/", "/healthz", "/-/healthy"].contains(&telemetry_path.as_str())
+    let path_chars = telemetry_path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
+    if !telemetry_path.starts_with('/')
+        || !path_chars
+        || ["/", "/healthz", "/-/healthy", "/probe", "/sd"].contains(&telemetry_path.as_str())
     {
         return Err(err(format!(
-            "--web.telemetry-path {telemetry_path:?}: must start with / and differ from /, /healthz and /-/healthy"
+            "--web.telemetry-path {telemetry_path:?}: must start with /, hold only letters, digits and /_.- \
+             and differ from /, /healthz, /-/healthy, /probe and /sd"
         )));
     }
     Ok(Settings { listen, telemetry_path, log_level: cli.log_level, log_format: cli.log_format, demo })
@@ -115,16 +119,54 @@ fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
 /// An http(s) URL without trailing slash.
 fn base_url(value: &str, flag: &str) -> Result<String, ConfigError> {
     let url = value.trim_end_matches('/');
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace) {
-        return Err(err(format!("{flag} {value:?}: expected an http(s) URL")));
+    let parsed = reqwest::Url::parse(url).ok().filter(|u| {
+        ["http", "https"].contains(&u.scheme())
+            && u.host_str().is_some_and(|h| !h.is_empty())
+            && u.port() != Some(0)
+            && u.query().is_none()
+            && !url.contains(char::is_whitespace)
+    });
+    if parsed.is_none() {
+        return Err(err(format!(
+            "{flag} {value:?}: expected an http(s) URL with a host, e.g. https://www.sobot.com"
+        )));
     }
     Ok(url.to_string())
+}
+
+/// The largest config file read.
+const MAX_CONFIG_FILE: u64 = 1024 * 1024;
+/// The largest credential file read.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// Reads a regular file of at most `max` bytes: a FIFO would block, a device (`/dev/zero`) never
+/// end, and neither is what a config or a secret is.
+pub(crate) fn read_file(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what =
+            if meta.is_dir() { "a directory" } else { "not a regular file (a FIFO, a socket or a device?)" };
+        return Err(std::io::Error::other(what));
+    }
+    let too_large = || std::io::Error::other(format!("larger than {} KiB", max / 1024));
+    if meta.len() > max {
+        return Err(too_large());
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(text)
 }
 
 fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::Other => e.to_string(),
+        std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
         _ => e.kind().to_string(),
     }
 }

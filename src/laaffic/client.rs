@@ -77,6 +77,8 @@ impl LaafficClient {
 pub fn check_status(mut body: Value) -> Result<Value, UpstreamError> {
     let status = match body.get("status") {
         Some(Value::String(s)) => s.trim().to_string(),
+        // `0.0` is the number 0 too.
+        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => "0".to_string(),
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(UpstreamError::InvalidResponse("no status in the response".to_string())),
     };
@@ -100,6 +102,7 @@ mod tests {
         let ok = check_status(json!({"status": "0", "data": {"records": []}}));
         assert!(ok.is_ok());
         assert!(check_status(json!({"status": 0, "data": {}})).is_ok());
+        assert!(check_status(json!({"status": 0.0, "data": {}})).is_ok(), "0.0 is 0");
         let e = check_status(json!({"status": "-16", "reason": "timestamp expired"})).expect_err("-16");
         assert_eq!(e.code_label(), "-16");
         assert!(e.to_string().contains("host clock"), "{e}");

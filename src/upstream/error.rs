@@ -39,9 +39,10 @@ impl UpstreamError {
             UpstreamError::Http(status) => format!("http_{status}"),
             UpstreamError::InvalidResponse(_) => "invalid_response".to_string(),
             UpstreamError::Panicked => "panic".to_string(),
-            // A code becomes a label value: only short numeric codes, so that an upstream
-            // answering garbage cannot grow the label set without bound.
-            UpstreamError::Api { code, .. } if is_code(code) => code.clone(),
+            // A code becomes a label value: only the documented ones, so that an upstream
+            // answering random codes (or garbage) cannot grow the label set without bound.
+            UpstreamError::Api { code, .. } if DOCUMENTED_CODES.contains(&code.as_str()) => code.clone(),
+            UpstreamError::Api { code, .. } if is_code(code) => "other".to_string(),
             UpstreamError::Api { .. } => "invalid_code".to_string(),
         }
     }
@@ -68,6 +69,16 @@ impl UpstreamError {
     }
 }
 
+/// Every result code the vendors' documents list (statistics API §3, quality API §3, Laaffic's
+/// status table, the platform API's codes and `status` values): the `code` label values besides
+/// `other` and the transport ones.
+pub const DOCUMENTED_CODES: &[&str] = &[
+    "000000", "200000", "0", "1", "2", "3", "4", "5", "910001", "910002", "910003", "910004", "999999",
+    "210003", "210004", "210005", "210006", "210007", "210016", "210017", "900001", "900002", "900003",
+    "900004", "700001", "700002", "700003", "700004", "700005", "700006", "700007", "700008", "700009",
+    "220001", "-1", "-2", "-16", "-18", "-20", "-22", "-23", "-35",
+];
+
 /// `-?[0-9]{1,8}`: the shape of every documented result code.
 fn is_code(code: &str) -> bool {
     let digits = code.strip_prefix('-').unwrap_or(code);
@@ -84,6 +95,13 @@ mod tests {
         assert_eq!(UpstreamError::api("-16", "").code_label(), "-16");
         assert_eq!(UpstreamError::api("<html>", "").code_label(), "invalid_code");
         assert_eq!(UpstreamError::api("1234567890", "").code_label(), "invalid_code");
+        // Random well-formed codes share one label: the label set stays bounded.
+        let labels: std::collections::BTreeSet<String> = (0..1000)
+            .map(|i| UpstreamError::api(format!("{}", 1_000_000 + i * 7919), "").code_label())
+            .collect();
+        assert_eq!(labels.into_iter().collect::<Vec<_>>(), ["other"]);
+        assert_eq!(UpstreamError::api("210017", "").code_label(), "210017");
+        assert_eq!(UpstreamError::api("-35", "").code_label(), "-35");
         assert_eq!(UpstreamError::api("", "").code_label(), "invalid_code");
         assert_eq!(UpstreamError::Http(503).code_label(), "http_503");
     }

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, VARY};
+use hyper::header::{
+    ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, VARY,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -126,10 +128,17 @@ pub async fn serve(listener: TcpListener, routes: Routes, shutdown: impl Future<
 }
 
 fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-    }
     let path = req.uri().path();
+    let known =
+        path == &*routes.telemetry_path || ["/probe", "/sd", "/", "/healthz", "/-/healthy"].contains(&path);
+    if !known {
+        return plain(StatusCode::NOT_FOUND, "not found\n");
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD\n");
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
     if path == &*routes.telemetry_path {
         return metrics(routes, req);
     }
@@ -137,8 +146,7 @@ fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
         "/probe" => probe(routes, req),
         "/sd" => service_discovery(routes, req),
         "/" => landing(&routes.telemetry_path),
-        "/healthz" | "/-/healthy" => plain(StatusCode::OK, "ok\n"),
-        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+        _ => plain(StatusCode::OK, "ok\n"),
     }
 }
 
