@@ -79,7 +79,8 @@ pub fn parse_str(raw: &str, unit: Unit) -> Parsed {
         return Parsed::Absent;
     }
     let parsed = match unit {
-        Unit::Ratio => s.strip_suffix('%').and_then(percent_as_ratio),
+        // Beyond ±10,000 % a percentage is garbage, not a ratio to export (`"999…9%"`).
+        Unit::Ratio => s.strip_suffix('%').and_then(percent_as_ratio).filter(|r| r.abs() <= MAX_RATIO),
         Unit::Seconds => hms(s).or_else(|| decimal(s).filter(|v| *v >= 0.0)),
         Unit::Count => decimal(s).filter(|v| is_count(*v)),
         Unit::Number => decimal(s),
@@ -111,6 +112,9 @@ pub(crate) fn parse_u64(value: Option<&Value>) -> Option<u64> {
         _ => None,
     }
 }
+
+/// The largest ratio taken (10,000 %); anything beyond is an invalid value.
+const MAX_RATIO: f64 = 100.0;
 
 /// Whole and not negative: a count of sessions cannot be -3 or 2.5.
 fn is_count(v: f64) -> bool {
@@ -184,6 +188,20 @@ fn hms(s: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn out_of_range_values_are_invalid_not_the_whole_answer() {
+        // A number beyond f64 fails that value only: the answer still parses.
+        let body: Value =
+            serde_json::from_str(r#"{"huge": 1e400, "fine": "5", "tiny": -1e400}"#).expect("parses");
+        assert_eq!(parse_json(body.get("huge"), Unit::Count), Parsed::Invalid);
+        assert_eq!(parse_json(body.get("tiny"), Unit::Number), Parsed::Invalid);
+        assert_eq!(parse_json(body.get("fine"), Unit::Count), Parsed::Value(5.0));
+        let nines = format!("{}%", "9".repeat(30));
+        assert_eq!(parse_str(&nines, Unit::Ratio), Parsed::Invalid);
+        assert_eq!(parse_str("10000%", Unit::Ratio), Parsed::Value(100.0));
+        assert_eq!(parse_str("-60.00%", Unit::Ratio), Parsed::Value(-0.6));
+    }
     use proptest::prelude::*;
     use serde_json::json;
 

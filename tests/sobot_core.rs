@@ -283,3 +283,20 @@ async fn yesterday_is_settled_and_fetched_once_an_hour() {
         Some(1.0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_out_of_range_number_loses_that_value_only() {
+    let sim = fixture_simulator().await;
+    let body = r#"{"item": {"consult_session": 1e400, "valid_session": "12", "self_reception_rate": "99999999999999999999999999999%"}, "ret_code": "000000"}"#;
+    sim.set_fault("robot_session", Some(Fault::Body(body.to_string())));
+    let exporter = Exporter::start("out_of_range", &sim.base_url(), &["--collect.interval", "1s"]).await;
+    let m = exporter.wait_for("robot_session", SECS, |m| m.success("robot_session") == Some(1.0)).await;
+    assert_eq!(m.get("sobot_robot_valid_sessions{window=\"today\"}"), Some(12.0), "the other fields stay");
+    assert!(m.family("sobot_robot_consult_sessions").is_empty(), "no sample for 1e400");
+    assert!(m.family("sobot_robot_self_reception_ratio").is_empty(), "no 1e28 ratio");
+    for field in ["consult_session", "self_reception_rate"] {
+        let errors =
+            format!("sobot_exporter_parse_errors_total{{endpoint=\"robot_session\",field=\"{field}\"}}");
+        assert!(m.get(&errors).is_some_and(|n| n >= 1.0), "{field} counted");
+    }
+}
