@@ -46,6 +46,8 @@ pub const COLLECTOR_INTERVAL: &str = "sobot_exporter_collector_interval_seconds"
 pub const COLLECTOR_SERIES: &str = "sobot_exporter_collector_series";
 /// `sobot_exporter_collector_truncated{collector}`.
 pub const COLLECTOR_TRUNCATED: &str = "sobot_exporter_collector_truncated";
+/// `sobot_exporter_collector_failed_parts{collector}`.
+pub const COLLECTOR_FAILED_PARTS: &str = "sobot_exporter_collector_failed_parts";
 /// `sobot_exporter_agents_dropped{collector}`.
 pub const AGENTS_DROPPED: &str = "sobot_exporter_agents_dropped";
 /// `sobot_exporter_upstream_requests_total{endpoint,code}`.
@@ -104,6 +106,12 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         Kind::Gauge,
         &["collector"],
         "Whether the collector's last cycle stopped at the page cap before the last page (1) or not (0).",
+    ),
+    metric(
+        COLLECTOR_FAILED_PARTS,
+        Kind::Gauge,
+        &["collector"],
+        "Parts of the collector's last cycle that failed (skill groups of a per-group collector, per window) while the others were exported.",
     ),
     metric(
         AGENTS_DROPPED,

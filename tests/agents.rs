@@ -248,3 +248,31 @@ async fn the_cardinality_guard_drops_and_counts() {
     assert_eq!(m.get("sobot_exporter_agents_dropped{collector=\"get_service_data\"}"), Some(5.0));
     assert_eq!(exporter.logs().matches("more agents than max_agents").count(), 1, "logged once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_group_fails_only_itself() {
+    let sim = fixture_simulator().await;
+    sim.reject_group(Some("g2"));
+    let exporter =
+        exporter("group_rejected", &sim, "groups: [g1, g2, g3]\ncollectors: [group_human_session]\n").await;
+    let m = exporter
+        .wait_for("the other groups", SECS, |m| {
+            m.get("sobot_exporter_collector_failed_parts{collector=\"group_human_session\"}") == Some(1.0)
+        })
+        .await;
+    assert_eq!(m.success("group_human_session"), Some(1.0));
+    assert_eq!(m.get("sobot_group_human_consult_sessions{group=\"g1\",window=\"today\"}"), Some(132.0));
+    assert_eq!(m.get("sobot_group_human_consult_sessions{group=\"g3\",window=\"today\"}"), Some(132.0));
+    assert!(m.family("sobot_group_human_consult_sessions").keys().all(|k| !k.contains("g2")));
+    assert!(
+        m.requests("group_human_session", "210006") >= 1.0 || m.requests("human_session", "210006") >= 1.0
+    );
+    // Once the group is known again, every group is back.
+    sim.reject_group(None);
+    exporter
+        .wait_for("recovered", SECS, |m| {
+            m.get("sobot_exporter_collector_failed_parts{collector=\"group_human_session\"}") == Some(0.0)
+                && m.family("sobot_group_human_consult_sessions").len() == 3
+        })
+        .await;
+}

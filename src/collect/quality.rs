@@ -54,6 +54,9 @@ pub struct QualitySource {
     pub name_key: &'static str,
     /// `(score, maximum)` JSON keys per part of [`PARTS`].
     pub scores: [(&'static str, &'static str); 4],
+    /// JSON keys that identify a record (an inspection of one conversation or call), so that a
+    /// record paging shows twice (the list changed during the cycle) counts once.
+    pub record_key: &'static [&'static str],
 }
 
 /// Every quality source. `quality_result` and `chat_result` both give the chat channel: run one.
@@ -74,6 +77,7 @@ pub static QUALITY_SOURCES: &[QualitySource] = &[
             ("add_quality_score", "add_total_score"),
             ("minus_quality_score", "minus_total_score"),
         ],
+        record_key: &["cid", "schemeid"],
     },
     QualitySource {
         name: "chat_result",
@@ -91,6 +95,7 @@ pub static QUALITY_SOURCES: &[QualitySource] = &[
             ("add_quality_score", "add_total_score"),
             ("minus_quality_score", "minus_total_score"),
         ],
+        record_key: &["cid", "schemeid"],
     },
     QualitySource {
         name: "call_result",
@@ -108,6 +113,7 @@ pub static QUALITY_SOURCES: &[QualitySource] = &[
             ("pulse", "pulse_max"),
             ("minus", "minus_max"),
         ],
+        record_key: &["call_log_jestid"],
     },
 ];
 
@@ -169,6 +175,8 @@ struct Day {
     sums: BTreeMap<String, Sums>,
     names: BTreeMap<String, String>,
     truncated: bool,
+    /// The records counted so far (their keys), while the day is being paged.
+    seen: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -245,10 +253,12 @@ impl QualityCollector {
         loop {
             let body = self.fetch_page(&start, &end, page).await?;
             if self.decoder.page(body, page, &mut day)? {
+                day.seen = Default::default();
                 return Ok(day);
             }
             if page >= self.pages.max_pages {
                 day.truncated = true;
+                day.seen = Default::default();
                 return Ok(day);
             }
             page += 1;
@@ -312,12 +322,17 @@ impl Decoder {
 
     /// Adds one inspection to its agent's sums.
     fn add(&self, record: &Value, day: &mut Day) {
-        let Day { sums, names, .. } = day;
+        let Day { sums, names, seen, .. } = day;
         let s = self.source;
         let Some(agent) = parse_id(record.get(s.agent_key)) else {
             self.errors.count(s.agent_key, record.get(s.agent_key));
             return;
         };
+        // A record seen on an earlier page of this day counts once; one without its key counts.
+        let key: Vec<String> = s.record_key.iter().filter_map(|k| parse_id(record.get(*k))).collect();
+        if key.len() == s.record_key.len() && !seen.insert(key.join("\u{1f}")) {
+            return;
+        }
         // An inspection counts only with its overall score and full marks.
         let number = |key: &str| self.errors.value(record, key, Unit::Number);
         let (Some(score), Some(max)) = (number(s.scores[0].0), number(s.scores[0].1)) else {
@@ -504,8 +519,8 @@ mod tests {
     }
 
     #[test]
-    fn every_record_of_every_page_is_an_inspection() {
-        // The upstream's pages do not overlap: a record on two pages is two inspections.
+    fn a_record_on_two_pages_is_one_inspection() {
+        // The list may change while it is paged: a record seen again counts once.
         let (decoder, _) = decoder("call_result", 1);
         let page = |n: u64| {
             let mut body = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
@@ -516,7 +531,14 @@ mod tests {
         assert_eq!(decoder.page(page(3), 1, &mut day), Ok(false), "page_count as a string");
         assert_eq!(decoder.page(page(3), 2, &mut day), Ok(false));
         assert_eq!(decoder.page(page(3), 3, &mut day), Ok(true));
-        assert_eq!(day.sums.get("2856580f156a4f9ea73dd4e9ac86896e").map(|s| s.inspections), Some(3));
+        assert_eq!(day.sums.get("2856580f156a4f9ea73dd4e9ac86896e").map(|s| s.inspections), Some(1));
+        // Records without their key still count, each.
+        let mut keyless = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
+        keyless["items"][0]["call_log_jestid"] = json!(null);
+        let mut day = Day::default();
+        assert_eq!(decoder.page(keyless.clone(), 1, &mut day), Ok(true));
+        assert_eq!(decoder.page(keyless, 1, &mut day), Ok(true));
+        assert_eq!(day.sums.get("2856580f156a4f9ea73dd4e9ac86896e").map(|s| s.inspections), Some(2));
     }
 
     #[test]

@@ -2,18 +2,20 @@
 //! scopes (company, per group, per agent).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::Value;
+use tracing::debug;
 
 use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
 use crate::snapshot::{Family, Labels};
 use crate::sobot::client::SobotClient;
 use crate::sobot::endpoints::{Endpoint, Rows};
 use crate::table::Field;
-use crate::telemetry::Telemetry;
+use crate::telemetry::{COLLECTOR_FAILED_PARTS, Telemetry};
 use crate::upstream::UpstreamError;
 use crate::value::parse_id;
 use crate::window::{Window, day_range};
@@ -66,6 +68,9 @@ pub struct StatsCollector {
     windows: Windows<Vec<Decoded>>,
     /// The per-agent scope's cardinality guard.
     guard: Option<Guard>,
+    /// Groups that failed in the current cycle.
+    failed_parts: AtomicUsize,
+    telemetry: Arc<Telemetry>,
 }
 
 /// Everything a collector needs besides its endpoint and scope.
@@ -94,7 +99,7 @@ impl StatsCollector {
             }
             Scope::Company | Scope::PerGroup(_) => None,
         };
-        let errors = ParseErrors::new(endpoint.name, ctx.telemetry);
+        let errors = ParseErrors::new(endpoint.name, ctx.telemetry.clone());
         Self {
             name,
             scope,
@@ -102,6 +107,8 @@ impl StatsCollector {
             decoder: Decoder::new(endpoint, per_group, ctx.interval, errors),
             windows: Windows::new(ctx.windows, ctx.tz),
             guard,
+            failed_parts: AtomicUsize::new(0),
+            telemetry: ctx.telemetry,
         }
     }
 
@@ -112,6 +119,7 @@ impl StatsCollector {
 
     /// One cycle: fetches every window; fails if any request fails.
     pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
+        self.failed_parts.store(0, Ordering::Relaxed);
         // Decoded as each answer arrives, so that no answer's JSON outlives its request.
         let days = self
             .windows
@@ -126,6 +134,11 @@ impl StatsCollector {
             let kept = guard.keep(rows.iter().filter_map(|(_, (labels, _))| agent_of(labels)));
             rows.retain(|(_, (labels, _))| agent_of(labels).is_some_and(|a| kept.contains(a)));
         }
+        if matches!(self.scope, Scope::PerGroup(_)) {
+            #[allow(clippy::cast_precision_loss)]
+            let failed = self.failed_parts.load(Ordering::Relaxed) as f64;
+            self.telemetry.set_collector(COLLECTOR_FAILED_PARTS, &self.name, failed);
+        }
         Ok(self.decoder.samples(&rows))
     }
 
@@ -137,9 +150,21 @@ impl StatsCollector {
         match &self.scope {
             Scope::Company => rows.push((Vec::new(), self.decoder.item(self.fetch(&dates, None).await?)?)),
             Scope::PerGroup(groups) => {
+                // A group the upstream rejects fails only itself (counted); all failing fail the cycle.
+                let mut failure = None;
                 for group in groups {
-                    let body = self.fetch(&dates, Some(("groupids", group.clone()))).await?;
-                    rows.push((vec![("group", group.clone())], self.decoder.item(body)?));
+                    let item = self.fetch(&dates, Some(("groupids", group.clone()))).await;
+                    match item.and_then(|body| self.decoder.item(body)) {
+                        Ok(item) => rows.push((vec![("group", group.clone())], item)),
+                        Err(e) => {
+                            debug!(collector = %self.name, group, error = %e, "one group failed");
+                            self.failed_parts.fetch_add(1, Ordering::Relaxed);
+                            failure.get_or_insert(e);
+                        }
+                    }
+                }
+                if let Some(e) = failure.filter(|_| rows.is_empty()) {
+                    return Err(e);
                 }
             }
             Scope::PerAgent { filter, .. } => {

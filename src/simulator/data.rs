@@ -226,6 +226,10 @@ pub fn quality_page(
                 record.insert((*score_key).to_string(), Value::String(v));
                 record.insert((*max_key).to_string(), Value::String(m.to_string()));
             }
+            // Each record its own id (the record number of the day).
+            for key in source.record_key {
+                record.insert((*key).to_string(), Value::String(format!("{:016x}{i:08x}", day_seed(day))));
+            }
             Some(Value::Object(record))
         })
         .collect();

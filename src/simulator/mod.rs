@@ -199,6 +199,8 @@ struct State {
     faults: Mutex<HashMap<String, VecDeque<Fault>>>,
     sticky: Mutex<HashMap<String, Fault>>,
     log: Mutex<Vec<Recorded>>,
+    /// A group id answered with `210006`.
+    rejected_group: Mutex<Option<String>>,
     /// Calls per company in the current minute.
     minute: Mutex<HashMap<String, (Instant, u32)>>,
     /// The platform's tenants (the configured ones until [`Simulator::set_tenants`]).
@@ -250,6 +252,7 @@ impl Simulator {
             sticky: Mutex::default(),
             log: Mutex::default(),
             minute: Mutex::default(),
+            rejected_group: Mutex::default(),
             tenants: Mutex::new(tenants),
             platform_calls: Mutex::default(),
             started: Instant::now(),
@@ -278,6 +281,12 @@ impl Simulator {
             Some(f) => sticky.insert(endpoint.to_string(), f),
             None => sticky.remove(endpoint),
         };
+    }
+
+    /// Answers `210006` (parameter error) to every statistics request filtered by this group, as
+    /// the upstream does for a group id it does not know; `None` clears it.
+    pub fn reject_group(&self, group: Option<&str>) {
+        *lock(&self.state.rejected_group) = group.map(str::to_string);
     }
 
     /// Replaces the simulated agents (an agent who left disappears from the answers).

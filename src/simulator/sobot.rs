@@ -102,11 +102,15 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
     }
     let day = check_dates(call, ("start_date", "end_date"), endpoint.date_format)?;
     let mut filters = Vec::new();
+    let rejected = lock(&state.rejected_group).clone();
     for key in ["groupids", "serviceids"] {
         if let Some(ids) = call.param(key) {
             let ids: Vec<&str> = ids.split(',').filter(|s| !s.is_empty()).collect();
             if ids.len() > MAX_IDS_PER_REQUEST {
                 return Err("210007");
+            }
+            if key == "groupids" && rejected.as_deref().is_some_and(|g| ids.contains(&g)) {
+                return Err("210006");
             }
             filters.push((key, ids));
         }
