@@ -80,7 +80,18 @@ fn init_logging(config: &config::Settings) {
     }
 }
 
+/// Resolves on the first SIGTERM or SIGINT; a second one during the drain ends the process at once.
 async fn shutdown_signal() {
+    signal().await;
+    tokio::spawn(async {
+        signal().await;
+        tracing::warn!("second signal: exiting without waiting for in-flight requests");
+        std::process::exit(1);
+    });
+}
+
+/// The next SIGTERM or SIGINT.
+async fn signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

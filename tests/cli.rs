@@ -149,3 +149,29 @@ fn urls_paths_and_header_secrets_are_checked_at_start() {
     assert!(stderr.contains("control character"), "{stderr}");
     assert!(!stderr.contains("LineBreakKey"), "the key is printed: {stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sigterm_ends_the_drain_at_once() {
+    use std::io::Write;
+    let sim = fixture_simulator().await;
+    let mut exporter = Exporter::start("second_sigterm", &sim.base_url(), &[]).await;
+    // A client that sent half a request: the drain would wait for it.
+    let mut half = std::net::TcpStream::connect(&exporter.addr).expect("connect");
+    half.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").expect("write");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    exporter.signal_term();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(exporter.exited().is_none(), "the first SIGTERM drains");
+    exporter.signal_term();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let status = loop {
+        if let Some(status) = exporter.exited() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second SIGTERM did not end the process");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(1));
+    assert!(exporter.logs().contains("second signal"));
+    drop(half);
+}

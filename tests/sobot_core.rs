@@ -300,3 +300,17 @@ async fn one_out_of_range_number_loses_that_value_only() {
         assert!(m.get(&errors).is_some_and(|n| n >= 1.0), "{field} counted");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_echoed_by_the_upstream_is_not_logged() {
+    let sim = fixture_simulator().await;
+    let body = format!(r#"{{"ret_code": "910003", "ret_msg": "signature of {APP_KEY} is wrong"}}"#);
+    sim.set_fault("robot_session", Some(Fault::Body(body)));
+    let exporter =
+        Exporter::start("echo", &sim.base_url(), &["--collect.interval", "500ms", "--log.level", "debug"])
+            .await;
+    exporter.wait_for("robot_session failing", SECS, |m| m.success("robot_session") == Some(0.0)).await;
+    let logs = exporter.logs();
+    assert!(logs.contains("signature of <redacted> is wrong"), "{logs}");
+    assert!(!logs.contains(APP_KEY), "the key echoed upstream reached the log");
+}

@@ -69,7 +69,9 @@ impl LaafficClient {
                 .header("Sign", sign)
                 .json(body)
         };
-        self.upstream.send("seat_query", SEAT_QUERY, "0", build, check_status).await
+        let secrets = [key.expose(), self.credentials.api_secret.expose()];
+        let check = |body| check_status(body).map_err(|e| e.redacted(&secrets));
+        self.upstream.send("seat_query", SEAT_QUERY, "0", build, check).await
     }
 }
 

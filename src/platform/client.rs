@@ -214,7 +214,9 @@ impl PlatformClient {
         endpoint: PlatformEndpoint,
         build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
     ) -> Result<Value, UpstreamError> {
-        upstream.send(endpoint.label, endpoint.path, endpoint.ok_code, build, check_answer).await
+        let key = self.credentials.union_key.expose();
+        let check = |body| check_answer(body).map_err(|e| e.redacted(&[key]));
+        upstream.send(endpoint.label, endpoint.path, endpoint.ok_code, build, check).await
     }
 }
 

@@ -125,7 +125,9 @@ impl SobotClient {
             };
             request.header("token", token.expose())
         };
-        self.upstream.send(name, path, OK, build, check_ret_code).await
+        let secrets = [self.credentials.app_key.expose(), token.expose()];
+        let check = |body| check_ret_code(body).map_err(|e| e.redacted(&secrets));
+        self.upstream.send(name, path, OK, build, check).await
     }
 
     /// The current token, fetched or refreshed (at 90 % of its lifetime) when needed.
@@ -180,7 +182,9 @@ impl SobotClient {
         let build = |client: &reqwest::Client, url: String| client.get(url).query(&query);
         let result = self
             .upstream
-            .send("get_token", "/api/get_token", OK, build, check_ret_code)
+            .send("get_token", "/api/get_token", OK, build, |body| {
+                check_ret_code(body).map_err(|e| e.redacted(&[self.credentials.app_key.expose()]))
+            })
             .await
             .and_then(|body| parse_token(&body));
         self.upstream.telemetry().count_token_refresh(result.is_ok());

@@ -55,6 +55,20 @@ impl UpstreamError {
         UpstreamError::Api { code: code.into(), message }
     }
 
+    /// The same error with every occurrence of `secrets` in the upstream's text replaced: an
+    /// upstream that echoes a key or token must not put it in the log.
+    pub fn redacted(self, secrets: &[&str]) -> Self {
+        match self {
+            UpstreamError::Api { code, mut message } => {
+                for secret in secrets.iter().filter(|s| s.len() >= 4) {
+                    message = message.replace(secret, "<redacted>");
+                }
+                UpstreamError::Api { code, message }
+            }
+            other => other,
+        }
+    }
+
     /// Classifies a transport error without its URL (which could carry a signature).
     pub fn from_transport(err: &reqwest::Error) -> Self {
         if err.is_timeout() {
@@ -88,6 +102,16 @@ fn is_code(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_taken_out_of_upstream_text() {
+        let e = UpstreamError::api(
+            "910003",
+            "sign for key TopSecretAppKey-7f3a9c is wrong (TopSecretAppKey-7f3a9c)",
+        );
+        let e = e.redacted(&["TopSecretAppKey-7f3a9c", "abc"]);
+        assert_eq!(e.to_string(), "upstream error 910003: sign for key <redacted> is wrong (<redacted>)");
+    }
 
     #[test]
     fn code_labels_are_bounded() {
