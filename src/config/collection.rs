@@ -499,6 +499,12 @@ pub(crate) fn build(
         rate_limit_per_minute: 600,
     };
 
+    // A relative credential file is next to the config file, wherever the process was started.
+    let relative_to_config = |file: &Path| match path.and_then(Path::parent) {
+        Some(dir) if file.is_relative() => read(&dir.join(file)),
+        _ => read(file),
+    };
+    let read: &ReadFile<'_> = &relative_to_config;
     let credentials = sobot_credentials(s, env, read, &at)?;
     let laaffic_credentials = laaffic_credentials(l, env, read, &at)?;
     let platform = match &file.platform {
@@ -751,7 +757,7 @@ mod tests {
         let content = match path.to_str().unwrap_or("") {
             "/run/secrets/sobot_app_id" => "acme-from-file\n",
             "/run/secrets/sobot_app_key" => "s3cret\n",
-            "secrets/sobot_app_key" => "relative-s3cret\n",
+            "testdata/secrets/sobot_app_key" => "relative-s3cret\n",
             "/run/secrets/laaffic_api_key" => "lk\n",
             "/run/secrets/laaffic_api_secret" => "ls\n",
             "/run/secrets/empty" => " \n",
@@ -1010,7 +1016,7 @@ mod tests {
                 rate_limit_per_minute: 600,
             }
         );
-        // The relative key file is read as written, not next to the config file.
+        // The relative key file is read next to the config file, not from the working directory.
         assert_eq!(
             c.credentials,
             Some(Credentials {
