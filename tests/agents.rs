@@ -276,3 +276,22 @@ async fn a_rejected_group_fails_only_itself() {
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cycle_that_overruns_its_deadline_fails_at_once() {
+    let sim = simulator(population(1, 5), 200).await;
+    // Every page answers in time, but twenty of them do not fit in the deadline (1 s).
+    sim.set_fault("quality_result", Some(Fault::Delay(Duration::from_millis(400))));
+    let yaml = "collectors: [robot_session, quality_result]\nsobot:\n  timeout: 1s\nquality:\n  interval: 1s\n  page_size: 10\n";
+    let exporter = exporter("deadline", &sim, yaml).await;
+    let started = std::time::Instant::now();
+    let m =
+        exporter.wait_for("quality_result failing", SECS, |m| m.success("quality_result") == Some(0.0)).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "failed only after {:?}", started.elapsed());
+    assert_eq!(m.success("robot_session"), Some(1.0), "the other collector is unaffected");
+    let duration =
+        m.get("sobot_exporter_collector_duration_seconds{collector=\"quality_result\"}").expect("duration");
+    assert!(duration < 1.5, "the cycle ran {duration} s");
+    assert!(exporter.logs().contains("overran its deadline of 1000 ms"), "{}", exporter.logs());
+    assert!(sim.requests_to("quality_result").len() < 20, "it did not page on");
+}

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use super::jobs::{self, Scheduled};
+use super::jobs::{self, Job, Scheduled};
 use super::{KEEP_INTERVALS, Shared, TargetSpec, mix, stable_hash};
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
@@ -117,10 +117,16 @@ pub(super) async fn run(spec: TargetSpec, shared: Arc<Shared>, publisher: Arc<Pu
                 // each other one has a cycle of its own, published as soon as it ends.
                 let (token, own): (Vec<usize>, Vec<usize>) = due.into_iter().partition(|&i| jobs[i].job.needs_sobot_token());
                 if !token.is_empty() {
-                    cycles.spawn(cycle(jobs.clone(), token, sobot.clone(), shared.clone()));
+                    let deadline = token
+                        .iter()
+                        .map(|&i| deadline(&jobs[i].job, slots[i].interval, &target.spec))
+                        .max()
+                        .unwrap_or_default();
+                    cycles.spawn(cycle(jobs.clone(), token, sobot.clone(), shared.clone(), deadline));
                 }
                 for i in own {
-                    cycles.spawn(cycle(jobs.clone(), vec![i], None, shared.clone()));
+                    let deadline = deadline(&jobs[i].job, slots[i].interval, &target.spec);
+                    cycles.spawn(cycle(jobs.clone(), vec![i], None, shared.clone(), deadline));
                 }
             }
             Some(joined) = cycles.join_next() => match joined {
@@ -138,6 +144,15 @@ pub(super) async fn run(spec: TargetSpec, shared: Arc<Shared>, publisher: Arc<Pu
     }
 }
 
+/// How long a collector's cycle may take: its interval, but at least one request timeout of its
+/// vendor.
+fn deadline(job: &Job, interval: Duration, spec: &TargetSpec) -> Duration {
+    let config = &spec.config;
+    let timeout =
+        if matches!(job, Job::LaafficSeats(_)) { config.laaffic.timeout } else { config.sobot.timeout };
+    interval.max(timeout)
+}
+
 async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -152,14 +167,22 @@ async fn cycle(
     due: Vec<usize>,
     sobot: Option<Arc<SobotClient>>,
     shared: Arc<Shared>,
+    deadline: Duration,
 ) -> Outcome {
     let started = Instant::now();
+    let deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX);
+    let overran = move || UpstreamError::Deadline(deadline_ms);
     let token_error = match &sobot {
         Some(client) if due.iter().any(|&i| jobs[i].job.needs_sobot_token()) => {
-            client.ensure_token().await.err()
+            match tokio::time::timeout(deadline, client.ensure_token()).await {
+                Ok(result) => result.err(),
+                Err(_) => Some(overran()),
+            }
         }
         _ => None,
     };
+    // Every collector of the cycle is done by then, waiting for its turn included.
+    let cycle_end = started + deadline;
     let mut results = Vec::with_capacity(due.len());
     let mut running = JoinSet::new();
     let own = Arc::new(tokio::sync::Semaphore::new(MAX_CYCLES_PER_TARGET));
@@ -176,7 +199,10 @@ async fn cycle(
             let _own = own.acquire_owned().await;
             let _permit = permits.acquire_owned().await;
             let started = Instant::now();
-            let result = job.collect().await.and_then(Collected::encode);
+            let result = match tokio::time::timeout_at(cycle_end, job.collect()).await {
+                Ok(result) => result.and_then(Collected::encode),
+                Err(_) => Err(overran()),
+            };
             (result, started.elapsed())
         });
         index.insert(handle.id(), i);

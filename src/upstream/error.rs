@@ -17,6 +17,10 @@ pub enum UpstreamError {
     /// The body was not the documented JSON envelope.
     #[error("invalid response: {0}")]
     InvalidResponse(String),
+    /// The collector's cycle did not end within its deadline (its interval, at least one request
+    /// timeout): it counts as failed at once instead of holding on to its place.
+    #[error("the cycle overran its deadline of {0} ms")]
+    Deadline(u64),
     /// The collector's cycle panicked: a bug in the exporter, never the upstream's fault.
     #[error("the collector panicked (a bug; see the log)")]
     Panicked,
@@ -39,6 +43,7 @@ impl UpstreamError {
             UpstreamError::Http(status) => format!("http_{status}"),
             UpstreamError::InvalidResponse(_) => "invalid_response".to_string(),
             UpstreamError::Panicked => "panic".to_string(),
+            UpstreamError::Deadline(_) => "deadline".to_string(),
             // A code becomes a label value: only the documented ones, so that an upstream
             // answering random codes (or garbage) cannot grow the label set without bound.
             UpstreamError::Api { code, .. } if DOCUMENTED_CODES.contains(&code.as_str()) => code.clone(),
