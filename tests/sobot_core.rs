@@ -178,6 +178,11 @@ async fn rate_limiting_is_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_reset_connection_is_contained_and_named() {
+    contained("reset", Fault::Reset, "reset").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn each_collector_sends_its_endpoints_date_format() {
     let sim = fixture_simulator().await;
     let dir = temp_dir("dates");

@@ -10,7 +10,6 @@ mod platform;
 mod sobot;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -123,6 +122,8 @@ pub enum Fault {
     Delay(Duration),
     /// HTTP 200 with this body (a well-formed answer with odd values, say).
     Body(String),
+    /// The connection closed without an answer, as a reset or a crashed peer does.
+    Reset,
 }
 
 /// One request the simulator received.
@@ -384,7 +385,8 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stopped: watc
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(route(&state, req).await) }
+                // `None`: drop the connection without an answer.
+                async move { route(&state, req).await.ok_or_else(|| std::io::Error::other("reset")) }
             });
             // A client that goes away mid-request is not the simulator's concern.
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
@@ -414,10 +416,10 @@ impl Call {
     }
 }
 
-async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn route(state: &State, req: Request<Incoming>) -> Option<Response<Full<Bytes>>> {
     let call = match read_call(req).await {
         Some(call) => call,
-        None => return respond(StatusCode::BAD_REQUEST, Bytes::from_static(b"bad request")),
+        None => return Some(respond(StatusCode::BAD_REQUEST, Bytes::from_static(b"bad request"))),
     };
     let at = Instant::now();
     let company = if call.endpoint == "get_token" {
@@ -443,6 +445,12 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
             Bytes::from_static(b"{\"ret_code\": \"000000\", \"item\": "),
         ),
         Some(Fault::Body(body)) => (StatusCode::OK, "custom".to_string(), Bytes::from(body)),
+        Some(Fault::Reset) => {
+            let params = call.params.clone();
+            let code = "reset".to_string();
+            lock(&state.log).push(Recorded { endpoint: call.endpoint.clone(), params, code, company, at });
+            return None;
+        }
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
             answer(state, &call)
@@ -451,7 +459,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     };
     let params = call.params.clone();
     lock(&state.log).push(Recorded { endpoint: call.endpoint.clone(), params, code, company, at });
-    respond(status, body)
+    Some(respond(status, body))
 }
 
 fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) {

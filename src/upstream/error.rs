@@ -11,6 +11,9 @@ pub enum UpstreamError {
     /// No connection could be made.
     #[error("cannot connect to the upstream")]
     Connect,
+    /// The connection broke before the answer was complete (reset, closed).
+    #[error("the connection broke before the answer was complete")]
+    Reset,
     /// The upstream answered with a non-success HTTP status.
     #[error("upstream answered HTTP {0}")]
     Http(u16),
@@ -40,6 +43,7 @@ impl UpstreamError {
         match self {
             UpstreamError::Timeout => "timeout".to_string(),
             UpstreamError::Connect => "connect".to_string(),
+            UpstreamError::Reset => "reset".to_string(),
             UpstreamError::Http(status) => format!("http_{status}"),
             UpstreamError::InvalidResponse(_) => "invalid_response".to_string(),
             UpstreamError::Panicked => "panic".to_string(),
@@ -82,6 +86,8 @@ impl UpstreamError {
             UpstreamError::Connect
         } else if let Some(status) = err.status() {
             UpstreamError::Http(status.as_u16())
+        } else if err.is_request() || err.is_body() {
+            UpstreamError::Reset
         } else {
             UpstreamError::InvalidResponse("transport error while reading the response".to_string())
         }
