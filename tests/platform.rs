@@ -40,6 +40,18 @@ async fn exporter(
     interval: &str,
     extra: &[&str],
 ) -> Exporter {
+    exporter_with(name, sim, platform, interval, extra, &[]).await
+}
+
+/// [`exporter`] with more environment (a company's credentials, say).
+async fn exporter_with(
+    name: &str,
+    sim: &Simulator,
+    platform: &SimPlatform,
+    interval: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Exporter {
     let dir = temp_dir(name);
     let yaml = format!(
         "platform:\n  union_code: \"{}\"\n  email: {}\n  interval: {interval}\n",
@@ -49,8 +61,9 @@ async fn exporter(
     let mut args = vec!["--collect.interval", "500ms", "--config.file", config.to_str().expect("utf8")];
     args.extend_from_slice(extra);
     let key = platform.union_key.expose().to_string();
-    let exporter =
-        Exporter::start_with_env(name, &sim.base_url(), &args, &[("SOBOT_PLATFORM_UNION_KEY", &key)]).await;
+    let mut env: Vec<(&str, &str)> = env.to_vec();
+    env.push(("SOBOT_PLATFORM_UNION_KEY", &key));
+    let exporter = Exporter::start_with_env(name, &sim.base_url(), &args, &env).await;
     let _ = std::fs::remove_dir_all(dir);
     exporter
 }
@@ -386,4 +399,25 @@ async fn the_demo_shows_a_platform_with_a_failing_tenant() {
         m.series.keys().all(|k| !k.starts_with("sobot_robot_") || !k.contains("tenant=")),
         "tenants kept off /metrics"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_configured_company_is_collected_by_the_first_shard_only() {
+    let (sim, platform) = platform(6, None).await;
+    let company = [("SOBOT_APP_ID", APP_ID), ("SOBOT_APP_KEY", APP_KEY)];
+    let one =
+        exporter_with("company_shard1", &sim, &platform, "2s", &["--platform.shard", "1/2"], &company).await;
+    let two =
+        exporter_with("company_shard2", &sim, &platform, "2s", &["--platform.shard", "2/2"], &company).await;
+    one.wait_for("the company on shard 1", SECS, |m| {
+        m.get("sobot_robot_consult_sessions{window=\"today\"}") == Some(63.0)
+    })
+    .await;
+    let m = two
+        .wait_for("shard 2 discovered", SECS, |m| {
+            m.get("sobot_exporter_platform_tenants_discovered") == Some(6.0)
+        })
+        .await;
+    assert!(m.success("robot_session").is_none(), "shard 2 collects the company too");
+    assert_eq!(sim.tokens_issued_to(APP_ID), 1, "one replica holds the company's token");
 }

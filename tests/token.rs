@@ -91,3 +91,17 @@ async fn a_second_910002_is_not_retried_again() {
     assert_eq!(sim.tokens_issued(), 2, "one re-fetch, one retry");
     assert_eq!(sim.requests_to("robot_session").len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_refresh_ahead_of_expiry_keeps_the_valid_token() {
+    let config = SimConfig { token_lifetime: Duration::from_secs(2), ..SimConfig::fixtures(APP_ID, APP_KEY) };
+    let sim = Simulator::start(config).await.expect("simulator");
+    let client = client(&sim.base_url());
+    robot_session(&client).await.expect("first call");
+    tokio::time::sleep(Duration::from_millis(1900)).await; // past 90 % of 2 s, before expiry
+    sim.inject("get_token", Fault::Http(503), 1);
+    let body = robot_session(&client).await.expect("the token still works while the refresh fails");
+    assert_eq!(body["item"]["self_reception_rate"], "53.49%");
+    assert_eq!(sim.tokens_issued(), 1);
+    assert_eq!(sim.requests_to("get_token").len(), 2, "one refresh was tried");
+}

@@ -112,6 +112,15 @@ impl PlatformCollector {
                 return Err(e);
             }
         };
+        // A platform does not lose every tenant at once: an empty list (or one whose every entry was
+        // unreadable) after a good one is a failed discovery, and the tenants keep running.
+        let had = self.discovered.borrow().as_ref().is_some_and(|list| !list.is_empty());
+        if keys.is_empty() && had {
+            self.telemetry.set(PLATFORM_DISCOVERY_SUCCESS, Vec::new(), 0.0);
+            return Err(UpstreamError::InvalidResponse(
+                "getBatchAppKey listed no tenant; keeping the last list".to_string(),
+            ));
+        }
         let listed: Vec<Tenant> = keys
             .into_iter()
             .map(|k| Tenant { id: k.company_id, name: k.company_name, app_id: k.app_id, app_key: k.app_key })

@@ -119,7 +119,8 @@ impl Board {
         let generation = lock(&self.entries).generation;
         let assembled = {
             let mut current = lock(&self.assembled);
-            if current.generation != generation {
+            // Only ever forward: a scrape that read an older generation must not undo a newer body.
+            if current.generation < generation {
                 *current = Arc::new(Assembled { generation, bodies: Default::default() });
             }
             current.clone()
@@ -194,7 +195,10 @@ impl Publisher {
         let entry =
             Entry { epoch: self.epoch, labels: self.labels.clone(), on_metrics: self.on_metrics, published };
         entries.map.insert(self.key.clone(), entry);
-        entries.generation += 1;
+        // A target kept off /metrics does not make /metrics stale.
+        if self.on_metrics {
+            entries.generation += 1;
+        }
     }
 
     /// Removes this target's chunk (unless a newer publisher of the same key replaced it) and

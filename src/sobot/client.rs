@@ -39,6 +39,8 @@ pub struct Credentials {
 struct Token {
     value: Secret,
     refresh_at: Instant,
+    /// When the upstream said it expires: a failed refresh before then keeps using it.
+    expires_at: Instant,
 }
 
 /// The token, or why there is none.
@@ -136,7 +138,14 @@ impl SobotClient {
         if let Some(token) = guard.token.as_ref().filter(|t| Instant::now() < t.refresh_at) {
             return Ok(token.value.clone());
         }
-        self.fetch_into(&mut guard).await
+        match self.fetch_into(&mut guard).await {
+            Ok(token) => Ok(token),
+            // A refresh ahead of expiry that failed: the token still works until it expires.
+            Err(e) => match guard.token.as_ref().filter(|t| Instant::now() < t.expires_at) {
+                Some(token) => Ok(token.value.clone()),
+                None => Err(e),
+            },
+        }
     }
 
     /// A token newer than `stale`: fetched now unless another caller already did.
@@ -192,7 +201,8 @@ impl SobotClient {
         let (value, lifetime) = result?;
         debug!(lifetime_s = lifetime.as_secs(), "fetched a new token");
         let now = Instant::now();
-        Ok(Token { value, refresh_at: now.checked_add(lifetime.mul_f64(0.9)).unwrap_or(now) })
+        let refresh_at = now.checked_add(lifetime.mul_f64(0.9)).unwrap_or(now);
+        Ok(Token { value, refresh_at, expires_at: now.checked_add(lifetime).unwrap_or(now) })
     }
 }
 

@@ -31,9 +31,13 @@ pub struct Tenant {
 /// configured), and the served tenants.
 pub fn desired(config: &Arc<CollectionConfig>, tenants: &[Tenant]) -> Vec<TargetSpec> {
     let mut specs = Vec::new();
-    if config.credentials.is_some() || config.laaffic_credentials.is_some() {
+    // The configured company is collected by one replica: shard 1 (every replica fetching its token
+    // would invalidate the others', and its series would be exported once per replica).
+    let first_shard = config.platform.as_ref().is_none_or(|p| p.shard.number() == 1);
+    if first_shard && (config.credentials.is_some() || config.laaffic_credentials.is_some()) {
         specs.push(TargetSpec::company(config.clone()));
     }
+    let company_app = config.credentials.as_ref().map(|c| c.app_id.as_str());
     let Some(platform) = &config.platform else {
         return specs;
     };
@@ -48,7 +52,12 @@ pub fn desired(config: &Arc<CollectionConfig>, tenants: &[Tenant]) -> Vec<Target
         config: config.clone(),
     });
     let tenant_config = Arc::new(tenant_config(config, platform));
-    specs.extend(tenants.iter().map(|t| TargetSpec {
+    // A tenant that is the configured company itself is collected as the company; one whose id is
+    // a reserved target id cannot be told apart from it.
+    let tenants = tenants.iter().filter(|t| {
+        Some(t.app_id.as_str()) != company_app && !["company", "platform"].contains(&t.id.as_str())
+    });
+    specs.extend(tenants.map(|t| TargetSpec {
         id: t.id.clone(),
         name: t.name.clone(),
         kind: TargetKind::Tenant,

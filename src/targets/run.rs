@@ -1,5 +1,5 @@
 //! One target's task: runs each collector on its interval, shares one token attempt among the
-//! collectors of a cycle, and publishes the target's chunks when a cycle ends.
+//! collectors due together, and publishes the target's chunks whenever a collector's cycle ends.
 //!
 //! A collector's cycle is encoded right away, in its own task, into a chunk that stands for it
 //! until its next good cycle: no samples are kept, and a collector that did not run is not encoded
@@ -9,18 +9,21 @@
 //!
 //! # Errors
 //!
-//! A collector's failed cycle is logged at `warn` when it starts failing or fails differently and
-//! at `debug` while it keeps failing the same way, and shown in the self-metrics; its last good
-//! samples stay for [`KEEP_INTERVALS`](super::KEEP_INTERVALS) intervals after its last success,
-//! then go. When the target's token cannot be fetched, its Sobot collectors fail with that error
-//! without calling (one `get_token` a cycle for the whole target) and the target logs it once.
-//! A cycle in which every collector failed makes the target back off: its next cycles come after
+//! A collector's failed cycle is logged at `warn` when it starts failing or fails differently (with
+//! when it will be tried again) and at `debug` while it keeps failing the same way, and shown in the
+//! self-metrics; its last good samples stay for [`KEEP_INTERVALS`](super::KEEP_INTERVALS)
+//! intervals after its last success, then go (checked on time, not only when a cycle ends). When
+//! the target's token cannot be fetched, its Sobot collectors fail with that error without calling:
+//! the client remembers the failure, so the collectors due together cost one `get_token`, and the
+//! target logs it once. A collector whose cycles keep failing backs off: its next cycles come after
 //! 2, 4, then 8 intervals (at most 5 minutes, never less than one interval), jittered by ±10 %, so
-//! a rejected key or a down upstream never sees a retry storm; any success ends the backoff.
+//! a rejected key or a down upstream never sees a retry storm; a success ends its backoff.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
@@ -36,9 +39,9 @@ use crate::telemetry::{
 };
 use crate::upstream::UpstreamError;
 
-/// Collectors of one target that run at once: a large company's big collectors one after the
-/// other rather than all together, so that their answers and samples are not all in memory at
-/// once.
+/// Collectors of one target that run at once: a large company's big collectors a few at a time
+/// rather than all together, so that their answers and samples are not all in memory at once, and
+/// a hanging tenant holds at most this many of the process's places.
 const MAX_CYCLES_PER_TARGET: usize = 4;
 
 /// The longest backoff.
@@ -53,8 +56,20 @@ struct Slot {
     running: bool,
     /// The last good cycle and when it ended.
     snapshot: Option<(Collected, Instant)>,
+    /// Consecutive failed cycles (for the backoff); 0 after a success.
+    failures: u32,
+    /// Whether it calls Sobot with the target's token.
+    needs_token: bool,
     /// The failure last logged at `warn`, so that a repeat is not.
     logged: Option<UpstreamError>,
+}
+
+impl Slot {
+    /// When its kept samples expire, if it is failing and has some.
+    fn expiry(&self) -> Option<Instant> {
+        let (_, taken) = self.snapshot.as_ref().filter(|_| self.failures > 0)?;
+        Some(*taken + self.interval * KEEP_INTERVALS)
+    }
 }
 
 /// A collector's good cycle, encoded.
@@ -78,13 +93,15 @@ impl Collected {
     }
 }
 
-/// What one cycle (the collectors due at one moment) brought back.
+/// What one collector's cycle brought back.
 #[derive(Debug)]
 struct Outcome {
+    index: usize,
     started: Instant,
-    /// The token fetch that failed for the whole cycle.
+    /// The token fetch that failed, so that the collector did not call.
     token_error: Option<UpstreamError>,
-    results: Vec<(usize, Result<Collected, UpstreamError>, Duration)>,
+    result: Result<Collected, UpstreamError>,
+    took: Duration,
 }
 
 /// Runs a target until its task is aborted.
@@ -97,46 +114,56 @@ pub(super) async fn run(spec: TargetSpec, shared: Arc<Shared>, publisher: Arc<Pu
         .map(|s| {
             let name = s.job.name();
             telemetry.set_collector(COLLECTOR_INTERVAL, &name, s.interval.as_secs_f64());
-            Slot { name, interval: s.interval, next_due: first, running: false, snapshot: None, logged: None }
+            let (next_due, snapshot, logged, needs_token) = (first, None, None, s.job.needs_sobot_token());
+            Slot {
+                name,
+                interval: s.interval,
+                next_due,
+                running: false,
+                snapshot,
+                failures: 0,
+                needs_token,
+                logged,
+            }
         })
         .collect();
-    let mut target = TargetState { spec, telemetry, publisher, failures: 0, failing: None, cycles: 0 };
+    let mut target = TargetState { spec, telemetry, publisher, failing: None, cycles: 0 };
     target.publish(&slots);
     let jobs: Arc<Vec<Scheduled>> = Arc::new(scheduled);
+    let own = Arc::new(Semaphore::new(MAX_CYCLES_PER_TARGET));
     let mut cycles: JoinSet<Outcome> = JoinSet::new();
+    let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
     loop {
-        let next = slots.iter().filter(|s| !s.running).map(|s| s.next_due).min();
+        let due = slots.iter().filter(|s| !s.running).map(|s| s.next_due);
+        let next = due.chain(slots.iter().filter_map(Slot::expiry)).min();
         tokio::select! {
             () = sleep_until(next) => {
                 let now = Instant::now();
-                let due: Vec<usize> = (0..slots.len()).filter(|&i| !slots[i].running && slots[i].next_due <= now).collect();
-                for &i in &due {
+                for i in 0..slots.len() {
+                    if slots[i].running || slots[i].next_due > now {
+                        continue;
+                    }
                     slots[i].running = true;
-                }
-                // The collectors that need the token share one cycle (and one token attempt);
-                // each other one has a cycle of its own, published as soon as it ends.
-                let (token, own): (Vec<usize>, Vec<usize>) = due.into_iter().partition(|&i| jobs[i].job.needs_sobot_token());
-                if !token.is_empty() {
-                    let deadline = token
-                        .iter()
-                        .map(|&i| deadline(&jobs[i].job, slots[i].interval, &target.spec))
-                        .max()
-                        .unwrap_or_default();
-                    cycles.spawn(cycle(jobs.clone(), token, sobot.clone(), shared.clone(), deadline));
-                }
-                for i in own {
                     let deadline = deadline(&jobs[i].job, slots[i].interval, &target.spec);
-                    cycles.spawn(cycle(jobs.clone(), vec![i], None, shared.clone(), deadline));
+                    let context = (jobs.clone(), sobot.clone(), shared.clone(), own.clone());
+                    let handle = cycles.spawn(cycle(i, context, deadline));
+                    running.insert(handle.id(), i);
+                }
+                if target.expire(&mut slots) {
+                    target.publish(&slots);
                 }
             }
-            Some(joined) = cycles.join_next() => match joined {
-                Ok(outcome) => target.apply(&mut slots, outcome),
-                // Only a panic outside the collectors (each runs in a task of its own) gets here.
+            Some(joined) = cycles.join_next_with_id() => match joined {
+                Ok((id, outcome)) => {
+                    running.remove(&id);
+                    target.apply(&mut slots, outcome);
+                }
+                // Only a panic outside the collector (which runs in a task of its own) gets here.
                 Err(e) => {
-                    error!(target_id = %target.spec.id, error = %e, "target cycle failed: this is a bug");
-                    for slot in slots.iter_mut().filter(|s| s.running) {
-                        slot.running = false;
-                        slot.next_due = Instant::now() + slot.interval;
+                    error!(target_id = %target.spec.id, error = %e, "collector cycle failed: this is a bug");
+                    if let Some(i) = running.remove(&e.id()) {
+                        slots[i].running = false;
+                        slots[i].next_due = Instant::now() + slots[i].interval;
                     }
                 }
             },
@@ -160,74 +187,60 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// The collectors `due` of one cycle: one token attempt for all of them, then each in a task of
-/// its own (a bug that panics fails that collector's cycle only), within the process-wide bound.
-async fn cycle(
-    jobs: Arc<Vec<Scheduled>>,
-    due: Vec<usize>,
-    sobot: Option<Arc<SobotClient>>,
-    shared: Arc<Shared>,
-    deadline: Duration,
-) -> Outcome {
+/// What a cycle needs besides its collector: the jobs, the target's Sobot client, the process's
+/// places and the target's own.
+type CycleContext = (Arc<Vec<Scheduled>>, Option<Arc<SobotClient>>, Arc<Shared>, Arc<Semaphore>);
+
+/// One collector's cycle: the token first if it needs one (collectors due together share the
+/// attempt: the client fetches once and remembers a failure), then the collector in a task of its
+/// own (a bug that panics fails that cycle only), within the target's and the process's places and
+/// the deadline (waiting for a place included).
+async fn cycle(index: usize, (jobs, sobot, shared, own): CycleContext, deadline: Duration) -> Outcome {
     let started = Instant::now();
-    let deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX);
-    let overran = move || UpstreamError::Deadline(deadline_ms);
+    let end = started + deadline;
+    let overran = UpstreamError::Deadline(u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX));
+    let job = jobs[index].job.clone();
     let token_error = match &sobot {
-        Some(client) if due.iter().any(|&i| jobs[i].job.needs_sobot_token()) => {
-            match tokio::time::timeout(deadline, client.ensure_token()).await {
+        Some(client) if job.needs_sobot_token() => {
+            match tokio::time::timeout_at(end, client.ensure_token()).await {
                 Ok(result) => result.err(),
-                Err(_) => Some(overran()),
+                Err(_) => Some(overran.clone()),
             }
         }
         _ => None,
     };
-    // Every collector of the cycle is done by then, waiting for its turn included.
-    let cycle_end = started + deadline;
-    let mut results = Vec::with_capacity(due.len());
-    let mut running = JoinSet::new();
-    let own = Arc::new(tokio::sync::Semaphore::new(MAX_CYCLES_PER_TARGET));
-    let mut index = std::collections::HashMap::new();
-    for i in due {
-        let job = jobs[i].job.clone();
-        if let Some(e) = token_error.as_ref().filter(|_| job.needs_sobot_token()) {
-            results.push((i, Err(e.clone()), Duration::ZERO));
-            continue;
-        }
-        let (permits, own) = (shared.permits.clone(), own.clone());
-        let handle = running.spawn(async move {
-            // Neither semaphore is ever closed.
-            let _own = own.acquire_owned().await;
-            let _permit = permits.acquire_owned().await;
-            let started = Instant::now();
-            let result = match tokio::time::timeout_at(cycle_end, job.collect()).await {
-                Ok(result) => result.and_then(Collected::encode),
-                Err(_) => Err(overran()),
-            };
-            (result, started.elapsed())
-        });
-        index.insert(handle.id(), i);
+    if let Some(e) = &token_error {
+        return Outcome {
+            index,
+            started,
+            token_error: Some(e.clone()),
+            result: Err(e.clone()),
+            took: Duration::ZERO,
+        };
     }
-    while let Some(joined) = running.join_next_with_id().await {
-        match joined {
-            Ok((id, (result, took))) => results.extend(index.get(&id).map(|&i| (i, result, took))),
-            Err(e) => {
-                if let Some(&i) = index.get(&e.id()) {
-                    error!(collector = %jobs[i].job.name(), error = %e, "collector cycle panicked: this is a bug");
-                    results.push((i, Err(UpstreamError::Panicked), Duration::ZERO));
-                }
-            }
-        }
-    }
-    Outcome { started, token_error, results }
-}
-
-/// Why a target as a whole fails.
-#[derive(Debug, PartialEq)]
-enum Failing {
-    /// No token.
-    Token(UpstreamError),
-    /// Every collector failed (each logs its own error).
-    Collectors,
+    let task = tokio::spawn(async move {
+        // Neither semaphore is ever closed.
+        let places = async {
+            let own = own.acquire_owned().await;
+            let process = shared.permits.clone().acquire_owned().await;
+            (own, process)
+        };
+        let Ok(_places) = tokio::time::timeout_at(end, places).await else {
+            // Not polled at all past its deadline: it takes no rate-limit slot.
+            return (Err(overran), Duration::ZERO);
+        };
+        let started = Instant::now();
+        let result = match tokio::time::timeout_at(end, job.collect()).await {
+            Ok(result) => result.and_then(Collected::encode),
+            Err(_) => Err(overran),
+        };
+        (result, started.elapsed())
+    });
+    let (result, took) = task.await.unwrap_or_else(|e| {
+        error!(collector = %jobs[index].job.name(), error = %e, "collector cycle panicked: this is a bug");
+        (Err(UpstreamError::Panicked), Duration::ZERO)
+    });
+    Outcome { index, started, token_error: None, result, took }
 }
 
 /// What the target's task keeps besides its slots.
@@ -235,87 +248,78 @@ struct TargetState {
     spec: TargetSpec,
     telemetry: Arc<Telemetry>,
     publisher: Arc<Publisher>,
-    /// Consecutive cycles in which every collector failed.
-    failures: u32,
-    /// Why the target as a whole is failing, as last logged.
-    failing: Option<Failing>,
+    /// The token failure the target last logged.
+    failing: Option<UpstreamError>,
     cycles: u64,
 }
 
 impl TargetState {
     fn apply(&mut self, slots: &mut [Slot], outcome: Outcome) {
-        let Outcome { started, token_error, results } = outcome;
+        let Outcome { index, started, token_error, result, took } = outcome;
         let id = &self.spec.id;
         let t = &self.telemetry;
         let now = Instant::now();
         self.cycles += 1;
-        let all_failed = results.iter().all(|(_, r, _)| r.is_err());
-        for (i, result, took) in results {
-            let slot = &mut slots[i];
-            slot.running = false;
-            t.set_collector(COLLECTOR_DURATION, &slot.name, took.as_secs_f64());
-            match result {
-                Ok(collected) => {
-                    #[allow(clippy::cast_precision_loss)]
-                    t.set_collector(COLLECTOR_SERIES, &slot.name, collected.series as f64);
-                    t.set_collector(COLLECTOR_SUCCESS, &slot.name, 1.0);
-                    t.set_collector(COLLECTOR_LAST_SUCCESS, &slot.name, unix_now());
-                    slot.snapshot = Some((collected, now));
-                    if slot.logged.take().is_some() {
-                        info!(target_id = %id, collector = %slot.name, "collector recovered");
-                    }
+        let slot = &mut slots[index];
+        slot.running = false;
+        t.set_collector(COLLECTOR_DURATION, &slot.name, took.as_secs_f64());
+        slot.failures = if result.is_ok() { 0 } else { slot.failures.saturating_add(1) };
+        let wait =
+            backoff(slot.interval, slot.failures, stable_hash(id) ^ stable_hash(&slot.name) ^ self.cycles);
+        // A cycle longer than the interval delays the next one instead of bunching them.
+        slot.next_due = (started + wait).max(now);
+        let retry_in_s = wait.as_secs_f64();
+        match result {
+            Ok(collected) => {
+                #[allow(clippy::cast_precision_loss)]
+                t.set_collector(COLLECTOR_SERIES, &slot.name, collected.series as f64);
+                t.set_collector(COLLECTOR_SUCCESS, &slot.name, 1.0);
+                t.set_collector(COLLECTOR_LAST_SUCCESS, &slot.name, unix_now());
+                slot.snapshot = Some((collected, now));
+                if slot.logged.take().is_some() {
+                    info!(target_id = %id, collector = %slot.name, "collector recovered");
                 }
-                Err(e) => {
-                    t.set_collector(COLLECTOR_SUCCESS, &slot.name, 0.0);
-                    if token_error.as_ref() == Some(&e) {
-                        // Logged once for the whole target below.
-                    } else if slot.logged.as_ref() == Some(&e) {
-                        debug!(target_id = %id, collector = %slot.name, error = %e, "collection failed again");
-                    } else {
-                        warn!(target_id = %id, collector = %slot.name, error = %e, "collection failed");
-                        slot.logged = Some(e);
-                    }
-                    let keep_for = slot.interval * KEEP_INTERVALS;
-                    if slot.snapshot.as_ref().is_some_and(|(_, taken)| taken.elapsed() >= keep_for) {
-                        slot.snapshot = None;
-                        t.set_collector(COLLECTOR_SERIES, &slot.name, 0.0);
-                        warn!(target_id = %id, collector = %slot.name, keep_for_s = keep_for.as_secs(), "dropping stale samples");
-                    }
-                }
-            }
-        }
-
-        self.failures = if all_failed { self.failures.saturating_add(1) } else { 0 };
-        let mut retry_in = Duration::ZERO;
-        for slot in slots.iter_mut().filter(|s| !s.running && s.next_due <= started) {
-            let wait = backoff(slot.interval, self.failures, stable_hash(id) ^ self.cycles);
-            retry_in = retry_in.max(wait);
-            // A cycle longer than the interval delays the next one instead of bunching them.
-            slot.next_due = (started + wait).max(now);
-        }
-
-        match (token_error, all_failed) {
-            (Some(e), _) => {
-                if self.failing.as_ref() != Some(&Failing::Token(e.clone())) {
-                    warn!(target_id = %id, error = %e, hint = token_hint(&e), retry_in_s = retry_in.as_secs_f64(), "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
-                    self.failing = Some(Failing::Token(e));
-                } else {
-                    debug!(target_id = %id, error = %e, "still no Sobot token");
-                }
-            }
-            (None, true) => {
-                if self.failing.is_none() {
-                    warn!(target_id = %id, retry_in_s = retry_in.as_secs_f64(), "every collector of the target failed; backing off");
-                    self.failing = Some(Failing::Collectors);
-                }
-            }
-            (None, false) => {
-                if self.failing.take().is_some() {
+                // A collector that needs the token got one: the target's token works again.
+                if slot.needs_token && self.failing.take().is_some() {
                     info!(target_id = %id, "target recovered");
                 }
             }
+            Err(e) => {
+                t.set_collector(COLLECTOR_SUCCESS, &slot.name, 0.0);
+                if let Some(token) = token_error {
+                    if self.failing.as_ref() != Some(&token) {
+                        warn!(target_id = %id, error = %token, hint = token_hint(&token), retry_in_s, "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
+                        self.failing = Some(token);
+                    } else {
+                        debug!(target_id = %id, error = %token, "still no Sobot token");
+                    }
+                } else if slot.logged.as_ref() == Some(&e) {
+                    debug!(target_id = %id, collector = %slot.name, error = %e, retry_in_s, "collection failed again");
+                } else {
+                    warn!(target_id = %id, collector = %slot.name, error = %e, retry_in_s, "collection failed");
+                    slot.logged = Some(e);
+                }
+            }
         }
+        self.expire(slots);
         self.publish(slots);
+    }
+
+    /// Drops the samples of failing collectors whose last success is older than their keep-for
+    /// time; whether any went.
+    fn expire(&self, slots: &mut [Slot]) -> bool {
+        let now = Instant::now();
+        let mut dropped = false;
+        for slot in slots.iter_mut() {
+            if slot.expiry().is_some_and(|at| at <= now) {
+                slot.snapshot = None;
+                self.telemetry.set_collector(COLLECTOR_SERIES, &slot.name, 0.0);
+                let keep_for_s = (slot.interval * KEEP_INTERVALS).as_secs();
+                warn!(target_id = %self.spec.id, collector = %slot.name, keep_for_s, "dropping stale samples");
+                dropped = true;
+            }
+        }
+        dropped
     }
 
     /// Publishes the collectors' chunks and one of the target's own (self-metrics, info series).
