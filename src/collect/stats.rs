@@ -194,6 +194,29 @@ impl StatsCollector {
     }
 }
 
+/// The metric names and HELP texts of an endpoint's fields, made once per endpoint, scope and
+/// interval and shared by every collector of them (a thousand tenants hold one copy).
+fn metrics_of(endpoint: &'static Endpoint, per_group: bool, interval: Duration) -> Arc<[Metric]> {
+    type Tables = std::collections::HashMap<(&'static str, bool, Duration), Arc<[Metric]>>;
+    static TABLES: std::sync::OnceLock<std::sync::Mutex<Tables>> = std::sync::OnceLock::new();
+    let mut tables =
+        TABLES.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    tables
+        .entry((endpoint.name, per_group, interval))
+        .or_insert_with(|| {
+            endpoint
+                .fields
+                .iter()
+                .map(|f| {
+                    let name =
+                        if per_group { Endpoint::group_metric(f.metric) } else { f.metric.to_string() };
+                    (name.into(), help_text(endpoint, f, per_group, interval).into())
+                })
+                .collect()
+        })
+        .clone()
+}
+
 /// A row's identifying labels and its fields' values (in the table's order), parsed once.
 type Decoded = (Labels, Box<[Option<f64>]>);
 
@@ -202,20 +225,13 @@ type Decoded = (Labels, Box<[Option<f64>]>);
 struct Decoder {
     endpoint: &'static Endpoint,
     /// Metric names and HELP texts, one per field of `endpoint`.
-    metrics: Vec<Metric>,
+    metrics: Arc<[Metric]>,
     errors: ParseErrors,
 }
 
 impl Decoder {
     fn new(endpoint: &'static Endpoint, per_group: bool, interval: Duration, errors: ParseErrors) -> Self {
-        let metrics = endpoint
-            .fields
-            .iter()
-            .map(|f| {
-                let name = if per_group { Endpoint::group_metric(f.metric) } else { f.metric.to_string() };
-                (name.into(), help_text(endpoint, f, per_group, interval).into())
-            })
-            .collect();
+        let metrics = metrics_of(endpoint, per_group, interval);
         Self { endpoint, metrics, errors }
     }
 

@@ -32,8 +32,9 @@ pub(crate) struct EncodedFamily {
     /// The name as exposed (counters with `_total`): the key families are merged by.
     pub(crate) name: Arc<str>,
     pub(crate) kind: Kind,
-    /// `# HELP` and `# TYPE` lines, OpenMetrics spelling.
-    pub(crate) header: Range<usize>,
+    /// `# HELP` and `# TYPE` lines, OpenMetrics spelling; shared by every chunk with the same
+    /// family (thousands of tenants' chunks hold one copy of each HELP text, not thousands).
+    pub(crate) header: Arc<[u8]>,
     /// Sample lines.
     pub(crate) lines: Range<usize>,
 }
@@ -48,12 +49,16 @@ impl Chunk {
         registry.register_collector(Box::new(Merged(sources)));
         let mut text = String::with_capacity(size);
         encode_registry(&mut text, &registry)?;
-        if text.capacity() > text.len() + text.len() / 8 + 64 {
-            text.shrink_to_fit();
+        // The headers go to the shared table; the chunk keeps its sample lines only.
+        let mut families = split(text.as_bytes());
+        let mut lines = Vec::with_capacity(families.iter().map(|(_, l)| l.len()).sum());
+        for (family, range) in &mut families {
+            let start = lines.len();
+            lines.extend_from_slice(&text.as_bytes()[range.clone()]);
+            family.lines = start..lines.len();
         }
-        let bytes = Bytes::from(text.into_bytes());
-        let families = split(&bytes);
-        Ok(Chunk { bytes, families, own: Default::default() })
+        let families = families.into_iter().map(|(family, _)| family).collect();
+        Ok(Chunk { bytes: Bytes::from(lines), families, own: Default::default() })
     }
 
     /// An empty chunk.
@@ -112,7 +117,7 @@ fn encoded_size(family: &Family) -> usize {
 
 /// Finds each family's header and samples in what prometheus-client wrote: a family starts with
 /// `# HELP`, its `# TYPE` (and `# UNIT`) lines follow, then its samples until the next `# HELP`.
-fn split(bytes: &[u8]) -> Vec<EncodedFamily> {
+fn split(bytes: &[u8]) -> Vec<(EncodedFamily, Range<usize>)> {
     let mut families = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
@@ -146,15 +151,27 @@ fn split(bytes: &[u8]) -> Vec<EncodedFamily> {
             Kind::Counter => format!("{name}_total"),
             Kind::Gauge => name,
         };
-        families.push(EncodedFamily {
-            name: name.into(),
-            kind,
-            header: start..header_end,
-            lines: header_end..lines_end,
-        });
+        let header = intern(&bytes[start..header_end]);
+        families
+            .push((EncodedFamily { name: name.into(), kind, header, lines: 0..0 }, header_end..lines_end));
         pos = lines_end;
     }
     families
+}
+
+/// The one copy of a family's header: the table grows with the distinct HELP texts only (metric
+/// names times the configured intervals), never with the number of targets.
+fn intern(header: &[u8]) -> Arc<[u8]> {
+    static HEADERS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<Arc<[u8]>>>> =
+        std::sync::OnceLock::new();
+    let mut headers =
+        HEADERS.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(shared) = headers.get(header) {
+        return shared.clone();
+    }
+    let shared: Arc<[u8]> = Arc::from(header);
+    headers.insert(shared.clone());
+    shared
 }
 
 /// The families of several sources merged by name, borrowed at encode time (no sample is copied).

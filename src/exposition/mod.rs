@@ -155,7 +155,7 @@ fn assemble<'a>(chunks: impl IntoIterator<Item = (&'a str, &'a Chunk)>, format: 
     let mut out = Parts::default();
     for places in index.values() {
         let (c, f) = places[0];
-        write_header(&mut out, chunks[c].1, &chunks[c].1.families()[f], format);
+        write_header(&mut out, &chunks[c].1.families()[f], format);
         for &(c, f) in places {
             let (labels, chunk) = chunks[c];
             let lines = &chunk.families()[f].lines;
@@ -173,8 +173,8 @@ fn assemble<'a>(chunks: impl IntoIterator<Item = (&'a str, &'a Chunk)>, format: 
 
 /// Writes a family's HELP/TYPE lines in `format`: as encoded for OpenMetrics; for 0.0.4 a
 /// counter's lines name it with its `_total` suffix.
-fn write_header(out: &mut Parts, chunk: &Chunk, family: &EncodedFamily, format: Format) {
-    let header = chunk.slice(&family.header);
+fn write_header(out: &mut Parts, family: &EncodedFamily, format: Format) {
+    let header: &[u8] = &family.header;
     if format == Format::OpenMetrics || family.kind == Kind::Gauge {
         out.copy(header);
         return;
