@@ -107,6 +107,7 @@ async fn run() {
         .expect("body");
     let _ = child.kill();
     let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
     let requests = sim.requests().len();
     let series = body.lines().filter(|l| !l.starts_with('#')).count();
 
