@@ -15,18 +15,21 @@
 //!     exposition: each collector's cycle encoded once into a chunk; a target publishes
 //!                 its chunks on the board, which assembles /metrics on the next scrape
 //!                      │
-//!     web: /metrics, /, /healthz serve those bytes
+//!     web: /metrics, /probe?target=, /sd, /, /healthz serve those bytes
 //! ```
 //!
 //! - [`cli`], [`config`]: flags validated into process settings, and the YAML file into the
 //!   collection config by a pure function (tested on the files in `src/config/testdata`).
-//! - [`demo`]: `--demo` in one place: the simulator's port and credentials, the demo's groups.
-//! - [`targets`]: a target per set of credentials (the configured company): its task, its
-//!   collectors' schedule, one token attempt per cycle, backoff; the set is reconciled at run time.
+//! - [`demo`]: `--demo` in one place: the simulator's port and credentials, the demo's groups and
+//!   platform.
+//! - [`targets`]: a target per set of credentials (the configured company, the platform, each
+//!   tenant it lists): its task, its collectors' schedule and deadlines, one token attempt for the
+//!   collectors due together, backoff; the set is reconciled at run time (discovery), tenants are
+//!   split between replicas by a jump consistent hash ([`targets::Shard`]).
 //! - [`collect`]: the collector skeleton (windows and yesterday's cache, cardinality guard,
 //!   families, parse errors, list extraction) and the collectors built on it: statistics
 //!   ([`collect::stats`]), quality inspection ([`collect::quality`]), Laaffic seats
-//!   ([`collect::seats`]).
+//!   ([`collect::seats`]), the platform's discovery and statistics ([`collect::platform`]).
 //! - [`sobot`]: the statistics endpoint table ([`sobot::endpoints`]) and the client (token,
 //!   result codes); [`laaffic`]: the seat query client.
 //! - [`platform`]: the Sobot e-commerce platform API (tenants, their app keys, staff statistics
@@ -40,7 +43,7 @@
 //! - [`window`]: which local day a value covers and how each endpoint wants dates written.
 //! - [`snapshot`]: the samples a collector's cycle produces.
 //! - [`exposition`]: chunks, the board, both text formats, content negotiation, gzip.
-//! - [`web`]: `/metrics`, `/`, `/healthz`, and the `--healthcheck` client.
+//! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, and the `--healthcheck` client.
 //! - [`telemetry`]: the exporter's own metrics, per target and process-wide.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
