@@ -203,7 +203,7 @@ async fn a_rejected_key_costs_one_token_attempt_per_cycle_and_logs_once() {
     let warns = level("WARN");
     assert_eq!(warns.len(), 1, "one WARN when it starts failing: {warns:#?}");
     assert!(warns[0]["error"].as_str().is_some_and(|e| e.contains("910003")), "{warns:#?}");
-    assert!(warns[0]["hint"].as_str().is_some_and(|h| h.contains("app key")), "{warns:#?}");
+    assert!(warns[0]["hint"].as_str().is_some_and(|h| h.contains("app key from the platform")), "{warns:#?}");
     let infos: Vec<_> = level("INFO").into_iter().filter(|v| v["message"] == "target recovered").collect();
     assert_eq!(infos.len(), 1, "one INFO when it recovers: {lines:#?}");
     assert!(logs.of("good").iter().all(|v| v["level"] != "WARN"));

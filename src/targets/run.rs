@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::jobs::{self, Job, Scheduled};
-use super::{KEEP_INTERVALS, Shared, TargetSpec, mix, stable_hash};
+use super::{KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
 use crate::sobot::client::{SobotClient, token_hint};
@@ -288,7 +288,14 @@ impl TargetState {
                 t.set_collector(COLLECTOR_SUCCESS, &slot.name, 0.0);
                 if let Some(token) = token_error {
                     if self.failing.as_ref() != Some(&token) {
-                        warn!(target_id = %id, error = %token, hint = token_hint(&token), retry_in_s, "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
+                        let hint = match (self.spec.kind, token.code_label().as_str()) {
+                            // A tenant's id and key are the platform's, not the config's.
+                            (TargetKind::Tenant, "910003" | "900003" | "910004" | "900004") => {
+                                "the tenant's app id or app key from the platform (getBatchAppKey) was refused: check the tenant's API settings in Sobot"
+                            }
+                            _ => token_hint(&token),
+                        };
+                        warn!(target_id = %id, error = %token, hint, retry_in_s, "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
                         self.failing = Some(token);
                     } else {
                         debug!(target_id = %id, error = %token, "still no Sobot token");
