@@ -50,24 +50,6 @@ const PROMETHEUS_RULES: [(&str, &str, &str); 2] = [
 
 // ------------------------------------------------------------------------------------------ helpers
 
-/// A temporary directory removed when dropped (declare it before the processes that use it).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        TempDir(temp_dir(name))
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -263,7 +245,7 @@ fn shard_alerts_name_only_documented_platform_metrics_once_the_exporter_has_them
 
 #[test]
 fn every_prometheus_config_passes_promtool() {
-    let tmp = TempDir::new("deploy_promtool");
+    let tmp = temp_dir("deploy_promtool");
     let rules = copy_rules(tmp.path());
     for config in ["single.yml", "hashmod/prometheus-0.yml", "hashmod/prometheus-1.yml", "agent/store.yml"] {
         let name = config.replace('/', "_");
@@ -660,7 +642,7 @@ fn prometheus_operator_objects_are_well_formed_and_name_every_replica() {
 
 #[test]
 fn the_prometheus_rules_objects_are_the_rules_files() {
-    let tmp = TempDir::new("deploy_prometheusrule");
+    let tmp = temp_dir("deploy_prometheusrule");
     for (name, rules, file) in PROMETHEUS_RULES {
         // The checked-in object is the script's output ...
         let out = Command::new("bash")
@@ -1020,7 +1002,7 @@ async fn loaded_rules(prometheus: &Prometheus) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_prometheus_scrapes_every_tenant_of_every_replica_as_a_target_of_its_own() {
-    let tmp = TempDir::new("deploy_single");
+    let tmp = temp_dir("deploy_single");
     let rules = copy_rules(tmp.path());
     let replicas: Vec<FakeReplica> = (1..=3).map(|n| FakeReplica::start(n, 3)).collect();
     let config =
@@ -1039,7 +1021,7 @@ async fn one_prometheus_scrapes_every_tenant_of_every_replica_as_a_target_of_its
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hashmod_servers_split_the_tenants_between_them() {
-    let tmp = TempDir::new("deploy_hashmod");
+    let tmp = temp_dir("deploy_hashmod");
     copy_rules(tmp.path());
     let replicas: Vec<FakeReplica> = (1..=3).map(|n| FakeReplica::start(n, 3)).collect();
     let hosts = loopback_hosts(&replicas, None);
@@ -1073,7 +1055,7 @@ async fn two_hashmod_servers_split_the_tenants_between_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_agent_per_replica_remote_writes_every_shard_to_the_store() {
-    let tmp = TempDir::new("deploy_agent");
+    let tmp = temp_dir("deploy_agent");
     let rules = copy_rules(tmp.path());
     let replicas: Vec<FakeReplica> = (1..=3).map(|n| FakeReplica::start(n, 3)).collect();
     let store_config = runnable_config("deploy/prometheus/agent/store.yml", &[], Mode::Store);

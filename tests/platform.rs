@@ -12,14 +12,6 @@ use common::*;
 use sobot_exporter::simulator::{SimPlatform, sim_platform};
 
 const SECS: Duration = Duration::from_secs(40);
-const OVERVIEW: [&str; 6] = [
-    "robot_session",
-    "robot_satisfaction",
-    "human_session",
-    "human_satisfaction",
-    "customer_session",
-    "message_stats",
-];
 
 /// A platform of `n` tenants; the tenant at `wrong` (if any) is listed with a key get_token
 /// refuses.
@@ -63,9 +55,7 @@ async fn exporter_with(
     let key = platform.union_key.expose().to_string();
     let mut env: Vec<(&str, &str)> = env.to_vec();
     env.push(("SOBOT_PLATFORM_UNION_KEY", &key));
-    let exporter = Exporter::start_with_env(name, &sim.base_url(), &args, &env).await;
-    let _ = std::fs::remove_dir_all(dir);
-    exporter
+    Exporter::start_with_env(name, &sim.base_url(), &args, &env).await
 }
 
 fn collector_success(m: &Metrics, tenant: &str, collector: &str) -> Option<f64> {
@@ -87,7 +77,7 @@ async fn every_tenant_is_collected_with_its_own_values_and_one_token() {
     let bad = &platform.tenants[wrong];
     let m = exporter
         .wait_for("every good tenant collected, the bad one failing", SECS, |m| {
-            good.iter().all(|t| OVERVIEW.iter().all(|c| collector_success(m, &t.company_id, c) == Some(1.0)))
+            good.iter().all(|t| STATS.iter().all(|c| collector_success(m, &t.company_id, c) == Some(1.0)))
                 && collector_success(m, &bad.company_id, "robot_session") == Some(0.0)
                 && m.family("sobot_platform_tenant_info").len() == 42
                 && m.get("sobot_exporter_platform_tenants_discovered").is_some()
@@ -102,8 +92,7 @@ async fn every_tenant_is_collected_with_its_own_values_and_one_token() {
         let want: f64 = item["consult_session"].as_str().expect("string").parse().expect("count");
         let series = format!("sobot_robot_consult_sessions{{tenant=\"{}\",window=\"today\"}}", t.company_id);
         assert_eq!(m.get(&series), Some(want), "{series}");
-        for endpoint in
-            sobot_exporter::sobot::endpoints::ENDPOINTS.iter().filter(|e| OVERVIEW.contains(&e.name))
+        for endpoint in sobot_exporter::sobot::endpoints::ENDPOINTS.iter().filter(|e| STATS.contains(&e.name))
         {
             let field = &endpoint.fields[0];
             let any = m.family(field.metric);
@@ -275,7 +264,6 @@ async fn prometheus_agents_find_every_tenant_exactly_once_through_sd() {
     assert_eq!(named.first().and_then(|r| r["value"][1].as_str()), Some("24"));
     drop(agents);
     drop(store);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread")]

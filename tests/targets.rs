@@ -38,7 +38,6 @@ fn config(sim: &Simulator, interval: &str) -> Arc<CollectionConfig> {
         _ => None,
     };
     let config = load(&cli, &env, None).expect("config");
-    let _ = std::fs::remove_dir_all(dir);
     Arc::new(config.collection)
 }
 
@@ -290,7 +289,6 @@ async fn metrics_of_several_targets_pass_promtool_and_the_official_parsers() {
             assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics: {report}");
         }
     }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Serves `set` and `board` on 127.0.0.1 in process; returns the base URL.

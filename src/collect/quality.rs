@@ -59,6 +59,14 @@ pub struct QualitySource {
     pub record_key: &'static [&'static str],
 }
 
+/// The score fields of the chat channel's inspections, the same in both APIs.
+const CHAT_SCORES: [(&str, &str); 4] = [
+    ("quality_score", "total_score"),
+    ("standard_quality_score", "standard_total_score"),
+    ("add_quality_score", "add_total_score"),
+    ("minus_quality_score", "minus_total_score"),
+];
+
 /// Every quality source. `quality_result` and `chat_result` both give the chat channel: run one.
 pub static QUALITY_SOURCES: &[QualitySource] = &[
     QualitySource {
@@ -71,12 +79,7 @@ pub static QUALITY_SOURCES: &[QualitySource] = &[
         paging: Paging::PageSize,
         agent_key: "staffid",
         name_key: "staff_name",
-        scores: [
-            ("quality_score", "total_score"),
-            ("standard_quality_score", "standard_total_score"),
-            ("add_quality_score", "add_total_score"),
-            ("minus_quality_score", "minus_total_score"),
-        ],
+        scores: CHAT_SCORES,
         record_key: &["cid", "schemeid"],
     },
     QualitySource {
@@ -89,12 +92,7 @@ pub static QUALITY_SOURCES: &[QualitySource] = &[
         paging: Paging::PageCount,
         agent_key: "agentid",
         name_key: "agent_name",
-        scores: [
-            ("quality_score", "total_score"),
-            ("standard_quality_score", "standard_total_score"),
-            ("add_quality_score", "add_total_score"),
-            ("minus_quality_score", "minus_total_score"),
-        ],
+        scores: CHAT_SCORES,
         record_key: &["cid", "schemeid"],
     },
     QualitySource {

@@ -305,16 +305,6 @@ impl PartialEq for Pattern {
 
 impl Eq for Pattern {}
 
-/// The six company overview endpoints: what a tenant collects by default.
-pub(crate) const TENANT_DEFAULT_COLLECTORS: [&str; 6] = [
-    "robot_session",
-    "robot_satisfaction",
-    "human_session",
-    "human_satisfaction",
-    "customer_session",
-    "message_stats",
-];
-
 /// Environment variable of the platform's union key.
 pub(crate) const ENV_UNION_KEY: &str = "SOBOT_PLATFORM_UNION_KEY";
 
@@ -582,7 +572,8 @@ fn platform(
     let all = CollectorKind::all();
     let names: Vec<String> = match &p.collectors {
         Some(names) => names.clone(),
-        None => TENANT_DEFAULT_COLLECTORS.iter().map(|n| (*n).to_string()).collect(),
+        // By default the company overview endpoints (the table's company-wide ones).
+        None => ENDPOINTS.iter().filter(|e| e.rows == Rows::Item).map(|e| e.name.to_string()).collect(),
     };
     let collectors = names
         .iter()
