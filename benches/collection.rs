@@ -4,6 +4,10 @@
 //! succeeded once, upstream requests, the exporter's peak memory, and the size and encode time of
 //! the resulting /metrics. Figures, not assertions: nothing here fails on a slow machine.
 
+mod support;
+
+use support::*;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -95,7 +99,7 @@ async fn run() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     let wall = started.elapsed();
-    let peak_kib = peak_memory_kib(child.id());
+    let peak_kib = proc_status_kib(child.id(), "VmHWM:");
     let gzip = client
         .get(&url)
         .header("Accept-Encoding", "gzip")
@@ -211,22 +215,4 @@ async fn collect_in_process(
     }
     sources.push(Arc::new(telemetry.families()));
     sources
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn peak_memory_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -27,6 +27,10 @@
 //! `PLATFORM_BENCH_RUNS` (say `4`, or `1,3`) picks the runs. Figures, not assertions: nothing here
 //! fails on a slow machine.
 
+mod support;
+
+use support::*;
+
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
@@ -1326,24 +1330,6 @@ fn make_world_readable(dir: &Path) {
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A `/proc/<pid>/status` figure in KiB (`VmRSS:`, `VmHWM:`); 0 if unreadable.
-fn proc_status_kib(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// User and system CPU time of `/proc/<pid>` (or `self`) in clock ticks; 0 if unreadable.
 fn cpu_ticks(pid: &str) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -1368,12 +1354,6 @@ fn ticks_to_s(ticks: u64, hz: u64) -> f64 {
     ticks as f64 / hz as f64
 }
 
-/// The full path of `program` on `PATH`, if there is one.
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
-}
-
 /// Seconds since the Unix epoch.
 fn unix_now() -> f64 {
     jiff::Timestamp::now().as_duration().as_secs_f64()
@@ -1396,21 +1376,4 @@ fn median_u64(values: &mut [u64]) -> u64 {
 fn median_duration(values: &mut [Duration]) -> Duration {
     values.sort_unstable();
     values.get(values.len() / 2).copied().unwrap_or_default()
-}
-
-/// `a / b`, or 0 when `b` is 0.
-fn ratio(a: f64, b: f64) -> f64 {
-    if b == 0.0 { 0.0 } else { a / b }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn mib(bytes: usize) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-fn kib_mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
