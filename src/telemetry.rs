@@ -54,6 +54,8 @@ pub const AGENTS_DROPPED: &str = "sobot_exporter_agents_dropped";
 pub const UPSTREAM_REQUESTS: &str = "sobot_exporter_upstream_requests_total";
 /// `sobot_exporter_parse_errors_total{endpoint,field}`.
 pub const PARSE_ERRORS: &str = "sobot_exporter_parse_errors_total";
+/// `sobot_exporter_upstream_items_dropped_total{endpoint}`.
+pub const UPSTREAM_ITEMS_DROPPED: &str = "sobot_exporter_upstream_items_dropped_total";
 /// `sobot_exporter_token_refreshes_total{result}`.
 pub const TOKEN_REFRESHES: &str = "sobot_exporter_token_refreshes_total";
 
@@ -130,6 +132,12 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         Kind::Counter,
         &["endpoint", "field"],
         "Upstream values that did not parse; no sample was exported for them.",
+    ),
+    metric(
+        UPSTREAM_ITEMS_DROPPED,
+        Kind::Counter,
+        &["endpoint"],
+        "List items of upstream answers skipped unread because a list held more than the cap for that endpoint (20,000 items; 200,000 for the platform's lists).",
     ),
     metric(
         PLATFORM_SHARD_INFO,
@@ -214,6 +222,16 @@ impl Telemetry {
     /// Counts one upstream request outcome.
     pub fn count_request(&self, endpoint: &str, code: &str) {
         self.inc(UPSTREAM_REQUESTS, vec![("endpoint", endpoint.to_string()), ("code", code.to_string())]);
+    }
+
+    /// Counts list items of an answer of `endpoint` skipped past the cap.
+    pub fn count_items_dropped(&self, endpoint: &str, items: u64) {
+        #[allow(clippy::cast_precision_loss)]
+        let items = items as f64;
+        *self
+            .lock()
+            .entry((UPSTREAM_ITEMS_DROPPED, vec![("endpoint", endpoint.to_string())]))
+            .or_insert(0.0) += items;
     }
 
     /// Counts one value that did not parse.

@@ -2,26 +2,32 @@
 //! scopes (company, per group, per agent).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::Value;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
 use crate::snapshot::{Family, Labels};
 use crate::sobot::client::SobotClient;
 use crate::sobot::endpoints::{Endpoint, Rows};
 use crate::table::Field;
-use crate::telemetry::{COLLECTOR_FAILED_PARTS, Telemetry};
+use crate::telemetry::{COLLECTOR_FAILED_PARTS, COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
 use crate::value::parse_id;
 use crate::window::{Window, day_range};
 
 /// Most ids the upstream accepts in one `groupids`/`serviceids` parameter (`210007` beyond).
 pub const MAX_IDS_PER_REQUEST: usize = 100;
+
+/// Per-agent rows one cycle reads at most, over all its requests (each answer is also cut at
+/// [`crate::upstream::MAX_ITEMS`] by the upstream layer): an upstream that answers every chunk of
+/// 100 ids with 20,000 rows cannot grow a cycle without bound. The rest are dropped and the
+/// cycle reports `sobot_exporter_collector_truncated` 1.
+pub const MAX_ROWS_PER_CYCLE: usize = 100_000;
 
 /// The HELP text of a table field: what it is, where it comes from, that it is cached.
 pub fn help_text(endpoint: &Endpoint, field: &Field, per_group: bool, interval: Duration) -> String {
@@ -63,13 +69,16 @@ pub struct StatsCollector {
     scope: Scope,
     client: Arc<SobotClient>,
     decoder: Decoder,
-    /// Each window's rows (identifying labels, upstream record); yesterday's reused for an hour.
     /// Each window's rows, decoded (yesterday's kept for an hour).
     windows: Windows<Vec<Decoded>>,
     /// The per-agent scope's cardinality guard.
     guard: Option<Guard>,
     /// Groups that failed in the current cycle.
     failed_parts: AtomicUsize,
+    /// Per-agent rows read in the current cycle, against [`MAX_ROWS_PER_CYCLE`].
+    rows_read: AtomicUsize,
+    /// Whether the row budget has been warned about (once per collector).
+    warned_budget: AtomicBool,
     telemetry: Arc<Telemetry>,
 }
 
@@ -108,6 +117,8 @@ impl StatsCollector {
             windows: Windows::new(ctx.windows, ctx.tz),
             guard,
             failed_parts: AtomicUsize::new(0),
+            rows_read: AtomicUsize::new(0),
+            warned_budget: AtomicBool::new(false),
             telemetry: ctx.telemetry,
         }
     }
@@ -120,14 +131,8 @@ impl StatsCollector {
     /// One cycle: fetches every window; fails if any request fails.
     pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
         self.failed_parts.store(0, Ordering::Relaxed);
-        // Decoded as each answer arrives, so that no answer's JSON outlives its request.
-        let days = self
-            .windows
-            .fetch(|day| async move {
-                let rows = self.fetch_window(day).await?;
-                Ok(rows.into_iter().map(|(labels, row)| self.decoder.decode(labels, &row)).collect())
-            })
-            .await?;
+        self.rows_read.store(0, Ordering::Relaxed);
+        let days = self.windows.fetch(|day| self.fetch_window(day)).await?;
         let mut rows: Vec<(Window, &Decoded)> =
             days.iter().flat_map(|(window, rows)| rows.iter().map(move |row| (*window, row))).collect();
         if let Some(guard) = &self.guard {
@@ -139,23 +144,38 @@ impl StatsCollector {
             let failed = self.failed_parts.load(Ordering::Relaxed) as f64;
             self.telemetry.set_collector(COLLECTOR_FAILED_PARTS, &self.name, failed);
         }
+        if matches!(self.scope, Scope::PerAgent { .. }) {
+            let truncated = self.rows_read.load(Ordering::Relaxed) > MAX_ROWS_PER_CYCLE;
+            self.telemetry.set_collector(COLLECTOR_TRUNCATED, &self.name, f64::from(u8::from(truncated)));
+            if truncated && !self.warned_budget.swap(true, Ordering::Relaxed) {
+                warn!(
+                    collector = %self.name,
+                    max_rows = MAX_ROWS_PER_CYCLE,
+                    "the answers of one cycle held more agent rows than the exporter reads: the rest were dropped (logged once; see sobot_exporter_collector_truncated)"
+                );
+            }
+        }
         Ok(self.decoder.samples(&rows))
     }
 
-    /// Every row of one day: its identifying labels and the upstream record.
-    async fn fetch_window(&self, day: Date) -> Result<Vec<(Labels, Value)>, UpstreamError> {
+    /// Every row of one day, decoded as each answer arrives (no answer's JSON outlives its
+    /// request).
+    async fn fetch_window(&self, day: Date) -> Result<Vec<Decoded>, UpstreamError> {
         let (start, end) = day_range(day, self.decoder.endpoint.date_format);
         let dates = [("start_date", start), ("end_date", end)];
         let mut rows = Vec::new();
         match &self.scope {
-            Scope::Company => rows.push((Vec::new(), self.decoder.item(self.fetch(&dates, None).await?)?)),
+            Scope::Company => {
+                let item = self.decoder.item(self.fetch(&dates, None).await?)?;
+                rows.push(self.decoder.decode(Vec::new(), &item));
+            }
             Scope::PerGroup(groups) => {
                 // A group the upstream rejects fails only itself (counted); all failing fail the cycle.
                 let mut failure = None;
                 for group in groups {
                     let item = self.fetch(&dates, Some(("groupids", group.clone()))).await;
                     match item.and_then(|body| self.decoder.item(body)) {
-                        Ok(item) => rows.push((vec![("group", group.clone())], item)),
+                        Ok(item) => rows.push(self.decoder.decode(vec![("group", group.clone())], &item)),
                         Err(e) => {
                             debug!(collector = %self.name, group, error = %e, "one group failed");
                             self.failed_parts.fetch_add(1, Ordering::Relaxed);
@@ -175,7 +195,12 @@ impl StatsCollector {
                     }
                 };
                 for chunk in chunks {
-                    rows.extend(self.decoder.items(self.fetch(&dates, chunk).await?)?);
+                    for (labels, row) in self.decoder.items(self.fetch(&dates, chunk).await?)? {
+                        // Counted past the budget too, so that the cycle knows it was cut.
+                        if self.rows_read.fetch_add(1, Ordering::Relaxed) < MAX_ROWS_PER_CYCLE {
+                            rows.push(self.decoder.decode(labels, &row));
+                        }
+                    }
                 }
             }
         }

@@ -29,6 +29,10 @@ pub const PAGE_SIZE: u32 = 100;
 /// Pages of getTenantList read per call at most (10,000 tenants at [`PAGE_SIZE`]).
 pub const MAX_PAGES: u32 = 100;
 
+/// Items a list of the platform's unpaged answers (getBatchAppKey, the staff statistics and
+/// status logs) keeps: ten times the statistics' cap, for platforms of thousands of tenants.
+pub const PLATFORM_MAX_ITEMS: usize = 200_000;
+
 /// The keys of one tenant, from getBatchAppKey: what a tenant target needs to get its token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantKey {
@@ -85,9 +89,10 @@ impl PlatformClient {
         Self {
             credentials,
             tenant_list: upstream(),
-            batch_app_key: upstream(),
-            staff_job_list: upstream(),
-            staff_log_infos: upstream(),
+            // These three list the whole platform (every tenant, every staff) in one answer.
+            batch_app_key: upstream().with_max_items(PLATFORM_MAX_ITEMS),
+            staff_job_list: upstream().with_max_items(PLATFORM_MAX_ITEMS),
+            staff_log_infos: upstream().with_max_items(PLATFORM_MAX_ITEMS),
             page_size: PAGE_SIZE,
             max_pages: MAX_PAGES,
             telemetry,

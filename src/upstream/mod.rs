@@ -1,14 +1,15 @@
 //! The one request path of every upstream client: the HTTP client with its timeouts, a rate
 //! limiter, and the one place that sends a request, reads its JSON body, logs and counts the outcome.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::debug;
+use tracing::{debug, warn};
 
+mod capped;
 mod error;
 
 use crate::telemetry::Telemetry;
@@ -17,6 +18,13 @@ pub use error::UpstreamError;
 /// Upper bound on a response body we are willing to parse (quality pages of 10,000 records are
 /// a few MiB).
 const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// Items a list of an answer keeps by default: twice the largest page the documents allow
+/// (10,000 quality records); the rest are skipped unread and counted.
+pub const MAX_ITEMS: usize = 20_000;
+
+/// Bodies larger than this are parsed on a blocking thread, off the runtime's workers.
+const PARSE_INLINE_MAX: usize = 1024 * 1024;
 
 /// How to reach an upstream API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +46,10 @@ pub struct Upstream {
     client: reqwest::Client,
     base_url: String,
     limiter: Limiter,
+    /// Items each list of an answer keeps.
+    max_items: usize,
+    /// Endpoints whose answers were cut at `max_items`, warned about once.
+    warned: Mutex<BTreeSet<String>>,
     telemetry: Arc<Telemetry>,
 }
 
@@ -70,8 +82,18 @@ impl Upstream {
             client,
             base_url: settings.base_url.trim_end_matches('/').to_string(),
             limiter: Limiter::Rate(RateLimiter::new(settings.rate_limit_per_minute, 20)),
+            max_items: MAX_ITEMS,
+            warned: Mutex::default(),
             telemetry,
         }
+    }
+
+    /// The same upstream keeping up to `max` items per list of an answer instead of
+    /// [`MAX_ITEMS`] (for an endpoint that lists every tenant or staff of a platform at once).
+    #[must_use]
+    pub fn with_max_items(mut self, max: usize) -> Self {
+        self.max_items = max.max(1);
+        self
     }
 
     /// Like [`Upstream::new`], but at most `max` requests start in any `window`, whatever
@@ -111,7 +133,12 @@ impl Upstream {
         }
         let request = build(&self.client, format!("{}{path}", self.base_url));
         let started = Instant::now();
-        let result = send_json(request).await.and_then(check);
+        let result = send_json(request, self.max_items).await.and_then(|(body, dropped)| {
+            if dropped > 0 {
+                self.items_dropped(endpoint, dropped);
+            }
+            check(body)
+        });
         let code = match &result {
             Ok(_) => ok_code.to_string(),
             Err(e) => e.code_label(),
@@ -123,9 +150,31 @@ impl Upstream {
     }
 }
 
-/// Sends a request and parses its body as JSON. HTTP errors, timeouts and non-JSON bodies become
-/// [`UpstreamError`]s; the vendor's own result code is left to the caller.
-async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, UpstreamError> {
+impl Upstream {
+    /// Counts the items of an answer skipped past the cap; warns the first time per endpoint.
+    fn items_dropped(&self, endpoint: &str, dropped: u64) {
+        self.telemetry.count_items_dropped(endpoint, dropped);
+        let first = self.warned.lock().unwrap_or_else(PoisonError::into_inner).insert(endpoint.to_string());
+        if first {
+            warn!(
+                endpoint,
+                max_items = self.max_items,
+                dropped,
+                "an answer listed more items than the exporter keeps: the rest were skipped (logged once; see sobot_exporter_upstream_items_dropped_total)"
+            );
+        } else {
+            debug!(endpoint, dropped, "answer items skipped past the cap");
+        }
+    }
+}
+
+/// Sends a request and parses its body as JSON, every list cut at `max_items` (see [`capped`]);
+/// returns the value and the number of items skipped. HTTP errors, timeouts and non-JSON bodies
+/// become [`UpstreamError`]s; the vendor's own result code is left to the caller.
+async fn send_json(
+    request: reqwest::RequestBuilder,
+    max_items: usize,
+) -> Result<(Value, u64), UpstreamError> {
     let mut response = request.send().await.map_err(|e| UpstreamError::from_transport(&e))?;
     let status = response.status();
     if !status.is_success() {
@@ -135,16 +184,27 @@ async fn send_json(request: reqwest::RequestBuilder) -> Result<Value, UpstreamEr
     if response.content_length().is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_large());
     }
-    // Read chunk by chunk, so that a body without a length cannot grow past the limit.
-    let mut body = Vec::new();
+    // Read chunk by chunk, so that a body without a length cannot grow past the limit. The
+    // chunks are parsed where they are, never copied into one buffer: a large contiguous
+    // allocation would raise glibc's mmap threshold and stay with the process after the spike.
+    let mut body = capped::Chunks::default();
     while let Some(chunk) = response.chunk().await.map_err(|e| UpstreamError::from_transport(&e))? {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(too_large());
         }
-        body.extend_from_slice(&chunk);
+        body.push(chunk);
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| UpstreamError::InvalidResponse(format!("body is not JSON ({e})")))
+    let inline = body.len() <= PARSE_INLINE_MAX;
+    let parse = move || {
+        capped::parse(body, max_items)
+            .map_err(|e| UpstreamError::InvalidResponse(format!("body is not JSON ({e})")))
+    };
+    if inline {
+        return parse();
+    }
+    tokio::task::spawn_blocking(parse)
+        .await
+        .unwrap_or_else(|e| Err(UpstreamError::InvalidResponse(format!("parsing the body failed ({e})"))))
 }
 
 /// Spaces requests so that at most `per_minute` start in any minute, allowing short bursts

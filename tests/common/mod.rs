@@ -160,6 +160,15 @@ impl Exporter {
         }
     }
 
+    /// A memory figure of the process from `/proc/<pid>/status`, in KiB: `VmRSS` (resident now)
+    /// or `VmHWM` (peak resident so far).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')));
+        let kib = line.and_then(|l| l.split_whitespace().nth(1)).and_then(|kib| kib.parse().ok());
+        kib.unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
+    }
+
     /// Sends SIGTERM without waiting.
     pub fn signal_term(&self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
