@@ -1,17 +1,24 @@
-//! Wiring: the board, the shared clients, the target set with the configured company, the server.
+//! Wiring: the board, the shared clients, the target set with the configured company, the server,
+//! and the reload (SIGHUP, `POST /-/reload`) that swaps the collection config under them.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tracing::info;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
 
-use crate::config::{CollectorKind, Config};
+use crate::config::{CollectionConfig, CollectorKind, Config, ConfigError};
 use crate::demo::Demo;
-use crate::exposition::{Board, Chunk, Key, Published};
+use crate::exposition::{Board, Chunk, Key, Published, Publisher};
 use crate::targets::{self, Shared, TargetSet};
+use crate::telemetry::{CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, CONFIG_LAST_RELOAD_SUCCESSFUL, Telemetry};
 use crate::web::{self, Routes};
+
+/// Reads the configuration again: the flags as given at start (so the process settings do not
+/// change), the config file and the credential files as they are now.
+pub type Loader = Box<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
 
 /// Why the exporter could not start.
 #[derive(Debug, Error)]
@@ -35,10 +42,12 @@ pub enum StartError {
     Encode,
 }
 
-/// Runs the exporter until `shutdown` resolves; `demo`: the demo's simulator to start first.
+/// Runs the exporter until `shutdown` resolves; `demo`: the demo's simulator to start first;
+/// `loader` reads the configuration again on a reload.
 pub async fn run(
     config: Config,
-    demo: Option<Demo>,
+    demo: Option<&Demo>,
+    loader: Loader,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let Config { process, collection } = config;
@@ -54,10 +63,8 @@ pub async fn run(
     };
 
     let board = Board::new();
-    let own = Chunk::encode(vec![Arc::new(crate::telemetry::process_families())])
-        .map_err(|_| StartError::Encode)?;
+    let process_telemetry = crate::telemetry::process_telemetry();
     let process_publisher = board.publisher(Key::Process, &Vec::new(), true);
-    process_publisher.publish(Published::new(vec![Arc::new(own)]));
     let shared = Arc::new(
         Shared::new(board.clone(), &collection)
             .map_err(|e| StartError::Client(e.without_url().to_string()))?,
@@ -70,18 +77,114 @@ pub async fn run(
         interval_s = collection.interval.as_secs_f64(),
         "sobot_exporter listening"
     );
-    let targets = Arc::new(TargetSet::new(shared));
+    let targets = Arc::new(TargetSet::new(shared.clone()));
+    let (config_tx, config_rx) = watch::channel(Arc::new(collection));
+    let reloader = Arc::new(Reloader {
+        loader,
+        config: config_tx,
+        shared,
+        telemetry: process_telemetry,
+        publisher: process_publisher,
+        lock: tokio::sync::Mutex::new(()),
+    });
+    reloader.loaded(true)?;
     let routes = Routes {
         telemetry_path: process.telemetry_path.clone().into(),
         board,
         targets: targets.clone(),
         address,
+        reloader: process.enable_lifecycle.then(|| reloader.clone()),
     };
-    // The company and the platform now; tenants whenever discovery finds them.
-    let follow = tokio::spawn(targets::follow(targets.clone(), Arc::new(collection), targets.discovered()));
+    // The company and the platform now; tenants whenever discovery finds them; again on a reload.
+    let follow = tokio::spawn(targets::follow(targets.clone(), config_rx, targets.discovered()));
+    let hangup = tokio::spawn(reload_on_hangup(reloader));
     web::serve(listener, routes, shutdown).await;
+    hangup.abort();
     follow.abort();
     targets.stop_all();
     info!("stopped");
     Ok(())
+}
+
+/// Reloads the collection config: the targets whose spec changed restart, the others keep running
+/// (and their tokens); a config that does not load leaves the running one in force.
+pub struct Reloader {
+    loader: Loader,
+    config: watch::Sender<Arc<CollectionConfig>>,
+    shared: Arc<Shared>,
+    /// The process-wide self-metrics: build info and the reload status.
+    telemetry: Telemetry,
+    publisher: Publisher,
+    /// One reload at a time.
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// Reads the configuration again and applies it; `trigger` names what asked (for the log).
+    /// Returns the one-line reason a new config was refused.
+    pub async fn reload(&self, trigger: &str) -> Result<(), String> {
+        let _one = self.lock.lock().await;
+        let config = match (self.loader)() {
+            Ok(config) => config,
+            Err(e) => {
+                error!(trigger, error = %e, "reload failed: the running configuration stays in force");
+                self.loaded(false).map_err(|e| e.to_string())?;
+                return Err(e.to_string());
+            }
+        };
+        if let Err(e) = self.shared.update_clients(&config.collection) {
+            let e = format!("cannot build the HTTP client: {}", e.without_url());
+            error!(trigger, error = %e, "reload failed: the running configuration stays in force");
+            self.loaded(false).map_err(|e| e.to_string())?;
+            return Err(e);
+        }
+        let changed = self.config.send_if_modified(|current| {
+            let changed = **current != config.collection;
+            if changed {
+                *current = Arc::new(config.collection);
+            }
+            changed
+        });
+        info!(trigger, changed, "configuration reloaded");
+        self.loaded(true).map_err(|e| e.to_string())
+    }
+
+    /// Records the outcome of a load in the self-metrics and publishes them.
+    fn loaded(&self, ok: bool) -> Result<(), StartError> {
+        self.telemetry.set(CONFIG_LAST_RELOAD_SUCCESSFUL, Vec::new(), f64::from(u8::from(ok)));
+        if ok {
+            let now = jiff::Timestamp::now().as_millisecond();
+            #[allow(clippy::cast_precision_loss)]
+            let now = now as f64 / 1000.0;
+            self.telemetry.set(CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, Vec::new(), now);
+        }
+        let chunk =
+            Chunk::encode(vec![Arc::new(self.telemetry.families())]).map_err(|_| StartError::Encode)?;
+        self.publisher.publish(Published::new(vec![Arc::new(chunk)]));
+        Ok(())
+    }
+}
+
+/// Reloads on every SIGHUP.
+async fn reload_on_hangup(reloader: Arc<Reloader>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            warn!("cannot listen for SIGHUP: reload with POST /-/reload (--web.enable-lifecycle)");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            // The outcome is logged and in the self-metrics.
+            let _ = reloader.reload("SIGHUP").await;
+        }
+    }
+    #[cfg(not(unix))]
+    drop(reloader);
 }

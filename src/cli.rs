@@ -95,6 +95,16 @@ pub struct Cli {
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Enable the lifecycle endpoint POST /-/reload (off by default, as in Prometheus). SIGHUP
+    /// reloads either way.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
+    /// Check the flags, the config file and the credential files it names, print one line and
+    /// exit: 0 if they are valid, 2 if not.
+    #[arg(long = "config.check")]
+    pub config_check: bool,
+
     /// Ask the exporter listening at --web.listen-address for /healthz and exit 0 if it is healthy,
     /// 1 if not (a container HEALTHCHECK that needs no shell tools).
     #[arg(long)]

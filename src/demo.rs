@@ -111,8 +111,9 @@ impl Demo {
         }
     }
 
-    /// Starts the simulator on the bound port (within the runtime); it stops when dropped.
-    pub async fn start(self) -> io::Result<Simulator> {
+    /// Starts the simulator on the bound port (within the runtime); it stops when dropped. The
+    /// demo stays, for the config to be loaded again on a reload.
+    pub async fn start(&self) -> io::Result<Simulator> {
         let config = SimConfig {
             data: DataMode::Live,
             agents: demo_population(),
@@ -123,7 +124,7 @@ impl Demo {
             platform: Some(self.platform.clone()),
             ..SimConfig::fixtures(&self.credentials.app_id, self.credentials.app_key.expose())
         };
-        let simulator = Simulator::start_on(self.listener, config).await?;
+        let simulator = Simulator::start_on(self.listener.try_clone()?, config).await?;
         info!(
             simulator = %simulator.base_url(),
             tenants = TENANTS,

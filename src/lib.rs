@@ -18,6 +18,8 @@
 //!     web: /metrics, /probe?target=, /sd, /, /healthz serve those bytes
 //! ```
 //!
+//! - [`app`]: the wiring, and the reload (SIGHUP, `POST /-/reload`) that swaps the collection
+//!   config under the running targets.
 //! - [`cli`], [`config`]: flags validated into process settings, and the YAML file into the
 //!   collection config by a pure function (tested on the files in `src/config/testdata`).
 //! - [`demo`]: `--demo` in one place: the simulator's port and credentials, the demo's groups and
@@ -43,7 +45,8 @@
 //! - [`window`]: which local day a value covers and how each endpoint wants dates written.
 //! - [`snapshot`]: the samples a collector's cycle produces.
 //! - [`exposition`]: chunks, the board, both text formats, content negotiation, gzip.
-//! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, and the `--healthcheck` client.
+//! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, `/-/reload`, and the `--healthcheck`
+//!   client.
 //! - [`telemetry`]: the exporter's own metrics, per target and process-wide.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.

@@ -1,6 +1,7 @@
 //! The `sobot_exporter` binary: parse flags, set up logging, run until SIGTERM/SIGINT.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use clap::error::ErrorKind;
@@ -41,13 +42,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = match config::load(&cli, &|name| std::env::var(name).ok(), demo.as_ref()) {
+    let demo = demo.map(Arc::new);
+    let load = {
+        let (cli, demo) = (cli.clone(), demo.clone());
+        move || config::load(&cli, &|name| std::env::var(name).ok(), demo.as_deref())
+    };
+    let config = match load() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("sobot_exporter: {e}");
             return ExitCode::from(2);
         }
     };
+    if cli.config_check {
+        println!("sobot_exporter: {}", config.collection.summary());
+        return ExitCode::SUCCESS;
+    }
     init_logging(&config.process);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -56,7 +66,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(config, demo, shutdown_signal())) {
+    match runtime.block_on(app::run(config, demo.as_deref(), Box::new(load), shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Logging is set up by now: one line, in the configured format.

@@ -3,7 +3,8 @@
 //! metrics reference is generated from the same table.
 //!
 //! Each target has its own [`Telemetry`]: its self-series are encoded with its data and go when it
-//! goes. The process-wide ones (`build_info`) come from [`process_families`].
+//! goes. The process-wide ones (`build_info`, the reload status) are in one more [`Telemetry`],
+//! made by [`process_telemetry`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,6 +35,11 @@ const fn metric(
 
 /// `sobot_exporter_build_info{version}`.
 pub const BUILD_INFO: &str = "sobot_exporter_build_info";
+/// `sobot_exporter_config_last_reload_successful`.
+pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "sobot_exporter_config_last_reload_successful";
+/// `sobot_exporter_config_last_reload_success_timestamp_seconds`.
+pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
+    "sobot_exporter_config_last_reload_success_timestamp_seconds";
 /// `sobot_exporter_collector_success{collector}`.
 pub const COLLECTOR_SUCCESS: &str = "sobot_exporter_collector_success";
 /// `sobot_exporter_collector_duration_seconds{collector}`.
@@ -73,6 +79,18 @@ pub const PLATFORM_TENANTS_SERVED: &str = "sobot_exporter_platform_tenants_serve
 /// Every self-metric.
 pub static SELF_METRICS: &[SelfMetric] = &[
     metric(BUILD_INFO, Kind::Gauge, &["version"], "Build information of the exporter; value 1."),
+    metric(
+        CONFIG_LAST_RELOAD_SUCCESSFUL,
+        Kind::Gauge,
+        &[],
+        "Whether the last configuration reload (SIGHUP or POST /-/reload) succeeded (1) or failed and left the running configuration in force (0); 1 from the start.",
+    ),
+    metric(
+        CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP,
+        Kind::Gauge,
+        &[],
+        "Unix time of the last successful configuration load (the start or a reload).",
+    ),
     metric(
         COLLECTOR_SUCCESS,
         Kind::Gauge,
@@ -250,11 +268,12 @@ impl Telemetry {
     }
 }
 
-/// The process-wide self-metrics: `sobot_exporter_build_info`.
-pub fn process_families() -> Vec<Family> {
-    let mut values = BTreeMap::new();
-    values.insert((BUILD_INFO, vec![("version", env!("CARGO_PKG_VERSION").to_string())]), 1.0);
-    families(&values)
+/// The process-wide self-metrics, `sobot_exporter_build_info` set; the reload status is set by
+/// the app.
+pub fn process_telemetry() -> Telemetry {
+    let telemetry = Telemetry::new();
+    telemetry.set(BUILD_INFO, vec![("version", env!("CARGO_PKG_VERSION").to_string())], 1.0);
+    telemetry
 }
 
 fn families(values: &BTreeMap<(&'static str, Labels), f64>) -> Vec<Family> {

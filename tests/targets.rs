@@ -295,8 +295,13 @@ async fn metrics_of_several_targets_pass_promtool_and_the_official_parsers() {
 async fn serve(board: Arc<Board>, set: Arc<TargetSet>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let routes =
-        sobot_exporter::web::Routes { telemetry_path: "/metrics".into(), board, targets: set, address };
+    let routes = sobot_exporter::web::Routes {
+        telemetry_path: "/metrics".into(),
+        board,
+        targets: set,
+        address,
+        reloader: None,
+    };
     tokio::spawn(sobot_exporter::web::serve(listener, routes, std::future::pending()));
     format!("http://{address}")
 }

@@ -180,6 +180,37 @@ pub struct CollectionConfig {
     pub laaffic_credentials: Option<LaafficCredentials>,
 }
 
+impl CollectionConfig {
+    /// One line saying what this config collects, for `--config.check` (no secrets).
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!(
+            "configuration is valid: {} collectors every {}",
+            self.collectors.len(),
+            humantime(self.interval)
+        )];
+        if let Some(c) = &self.credentials {
+            parts.push(format!("Sobot app id {}", c.app_id));
+        }
+        if self.laaffic_credentials.is_some() {
+            parts.push("Laaffic".to_string());
+        }
+        if let Some(p) = &self.platform {
+            parts.push(format!("platform {} (shard {}/{})", p.union_code, p.shard.number(), p.shard.count()));
+        }
+        parts.join("; ")
+    }
+}
+
+/// A duration as the config writes it: `60s`, `1m30s`, `500ms`.
+fn humantime(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        _ if ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
+        _ if ms.is_multiple_of(1000) => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
+    }
+}
+
 /// A collector the config can name. Two are equal when their names are.
 #[derive(Debug, Clone, Copy)]
 pub enum CollectorKind {

@@ -40,6 +40,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Demo mode: run against the embedded simulator.
     pub demo: bool,
+    /// Whether `POST /-/reload` is served (`--web.enable-lifecycle`).
+    pub enable_lifecycle: bool,
 }
 
 /// The validated configuration.
@@ -82,14 +84,21 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
     let path_chars = telemetry_path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
     if !telemetry_path.starts_with('/')
         || !path_chars
-        || ["/", "/healthz", "/-/healthy", "/probe", "/sd"].contains(&telemetry_path.as_str())
+        || ["/", "/healthz", "/-/healthy", "/-/reload", "/probe", "/sd"].contains(&telemetry_path.as_str())
     {
         return Err(err(format!(
             "--web.telemetry-path {telemetry_path:?}: must start with /, hold only letters, digits and /_.- \
-             and differ from /, /healthz, /-/healthy, /probe and /sd"
+             and differ from /, /healthz, /-/healthy, /-/reload, /probe and /sd"
         )));
     }
-    Ok(Settings { listen, telemetry_path, log_level: cli.log_level, log_format: cli.log_format, demo })
+    Ok(Settings {
+        listen,
+        telemetry_path,
+        log_level: cli.log_level,
+        log_format: cli.log_format,
+        demo,
+        enable_lifecycle: cli.enable_lifecycle,
+    })
 }
 
 /// The flags the collection config takes.

@@ -102,17 +102,22 @@ pub(crate) fn served(listed: Vec<Tenant>, platform: &PlatformConfig, telemetry: 
     served
 }
 
-/// Reconciles `targets` with every new list of tenants discovery publishes, until the sender
-/// goes.
+/// Reconciles `targets` with the config and every new list of tenants discovery publishes, each
+/// time either changes (a reload, a discovery), until a sender goes.
 pub async fn follow(
     targets: Arc<TargetSet>,
-    config: Arc<CollectionConfig>,
+    mut config: watch::Receiver<Arc<CollectionConfig>>,
     mut tenants: watch::Receiver<Option<Arc<Vec<Tenant>>>>,
 ) {
     loop {
+        let current = config.borrow_and_update().clone();
         let list = tenants.borrow_and_update().clone().unwrap_or_default();
-        targets.reconcile(desired(&config, &list));
-        if tenants.changed().await.is_err() {
+        targets.reconcile(desired(&current, &list));
+        let changed = tokio::select! {
+            changed = config.changed() => changed,
+            changed = tenants.changed() => changed,
+        };
+        if changed.is_err() {
             return;
         }
     }

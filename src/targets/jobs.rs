@@ -82,7 +82,7 @@ pub(crate) fn build(
         };
         let client = Arc::new(PlatformClient::new(
             &config.sobot,
-            shared.sobot_http.clone(),
+            shared.sobot_http(),
             credentials,
             telemetry.clone(),
             // Every replica calls the platform: they share its limit.
@@ -99,7 +99,7 @@ pub(crate) fn build(
     let sobot = spec.sobot.clone().map(|credentials| {
         Arc::new(SobotClient::new(
             &config.sobot,
-            shared.sobot_http.clone(),
+            shared.sobot_http(),
             credentials,
             telemetry.clone(),
             config.interval / 2,
@@ -120,7 +120,7 @@ pub(crate) fn build(
     {
         let client = Arc::new(LaafficClient::new(
             &config.laaffic,
-            shared.laaffic_http.clone(),
+            shared.laaffic_http(),
             credentials,
             telemetry.clone(),
         ));

@@ -30,6 +30,7 @@ use crate::exposition::{Board, Key, Publisher};
 use crate::laaffic::client::LaafficCredentials;
 use crate::snapshot::Labels;
 use crate::sobot::client::Credentials;
+use crate::upstream::ClientSettings;
 
 /// A failed cycle's samples stay this many intervals after the last success.
 pub const KEEP_INTERVALS: u32 = 3;
@@ -108,12 +109,32 @@ impl TargetSpec {
 pub struct Shared {
     /// Where targets publish their chunks.
     pub board: Arc<Board>,
-    pub(crate) sobot_http: reqwest::Client,
-    pub(crate) laaffic_http: reqwest::Client,
+    /// The vendors' clients and the settings they were built with; replaced when a reload
+    /// changes the settings (targets started after it use the new ones).
+    http: Mutex<HttpClients>,
     pub(crate) permits: Arc<Semaphore>,
     /// The tenants the platform's discovery found for this replica; `None` until it first
     /// succeeds.
     pub(crate) discovered: watch::Sender<Option<Arc<Vec<Tenant>>>>,
+}
+
+/// One HTTP client per vendor, with the settings it was built from.
+#[derive(Debug)]
+struct HttpClients {
+    sobot: (ClientSettings, reqwest::Client),
+    laaffic: (ClientSettings, reqwest::Client),
+}
+
+impl HttpClients {
+    fn new(config: &CollectionConfig) -> reqwest::Result<Self> {
+        let client =
+            |settings: &ClientSettings| Ok((settings.clone(), crate::upstream::http_client(settings)?));
+        Ok(Self { sobot: client(&config.sobot)?, laaffic: client(&config.laaffic)? })
+    }
+
+    fn same_settings(&self, config: &CollectionConfig) -> bool {
+        self.sobot.0 == config.sobot && self.laaffic.0 == config.laaffic
+    }
 }
 
 impl Shared {
@@ -121,11 +142,32 @@ impl Shared {
     pub fn new(board: Arc<Board>, config: &CollectionConfig) -> reqwest::Result<Shared> {
         Ok(Shared {
             board,
-            sobot_http: crate::upstream::http_client(&config.sobot)?,
-            laaffic_http: crate::upstream::http_client(&config.laaffic)?,
+            http: Mutex::new(HttpClients::new(config)?),
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CYCLES)),
             discovered: watch::Sender::new(None),
         })
+    }
+}
+
+impl Shared {
+    /// The Sobot hosts' HTTP client (its connection pool).
+    pub(crate) fn sobot_http(&self) -> reqwest::Client {
+        self.http.lock().unwrap_or_else(PoisonError::into_inner).sobot.1.clone()
+    }
+
+    /// The Laaffic host's HTTP client.
+    pub(crate) fn laaffic_http(&self) -> reqwest::Client {
+        self.http.lock().unwrap_or_else(PoisonError::into_inner).laaffic.1.clone()
+    }
+
+    /// Builds new clients if `config`'s client settings (timeouts) differ from the current ones,
+    /// before the targets of `config` start; running targets keep theirs until they are replaced.
+    pub fn update_clients(&self, config: &CollectionConfig) -> reqwest::Result<()> {
+        let mut http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
+        if !http.same_settings(config) {
+            *http = HttpClients::new(config)?;
+        }
+        Ok(())
     }
 }
 

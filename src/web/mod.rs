@@ -1,5 +1,6 @@
 //! The HTTP server: `/metrics` (the cached exposition), `/probe?target=` (one tenant), `/sd`
-//! (Prometheus HTTP service discovery of the tenants), `/` (landing page), `/healthz`.
+//! (Prometheus HTTP service discovery of the tenants), `/` (landing page), `/healthz`,
+//! `/-/healthy`, `/-/reload` (with `--web.enable-lifecycle`).
 //!
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
 //! encoded chunks.
@@ -83,6 +84,8 @@ pub struct Routes {
     pub targets: Arc<TargetSet>,
     /// The address listened on, for `/sd` answers to requests without a `Host` header.
     pub address: std::net::SocketAddr,
+    /// `POST /-/reload`, if the lifecycle endpoint is enabled (`--web.enable-lifecycle`).
+    pub reloader: Option<Arc<crate::app::Reloader>>,
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 10 s).
@@ -102,9 +105,14 @@ pub async fn serve(listener: TcpListener, routes: Routes, shutdown: impl Future<
                     }
                 };
                 let routes = routes.clone();
-                let service = service_fn(move |req| {
+                let service = service_fn(move |req: Request<Incoming>| {
                     let routes = routes.clone();
-                    async move { Ok::<_, Infallible>(handle(&routes, &req)) }
+                    async move {
+                        if req.uri().path() == "/-/reload" {
+                            return Ok::<_, Infallible>(reload(&routes, &req).await);
+                        }
+                        Ok(handle(&routes, &req))
+                    }
                 });
                 let conn = http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -147,6 +155,30 @@ fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
         "/sd" => service_discovery(routes, req),
         "/" => landing(&routes.telemetry_path),
         _ => plain(StatusCode::OK, "ok\n"),
+    }
+}
+
+/// `POST` or `PUT /-/reload`: 200 once the new config is in force, 500 with the reason if it
+/// was refused (the running one stays), 403 unless `--web.enable-lifecycle`.
+async fn reload(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
+    if req.method() != Method::POST && req.method() != Method::PUT {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use POST or PUT\n");
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST, PUT"));
+        return response;
+    }
+    let Some(reloader) = &routes.reloader else {
+        return plain(StatusCode::FORBIDDEN, "the lifecycle API is not enabled (--web.enable-lifecycle)\n");
+    };
+    match reloader.reload("POST /-/reload").await {
+        Ok(()) => plain(StatusCode::OK, "reloaded\n"),
+        Err(reason) => {
+            let mut response = Response::new(Reply::one(Bytes::from(format!("reload failed: {reason}\n"))));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            response
+        }
     }
 }
 

@@ -169,6 +169,11 @@ impl Exporter {
         kib.unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM without waiting.
     pub fn signal_term(&self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();

@@ -1,0 +1,173 @@
+//! Reloading the configuration: SIGHUP and `POST /-/reload` (with `--web.enable-lifecycle`), a bad
+//! file keeping the running config, targets that did not change keeping their tokens, and
+//! `--config.check`.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use sobot_exporter::simulator::sim_platform;
+
+const SECS: Duration = Duration::from_secs(30);
+const OK: &str = "sobot_exporter_config_last_reload_successful";
+const OK_AT: &str = "sobot_exporter_config_last_reload_success_timestamp_seconds";
+
+fn hangup(exporter: &Exporter) {
+    let status = Command::new("kill").args(["-HUP", &exporter.pid().to_string()]).status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -HUP");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_and_a_bad_file_keeps_the_running_config() {
+    let sim = fixture_simulator().await;
+    let dir = temp_dir("reload_hup");
+    let config = write_file(&dir, "config.yml", "collectors: [robot_session]\n");
+    let path = config.to_str().expect("utf8");
+    let mut exporter = Exporter::start(
+        "reload_hup",
+        &sim.base_url(),
+        &["--collect.interval", "300ms", "--config.file", path],
+    )
+    .await;
+    let m = exporter.wait_for("the first config", SECS, |m| m.success("robot_session") == Some(1.0)).await;
+    assert_eq!(m.get(OK), Some(1.0), "a successful load at start");
+    let started_at = m.get(OK_AT).expect("the start is a successful load");
+    assert_eq!(m.success("human_session"), None);
+
+    write_file(&dir, "config.yml", "collectors: [robot_session, human_session]\n");
+    hangup(&exporter);
+    let m = exporter.wait_for("the new collector", SECS, |m| m.success("human_session") == Some(1.0)).await;
+    assert!(m.get(OK_AT) > Some(started_at), "the reload's time");
+    assert!(exporter.exited().is_none(), "SIGHUP does not end the process");
+
+    write_file(&dir, "config.yml", "collectors: [robot_session, no_such_collector]\n");
+    hangup(&exporter);
+    let m = exporter.wait_for("the failed reload", SECS, |m| m.get(OK) == Some(0.0)).await;
+    assert_eq!(m.success("human_session"), Some(1.0), "the running config stays");
+    let logs = exporter.logs();
+    assert!(logs.contains("reload failed: the running configuration stays in force"), "{logs}");
+    assert!(logs.contains("no_such_collector"), "the reason is logged: {logs}");
+
+    // Fixed again: back to 1.
+    write_file(&dir, "config.yml", "collectors: [robot_session]\n");
+    hangup(&exporter);
+    let m = exporter.wait_for("the fixed config", SECS, |m| m.get(OK) == Some(1.0)).await;
+    exporter.wait_for("human_session gone", SECS, |m| m.success("human_session").is_none()).await;
+    assert_eq!(m.success("robot_session"), Some(1.0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_reload_answers_only_with_the_lifecycle_flag() {
+    let sim = fixture_simulator().await;
+    let dir = temp_dir("reload_post");
+    let config = write_file(&dir, "config.yml", "collectors: [robot_session]\n");
+    let path = config.to_str().expect("utf8");
+    let client = http();
+
+    let closed = Exporter::start("reload_closed", &sim.base_url(), &["--config.file", path]).await;
+    let response = client.post(closed.url("/-/reload")).send().await.expect("answer");
+    assert_eq!(response.status(), 403);
+    assert!(response.text().await.unwrap_or_default().contains("--web.enable-lifecycle"));
+    let response = client.get(closed.url("/-/reload")).send().await.expect("answer");
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST, PUT"));
+
+    let open = Exporter::start(
+        "reload_open",
+        &sim.base_url(),
+        &["--collect.interval", "300ms", "--config.file", path, "--web.enable-lifecycle"],
+    )
+    .await;
+    open.wait_for("the first config", SECS, |m| m.success("robot_session") == Some(1.0)).await;
+    write_file(&dir, "config.yml", "collectors: [robot_session, human_session]\n");
+    let response = client.post(open.url("/-/reload")).send().await.expect("answer");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap_or_default(), "reloaded\n");
+    open.wait_for("the new collector", SECS, |m| m.success("human_session") == Some(1.0)).await;
+
+    write_file(&dir, "config.yml", "windows: [tomorrow]\n");
+    let response = client.put(open.url("/-/reload")).send().await.expect("answer");
+    assert_eq!(response.status(), 500);
+    let text = response.text().await.unwrap_or_default();
+    assert!(text.starts_with("reload failed: ") && text.contains("tomorrow"), "{text}");
+    let m = open.scrape().await;
+    assert_eq!(Metrics::parse(&m).get(OK), Some(0.0));
+    assert_eq!(Metrics::parse(&m).success("human_session"), Some(1.0), "the running config stays");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_that_did_not_change_keep_their_tokens() {
+    let platform = sim_platform(4);
+    let config = SimConfig { platform: Some(platform.clone()), ..SimConfig::fixtures(APP_ID, APP_KEY) };
+    let sim = Simulator::start(config).await.expect("simulator");
+    let dir = temp_dir("reload_tenants");
+    let yaml = |extra: &str| {
+        format!(
+            "platform:\n  union_code: \"{}\"\n  email: {}\n  interval: 300ms\n{extra}",
+            platform.union_code, platform.email
+        )
+    };
+    let config = write_file(&dir, "config.yml", &yaml(""));
+    let key = platform.union_key.expose().to_string();
+    let exporter = Exporter::start_with_env(
+        "reload_tenants",
+        &sim.base_url(),
+        &["--collect.interval", "300ms", "--config.file", config.to_str().expect("utf8")],
+        &[("SOBOT_PLATFORM_UNION_KEY", &key)],
+    )
+    .await;
+    let success = |m: &Metrics, tenant: &str| {
+        m.get(&format!("sobot_exporter_collector_success{{tenant=\"{tenant}\",collector=\"robot_session\"}}"))
+    };
+    let ids: Vec<String> = platform.tenants.iter().map(|t| t.company_id.clone()).collect();
+    exporter.wait_for("every tenant", SECS, |m| ids.iter().all(|id| success(m, id) == Some(1.0))).await;
+    let tokens = || -> Vec<usize> {
+        platform.tenants.iter().map(|t| sim.requests_for(&t.app_id, "get_token").len()).collect()
+    };
+    let before = tokens();
+    assert!(before.iter().all(|n| *n == 1), "one token each: {before:?}");
+
+    let excluded = &ids[0];
+    write_file(&dir, "config.yml", &yaml(&format!("  tenants: {{exclude_ids: [\"{excluded}\"]}}\n")));
+    hangup(&exporter);
+    let m = exporter
+        .wait_for("the excluded tenant gone", SECS, |m| {
+            m.get(OK_AT).is_some() && success(m, excluded).is_none()
+        })
+        .await;
+    assert!(ids[1..].iter().all(|id| success(&m, id) == Some(1.0)));
+    // A few more cycles: the others never fetched a new token.
+    let n = sim.requests_to("robot_session").len();
+    exporter.wait_for("more cycles", SECS, |_| sim.requests_to("robot_session").len() >= n + 6).await;
+    assert_eq!(&tokens()[1..], &before[1..], "unchanged tenants keep their tokens");
+    assert!(exporter.logs().contains("configuration reloaded"));
+}
+
+#[test]
+fn config_check_says_valid_or_names_the_problem() {
+    let dir = temp_dir("config_check");
+    let good = write_file(&dir, "good.yml", "collectors: [robot_session, human_session]\n");
+    let bad = write_file(&dir, "bad.yml", "collectors: [robot_sesion]\n");
+    let run = |file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_sobot_exporter"))
+            .args(["--config.check", "--collect.interval", "2m", "--config.file", file.to_str().expect("utf8")])
+            .env("SOBOT_APP_ID", "app1")
+            .env("SOBOT_APP_KEY", "key-that-is-not-printed")
+            .env_remove("LAAFFIC_API_KEY")
+            .env_remove("LAAFFIC_API_SECRET")
+            .output()
+            .expect("runs")
+    };
+    let out = run(&good);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout, "sobot_exporter: configuration is valid: 2 collectors every 2m; Sobot app id app1\n");
+    let out = run(&bad);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("robot_sesion"), "{stderr}");
+    assert!(!stderr.contains("key-that-is-not-printed") && !stdout.contains("key-that-is-not-printed"));
+}
