@@ -16,7 +16,13 @@ RUN mkdir -p src benches \
  && cargo build --release --locked \
  && rm -rf src benches
 
-# The sources (the simulator embeds the documents' example answers from tests/fixtures).
+# The sources (the simulator embeds the documents' example answers from tests/fixtures). Without
+# .git in the context, build.rs takes the revision and branch from these (--version, build_info):
+#   docker build --build-arg SOBOT_EXPORTER_REVISION=$(git rev-parse --short=12 HEAD) \
+#                --build-arg SOBOT_EXPORTER_BRANCH=$(git rev-parse --abbrev-ref HEAD) -t sobot_exporter .
+ARG SOBOT_EXPORTER_REVISION=unknown
+ARG SOBOT_EXPORTER_BRANCH=unknown
+COPY build.rs ./
 COPY src src
 COPY benches benches
 COPY tests/fixtures tests/fixtures

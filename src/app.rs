@@ -71,6 +71,9 @@ pub async fn run(
     );
     let names: Vec<String> = collection.collectors.iter().map(CollectorKind::name).collect();
     info!(
+        version = crate::build_info::VERSION,
+        revision = crate::build_info::REVISION,
+        build_date = crate::build_info::BUILD_DATE,
         %address,
         path = %process.telemetry_path,
         collectors = %names.join(","),

@@ -45,7 +45,7 @@ impl LogLevel {
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "sobot_exporter",
-    version,
+    version = crate::build_info::VERSION_LINE,
     about,
     long_about = None,
     after_help = "Credentials (environment, or files named in --config.file):\n  \

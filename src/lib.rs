@@ -51,8 +51,10 @@
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
 //! - [`secret`], [`sign`]: credentials that never print, request signatures.
+//! - [`build_info`]: version, revision, branch, build date and compiler (from `build.rs`).
 
 pub mod app;
+pub mod build_info;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -78,7 +78,12 @@ pub const PLATFORM_TENANTS_SERVED: &str = "sobot_exporter_platform_tenants_serve
 
 /// Every self-metric.
 pub static SELF_METRICS: &[SelfMetric] = &[
-    metric(BUILD_INFO, Kind::Gauge, &["version"], "Build information of the exporter; value 1."),
+    metric(
+        BUILD_INFO,
+        Kind::Gauge,
+        &["branch", "build_date", "revision", "rustc_version", "version"],
+        "Build information of the exporter (as --version prints it); value 1.",
+    ),
     metric(
         CONFIG_LAST_RELOAD_SUCCESSFUL,
         Kind::Gauge,
@@ -272,7 +277,7 @@ impl Telemetry {
 /// the app.
 pub fn process_telemetry() -> Telemetry {
     let telemetry = Telemetry::new();
-    telemetry.set(BUILD_INFO, vec![("version", env!("CARGO_PKG_VERSION").to_string())], 1.0);
+    telemetry.set(BUILD_INFO, crate::build_info::labels(), 1.0);
     telemetry
 }
 

@@ -77,9 +77,19 @@ fn help_and_version_exit_0() {
         assert!(help.contains(flag), "{flag} not in --help");
     }
     let out = run(&["--version"], &[]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("sobot_exporter {}", env!("CARGO_PKG_VERSION"))
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let revision = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok();
+    let revision =
+        revision.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let prefix = format!("sobot_exporter {} (revision {revision}, branch ", env!("CARGO_PKG_VERSION"));
+    assert!(version.starts_with(&prefix), "{version:?} does not start with {prefix:?}");
+    let rest = &version[prefix.len()..];
+    let (_branch, rest) = rest.split_once(", built ").expect("a build date");
+    let (date, rustc) = rest.split_once(", rustc ").expect("a compiler version");
+    assert!(date.parse::<jiff::Timestamp>().is_ok(), "build date {date:?}");
+    assert!(
+        rustc.ends_with(')') && rustc[..rustc.len() - 1].split('.').all(|p| p.parse::<u32>().is_ok()),
+        "{rustc}"
     );
 }
 

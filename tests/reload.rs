@@ -152,7 +152,13 @@ fn config_check_says_valid_or_names_the_problem() {
     let bad = write_file(&dir, "bad.yml", "collectors: [robot_sesion]\n");
     let run = |file: &std::path::Path| {
         Command::new(env!("CARGO_BIN_EXE_sobot_exporter"))
-            .args(["--config.check", "--collect.interval", "2m", "--config.file", file.to_str().expect("utf8")])
+            .args([
+                "--config.check",
+                "--collect.interval",
+                "2m",
+                "--config.file",
+                file.to_str().expect("utf8"),
+            ])
             .env("SOBOT_APP_ID", "app1")
             .env("SOBOT_APP_KEY", "key-that-is-not-printed")
             .env_remove("LAAFFIC_API_KEY")
