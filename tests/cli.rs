@@ -16,8 +16,8 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("binary runs")
 }
 
-/// Asserts exit code 2 and a single stderr line containing `want`.
-fn fails_with(args: &[&str], env: &[(&str, &str)], want: &str) {
+/// Asserts exit code 2 and a single stderr line containing `want`; returns the line.
+fn fails_with(args: &[&str], env: &[(&str, &str)], want: &str) -> String {
     let out = run(args, env);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
@@ -25,6 +25,7 @@ fn fails_with(args: &[&str], env: &[(&str, &str)], want: &str) {
     assert!(stderr.starts_with("sobot_exporter: "), "{stderr}");
     assert!(stderr.contains(want), "{args:?}: {stderr:?} lacks {want:?}");
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+    stderr.into_owned()
 }
 
 const CREDS: &[(&str, &str)] = &[("SOBOT_APP_ID", "a"), ("SOBOT_APP_KEY", "b")];
@@ -35,6 +36,85 @@ fn bad_flags_exit_2_with_one_line() {
     fails_with(&["--log.level", "loud"], CREDS, "loud");
     fails_with(&["--collect.interval", "soon"], CREDS, "--collect.interval");
     fails_with(&["--web.listen-address", "nowhere"], CREDS, "--web.listen-address");
+}
+
+#[test]
+fn flag_errors_keep_the_tip_and_the_valid_values() {
+    fails_with(&["--config-file", "x.yml"], CREDS, "tip: a similar argument exists: '--config.file'");
+    fails_with(
+        &["--log.level", "verbose"],
+        CREDS,
+        "invalid value 'verbose' for '--log.level <LOG_LEVEL>' [possible values: error, warn, info, debug]",
+    );
+    fails_with(&["--web.listen-address", "0.0.0.0:99999"], CREDS, "port out of range");
+}
+
+/// An app key as the Sobot documents show them.
+const KEY: &str = "8748cd7faeb1401ab3d97cf45013afc4";
+
+#[test]
+fn a_key_in_the_wrong_flag_is_never_printed() {
+    for (args, names) in [
+        (&["--collect.interval", KEY][..], "--collect.interval"),
+        (&["--collect.interval", &format!("{KEY}s")][..], "--collect.interval"),
+        (&["--log.level", KEY][..], "--log.level"),
+        (&["--web.listen-address", KEY][..], "--web.listen-address"),
+        (&["--web.telemetry-path", KEY][..], "--web.telemetry-path"),
+        (&["--sobot.base-url", KEY][..], "--sobot.base-url"),
+        (&["--platform.shard", KEY][..], "--platform.shard"),
+        (&["--config.file", KEY][..], "--config.file"),
+        (&[KEY][..], "unexpected argument"),
+    ] {
+        let line = fails_with(args, CREDS, names);
+        assert!(!line.contains(KEY), "{args:?}: {line}");
+    }
+    // A secret of the environment is redacted even when it does not look like a key.
+    let env = [("SOBOT_APP_ID", "a"), ("SOBOT_APP_KEY", "plain-words")];
+    for args in [&["--collect.interval", "plain-words"][..], &["--log.level", "plain-words"][..]] {
+        let line = fails_with(args, &env, &args[0][2..]);
+        assert!(!line.contains("plain-words"), "{args:?}: {line}");
+    }
+}
+
+#[test]
+fn a_key_in_the_wrong_config_field_is_never_printed() {
+    let dir = temp_dir("cli_key_fields");
+    for (yaml, field) in [
+        (format!("sobot:\n  app_id: x\n  app_key_file: {KEY}\n"), "sobot.app_key_file"),
+        (format!("timezone: {KEY}\n"), "timezone"),
+        (format!("windows: [{KEY}]\n"), "windows"),
+        (format!("windows: {KEY}\n"), "windows"),
+        (format!("collectors: [{KEY}]\n"), "collectors"),
+        (format!("groups: [\"{KEY} \"]\n"), "groups"),
+        (format!("groups: [{KEY}, {KEY}]\n"), "groups"),
+        (format!("sobot:\n  timeout: {KEY}\n"), "sobot.timeout"),
+        (format!("laaffic:\n  connect_timeout: {KEY}\n"), "laaffic.connect_timeout"),
+        (format!("quality:\n  interval: {KEY}\n"), "quality.interval"),
+        (format!("sobot:\n  app_key: {KEY}\n"), "sobot.app_key"),
+    ] {
+        let file = write_file(&dir, "key.yml", &yaml);
+        let env: &[(&str, &str)] = if yaml.contains("app_id") { &[] } else { CREDS };
+        let line = fails_with(&["--config.file", file.to_str().expect("utf8")], env, field);
+        assert!(!line.contains(KEY), "{yaml:?}: {line}");
+    }
+    // The key of the environment, in a field where it does not look like a key.
+    let file = write_file(&dir, "env_key.yml", "timezone: plain-words\n");
+    let env = [("SOBOT_APP_ID", "a"), ("SOBOT_APP_KEY", "plain-words")];
+    let line = fails_with(&["--config.file", file.to_str().expect("utf8")], &env, "timezone");
+    assert!(!line.contains("plain-words"), "{line}");
+}
+
+#[test]
+fn config_errors_say_what_to_do() {
+    let dir = temp_dir("cli_hints");
+    for (yaml, want) in [
+        ("timezone: Beijing\n", "did you mean Asia/Shanghai?"),
+        ("windows: today\n", "windows: a list is needed, e.g. `windows: [today]`"),
+        ("sobot:\n  app_key: x\n", "inline secrets are refused on purpose"),
+    ] {
+        let file = write_file(&dir, "hint.yml", yaml);
+        fails_with(&["--config.file", file.to_str().expect("utf8")], CREDS, want);
+    }
 }
 
 #[test]

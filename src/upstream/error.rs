@@ -68,11 +68,8 @@ impl UpstreamError {
     /// upstream that echoes a key or token must not put it in the log.
     pub fn redacted(self, secrets: &[&str]) -> Self {
         match self {
-            UpstreamError::Api { code, mut message } => {
-                for secret in secrets.iter().filter(|s| s.len() >= 4) {
-                    message = message.replace(secret, "<redacted>");
-                }
-                UpstreamError::Api { code, message }
+            UpstreamError::Api { code, message } => {
+                UpstreamError::Api { code, message: crate::secret::redact(&message, secrets) }
             }
             other => other,
         }
