@@ -254,3 +254,80 @@ async fn a_second_sigterm_ends_the_drain_at_once() {
     assert!(exporter.logs().contains("second signal"));
     drop(half);
 }
+
+/// The first log line of `exporter` that `check` accepts, waited for.
+async fn wait_for_log(exporter: &Exporter, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(line) = exporter.logs().lines().find(|l| check(l)) {
+            return line.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no {what}: {}", exporter.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The exporter's WARN lines, as JSON.
+fn warnings(exporter: &Exporter) -> Vec<serde_json::Value> {
+    exporter
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["level"] == "WARN")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_failures_are_logged_once_with_endpoint_url_code_and_hint() {
+    let sim = fixture_simulator().await;
+    sim.set_fault("robot_session", Some(Fault::Http(500)));
+    sim.set_fault("human_session", Some(Fault::RetCode("210017")));
+    let dir = temp_dir("cli_upstream_hints");
+    let cfg = write_file(&dir, "c.yml", "collectors: [robot_session, human_session, customer_session]\n");
+    let args = ["--collect.interval", "200ms", "--config.file", cfg.to_str().expect("utf8")];
+    let exporter = Exporter::start("upstream_hints", &sim.base_url(), &args).await;
+    exporter
+        .wait_for("a few failed cycles", std::time::Duration::from_secs(20), |_| {
+            sim.requests().iter().filter(|r| r.endpoint == "robot_session").count() >= 3
+        })
+        .await;
+    let warns = warnings(&exporter);
+    let of = |endpoint: &str| warns.iter().filter(|w| w["endpoint"] == endpoint).collect::<Vec<_>>();
+    let (server, limited) = (of("robot_session"), of("human_session"));
+    assert_eq!((server.len(), limited.len()), (1, 1), "logged once per failure: {warns:#?}");
+    let (server, limited) = (server[0], limited[0]);
+    assert_eq!(server["code"], "http_500");
+    assert_eq!(server["url"], format!("{}/api/wb/5/data/robot_session", sim.base_url()));
+    assert!(server["hint"].as_str().is_some_and(|h| h.contains("retried with backoff")), "{server}");
+    assert_eq!(limited["code"], "210017");
+    assert!(limited["hint"].as_str().is_some_and(|h| h.contains("sobot.rate_limit_per_minute")), "{limited}");
+    assert!(of("customer_session").is_empty(), "a collector that works logs no warning");
+    exporter.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_base_url_and_a_refused_app_id_say_what_to_check() {
+    let sim = fixture_simulator().await;
+    // A base URL with a path the API does not have: HTTP 404 for get_token.
+    let wrong = format!("{}/wrong", sim.base_url());
+    let exporter = Exporter::start("wrong_base_url", &wrong, &["--collect.interval", "200ms"]).await;
+    let line = wait_for_log(&exporter, "token warning", |l| l.contains("cannot fetch a Sobot token")).await;
+    let warn: serde_json::Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(warn["endpoint"], "get_token");
+    assert_eq!(warn["code"], "http_404");
+    assert_eq!(warn["url"], format!("{wrong}/api/get_token"), "the URL without its query (sign)");
+    assert!(warn["hint"].as_str().is_some_and(|h| h.contains("check --sobot.base-url")), "{warn}");
+    exporter.terminate();
+
+    // An app id Sobot has no configuration for, from the config file: the hint names the file's key.
+    let dir = temp_dir("cli_app_id_hint");
+    let cfg = write_file(&dir, "c.yml", "sobot:\n  app_id: not-an-app\n");
+    let args = ["--collect.interval", "200ms", "--config.file", cfg.to_str().expect("utf8")];
+    let env = [("SOBOT_APP_KEY", APP_KEY)];
+    let exporter = Exporter::start_with_env("app_id_hint", &sim.base_url(), &args, &env).await;
+    let line = wait_for_log(&exporter, "token warning", |l| l.contains("cannot fetch a Sobot token")).await;
+    let warn: serde_json::Value = serde_json::from_str(&line).expect("json");
+    let hint = warn["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("c.yml: sobot.app_id") && !hint.contains("SOBOT_APP_ID"), "{warn}");
+    exporter.terminate();
+}

@@ -16,7 +16,7 @@ use crate::secret::{Secret, looks_like_credential, quoted, redact};
 use crate::sobot::client::Credentials;
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 use crate::targets::Shard;
-use crate::upstream::ClientSettings;
+use crate::upstream::{ClientSettings, Origins};
 use crate::window::Window;
 
 /// Looks an environment variable up.
@@ -178,6 +178,8 @@ pub struct CollectionConfig {
     pub platform: Option<PlatformConfig>,
     /// Laaffic credentials; `None`: no Laaffic collector.
     pub laaffic_credentials: Option<LaafficCredentials>,
+    /// Where the credentials came from, for the hints of failures.
+    pub origins: Origins,
 }
 
 /// A collector the config can name. Two are equal when their names are.
@@ -577,7 +579,27 @@ pub(crate) fn build(
         laaffic,
         laaffic_credentials,
         platform,
+        origins: origins(&file, env, &at),
     })
+}
+
+/// Names where each credential came from, as the operator gave it.
+fn origins(file: &FileConfig, env: &Env<'_>, at: &dyn Fn(&str) -> String) -> Origins {
+    let name = |env_name: &str, key: &str| {
+        if env(env_name).is_some_and(|v| !v.is_empty()) { env_name.to_string() } else { at(key) }
+    };
+    let app_id =
+        if file.sobot.app_id.is_some() { at("sobot.app_id") } else { name(ENV_APP_ID, "sobot.app_id_file") };
+    Origins {
+        app_id,
+        app_key: name(ENV_APP_KEY, "sobot.app_key_file"),
+        laaffic: format!(
+            "{} and {}",
+            name(ENV_LAAFFIC_KEY, "laaffic.api_key_file"),
+            name(ENV_LAAFFIC_SECRET, "laaffic.api_secret_file")
+        ),
+        union_key: name(ENV_UNION_KEY, "platform.union_key_file"),
+    }
 }
 
 /// The platform section: credentials, interval, tenant collectors and filters, the shard.
