@@ -563,6 +563,8 @@ pub(crate) fn build(
         return Err(err(format!("{}: no collector to run", at("collectors"))));
     }
 
+    let configured = (credentials.is_some(), laaffic_credentials.is_some(), platform.is_some());
+    let origins = origins(&file, env, &at, configured);
     Ok(CollectionConfig {
         interval: flags.interval,
         tz,
@@ -579,26 +581,37 @@ pub(crate) fn build(
         laaffic,
         laaffic_credentials,
         platform,
-        origins: origins(&file, env, &at),
+        origins,
     })
 }
 
-/// Names where each credential came from, as the operator gave it.
-fn origins(file: &FileConfig, env: &Env<'_>, at: &dyn Fn(&str) -> String) -> Origins {
+/// Names where each configured credential came from, as the operator gave it (the defaults for
+/// those not configured, so that configs compare equal whatever the file is called).
+fn origins(
+    file: &FileConfig,
+    env: &Env<'_>,
+    at: &dyn Fn(&str) -> String,
+    (sobot, laaffic, platform): (bool, bool, bool),
+) -> Origins {
+    let default = Origins::default();
     let name = |env_name: &str, key: &str| {
         if env(env_name).is_some_and(|v| !v.is_empty()) { env_name.to_string() } else { at(key) }
     };
     let app_id =
         if file.sobot.app_id.is_some() { at("sobot.app_id") } else { name(ENV_APP_ID, "sobot.app_id_file") };
     Origins {
-        app_id,
-        app_key: name(ENV_APP_KEY, "sobot.app_key_file"),
-        laaffic: format!(
-            "{} and {}",
-            name(ENV_LAAFFIC_KEY, "laaffic.api_key_file"),
-            name(ENV_LAAFFIC_SECRET, "laaffic.api_secret_file")
-        ),
-        union_key: name(ENV_UNION_KEY, "platform.union_key_file"),
+        app_id: if sobot { app_id } else { default.app_id },
+        app_key: if sobot { name(ENV_APP_KEY, "sobot.app_key_file") } else { default.app_key },
+        laaffic: if laaffic {
+            format!(
+                "{} and {}",
+                name(ENV_LAAFFIC_KEY, "laaffic.api_key_file"),
+                name(ENV_LAAFFIC_SECRET, "laaffic.api_secret_file")
+            )
+        } else {
+            default.laaffic
+        },
+        union_key: if platform { name(ENV_UNION_KEY, "platform.union_key_file") } else { default.union_key },
     }
 }
 

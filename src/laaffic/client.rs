@@ -114,7 +114,9 @@ mod tests {
         assert!(check_status(json!({"status": 0.0, "data": {}})).is_ok(), "0.0 is 0");
         let e = check_status(json!({"status": "-16", "reason": "timestamp expired"})).expect_err("-16");
         assert_eq!(e.code_label(), "-16");
-        assert_eq!(e.to_string(), "upstream error -16: timestamp expired (時間戳過期): timestamp expired");
+        assert_eq!(e.to_string(), "upstream error -16: timestamp expired (時間戳過期)");
+        let e = check_status(json!({"status": "-22", "reason": "strTime is required"})).expect_err("-22");
+        assert_eq!(e.to_string(), "upstream error -22: parameter error (參數異常): strTime is required");
         // The upstream's reason is not repeated when the document's text says it already.
         let e = check_status(json!({"status": -1, "reason": "帳號認證異常"})).expect_err("-1");
         assert_eq!(e.to_string(), "upstream error -1: account authentication failed (帳號認證異常)");

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::jobs::{self, Job, Scheduled};
-use super::{KEEP_INTERVALS, Shared, TargetSpec, mix, stable_hash};
+use super::{KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
 use crate::sobot::client::SobotClient;
@@ -288,7 +288,10 @@ impl TargetState {
                 t.set_collector(COLLECTOR_SUCCESS, &slot.name, 0.0);
                 // Every failure line names the call (endpoint, URL without secrets), the code and
                 // what to do; the endpoint is the collector's when the failure was not a call's.
-                let origins = &self.spec.config.origins;
+                let tenant = crate::upstream::Origins::tenant();
+                // A tenant's app id and key are the platform's, whatever the config's are.
+                let origins =
+                    if self.spec.kind == TargetKind::Tenant { &tenant } else { &self.spec.config.origins };
                 if let Some(token) = token_error {
                     if self.failing.as_ref() != Some(&token) {
                         let (endpoint, url) = token.request().unwrap_or(("get_token", ""));

@@ -116,7 +116,7 @@ fn sobot_hint(code: &str, o: &Origins) -> String {
 
 fn laaffic_hint(code: &str, o: &Origins) -> String {
     match code {
-        "-1" => format!("check the Laaffic API key and secret ({})", o.laaffic),
+        "-1" => format!("check {} (the Laaffic API key and secret)", o.laaffic),
         "-2" => "allow the exporter's address in the Laaffic console".to_string(),
         "-16" => "the host clock is probably off: check NTP".to_string(),
         "-18" => "a system error at Laaffic: retried with backoff".to_string(),
