@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+use crate::config::collection::SECRET_ENV;
+use crate::secret::{mask_credentials, redact};
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -114,4 +117,72 @@ pub struct Cli {
     /// needed.
     #[arg(long)]
     pub demo: bool,
+}
+
+/// One line for a flag error: clap's message with its tip (`a similar argument exists:
+/// '--config.file'`) and the valid values, without the usage and help lines, without anything
+/// that looks like a credential and without the secrets of the environment (`env` looks a variable
+/// up).
+pub fn error_line(e: &clap::Error, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let text = e.render().to_string();
+    let mut line = String::new();
+    for part in
+        text.lines().map(str::trim).take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+    {
+        let part = part.trim_start_matches("error: ");
+        if part.is_empty() {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(if part.starts_with('[') { " " } else { "; " });
+        }
+        line.push_str(part);
+    }
+    if line.is_empty() {
+        line = "invalid arguments".to_string();
+    }
+    let secrets: Vec<String> = SECRET_ENV.iter().filter_map(|name| env(name)).collect();
+    redact(&mask_credentials(&line), &secrets.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(args: &[&str], env: &dyn Fn(&str) -> Option<String>) -> String {
+        let e = Cli::try_parse_from(std::iter::once("sobot_exporter").chain(args.iter().copied()))
+            .expect_err("bad flags");
+        error_line(&e, env)
+    }
+
+    #[test]
+    fn flag_errors_keep_tips_and_values_on_one_line() {
+        let none = |_: &str| None;
+        let l = line(&["--config-file", "x.yml"], &none);
+        assert_eq!(
+            l,
+            "unexpected argument '--config-file' found; tip: a similar argument exists: '--config.file'"
+        );
+        let l = line(&["--log.level", "verbose"], &none);
+        assert_eq!(
+            l,
+            "invalid value 'verbose' for '--log.level <LOG_LEVEL>' [possible values: error, warn, info, debug]"
+        );
+        let l = line(&["--log.format", "logfmt"], &none);
+        assert!(l.ends_with("[possible values: text, json]"), "{l}");
+    }
+
+    #[test]
+    fn flag_errors_print_no_secret() {
+        let key = "8748cd7faeb1401ab3d97cf45013afc4";
+        let none = |_: &str| None;
+        for args in [&["--log.level", key][..], &[key][..], &["--app-key", key][..]] {
+            let l = line(args, &none);
+            assert!(!l.contains(key) && !l.contains('\n'), "{l}");
+        }
+        // A secret of the environment that does not look like one is redacted all the same.
+        let env = |name: &str| (name == "LAAFFIC_API_SECRET").then(|| "hunter-two".to_string());
+        let l = line(&["--log.level", "hunter-two"], &env);
+        assert!(!l.contains("hunter-two") && l.contains("--log.level"), "{l}");
+    }
 }

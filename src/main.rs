@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use sobot_exporter::cli::{Cli, LogFormat};
+use sobot_exporter::cli::{self, Cli, LogFormat};
 use sobot_exporter::demo::Demo;
 use sobot_exporter::web::healthcheck;
 use sobot_exporter::{app, config};
@@ -19,9 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("sobot_exporter: {}", first.trim_start_matches("error: "));
+            eprintln!("sobot_exporter: {}", cli::error_line(&e, &|name| std::env::var(name).ok()));
             return ExitCode::from(2);
         }
     };

@@ -16,8 +16,8 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("binary runs")
 }
 
-/// Asserts exit code 2 and a single stderr line containing `want`.
-fn fails_with(args: &[&str], env: &[(&str, &str)], want: &str) {
+/// Asserts exit code 2 and a single stderr line containing `want`; returns the line.
+fn fails_with(args: &[&str], env: &[(&str, &str)], want: &str) -> String {
     let out = run(args, env);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
@@ -25,6 +25,7 @@ fn fails_with(args: &[&str], env: &[(&str, &str)], want: &str) {
     assert!(stderr.starts_with("sobot_exporter: "), "{stderr}");
     assert!(stderr.contains(want), "{args:?}: {stderr:?} lacks {want:?}");
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+    stderr.into_owned()
 }
 
 const CREDS: &[(&str, &str)] = &[("SOBOT_APP_ID", "a"), ("SOBOT_APP_KEY", "b")];
@@ -35,6 +36,85 @@ fn bad_flags_exit_2_with_one_line() {
     fails_with(&["--log.level", "loud"], CREDS, "loud");
     fails_with(&["--collect.interval", "soon"], CREDS, "--collect.interval");
     fails_with(&["--web.listen-address", "nowhere"], CREDS, "--web.listen-address");
+}
+
+#[test]
+fn flag_errors_keep_the_tip_and_the_valid_values() {
+    fails_with(&["--config-file", "x.yml"], CREDS, "tip: a similar argument exists: '--config.file'");
+    fails_with(
+        &["--log.level", "verbose"],
+        CREDS,
+        "invalid value 'verbose' for '--log.level <LOG_LEVEL>' [possible values: error, warn, info, debug]",
+    );
+    fails_with(&["--web.listen-address", "0.0.0.0:99999"], CREDS, "port out of range");
+}
+
+/// An app key as the Sobot documents show them.
+const KEY: &str = "8748cd7faeb1401ab3d97cf45013afc4";
+
+#[test]
+fn a_key_in_the_wrong_flag_is_never_printed() {
+    for (args, names) in [
+        (&["--collect.interval", KEY][..], "--collect.interval"),
+        (&["--collect.interval", &format!("{KEY}s")][..], "--collect.interval"),
+        (&["--log.level", KEY][..], "--log.level"),
+        (&["--web.listen-address", KEY][..], "--web.listen-address"),
+        (&["--web.telemetry-path", KEY][..], "--web.telemetry-path"),
+        (&["--sobot.base-url", KEY][..], "--sobot.base-url"),
+        (&["--platform.shard", KEY][..], "--platform.shard"),
+        (&["--config.file", KEY][..], "--config.file"),
+        (&[KEY][..], "unexpected argument"),
+    ] {
+        let line = fails_with(args, CREDS, names);
+        assert!(!line.contains(KEY), "{args:?}: {line}");
+    }
+    // A secret of the environment is redacted even when it does not look like a key.
+    let env = [("SOBOT_APP_ID", "a"), ("SOBOT_APP_KEY", "plain-words")];
+    for args in [&["--collect.interval", "plain-words"][..], &["--log.level", "plain-words"][..]] {
+        let line = fails_with(args, &env, &args[0][2..]);
+        assert!(!line.contains("plain-words"), "{args:?}: {line}");
+    }
+}
+
+#[test]
+fn a_key_in_the_wrong_config_field_is_never_printed() {
+    let dir = temp_dir("cli_key_fields");
+    for (yaml, field) in [
+        (format!("sobot:\n  app_id: x\n  app_key_file: {KEY}\n"), "sobot.app_key_file"),
+        (format!("timezone: {KEY}\n"), "timezone"),
+        (format!("windows: [{KEY}]\n"), "windows"),
+        (format!("windows: {KEY}\n"), "windows"),
+        (format!("collectors: [{KEY}]\n"), "collectors"),
+        (format!("groups: [\"{KEY} \"]\n"), "groups"),
+        (format!("groups: [{KEY}, {KEY}]\n"), "groups"),
+        (format!("sobot:\n  timeout: {KEY}\n"), "sobot.timeout"),
+        (format!("laaffic:\n  connect_timeout: {KEY}\n"), "laaffic.connect_timeout"),
+        (format!("quality:\n  interval: {KEY}\n"), "quality.interval"),
+        (format!("sobot:\n  app_key: {KEY}\n"), "sobot.app_key"),
+    ] {
+        let file = write_file(&dir, "key.yml", &yaml);
+        let env: &[(&str, &str)] = if yaml.contains("app_id") { &[] } else { CREDS };
+        let line = fails_with(&["--config.file", file.to_str().expect("utf8")], env, field);
+        assert!(!line.contains(KEY), "{yaml:?}: {line}");
+    }
+    // The key of the environment, in a field where it does not look like a key.
+    let file = write_file(&dir, "env_key.yml", "timezone: plain-words\n");
+    let env = [("SOBOT_APP_ID", "a"), ("SOBOT_APP_KEY", "plain-words")];
+    let line = fails_with(&["--config.file", file.to_str().expect("utf8")], &env, "timezone");
+    assert!(!line.contains("plain-words"), "{line}");
+}
+
+#[test]
+fn config_errors_say_what_to_do() {
+    let dir = temp_dir("cli_hints");
+    for (yaml, want) in [
+        ("timezone: Beijing\n", "did you mean Asia/Shanghai?"),
+        ("windows: today\n", "windows: a list is needed, e.g. `windows: [today]`"),
+        ("sobot:\n  app_key: x\n", "inline secrets are refused on purpose"),
+    ] {
+        let file = write_file(&dir, "hint.yml", yaml);
+        fails_with(&["--config.file", file.to_str().expect("utf8")], CREDS, want);
+    }
 }
 
 #[test]
@@ -183,4 +263,81 @@ async fn a_second_sigterm_ends_the_drain_at_once() {
     assert_eq!(status.code(), Some(1));
     assert!(exporter.logs().contains("second signal"));
     drop(half);
+}
+
+/// The first log line of `exporter` that `check` accepts, waited for.
+async fn wait_for_log(exporter: &Exporter, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(line) = exporter.logs().lines().find(|l| check(l)) {
+            return line.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no {what}: {}", exporter.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The exporter's WARN lines, as JSON.
+fn warnings(exporter: &Exporter) -> Vec<serde_json::Value> {
+    exporter
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["level"] == "WARN")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_failures_are_logged_once_with_endpoint_url_code_and_hint() {
+    let sim = fixture_simulator().await;
+    sim.set_fault("robot_session", Some(Fault::Http(500)));
+    sim.set_fault("human_session", Some(Fault::RetCode("210017")));
+    let dir = temp_dir("cli_upstream_hints");
+    let cfg = write_file(&dir, "c.yml", "collectors: [robot_session, human_session, customer_session]\n");
+    let args = ["--collect.interval", "200ms", "--config.file", cfg.to_str().expect("utf8")];
+    let exporter = Exporter::start("upstream_hints", &sim.base_url(), &args).await;
+    exporter
+        .wait_for("a few failed cycles", std::time::Duration::from_secs(20), |_| {
+            sim.requests().iter().filter(|r| r.endpoint == "robot_session").count() >= 3
+        })
+        .await;
+    let warns = warnings(&exporter);
+    let of = |endpoint: &str| warns.iter().filter(|w| w["endpoint"] == endpoint).collect::<Vec<_>>();
+    let (server, limited) = (of("robot_session"), of("human_session"));
+    assert_eq!((server.len(), limited.len()), (1, 1), "logged once per failure: {warns:#?}");
+    let (server, limited) = (server[0], limited[0]);
+    assert_eq!(server["code"], "http_500");
+    assert_eq!(server["url"], format!("{}/api/wb/5/data/robot_session", sim.base_url()));
+    assert!(server["hint"].as_str().is_some_and(|h| h.contains("retried with backoff")), "{server}");
+    assert_eq!(limited["code"], "210017");
+    assert!(limited["hint"].as_str().is_some_and(|h| h.contains("sobot.rate_limit_per_minute")), "{limited}");
+    assert!(of("customer_session").is_empty(), "a collector that works logs no warning");
+    exporter.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_base_url_and_a_refused_app_id_say_what_to_check() {
+    let sim = fixture_simulator().await;
+    // A base URL with a path the API does not have: HTTP 404 for get_token.
+    let wrong = format!("{}/wrong", sim.base_url());
+    let exporter = Exporter::start("wrong_base_url", &wrong, &["--collect.interval", "200ms"]).await;
+    let line = wait_for_log(&exporter, "token warning", |l| l.contains("cannot fetch a Sobot token")).await;
+    let warn: serde_json::Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(warn["endpoint"], "get_token");
+    assert_eq!(warn["code"], "http_404");
+    assert_eq!(warn["url"], format!("{wrong}/api/get_token"), "the URL without its query (sign)");
+    assert!(warn["hint"].as_str().is_some_and(|h| h.contains("check --sobot.base-url")), "{warn}");
+    exporter.terminate();
+
+    // An app id Sobot has no configuration for, from the config file: the hint names the file's key.
+    let dir = temp_dir("cli_app_id_hint");
+    let cfg = write_file(&dir, "c.yml", "sobot:\n  app_id: not-an-app\n");
+    let args = ["--collect.interval", "200ms", "--config.file", cfg.to_str().expect("utf8")];
+    let env = [("SOBOT_APP_KEY", APP_KEY)];
+    let exporter = Exporter::start_with_env("app_id_hint", &sim.base_url(), &args, &env).await;
+    let line = wait_for_log(&exporter, "token warning", |l| l.contains("cannot fetch a Sobot token")).await;
+    let warn: serde_json::Value = serde_json::from_str(&line).expect("json");
+    let hint = warn["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("c.yml: sobot.app_id") && !hint.contains("SOBOT_APP_ID"), "{warn}");
+    exporter.terminate();
 }

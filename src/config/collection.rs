@@ -12,11 +12,11 @@ use serde::Deserialize;
 use super::{ConfigError, err, io_reason, parse_duration};
 use crate::collect::quality::{QUALITY_SOURCES, QualitySource};
 use crate::laaffic::client::LaafficCredentials;
-use crate::secret::Secret;
+use crate::secret::{Secret, looks_like_credential, quoted, redact};
 use crate::sobot::client::Credentials;
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 use crate::targets::Shard;
-use crate::upstream::ClientSettings;
+use crate::upstream::{ClientSettings, Origins};
 use crate::window::Window;
 
 /// Looks an environment variable up.
@@ -178,6 +178,8 @@ pub struct CollectionConfig {
     pub platform: Option<PlatformConfig>,
     /// Laaffic credentials; `None`: no Laaffic collector.
     pub laaffic_credentials: Option<LaafficCredentials>,
+    /// Where the credentials came from, for the hints of failures.
+    pub origins: Origins,
 }
 
 impl CollectionConfig {
@@ -347,6 +349,8 @@ pub(crate) const ENV_LAAFFIC_SECRET: &str = "LAAFFIC_API_SECRET";
 pub(crate) const ENV_APP_ID: &str = "SOBOT_APP_ID";
 /// Environment variable of the Sobot `app_key`.
 pub(crate) const ENV_APP_KEY: &str = "SOBOT_APP_KEY";
+/// The environment variables that hold secrets: their values are never printed in an error line.
+pub(crate) const SECRET_ENV: [&str; 4] = [ENV_APP_KEY, ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, ENV_UNION_KEY];
 
 /// Builds the collection config from the YAML text of the file at `path` (`None`: no file,
 /// `yaml` is empty). Pure: the environment and credential files are read through `env` and
@@ -358,7 +362,36 @@ pub(crate) fn from_yaml(
     env: &Env<'_>,
     read: &ReadFile<'_>,
 ) -> Result<CollectionConfig, ConfigError> {
-    build(parse(yaml, path)?, path, flags, env, read)
+    let file = parse(yaml, path)?;
+    let named: Vec<PathBuf> = [
+        &file.sobot.app_id_file,
+        &file.sobot.app_key_file,
+        &file.laaffic.api_key_file,
+        &file.laaffic.api_secret_file,
+        &file.platform.as_ref().and_then(|p| p.union_key_file.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    build(file, path, flags, env, read).map_err(|e| {
+        // Whatever field a secret ended up in, the secrets of the files named are not printed.
+        let secrets: Vec<String> = named
+            .iter()
+            .filter_map(|f| read_next_to(read, path, f).ok())
+            .map(|s| s.trim().to_string())
+            .collect();
+        err(redact(&e.0, &secrets.iter().map(String::as_str).collect::<Vec<_>>()))
+    })
+}
+
+/// Reads `file`, a relative path next to the config file at `config`, wherever the process was
+/// started.
+fn read_next_to(read: &ReadFile<'_>, config: Option<&Path>, file: &Path) -> Result<String, io::Error> {
+    match config.and_then(Path::parent) {
+        Some(dir) if file.is_relative() => read(&dir.join(file)),
+        _ => read(file),
+    }
 }
 
 /// Parses the YAML text; empty text is an empty file.
@@ -370,11 +403,10 @@ pub(crate) fn parse(yaml: &str, path: Option<&Path>) -> Result<FileConfig, Confi
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
     serde_saphyr::from_str_with_options(yaml, options).map_err(|e| {
-        let one_line =
-            e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        let line = super::messages::yaml_error(&e, yaml);
         match path {
-            Some(path) => err(format!("{}: {one_line}", path.display())),
-            None => err(one_line),
+            Some(path) => err(format!("{}: {line}", path.display())),
+            None => err(line),
         }
     })
 }
@@ -393,8 +425,13 @@ pub(crate) fn build(
     };
 
     let tz_name = file.timezone.as_deref().unwrap_or("Asia/Shanghai");
-    let tz = TimeZone::get(tz_name)
-        .map_err(|_| err(format!("{}: unknown time zone {tz_name:?}", at("timezone"))))?;
+    let tz = TimeZone::get(tz_name).map_err(|_| {
+        let hint = match super::messages::suggest_zone(tz_name) {
+            Some(zone) => format!("; did you mean {zone}?"),
+            None => "; expected an IANA name, e.g. Asia/Shanghai".to_string(),
+        };
+        err(format!("{}: unknown time zone {}{hint}", at("timezone"), quoted(tz_name)))
+    })?;
 
     let windows = match &file.windows {
         None => vec![Window::Today],
@@ -402,7 +439,7 @@ pub(crate) fn build(
             .iter()
             .map(|n| {
                 Window::parse(n).ok_or_else(|| {
-                    err(format!("{}: unknown window {n:?} (known: today, yesterday)", at("windows")))
+                    err(format!("{}: unknown window {} (known: today, yesterday)", at("windows"), quoted(n)))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?,
@@ -415,7 +452,11 @@ pub(crate) fn build(
     let ids = |list: &Option<Vec<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
         let list = list.clone().unwrap_or_default();
         if let Some(bad) = list.iter().find(|id| id.trim().is_empty() || id.contains([',', ' '])) {
-            return Err(err(format!("{}: invalid id {bad:?} (no blanks, spaces or commas)", at(key))));
+            return Err(err(format!(
+                "{}: invalid id {} (no blanks, spaces or commas)",
+                at(key),
+                quoted(bad)
+            )));
         }
         Ok(list)
     };
@@ -443,8 +484,9 @@ pub(crate) fn build(
                 all.iter().copied().find(|k| k.name() == *n).ok_or_else(|| {
                     let known: Vec<_> = all.iter().map(CollectorKind::name).collect();
                     err(format!(
-                        "{}: unknown collector {n:?} (known: {})",
+                        "{}: unknown collector {} (known: {})",
                         at("collectors"),
+                        quoted(n),
                         known.join(", ")
                     ))
                 })
@@ -471,9 +513,9 @@ pub(crate) fn build(
     let q = &file.quality;
     let quality_interval = match &q.interval {
         None => Duration::from_secs(300),
-        Some(v) => parse_duration(v)
-            .filter(|d| *d >= Duration::from_millis(100))
-            .ok_or_else(|| err(format!("{}: invalid duration {v:?} (e.g. 5m)", at("quality.interval"))))?,
+        Some(v) => parse_duration(v).filter(|d| *d >= Duration::from_millis(100)).ok_or_else(|| {
+            err(format!("{}: invalid duration {} (e.g. 5m)", at("quality.interval"), quoted(v)))
+        })?,
     };
     let quality_page_size = match q.page_size {
         Some(n) if !(1..=10_000).contains(&n) => {
@@ -496,7 +538,7 @@ pub(crate) fn build(
             None => Ok(Duration::from_secs(default)),
             Some(v) => parse_duration(v)
                 .filter(|d| !d.is_zero())
-                .ok_or_else(|| err(format!("{}: invalid duration {v:?} (e.g. 15s)", at(key)))),
+                .ok_or_else(|| err(format!("{}: invalid duration {} (e.g. 15s)", at(key), quoted(v)))),
         }
     };
     let sobot = ClientSettings {
@@ -520,11 +562,7 @@ pub(crate) fn build(
         rate_limit_per_minute: 600,
     };
 
-    // A relative credential file is next to the config file, wherever the process was started.
-    let relative_to_config = |file: &Path| match path.and_then(Path::parent) {
-        Some(dir) if file.is_relative() => read(&dir.join(file)),
-        _ => read(file),
-    };
+    let relative_to_config = |file: &Path| read_next_to(read, path, file);
     let read: &ReadFile<'_> = &relative_to_config;
     let credentials = sobot_credentials(s, env, read, &at)?;
     let laaffic_credentials = laaffic_credentials(l, env, read, &at)?;
@@ -556,6 +594,8 @@ pub(crate) fn build(
         return Err(err(format!("{}: no collector to run", at("collectors"))));
     }
 
+    let configured = (credentials.is_some(), laaffic_credentials.is_some(), platform.is_some());
+    let origins = origins(&file, env, &at, configured);
     Ok(CollectionConfig {
         interval: flags.interval,
         tz,
@@ -572,7 +612,38 @@ pub(crate) fn build(
         laaffic,
         laaffic_credentials,
         platform,
+        origins,
     })
+}
+
+/// Names where each configured credential came from, as the operator gave it (the defaults for
+/// those not configured, so that configs compare equal whatever the file is called).
+fn origins(
+    file: &FileConfig,
+    env: &Env<'_>,
+    at: &dyn Fn(&str) -> String,
+    (sobot, laaffic, platform): (bool, bool, bool),
+) -> Origins {
+    let default = Origins::default();
+    let name = |env_name: &str, key: &str| {
+        if env(env_name).is_some_and(|v| !v.is_empty()) { env_name.to_string() } else { at(key) }
+    };
+    let app_id =
+        if file.sobot.app_id.is_some() { at("sobot.app_id") } else { name(ENV_APP_ID, "sobot.app_id_file") };
+    Origins {
+        app_id: if sobot { app_id } else { default.app_id },
+        app_key: if sobot { name(ENV_APP_KEY, "sobot.app_key_file") } else { default.app_key },
+        laaffic: if laaffic {
+            format!(
+                "{} and {}",
+                name(ENV_LAAFFIC_KEY, "laaffic.api_key_file"),
+                name(ENV_LAAFFIC_SECRET, "laaffic.api_secret_file")
+            )
+        } else {
+            default.laaffic
+        },
+        union_key: if platform { name(ENV_UNION_KEY, "platform.union_key_file") } else { default.union_key },
+    }
 }
 
 /// The platform section: credentials, interval, tenant collectors and filters, the shard.
@@ -596,9 +667,9 @@ fn platform(
         .ok_or_else(|| err(format!("the platform needs its union key: set {ENV_UNION_KEY} or {key_file}")))?;
     let interval = match &p.interval {
         None => Duration::from_secs(300),
-        Some(v) => parse_duration(v)
-            .filter(|d| *d >= Duration::from_millis(100))
-            .ok_or_else(|| err(format!("{}: invalid duration {v:?} (e.g. 5m)", at("platform.interval"))))?,
+        Some(v) => parse_duration(v).filter(|d| *d >= Duration::from_millis(100)).ok_or_else(|| {
+            err(format!("{}: invalid duration {} (e.g. 5m)", at("platform.interval"), quoted(v)))
+        })?,
     };
     let all = CollectorKind::all();
     let names: Vec<String> = match &p.collectors {
@@ -616,7 +687,7 @@ fn platform(
                     "{}: {n} cannot run for tenants (per-group collectors need a tenant's groups; Laaffic is not a Sobot tenant's)",
                     at("platform.collectors")
                 ))),
-                None => Err(err(format!("{}: unknown collector {n:?}", at("platform.collectors")))),
+                None => Err(err(format!("{}: unknown collector {}", at("platform.collectors"), quoted(n)))),
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -738,7 +809,7 @@ fn no_repeats<'a>(items: impl Iterator<Item = &'a str>, key: &str) -> Result<(),
     let mut seen = std::collections::HashSet::new();
     for item in items {
         if !seen.insert(item) {
-            return Err(err(format!("{key}: {item:?} is listed twice")));
+            return Err(err(format!("{key}: {} is listed twice", quoted(item))));
         }
     }
     Ok(())
@@ -746,11 +817,19 @@ fn no_repeats<'a>(items: impl Iterator<Item = &'a str>, key: &str) -> Result<(),
 
 /// Reads a credential file: surrounding white space (a trailing newline) is not part of it.
 fn read_secret_file(read: &ReadFile<'_>, path: &Path, key: &str) -> Result<Secret, ConfigError> {
+    // A key written where its file's name belongs is not printed as a file name.
+    let shown = path.to_string_lossy();
+    let hint = "; the value looks like a key itself: put the key in a file and name that file here";
+    let (file, hint) = if looks_like_credential(&shown) {
+        ("the file named there".to_string(), hint)
+    } else {
+        (shown.into_owned(), "")
+    };
     let content =
-        read(path).map_err(|e| err(format!("{key}: cannot read {}: {}", path.display(), io_reason(&e))))?;
+        read(path).map_err(|e| err(format!("{key}: cannot read {file}: {}{hint}", io_reason(&e))))?;
     let value = content.trim();
     if value.is_empty() {
-        return Err(err(format!("{key}: {} is empty", path.display())));
+        return Err(err(format!("{key}: {file} is empty")));
     }
     Ok(Secret::new(value))
 }
@@ -824,17 +903,146 @@ mod tests {
         ),
         (
             "bad_unknown_key.yml",
-            "testdata/bad_unknown_key.yml: unknown field `bogus`, expected one of timezone, windows, \
-             collectors, groups, agents, max_agents, quality, sobot, laaffic, platform at line 2, column 1",
+            "testdata/bad_unknown_key.yml: unknown key `bogus` at line 2, column 1 (known: timezone, \
+             windows, collectors, groups, agents, max_agents, quality, sobot, laaffic, platform)",
+        ),
+        (
+            "bad_key_typo.yml",
+            "testdata/bad_key_typo.yml: unknown key `timzone` at line 1, column 1; did you mean `timezone`?",
         ),
         (
             "bad_inline_secret.yml",
-            "testdata/bad_inline_secret.yml: unknown field `app_key`, expected one of app_id, \
-             app_id_file, app_key_file, timeout, connect_timeout, rate_limit_per_minute at line 2, column 3",
+            "testdata/bad_inline_secret.yml: sobot.app_key at line 2, column 3: inline secrets are refused \
+             on purpose (a config file is read by many and kept in version control): put it in a file \
+             named by sobot.app_key_file, or set SOBOT_APP_KEY",
+        ),
+        (
+            "bad_inline_laaffic_secret.yml",
+            "testdata/bad_inline_laaffic_secret.yml: laaffic.api_secret at line 2, column 3: inline \
+             secrets are refused on purpose (a config file is read by many and kept in version control): \
+             put it in a file named by laaffic.api_secret_file, or set LAAFFIC_API_SECRET",
+        ),
+        (
+            "bad_inline_union_key.yml",
+            "testdata/bad_inline_union_key.yml: platform.union_key at line 3, column 3: inline secrets \
+             are refused on purpose (a config file is read by many and kept in version control): put it \
+             in a file named by platform.union_key_file, or set SOBOT_PLATFORM_UNION_KEY",
+        ),
+        (
+            "bad_key_as_a_key.yml",
+            "testdata/bad_key_as_a_key.yml: sobot: unknown key that looks like a credential (not shown) at \
+             line 2, column 3: secrets are read from files or the environment only (see --help)",
         ),
         ("bad_yaml.yml", "testdata/bad_yaml.yml: unclosed bracket '[' at line 1, column 10"),
-        ("bad_type.yml", "testdata/bad_type.yml: invalid u64 at line 1, column 13"),
-        ("bad_timezone.yml", "testdata/bad_timezone.yml: timezone: unknown time zone \"Mars/Olympus\""),
+        ("bad_type.yml", "testdata/bad_type.yml: max_agents: a whole number is needed at line 1, column 13"),
+        (
+            "bad_key_in_max_agents.yml",
+            "testdata/bad_key_in_max_agents.yml: max_agents: a whole number is needed at line 1, column 13",
+        ),
+        (
+            "bad_bool.yml",
+            "testdata/bad_bool.yml: platform.tenants_on_metrics: `true` or `false` is needed at line 2, \
+             column 23",
+        ),
+        (
+            "bad_windows_scalar.yml",
+            "testdata/bad_windows_scalar.yml: windows: a list is needed, e.g. `windows: [today]` at line 1, \
+             column 10",
+        ),
+        (
+            "bad_agents_scalar.yml",
+            "testdata/bad_agents_scalar.yml: agents: a list is needed, e.g. `agents: [g2]` at line 3, column 9",
+        ),
+        (
+            "bad_section_scalar.yml",
+            "testdata/bad_section_scalar.yml: sobot: a section of `key: value` lines is needed, not a single \
+             value or a list at line 1, column 8",
+        ),
+        (
+            "bad_timeout_list.yml",
+            "testdata/bad_timeout_list.yml: sobot.timeout: a single value is needed, not a list or a section \
+             at line 2, column 12",
+        ),
+        (
+            "bad_top_level_list.yml",
+            "testdata/bad_top_level_list.yml: the file must hold settings as `key: value` lines, e.g. \
+             `timezone: Asia/Shanghai` at line 1, column 1",
+        ),
+        (
+            "bad_two_documents.yml",
+            "testdata/bad_two_documents.yml: the file holds a second YAML document (a `---` line) at line 3, \
+             column 1; a config is one document",
+        ),
+        (
+            "bad_key_twice.yml",
+            "testdata/bad_key_twice.yml: windows is set twice; keep one at line 2, column 1",
+        ),
+        (
+            "bad_alias_bomb.yml",
+            "testdata/bad_alias_bomb.yml: the file is too large or too deeply nested for a config file (too \
+             many entries, aliases or levels); write it out plainly",
+        ),
+        (
+            "bad_timezone.yml",
+            "testdata/bad_timezone.yml: timezone: unknown time zone \"Mars/Olympus\"; expected an IANA name, \
+             e.g. Asia/Shanghai",
+        ),
+        (
+            "bad_timezone_city.yml",
+            "testdata/bad_timezone_city.yml: timezone: unknown time zone \"Beijing\"; did you mean \
+             Asia/Shanghai?",
+        ),
+        (
+            "bad_key_in_timezone.yml",
+            "testdata/bad_key_in_timezone.yml: timezone: unknown time zone (not shown: it looks like a key); \
+             expected an IANA name, e.g. Asia/Shanghai",
+        ),
+        (
+            "bad_key_in_app_key_file.yml",
+            "testdata/bad_key_in_app_key_file.yml: sobot.app_key_file: cannot read the file named there: no \
+             such file; the value looks like a key itself: put the key in a file and name that file here",
+        ),
+        (
+            "bad_key_in_windows.yml",
+            "testdata/bad_key_in_windows.yml: windows: unknown window (not shown: it looks like a key) \
+             (known: today, yesterday)",
+        ),
+        (
+            "bad_key_in_collectors.yml",
+            "testdata/bad_key_in_collectors.yml: collectors: unknown collector (not shown: it looks like a \
+             key) (known: robot_session, robot_satisfaction, human_session, human_satisfaction, \
+             customer_session, message_stats, get_service_data, human_duration, group_human_session, \
+             group_human_satisfaction, quality_result, chat_result, call_result, laaffic_seats)",
+        ),
+        (
+            "bad_key_in_groups.yml",
+            "testdata/bad_key_in_groups.yml: groups: invalid id (not shown: it looks like a key) (no blanks, \
+             spaces or commas)",
+        ),
+        (
+            "bad_key_in_agents.yml",
+            "testdata/bad_key_in_agents.yml: agents: (not shown: it looks like a key) is listed twice",
+        ),
+        (
+            "bad_key_in_duration.yml",
+            "testdata/bad_key_in_duration.yml: sobot.timeout: invalid duration (not shown: it looks like a \
+             key) (e.g. 15s)",
+        ),
+        (
+            "bad_key_in_quality_interval.yml",
+            "testdata/bad_key_in_quality_interval.yml: quality.interval: invalid duration (not shown: it \
+             looks like a key) (e.g. 5m)",
+        ),
+        (
+            "bad_key_in_platform_interval.yml",
+            "testdata/bad_key_in_platform_interval.yml: platform.interval: invalid duration (not shown: it \
+             looks like a key) (e.g. 5m)",
+        ),
+        (
+            "bad_key_in_platform_collectors.yml",
+            "testdata/bad_key_in_platform_collectors.yml: platform.collectors: unknown collector (not \
+             shown: it looks like a key)",
+        ),
         (
             "bad_window.yml",
             "testdata/bad_window.yml: windows: unknown window \"last_week\" (known: today, yesterday)",
@@ -950,7 +1158,47 @@ mod tests {
             assert_eq!(e.0, *want, "{name}");
             assert!(!e.0.contains('\n'), "{name}: {e:?} is not one line");
             assert!(!e.0.contains("SuperSecret123"), "{name}: the error quotes the file: {e}");
+            assert!(!e.0.contains(KEY), "{name}: the error quotes a key: {e}");
         }
+    }
+
+    /// The app key the `bad_key_*` files put where it does not belong.
+    const KEY: &str = "8748cd7faeb1401ab3d97cf45013afc4";
+
+    #[test]
+    fn library_internals_stay_out_of_errors() {
+        let parse_line = |yaml: &str| parse(yaml, Some(Path::new("c.yml"))).expect_err("refused").0;
+        let too_large = "c.yml: the file is too large or too deeply nested for a config file (too many \
+                         entries, aliases or levels); write it out plainly";
+        // More entries than the parser's budget (it said `budget breached: Nodes { nodes: 250001 }`).
+        let many = format!("groups: [{}]\n", vec!["g"; 250_001].join(","));
+        assert_eq!(parse_line(&many), too_large);
+        // Nested past the parser's own limit (it said `recursion limit exceeded`).
+        let deep = format!("windows: {}{}\n", "[".repeat(2000), "]".repeat(2000));
+        assert_eq!(parse_line(&deep), too_large);
+        for yaml in ["windows: [today]\n---\n", "groups: [~]\n", "windows: [today]\nwindows: [today]\n"] {
+            let line = parse_line(yaml);
+            for internal in ["from_str", "Option<", "Options", "DuplicateKeyPolicy", "{"] {
+                assert!(!line.contains(internal), "{yaml:?}: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_of_the_files_named_are_not_printed() {
+        // A union key that does not look like one, copied into the wrong field: redacted all the same.
+        let read = |p: &Path| -> Result<String, io::Error> {
+            match p.to_str() {
+                Some("/run/secrets/union") => Ok("hunter-two\n".to_string()),
+                _ => files(p),
+            }
+        };
+        let yaml = "timezone: hunter-two\nplatform:\n  union_code: u\n  email: e\n  union_key_file: /run/secrets/union\n";
+        let e = from_yaml(yaml, Some(Path::new("c.yml")), &flags(), &no_env, &read).expect_err("bad zone");
+        assert_eq!(
+            e.0,
+            "c.yml: timezone: unknown time zone \"<redacted>\"; expected an IANA name, e.g. Asia/Shanghai"
+        );
     }
 
     #[test]

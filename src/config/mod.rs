@@ -4,6 +4,7 @@
 //! Every problem is reported as one line naming the flag, file and key at fault.
 
 pub(crate) mod collection;
+mod messages;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -14,6 +15,7 @@ use thiserror::Error;
 use crate::cli::{Cli, LogFormat, LogLevel};
 pub use crate::collect::quality::QualitySource;
 use crate::demo::Demo;
+use crate::secret::{looks_like_credential, quoted, redact};
 use crate::targets::Shard;
 use collection::Flags;
 pub use collection::{CollectionConfig, CollectorKind, PlatformConfig, TenantFilter};
@@ -60,12 +62,23 @@ pub fn load(
     env: &dyn Fn(&str) -> Option<String>,
     demo: Option<&Demo>,
 ) -> Result<Config, ConfigError> {
+    // Whatever flag or field a secret of the environment ended up in, it is not printed.
+    let secrets: Vec<String> = collection::SECRET_ENV.iter().filter_map(|name| env(name)).collect();
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    load_unredacted(cli, env, demo).map_err(|e| ConfigError(redact(&e.0, &secrets)))
+}
+
+fn load_unredacted(
+    cli: &Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+    demo: Option<&Demo>,
+) -> Result<Config, ConfigError> {
     let process = settings(cli, demo.is_some())?;
     let flags = flags(cli)?;
     let path = cli.config_file.as_deref();
     let yaml = match path {
         Some(path) => read_file(path, MAX_CONFIG_FILE)
-            .map_err(|e| err(format!("--config.file {}: {}", path.display(), io_reason(&e))))?,
+            .map_err(|e| err(format!("--config.file {}: {}", shown_path(path), io_reason(&e))))?,
         None => String::new(),
     };
     let read = |file: &Path| read_file(file, MAX_SECRET_FILE);
@@ -79,7 +92,7 @@ pub fn load(
 /// The process settings of the flags.
 fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
     let listen = parse_listen(&cli.listen_address)
-        .map_err(|m| err(format!("--web.listen-address {:?}: {m}", cli.listen_address)))?;
+        .map_err(|m| err(format!("--web.listen-address {}: {m}", quoted(&cli.listen_address))))?;
     let telemetry_path = cli.telemetry_path.clone();
     let path_chars = telemetry_path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
     if !telemetry_path.starts_with('/')
@@ -87,8 +100,9 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
         || ["/", "/healthz", "/-/healthy", "/-/reload", "/probe", "/sd"].contains(&telemetry_path.as_str())
     {
         return Err(err(format!(
-            "--web.telemetry-path {telemetry_path:?}: must start with /, hold only letters, digits and /_.- \
-             and differ from /, /healthz, /-/healthy, /-/reload, /probe and /sd"
+            "--web.telemetry-path {}: must start with /, hold only letters, digits and /_.- \
+             and differ from /, /healthz, /-/healthy, /-/reload, /probe and /sd",
+            quoted(&telemetry_path)
         )));
     }
     Ok(Settings {
@@ -107,8 +121,8 @@ fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
         .filter(|d| *d >= Duration::from_millis(100))
         .ok_or_else(|| {
             err(format!(
-                "--collect.interval {:?}: expected a duration of at least 100ms, e.g. 60s",
-                cli.collect_interval
+                "--collect.interval {}: expected a duration of at least 100ms, e.g. 60s",
+                quoted(&cli.collect_interval)
             ))
         })?;
     let hostname = std::env::var("HOSTNAME")
@@ -116,7 +130,7 @@ fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .map(|h| h.trim().to_string());
     let shard = Shard::parse(&cli.platform_shard, hostname.as_deref())
-        .map_err(|e| err(format!("--platform.shard {:?}: {e}", cli.platform_shard)))?;
+        .map_err(|e| err(format!("--platform.shard {}: {e}", quoted(&cli.platform_shard))))?;
     Ok(Flags {
         interval,
         sobot_base_url: base_url(&cli.sobot_base_url, "--sobot.base-url")?,
@@ -137,7 +151,8 @@ fn base_url(value: &str, flag: &str) -> Result<String, ConfigError> {
     });
     if parsed.is_none() {
         return Err(err(format!(
-            "{flag} {value:?}: expected an http(s) URL with a host, e.g. https://www.sobot.com"
+            "{flag} {}: expected an http(s) URL with a host, e.g. https://www.sobot.com",
+            quoted(value)
         )));
     }
     Ok(url.to_string())
@@ -180,8 +195,22 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// A path for an error line: as given, unless it looks like a credential (a key given where its
+/// file belongs).
+fn shown_path(path: &Path) -> String {
+    let shown = path.display().to_string();
+    if looks_like_credential(&shown) { "(not shown: it looks like a key)".to_string() } else { shown }
+}
+
 /// `:PORT`, `HOST:PORT` or `[V6]:PORT`.
 fn parse_listen(s: &str) -> Result<SocketAddr, &'static str> {
+    if let Some((_, port)) = s.rsplit_once(':')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_err()
+    {
+        return Err("port out of range (0 to 65535)");
+    }
     let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
     full.to_socket_addrs()
         .map_err(|_| "expected HOST:PORT or :PORT")?

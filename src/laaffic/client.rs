@@ -22,12 +22,12 @@ pub struct LaafficCredentials {
     pub api_secret: Secret,
 }
 
-/// What a documented `status` means, and what to do about it.
+/// What a documented `status` means (what to do about it is the log line's hint).
 pub fn explain(status: &str) -> &'static str {
     match status {
-        "-1" => "account authentication failed (帳號認證異常): check LAAFFIC_API_KEY and LAAFFIC_API_SECRET",
-        "-2" => "IP restricted (ip限制): allow the exporter's address in the Laaffic console",
-        "-16" => "timestamp expired (時間戳過期): the host clock is probably off; check NTP",
+        "-1" => "account authentication failed (帳號認證異常)",
+        "-2" => "IP restricted (ip限制)",
+        "-16" => "timestamp expired (時間戳過期)",
         "-18" => "system error at Laaffic (系統異常)",
         "-20" => "data already exists (數據已存在)",
         "-22" => "parameter error (參數異常)",
@@ -85,8 +85,15 @@ pub fn check_status(mut body: Value) -> Result<Value, UpstreamError> {
         _ => return Err(UpstreamError::InvalidResponse("no status in the response".to_string())),
     };
     if status != "0" {
-        let reason = body.get("reason").and_then(Value::as_str).unwrap_or("");
-        return Err(UpstreamError::api(status.clone(), &format!("{} ({reason})", explain(&status))));
+        // The upstream's reason only where it says more than the document's text.
+        let meaning = explain(&status);
+        let reason = body.get("reason").and_then(Value::as_str).unwrap_or("").trim();
+        let message = if reason.is_empty() || meaning.contains(reason) {
+            meaning.to_string()
+        } else {
+            format!("{meaning}: {reason}")
+        };
+        return Err(UpstreamError::api(status.clone(), &message));
     }
     match body.get_mut("data").map(Value::take) {
         Some(data @ Value::Object(_)) => Ok(data),
@@ -107,7 +114,12 @@ mod tests {
         assert!(check_status(json!({"status": 0.0, "data": {}})).is_ok(), "0.0 is 0");
         let e = check_status(json!({"status": "-16", "reason": "timestamp expired"})).expect_err("-16");
         assert_eq!(e.code_label(), "-16");
-        assert!(e.to_string().contains("host clock"), "{e}");
+        assert_eq!(e.to_string(), "upstream error -16: timestamp expired (時間戳過期)");
+        let e = check_status(json!({"status": "-22", "reason": "strTime is required"})).expect_err("-22");
+        assert_eq!(e.to_string(), "upstream error -22: parameter error (參數異常): strTime is required");
+        // The upstream's reason is not repeated when the document's text says it already.
+        let e = check_status(json!({"status": -1, "reason": "帳號認證異常"})).expect_err("-1");
+        assert_eq!(e.to_string(), "upstream error -1: account authentication failed (帳號認證異常)");
         for code in ["-1", "-2", "-18", "-20", "-22", "-23", "-35"] {
             let e = check_status(json!({"status": code})).expect_err(code);
             assert_eq!(e.code_label(), code);

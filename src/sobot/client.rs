@@ -99,8 +99,12 @@ impl SobotClient {
     ) -> Result<Value, UpstreamError> {
         let token = self.token().await?;
         match self.send(name, method, path, params, &token).await {
-            Err(UpstreamError::Api { code, .. }) if TOKEN_EXPIRED.contains(&code.as_str()) => {
-                debug!(endpoint = name, code, "token rejected as expired; fetching a new one");
+            Err(e) if e.api_code().is_some_and(|code| TOKEN_EXPIRED.contains(&code)) => {
+                debug!(
+                    endpoint = name,
+                    code = e.code_label(),
+                    "token rejected as expired; fetching a new one"
+                );
                 let token = self.refresh_after(&token).await?;
                 self.send(name, method, path, params, &token).await
             }
@@ -203,20 +207,6 @@ impl SobotClient {
         let now = Instant::now();
         let refresh_at = now.checked_add(lifetime.mul_f64(0.9)).unwrap_or(now);
         Ok(Token { value, refresh_at, expires_at: now.checked_add(lifetime).unwrap_or(now) })
-    }
-}
-
-/// Explains the token errors an operator can fix.
-pub fn token_hint(e: &UpstreamError) -> &'static str {
-    match e {
-        UpstreamError::Api { code, .. } if code == "910003" || code == "900003" => {
-            "the signature was rejected: check the app key (SOBOT_APP_KEY / sobot.app_key_file)"
-        }
-        UpstreamError::Api { code, .. } if code == "910004" || code == "900004" => {
-            "no API configuration for this company: check the app id (SOBOT_APP_ID)"
-        }
-        UpstreamError::Timeout | UpstreamError::Connect => "check --sobot.base-url and the network",
-        _ => "",
     }
 }
 

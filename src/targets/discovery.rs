@@ -79,6 +79,8 @@ fn tenant_config(config: &CollectionConfig, platform: &PlatformConfig) -> Collec
         credentials: None,
         laaffic_credentials: None,
         platform: None,
+        // A tenant's app id and key are those the platform lists.
+        origins: crate::upstream::Origins::tenant(),
         ..config.clone()
     }
 }

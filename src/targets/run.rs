@@ -32,12 +32,12 @@ use super::jobs::{self, Job, Scheduled};
 use super::{KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
-use crate::sobot::client::{SobotClient, token_hint};
+use crate::sobot::client::SobotClient;
 use crate::telemetry::{
     COLLECTOR_DURATION, COLLECTOR_INTERVAL, COLLECTOR_LAST_SUCCESS, COLLECTOR_SERIES, COLLECTOR_SUCCESS,
     Telemetry,
 };
-use crate::upstream::UpstreamError;
+use crate::upstream::{UpstreamError, hint};
 
 /// Collectors of one target that run at once: a large company's big collectors a few at a time
 /// rather than all together, so that their answers and samples are not all in memory at once, and
@@ -286,16 +286,17 @@ impl TargetState {
             }
             Err(e) => {
                 t.set_collector(COLLECTOR_SUCCESS, &slot.name, 0.0);
+                // Every failure line names the call (endpoint, URL without secrets), the code and
+                // what to do; the endpoint is the collector's when the failure was not a call's.
+                let tenant = crate::upstream::Origins::tenant();
+                // A tenant's app id and key are the platform's, whatever the config's are.
+                let origins =
+                    if self.spec.kind == TargetKind::Tenant { &tenant } else { &self.spec.config.origins };
                 if let Some(token) = token_error {
                     if self.failing.as_ref() != Some(&token) {
-                        let hint = match (self.spec.kind, token.code_label().as_str()) {
-                            // A tenant's id and key are the platform's, not the config's.
-                            (TargetKind::Tenant, "910003" | "900003" | "910004" | "900004") => {
-                                "the tenant's app id or app key from the platform (getBatchAppKey) was refused: check the tenant's API settings in Sobot"
-                            }
-                            _ => token_hint(&token),
-                        };
-                        warn!(target_id = %id, error = %token, hint, retry_in_s, "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
+                        let (endpoint, url) = token.request().unwrap_or(("get_token", ""));
+                        let (code, hint) = (token.code_label(), hint(&token, origins));
+                        warn!(target_id = %id, endpoint, url, code, error = %token, hint, retry_in_s, "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
                         self.failing = Some(token);
                     } else {
                         debug!(target_id = %id, error = %token, "still no Sobot token");
@@ -303,7 +304,9 @@ impl TargetState {
                 } else if slot.logged.as_ref() == Some(&e) {
                     debug!(target_id = %id, collector = %slot.name, error = %e, retry_in_s, "collection failed again");
                 } else {
-                    warn!(target_id = %id, collector = %slot.name, error = %e, retry_in_s, "collection failed");
+                    let (endpoint, url) = e.request().unwrap_or((slot.name.as_str(), ""));
+                    let (code, hint) = (e.code_label(), hint(&e, origins));
+                    warn!(target_id = %id, collector = %slot.name, endpoint, url, code, error = %e, hint, retry_in_s, "collection failed");
                     slot.logged = Some(e);
                 }
             }

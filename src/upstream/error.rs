@@ -35,12 +35,24 @@ pub enum UpstreamError {
         /// The vendor's message, shortened, with our explanation where we have one.
         message: String,
     },
+    /// Any of the above, with the call it came from: its endpoint and its URL without query or
+    /// user info (a signature or a key could be in them). Displayed as the error itself.
+    #[error("{cause}")]
+    Call {
+        /// The endpoint's name, e.g. `robot_session`.
+        endpoint: String,
+        /// Scheme, host and path.
+        url: String,
+        /// What failed.
+        cause: Box<UpstreamError>,
+    },
 }
 
 impl UpstreamError {
     /// The `code` label of `sobot_exporter_upstream_requests_total` for this outcome.
     pub fn code_label(&self) -> String {
         match self {
+            UpstreamError::Call { cause, .. } => cause.code_label(),
             UpstreamError::Timeout => "timeout".to_string(),
             UpstreamError::Connect => "connect".to_string(),
             UpstreamError::Reset => "reset".to_string(),
@@ -56,6 +68,50 @@ impl UpstreamError {
         }
     }
 
+    /// The same error, saying which call it came from (`url` is shown without query and user
+    /// info).
+    pub fn at(self, endpoint: &str, url: &str) -> Self {
+        let cause = match self {
+            UpstreamError::Call { cause, .. } => cause,
+            other => Box::new(other),
+        };
+        let shown = match reqwest::Url::parse(url) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.set_query(None);
+                u.set_fragment(None);
+                u.to_string()
+            }
+            Err(_) => String::new(),
+        };
+        UpstreamError::Call { endpoint: endpoint.to_string(), url: shown, cause }
+    }
+
+    /// What failed, without the call it came from.
+    pub fn cause(&self) -> &UpstreamError {
+        match self {
+            UpstreamError::Call { cause, .. } => cause.cause(),
+            other => other,
+        }
+    }
+
+    /// The endpoint and URL of the call, when known.
+    pub fn request(&self) -> Option<(&str, &str)> {
+        match self {
+            UpstreamError::Call { endpoint, url, .. } => Some((endpoint, url)),
+            _ => None,
+        }
+    }
+
+    /// The vendor's result code, if the upstream answered with one.
+    pub fn api_code(&self) -> Option<&str> {
+        match self.cause() {
+            UpstreamError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
     /// An API error with the upstream message cut to a sane length.
     ///
     /// The code is kept as sent (it is logged); [`UpstreamError::code_label`] bounds the label.
@@ -68,11 +124,11 @@ impl UpstreamError {
     /// upstream that echoes a key or token must not put it in the log.
     pub fn redacted(self, secrets: &[&str]) -> Self {
         match self {
-            UpstreamError::Api { code, mut message } => {
-                for secret in secrets.iter().filter(|s| s.len() >= 4) {
-                    message = message.replace(secret, "<redacted>");
-                }
-                UpstreamError::Api { code, message }
+            UpstreamError::Api { code, message } => {
+                UpstreamError::Api { code, message: crate::secret::redact(&message, secrets) }
+            }
+            UpstreamError::Call { endpoint, url, cause } => {
+                UpstreamError::Call { endpoint, url, cause: Box::new(cause.redacted(secrets)) }
             }
             other => other,
         }
@@ -122,6 +178,18 @@ mod tests {
         );
         let e = e.redacted(&["TopSecretAppKey-7f3a9c", "abc"]);
         assert_eq!(e.to_string(), "upstream error 910003: sign for key <redacted> is wrong (<redacted>)");
+    }
+
+    #[test]
+    fn a_call_shows_its_url_without_secrets() {
+        let e = UpstreamError::Http(404)
+            .at("get_token", "https://user:pw@host.test/api/get_token?appid=a&sign=s#f");
+        assert_eq!(e.request(), Some(("get_token", "https://host.test/api/get_token")));
+        assert_eq!((e.cause(), e.code_label().as_str()), (&UpstreamError::Http(404), "http_404"));
+        assert_eq!(e.to_string(), "upstream answered HTTP 404");
+        let twice = e.clone().at("other", "https://host.test/x");
+        assert_eq!(twice.cause(), &UpstreamError::Http(404));
+        assert_eq!(UpstreamError::api("910003", "m").at("e", "http://h/").api_code(), Some("910003"));
     }
 
     #[test]

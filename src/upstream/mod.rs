@@ -11,9 +11,11 @@ use tracing::{debug, warn};
 
 mod capped;
 mod error;
+mod hint;
 
 use crate::telemetry::Telemetry;
-pub use error::UpstreamError;
+pub use error::{DOCUMENTED_CODES, UpstreamError};
+pub use hint::{Origins, hint};
 
 /// Upper bound on a response body we are willing to parse (quality pages of 10,000 records are
 /// a few MiB).
@@ -131,14 +133,18 @@ impl Upstream {
             Limiter::Rate(limiter) => limiter.acquire().await,
             Limiter::Window(limiter) => limiter.acquire().await,
         }
-        let request = build(&self.client, format!("{}{path}", self.base_url));
+        let url = format!("{}{path}", self.base_url);
+        let request = build(&self.client, url.clone());
         let started = Instant::now();
-        let result = send_json(request, self.max_items).await.and_then(|(body, dropped)| {
-            if dropped > 0 {
-                self.items_dropped(endpoint, dropped);
-            }
-            check(body)
-        });
+        let result = send_json(request, self.max_items)
+            .await
+            .and_then(|(body, dropped)| {
+                if dropped > 0 {
+                    self.items_dropped(endpoint, dropped);
+                }
+                check(body)
+            })
+            .map_err(|e| e.at(endpoint, &url));
         let code = match &result {
             Ok(_) => ok_code.to_string(),
             Err(e) => e.code_label(),
