@@ -9,7 +9,7 @@ use tracing::info;
 
 use crate::config::{CollectorKind, Config};
 use crate::demo::Demo;
-use crate::exposition::{Board, Chunk, Key, Published};
+use crate::exposition::Board;
 use crate::targets::{self, Shared, TargetSet};
 use crate::web::{self, Routes};
 
@@ -30,9 +30,6 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
-    /// The first exposition could not be encoded.
-    #[error("cannot encode metrics")]
-    Encode,
 }
 
 /// Runs the exporter until `shutdown` resolves; `demo`: the demo's simulator to start first.
@@ -42,6 +39,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let Config { process, collection } = config;
+    web::conn::raise_fd_limit(process.limits.max_connections);
     let listener = TcpListener::bind(process.listen)
         .await
         .map_err(|source| StartError::Listen { addr: process.listen, source })?;
@@ -54,10 +52,6 @@ pub async fn run(
     };
 
     let board = Board::new();
-    let own = Chunk::encode(vec![Arc::new(crate::telemetry::process_families())])
-        .map_err(|_| StartError::Encode)?;
-    let process_publisher = board.publisher(Key::Process, &Vec::new(), true);
-    process_publisher.publish(Published::new(vec![Arc::new(own)]));
     let shared = Arc::new(
         Shared::new(board.clone(), &collection)
             .map_err(|e| StartError::Client(e.without_url().to_string()))?,
@@ -79,7 +73,7 @@ pub async fn run(
     };
     // The company and the platform now; tenants whenever discovery finds them.
     let follow = tokio::spawn(targets::follow(targets.clone(), Arc::new(collection), targets.discovered()));
-    web::serve(listener, routes, shutdown).await;
+    web::serve(listener, routes, process.limits.clone(), shutdown).await;
     follow.abort();
     targets.stop_all();
     info!("stopped");

@@ -43,7 +43,9 @@
 //! - [`window`]: which local day a value covers and how each endpoint wants dates written.
 //! - [`snapshot`]: the samples a collector's cycle produces.
 //! - [`exposition`]: chunks, the board, both text formats, content negotiation, gzip.
-//! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, and the `--healthcheck` client.
+//! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, and the `--healthcheck` client;
+//!   [`web::conn`]: the connections and their limits (write and idle timeouts, maximum age,
+//!   connection limit, shutdown), the file-descriptor limit raised at start.
 //! - [`telemetry`]: the exporter's own metrics, per target and process-wide.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.

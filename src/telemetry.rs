@@ -3,7 +3,8 @@
 //! metrics reference is generated from the same table.
 //!
 //! Each target has its own [`Telemetry`]: its self-series are encoded with its data and go when it
-//! goes. The process-wide ones (`build_info`) come from [`process_families`].
+//! goes. The process-wide ones (`build_info`, the HTTP server's connections) come from
+//! [`process_families`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -56,6 +57,13 @@ pub const UPSTREAM_REQUESTS: &str = "sobot_exporter_upstream_requests_total";
 pub const PARSE_ERRORS: &str = "sobot_exporter_parse_errors_total";
 /// `sobot_exporter_token_refreshes_total{result}`.
 pub const TOKEN_REFRESHES: &str = "sobot_exporter_token_refreshes_total";
+
+/// `sobot_exporter_http_connections`.
+pub const HTTP_CONNECTIONS: &str = "sobot_exporter_http_connections";
+/// `sobot_exporter_http_max_connections`.
+pub const HTTP_MAX_CONNECTIONS: &str = "sobot_exporter_http_max_connections";
+/// `sobot_exporter_http_connections_closed_total{reason}`.
+pub const HTTP_CONNECTIONS_CLOSED: &str = "sobot_exporter_http_connections_closed_total";
 
 /// `sobot_exporter_platform_shard_info{shard,shards}`.
 pub const PLATFORM_SHARD_INFO: &str = "sobot_exporter_platform_shard_info";
@@ -123,7 +131,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         UPSTREAM_REQUESTS,
         Kind::Counter,
         &["endpoint", "code"],
-        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect, reset and invalid_response are transport failures).",
+        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect, reset and invalid_response are transport failures, fd_limit the exporter out of file descriptors).",
     ),
     metric(
         PARSE_ERRORS,
@@ -160,6 +168,19 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         Kind::Gauge,
         &[],
         "Tenants of this replica's shard, collected as targets of their own.",
+    ),
+    metric(HTTP_CONNECTIONS, Kind::Gauge, &[], "HTTP connections open to the exporter's server."),
+    metric(
+        HTTP_MAX_CONNECTIONS,
+        Kind::Gauge,
+        &[],
+        "Most HTTP connections the server keeps open (--web.max-connections).",
+    ),
+    metric(
+        HTTP_CONNECTIONS_CLOSED,
+        Kind::Counter,
+        &["reason"],
+        "HTTP connections the server closed, by reason: limit (closed to make room, or refused, at --web.max-connections), write_timeout (a response made no progress for --web.write-timeout), idle_timeout (no complete request header within --web.idle-timeout), max_age (open longer than --web.max-connection-age).",
     ),
     metric(
         TOKEN_REFRESHES,
@@ -232,9 +253,10 @@ impl Telemetry {
     }
 }
 
-/// The process-wide self-metrics: `sobot_exporter_build_info`.
-pub fn process_families() -> Vec<Family> {
-    let mut values = BTreeMap::new();
+/// The process-wide self-metrics: `sobot_exporter_build_info`, and `values` (the HTTP server's).
+pub fn process_families(values: impl IntoIterator<Item = (&'static str, Labels, f64)>) -> Vec<Family> {
+    let mut values: BTreeMap<_, _> =
+        values.into_iter().map(|(metric, labels, value)| ((metric, labels), value)).collect();
     values.insert((BUILD_INFO, vec![("version", env!("CARGO_PKG_VERSION").to_string())]), 1.0);
     families(&values)
 }

@@ -297,7 +297,7 @@ async fn serve(board: Arc<Board>, set: Arc<TargetSet>) -> String {
     let address = listener.local_addr().expect("address");
     let routes =
         sobot_exporter::web::Routes { telemetry_path: "/metrics".into(), board, targets: set, address };
-    tokio::spawn(sobot_exporter::web::serve(listener, routes, std::future::pending()));
+    tokio::spawn(sobot_exporter::web::serve(listener, routes, Default::default(), std::future::pending()));
     format!("http://{address}")
 }
 

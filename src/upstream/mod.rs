@@ -13,6 +13,7 @@ mod error;
 
 use crate::telemetry::Telemetry;
 pub use error::UpstreamError;
+pub(crate) use error::out_of_files;
 
 /// Upper bound on a response body we are willing to parse (quality pages of 10,000 records are
 /// a few MiB).
