@@ -22,7 +22,7 @@
 //!
 //! `raise_fd_limit` lifts the soft file-descriptor limit to the hard one at start, so that the
 //! limit, not `EMFILE`, is what bites; should `accept` still fail for want of descriptors, the
-//! connection idle longest is closed to give one back (logged once until `accept` works again).
+//! connection idle longest is closed to give one back (logged at most once a minute).
 //! The figures are the process-wide self-metrics
 //! `sobot_exporter_http_*`, published on the board at most once a second when they change.
 
@@ -56,6 +56,9 @@ pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often the `sobot_exporter_http_*` figures are published when they changed.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+
+/// A failing `accept` (out of file descriptors) is logged at most this often.
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// The server's limits (the `--web.*` flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,7 +304,7 @@ pub(crate) async fn serve(
     publish_changes();
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut accept_failing = false;
+    let mut accept_warned: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -309,9 +312,9 @@ pub(crate) async fn serve(
                 let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
-                        if !accept_failing {
-                            warn!(error = %e, "accept failed; retrying (logged once until it works again)");
-                            accept_failing = true;
+                        if accept_warned.is_none_or(|at| at.elapsed() >= ACCEPT_WARN_EVERY) {
+                            warn!(error = %e, "accept failed; retrying (logged at most once a minute)");
+                            accept_warned = Some(Instant::now());
                         }
                         // Out of file descriptors: an idle connection gives one back.
                         if !(out_of_files(&e) && server.close_one_idle()) {
@@ -320,7 +323,6 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
-                accept_failing = false;
                 let Some((id, state)) = server.admit() else {
                     debug!(%peer, "connection refused: every connection is sending a response");
                     continue;

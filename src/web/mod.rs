@@ -2,7 +2,7 @@
 //! (Prometheus HTTP service discovery of the tenants), `/` (landing page), `/healthz`.
 //!
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
-//! encoded chunks.
+//! encoded chunks. [`conn`] runs the connections within their limits.
 
 pub mod conn;
 pub mod healthcheck;
