@@ -11,7 +11,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{CollectionConfig, CollectorKind, Config, ConfigError};
 use crate::demo::Demo;
-use crate::exposition::{Board, Chunk, Key, Published, Publisher};
+use crate::exposition::Board;
 use crate::targets::{self, Shared, TargetSet};
 use crate::telemetry::{CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, CONFIG_LAST_RELOAD_SUCCESSFUL, Telemetry};
 use crate::web::{self, Routes};
@@ -37,9 +37,6 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
-    /// The first exposition could not be encoded.
-    #[error("cannot encode metrics")]
-    Encode,
 }
 
 /// Runs the exporter until `shutdown` resolves; `demo`: the demo's simulator to start first;
@@ -51,6 +48,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let Config { process, collection } = config;
+    web::conn::raise_fd_limit(process.limits.max_connections);
     let listener = TcpListener::bind(process.listen)
         .await
         .map_err(|source| StartError::Listen { addr: process.listen, source })?;
@@ -63,8 +61,7 @@ pub async fn run(
     };
 
     let board = Board::new();
-    let process_telemetry = crate::telemetry::process_telemetry();
-    let process_publisher = board.publisher(Key::Process, &Vec::new(), true);
+    let process_telemetry = Arc::new(crate::telemetry::process_telemetry());
     let shared = Arc::new(
         Shared::new(board.clone(), &collection)
             .map_err(|e| StartError::Client(e.without_url().to_string()))?,
@@ -86,22 +83,22 @@ pub async fn run(
         loader,
         config: config_tx,
         shared,
-        telemetry: process_telemetry,
-        publisher: process_publisher,
+        telemetry: process_telemetry.clone(),
         lock: tokio::sync::Mutex::new(()),
     });
-    reloader.loaded(true)?;
+    reloader.loaded(true);
     let routes = Routes {
         telemetry_path: process.telemetry_path.clone().into(),
         board,
         targets: targets.clone(),
         address,
         reloader: process.enable_lifecycle.then(|| reloader.clone()),
+        process: process_telemetry,
     };
     // The company and the platform now; tenants whenever discovery finds them; again on a reload.
     let follow = tokio::spawn(targets::follow(targets.clone(), config_rx, targets.discovered()));
     let hangup = tokio::spawn(reload_on_hangup(reloader));
-    web::serve(listener, routes, shutdown).await;
+    web::serve(listener, routes, process.limits.clone(), shutdown).await;
     hangup.abort();
     follow.abort();
     targets.stop_all();
@@ -116,8 +113,7 @@ pub struct Reloader {
     config: watch::Sender<Arc<CollectionConfig>>,
     shared: Arc<Shared>,
     /// The process-wide self-metrics: build info and the reload status.
-    telemetry: Telemetry,
-    publisher: Publisher,
+    telemetry: Arc<Telemetry>,
     /// One reload at a time.
     lock: tokio::sync::Mutex<()>,
 }
@@ -137,14 +133,14 @@ impl Reloader {
             Ok(config) => config,
             Err(e) => {
                 error!(trigger, error = %e, "reload failed: the running configuration stays in force");
-                self.loaded(false).map_err(|e| e.to_string())?;
+                self.loaded(false);
                 return Err(e.to_string());
             }
         };
         if let Err(e) = self.shared.update_clients(&config.collection) {
             let e = format!("cannot build the HTTP client: {}", e.without_url());
             error!(trigger, error = %e, "reload failed: the running configuration stays in force");
-            self.loaded(false).map_err(|e| e.to_string())?;
+            self.loaded(false);
             return Err(e);
         }
         let changed = self.config.send_if_modified(|current| {
@@ -155,11 +151,12 @@ impl Reloader {
             changed
         });
         info!(trigger, changed, "configuration reloaded");
-        self.loaded(true).map_err(|e| e.to_string())
+        self.loaded(true);
+        Ok(())
     }
 
-    /// Records the outcome of a load in the self-metrics and publishes them.
-    fn loaded(&self, ok: bool) -> Result<(), StartError> {
+    /// Records the outcome of a load in the process's self-metrics (the server publishes them).
+    fn loaded(&self, ok: bool) {
         self.telemetry.set(CONFIG_LAST_RELOAD_SUCCESSFUL, Vec::new(), f64::from(u8::from(ok)));
         if ok {
             let now = jiff::Timestamp::now().as_millisecond();
@@ -167,10 +164,6 @@ impl Reloader {
             let now = now as f64 / 1000.0;
             self.telemetry.set(CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, Vec::new(), now);
         }
-        let chunk =
-            Chunk::encode(vec![Arc::new(self.telemetry.families())]).map_err(|_| StartError::Encode)?;
-        self.publisher.publish(Published::new(vec![Arc::new(chunk)]));
-        Ok(())
     }
 }
 

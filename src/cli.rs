@@ -69,6 +69,23 @@ pub struct Cli {
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH")]
     pub telemetry_path: String,
 
+    /// Most connections kept open; at the limit the one idle longest is closed to make room.
+    #[arg(long = "web.max-connections", default_value = "512", value_name = "N")]
+    pub max_connections: String,
+
+    /// Close a connection whose response makes no progress for this long (a client not reading).
+    #[arg(long = "web.write-timeout", default_value = "30s", value_name = "DURATION")]
+    pub write_timeout: String,
+
+    /// Close a connection that sends no complete request header for this long (kept alive
+    /// between requests, or new).
+    #[arg(long = "web.idle-timeout", default_value = "60s", value_name = "DURATION")]
+    pub idle_timeout: String,
+
+    /// Close a connection after its current response once it is this old (0s: never).
+    #[arg(long = "web.max-connection-age", default_value = "5m", value_name = "DURATION")]
+    pub max_connection_age: String,
+
     /// YAML configuration file (time zone, windows, collectors, credentials files, timeouts).
     #[arg(long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,

@@ -46,7 +46,8 @@
 //! - [`snapshot`]: the samples a collector's cycle produces.
 //! - [`exposition`]: chunks, the board, both text formats, content negotiation, gzip.
 //! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, `/-/reload`, and the `--healthcheck`
-//!   client.
+//!   client; [`web::conn`]: the connections and their limits (write and idle timeouts, maximum
+//!   age, connection limit, shutdown), the file-descriptor limit raised at start.
 //! - [`telemetry`]: the exporter's own metrics, per target and process-wide.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.

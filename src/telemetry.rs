@@ -3,8 +3,9 @@
 //! metrics reference is generated from the same table.
 //!
 //! Each target has its own [`Telemetry`]: its self-series are encoded with its data and go when it
-//! goes. The process-wide ones (`build_info`, the reload status) are in one more [`Telemetry`],
-//! made by [`process_telemetry`].
+//! goes. The process-wide ones (`build_info`, the reload status) are in one more [`Telemetry`]
+//! made by [`process_telemetry`]; the server publishes them with its connection figures
+//! ([`process_families`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -64,6 +65,13 @@ pub const PARSE_ERRORS: &str = "sobot_exporter_parse_errors_total";
 pub const UPSTREAM_ITEMS_DROPPED: &str = "sobot_exporter_upstream_items_dropped_total";
 /// `sobot_exporter_token_refreshes_total{result}`.
 pub const TOKEN_REFRESHES: &str = "sobot_exporter_token_refreshes_total";
+
+/// `sobot_exporter_http_connections`.
+pub const HTTP_CONNECTIONS: &str = "sobot_exporter_http_connections";
+/// `sobot_exporter_http_max_connections`.
+pub const HTTP_MAX_CONNECTIONS: &str = "sobot_exporter_http_max_connections";
+/// `sobot_exporter_http_connections_closed_total{reason}`.
+pub const HTTP_CONNECTIONS_CLOSED: &str = "sobot_exporter_http_connections_closed_total";
 
 /// `sobot_exporter_platform_shard_info{shard,shards}`.
 pub const PLATFORM_SHARD_INFO: &str = "sobot_exporter_platform_shard_info";
@@ -148,7 +156,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         UPSTREAM_REQUESTS,
         Kind::Counter,
         &["endpoint", "code"],
-        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect, reset and invalid_response are transport failures).",
+        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect, reset and invalid_response are transport failures, fd_limit the exporter out of file descriptors).",
     ),
     metric(
         PARSE_ERRORS,
@@ -192,6 +200,19 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         &[],
         "Tenants of this replica's shard, collected as targets of their own.",
     ),
+    metric(HTTP_CONNECTIONS, Kind::Gauge, &[], "HTTP connections open to the exporter's server."),
+    metric(
+        HTTP_MAX_CONNECTIONS,
+        Kind::Gauge,
+        &[],
+        "Most HTTP connections the server keeps open (--web.max-connections).",
+    ),
+    metric(
+        HTTP_CONNECTIONS_CLOSED,
+        Kind::Counter,
+        &["reason"],
+        "HTTP connections the server closed, by reason: limit (closed to make room, or refused, at --web.max-connections), write_timeout (a response made no progress for --web.write-timeout), idle_timeout (no complete request header within --web.idle-timeout), max_age (open longer than --web.max-connection-age).",
+    ),
     metric(
         TOKEN_REFRESHES,
         Kind::Counter,
@@ -204,6 +225,8 @@ pub static SELF_METRICS: &[SelfMetric] = &[
 #[derive(Debug)]
 pub struct Telemetry {
     values: Mutex<BTreeMap<(&'static str, Labels), f64>>,
+    /// Changes so far, for a publisher that republishes only on a change.
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Telemetry {
@@ -215,21 +238,32 @@ impl Default for Telemetry {
 impl Telemetry {
     /// No values yet.
     pub fn new() -> Self {
-        Telemetry { values: Mutex::default() }
+        Telemetry { values: Mutex::default(), changes: std::sync::atomic::AtomicU64::new(0) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Labels), f64>> {
         self.values.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The values, to change them: counted in [`Telemetry::changes`].
+    fn lock_mut(&self) -> std::sync::MutexGuard<'_, BTreeMap<(&'static str, Labels), f64>> {
+        self.changes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.lock()
+    }
+
+    /// How many times the values were changed so far.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Sets a gauge.
     pub fn set(&self, metric: &'static str, labels: Labels, value: f64) {
-        self.lock().insert((metric, labels), value);
+        self.lock_mut().insert((metric, labels), value);
     }
 
     /// Adds one to a counter.
     pub fn inc(&self, metric: &'static str, labels: Labels) {
-        *self.lock().entry((metric, labels)).or_insert(0.0) += 1.0;
+        *self.lock_mut().entry((metric, labels)).or_insert(0.0) += 1.0;
     }
 
     /// Sets a per-collector gauge.
@@ -252,7 +286,7 @@ impl Telemetry {
         #[allow(clippy::cast_precision_loss)]
         let items = items as f64;
         *self
-            .lock()
+            .lock_mut()
             .entry((UPSTREAM_ITEMS_DROPPED, vec![("endpoint", endpoint.to_string())]))
             .or_insert(0.0) += items;
     }
@@ -279,6 +313,17 @@ pub fn process_telemetry() -> Telemetry {
     let telemetry = Telemetry::new();
     telemetry.set(BUILD_INFO, crate::build_info::labels(), 1.0);
     telemetry
+}
+
+/// The process-wide self-metrics as families: those of `process` (from [`process_telemetry`])
+/// and `values` (the HTTP server's).
+pub fn process_families(
+    process: &Telemetry,
+    values: impl IntoIterator<Item = (&'static str, Labels, f64)>,
+) -> Vec<Family> {
+    let mut all = process.lock().clone();
+    all.extend(values.into_iter().map(|(metric, labels, value)| ((metric, labels), value)));
+    families(&all)
 }
 
 fn families(values: &BTreeMap<(&'static str, Labels), f64>) -> Vec<Family> {

@@ -241,12 +241,10 @@ fn urls_paths_and_header_secrets_are_checked_at_start() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_sigterm_ends_the_drain_at_once() {
-    use std::io::Write;
     let sim = fixture_simulator().await;
     let mut exporter = Exporter::start("second_sigterm", &sim.base_url(), &[]).await;
-    // A client that sent half a request: the drain would wait for it.
-    let mut half = std::net::TcpStream::connect(&exporter.addr).expect("connect");
-    half.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").expect("write");
+    // A client that asked and does not read: its response is in flight, the drain waits for it.
+    let (stalled, _) = stalled_reader(&exporter).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     exporter.signal_term();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -262,7 +260,7 @@ async fn a_second_sigterm_ends_the_drain_at_once() {
     };
     assert_eq!(status.code(), Some(1));
     assert!(exporter.logs().contains("second signal"));
-    drop(half);
+    drop(stalled);
 }
 
 /// The first log line of `exporter` that `check` accepts, waited for.

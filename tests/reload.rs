@@ -92,9 +92,9 @@ async fn post_reload_answers_only_with_the_lifecycle_flag() {
     assert_eq!(response.status(), 500);
     let text = response.text().await.unwrap_or_default();
     assert!(text.starts_with("reload failed: ") && text.contains("tomorrow"), "{text}");
-    let m = open.scrape().await;
-    assert_eq!(Metrics::parse(&m).get(OK), Some(0.0));
-    assert_eq!(Metrics::parse(&m).success("human_session"), Some(1.0), "the running config stays");
+    // The process's own series are published within a second.
+    let m = open.wait_for("the failed reload", SECS, |m| m.get(OK) == Some(0.0)).await;
+    assert_eq!(m.success("human_session"), Some(1.0), "the running config stays");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -301,8 +301,9 @@ async fn serve(board: Arc<Board>, set: Arc<TargetSet>) -> String {
         targets: set,
         address,
         reloader: None,
+        process: std::sync::Arc::new(sobot_exporter::telemetry::process_telemetry()),
     };
-    tokio::spawn(sobot_exporter::web::serve(listener, routes, std::future::pending()));
+    tokio::spawn(sobot_exporter::web::serve(listener, routes, Default::default(), std::future::pending()));
     format!("http://{address}")
 }
 

@@ -36,6 +36,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Path of the metrics endpoint.
     pub telemetry_path: String,
+    /// The HTTP server's limits.
+    pub limits: crate::web::Limits,
     /// Log level.
     pub log_level: LogLevel,
     /// Log format.
@@ -108,10 +110,37 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
     Ok(Settings {
         listen,
         telemetry_path,
+        limits: limits(cli)?,
         log_level: cli.log_level,
         log_format: cli.log_format,
         demo,
         enable_lifecycle: cli.enable_lifecycle,
+    })
+}
+
+/// The `--web.*` limits of the server.
+fn limits(cli: &Cli) -> Result<crate::web::Limits, ConfigError> {
+    let max_connections =
+        cli.max_connections.trim().parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            err(format!(
+                "--web.max-connections {}: expected a whole number of at least 1, e.g. 512",
+                quoted(&cli.max_connections)
+            ))
+        })?;
+    let duration = |value: &str, flag: &str, zero: bool| {
+        parse_duration(value)
+            .filter(|d| (zero && d.is_zero()) || *d >= Duration::from_millis(100))
+            .ok_or_else(|| {
+                let off = if zero { " (0s: never)" } else { "" };
+                err(format!("{flag} {}: expected a duration of at least 100ms{off}, e.g. 30s", quoted(value)))
+            })
+    };
+    let max_age = duration(&cli.max_connection_age, "--web.max-connection-age", true)?;
+    Ok(crate::web::Limits {
+        max_connections,
+        write_timeout: duration(&cli.write_timeout, "--web.write-timeout", false)?,
+        idle_timeout: duration(&cli.idle_timeout, "--web.idle-timeout", false)?,
+        max_age: (!max_age.is_zero()).then_some(max_age),
     })
 }
 
@@ -291,6 +320,8 @@ mod tests {
             load(&cli(&[]), &env_with_credentials, None).expect("valid");
         assert_eq!(p.listen, "0.0.0.0:9877".parse().expect("addr"));
         assert_eq!(p.telemetry_path, "/metrics");
+        assert_eq!(p.limits, crate::web::Limits::default());
+        assert_eq!(p.limits.max_connections, 512);
         assert_eq!((p.log_level, p.log_format, p.demo), (LogLevel::Info, LogFormat::Text, false));
         assert_eq!(c.interval, Duration::from_secs(60));
         assert_eq!(c.windows, vec![Window::Today]);
@@ -358,12 +389,40 @@ mod tests {
     }
 
     #[test]
+    fn server_limits() {
+        let p = load(
+            &cli(&[
+                "--web.max-connections=8",
+                "--web.write-timeout=500ms",
+                "--web.idle-timeout=2s",
+                "--web.max-connection-age=0s",
+            ]),
+            &env_with_credentials,
+            None,
+        )
+        .expect("valid")
+        .process;
+        let want = crate::web::Limits {
+            max_connections: 8,
+            write_timeout: Duration::from_millis(500),
+            idle_timeout: Duration::from_secs(2),
+            max_age: None,
+        };
+        assert_eq!(p.limits, want);
+    }
+
+    #[test]
     fn bad_flags() {
         for (args, want) in [
             (&["--collect.interval", "often"][..], "--collect.interval"),
             (&["--web.listen-address", "nowhere"][..], "--web.listen-address"),
             (&["--web.telemetry-path", "metrics"][..], "--web.telemetry-path"),
             (&["--sobot.base-url", "ftp://x"][..], "--sobot.base-url"),
+            (&["--web.max-connections", "0"][..], "--web.max-connections \"0\": "),
+            (&["--web.max-connections", "many"][..], "--web.max-connections"),
+            (&["--web.write-timeout", "0s"][..], "--web.write-timeout \"0s\": "),
+            (&["--web.idle-timeout", "10"][..], "--web.idle-timeout"),
+            (&["--web.max-connection-age", "50ms"][..], "--web.max-connection-age"),
             (&["--laaffic.base-url", "api.laaffic.com"][..], "--laaffic.base-url \"api.laaffic.com\": "),
             (
                 &["--config.file", "/nonexistent/sobot.yml"][..],

@@ -11,6 +11,13 @@ pub enum UpstreamError {
     /// No connection could be made.
     #[error("cannot connect to the upstream")]
     Connect,
+    /// The exporter itself is out of file descriptors (`EMFILE`, `ENFILE`): no socket could be
+    /// opened, whatever the upstream's state.
+    #[error(
+        "the exporter is out of file descriptors (too many open files): raise its limit (ulimit -n, \
+         systemd LimitNOFILE=) or lower --web.max-connections"
+    )]
+    OutOfFiles,
     /// The connection broke before the answer was complete (reset, closed).
     #[error("the connection broke before the answer was complete")]
     Reset,
@@ -55,6 +62,7 @@ impl UpstreamError {
             UpstreamError::Call { cause, .. } => cause.code_label(),
             UpstreamError::Timeout => "timeout".to_string(),
             UpstreamError::Connect => "connect".to_string(),
+            UpstreamError::OutOfFiles => "fd_limit".to_string(),
             UpstreamError::Reset => "reset".to_string(),
             UpstreamError::Http(status) => format!("http_{status}"),
             UpstreamError::InvalidResponse(_) => "invalid_response".to_string(),
@@ -136,7 +144,9 @@ impl UpstreamError {
 
     /// Classifies a transport error without its URL (which could carry a signature).
     pub fn from_transport(err: &reqwest::Error) -> Self {
-        if err.is_timeout() {
+        if out_of_files(err) {
+            UpstreamError::OutOfFiles
+        } else if err.is_timeout() {
             UpstreamError::Timeout
         } else if err.is_connect() {
             UpstreamError::Connect
@@ -148,6 +158,29 @@ impl UpstreamError {
             UpstreamError::InvalidResponse("transport error while reading the response".to_string())
         }
     }
+}
+
+/// Whether `err` or any error under it is `EMFILE` or `ENFILE` ("too many open files"): the
+/// process (or the system) ran out of file descriptors.
+pub(crate) fn out_of_files(err: &(dyn std::error::Error + 'static)) -> bool {
+    /// `ENFILE` and `EMFILE`: the same numbers on Linux, the BSDs and macOS.
+    const CODES: [i32; 2] = [23, 24];
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.raw_os_error().is_some_and(|code| CODES.contains(&code)) {
+                return true;
+            }
+            // An io::Error's `source` skips the error it wraps: look inside.
+            if let Some(inner) = io.get_ref()
+                && out_of_files(inner)
+            {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Every result code the vendors' documents list (statistics API §3, quality API §3, Laaffic's
@@ -178,6 +211,32 @@ mod tests {
         );
         let e = e.redacted(&["TopSecretAppKey-7f3a9c", "abc"]);
         assert_eq!(e.to_string(), "upstream error 910003: sign for key <redacted> is wrong (<redacted>)");
+    }
+
+    /// A connect error as reqwest and hyper-util nest it: an error whose source is an error whose
+    /// source is the `io::Error` of `socket()`.
+    #[derive(Debug, Error)]
+    #[error("{0}")]
+    struct Nested(&'static str, #[source] Box<dyn std::error::Error + Send + Sync + 'static>);
+
+    #[test]
+    fn out_of_file_descriptors_is_told_apart_from_connect() {
+        let emfile = Nested(
+            "client error (Connect)",
+            Box::new(Nested("tcp open error", Box::new(std::io::Error::from_raw_os_error(24)))),
+        );
+        assert!(out_of_files(&emfile));
+        let enfile =
+            Nested("connect", Box::new(std::io::Error::other(std::io::Error::from_raw_os_error(23))));
+        assert!(out_of_files(&enfile));
+        let refused = Nested(
+            "client error (Connect)",
+            Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        );
+        assert!(!out_of_files(&refused));
+        assert!(!out_of_files(&std::io::Error::from_raw_os_error(111)));
+        assert_eq!(UpstreamError::OutOfFiles.code_label(), "fd_limit");
+        assert!(UpstreamError::OutOfFiles.to_string().contains("ulimit -n"));
     }
 
     #[test]

@@ -68,9 +68,10 @@ pub fn hint(e: &UpstreamError, origins: &Origins) -> String {
         UpstreamError::Timeout => {
             format!("no answer within {timeout}: check the network and {flag}, or raise {timeout}")
         }
-        UpstreamError::Connect => {
-            format!("check {flag} and the network (DNS, firewall, proxy, open files)")
-        }
+        UpstreamError::Connect => format!("check {flag} and the network (DNS, firewall, proxy)"),
+        UpstreamError::OutOfFiles => "the exporter is out of file descriptors: raise its limit (ulimit -n, \
+             systemd LimitNOFILE=) or lower --web.max-connections"
+            .to_string(),
         UpstreamError::Reset => {
             "the connection broke: usually passing; if it lasts, check proxies or load balancers in between"
                 .to_string()

@@ -14,6 +14,7 @@ mod error;
 mod hint;
 
 use crate::telemetry::Telemetry;
+pub(crate) use error::out_of_files;
 pub use error::{DOCUMENTED_CODES, UpstreamError};
 pub use hint::{Origins, hint};
 

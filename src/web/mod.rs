@@ -3,33 +3,26 @@
 //! `/-/healthy`, `/-/reload` (with `--web.enable-lifecycle`).
 //!
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
-//! encoded chunks.
+//! encoded chunks. [`conn`] runs the connections within their limits.
 
+pub mod conn;
 pub mod healthcheck;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{
     ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, VARY,
 };
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tracing::{debug, info, warn};
 
 use crate::exposition::{self, Board, Body, Format, Key};
 use crate::targets::TargetSet;
-
-/// How long in-flight requests may take to finish after a shutdown signal.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub use conn::Limits;
 
 /// A response body: the parts of a body (shared with the exposition, not copied), sent in order.
 #[derive(Debug)]
@@ -86,53 +79,27 @@ pub struct Routes {
     pub address: std::net::SocketAddr,
     /// `POST /-/reload`, if the lifecycle endpoint is enabled (`--web.enable-lifecycle`).
     pub reloader: Option<Arc<crate::app::Reloader>>,
+    /// The process-wide self-metrics (build info, reload status), published with the server's.
+    pub process: Arc<crate::telemetry::Telemetry>,
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 10 s).
-pub async fn serve(listener: TcpListener, routes: Routes, shutdown: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Usually out of file descriptors: back off instead of spinning.
-                        warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let routes = routes.clone();
-                let service = service_fn(move |req: Request<Incoming>| {
-                    let routes = routes.clone();
-                    async move {
-                        if req.uri().path() == "/-/reload" {
-                            return Ok::<_, Infallible>(reload(&routes, &req).await);
-                        }
-                        Ok(handle(&routes, &req))
-                    }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(10))
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
+/// Serves until `shutdown` resolves within `limits` (see [`conn`]); then closes the connections
+/// that serve no request and lets in-flight requests finish (up to 10 s).
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    conn::serve(listener, routes, limits, shutdown).await;
+}
+
+/// The answer to one request.
+async fn respond(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
+    if req.uri().path() == "/-/reload" {
+        return reload(routes, req).await;
     }
-    drop(listener);
-    info!("shutting down: finishing in-flight requests");
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        warn!("in-flight requests did not finish within {}s", DRAIN_TIMEOUT.as_secs());
-    }
+    handle(routes, req)
 }
 
 fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {

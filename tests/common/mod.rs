@@ -87,10 +87,30 @@ impl Exporter {
 
     /// Like [`Exporter::start`] with the given environment.
     pub async fn start_with_env(name: &str, base_url: &str, args: &[&str], env: &[(&str, &str)]) -> Exporter {
+        Self::start_wrapped(name, base_url, args, env, &[]).await
+    }
+
+    /// Like [`Exporter::start_with_env`], run through `wrapper` (a command that is given the
+    /// binary and its arguments and `exec`s it, e.g. `["sh", "-c", "ulimit -Sn 256; exec \"$0\" \"$@\""]`).
+    pub async fn start_wrapped(
+        name: &str,
+        base_url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        wrapper: &[&str],
+    ) -> Exporter {
         let dir = temp_dir(name);
         let log = dir.join("exporter.log");
         let log_file = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sobot_exporter"));
+        let binary = env!("CARGO_BIN_EXE_sobot_exporter");
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(binary),
+            Some((program, wrapper_args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(wrapper_args).arg(binary);
+                cmd
+            }
+        };
         cmd.args([
             "--web.listen-address",
             "127.0.0.1:0",
@@ -212,6 +232,22 @@ fn listening_address(line: &str) -> Option<String> {
         return None;
     }
     Some(v.get("address")?.as_str()?.to_string())
+}
+
+/// A client that asks `exporter` for `/metrics` many times over one connection (pipelined) and
+/// never reads: enough answers to fill both sockets' buffers (16 MiB), so the exporter's write
+/// stalls. Returns the connection and the number of requests sent.
+pub async fn stalled_reader(exporter: &Exporter) -> (tokio::net::TcpStream, usize) {
+    use tokio::io::AsyncWriteExt;
+    let size = exporter.scrape().await.len().max(1);
+    let requests = ((16 << 20) / size + 1).min(20_000);
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    // A small receive window: the exporter's send buffer fills sooner.
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut stream = socket.connect(exporter.addr.parse().expect("address")).await.expect("connect");
+    let one = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    stream.write_all(&one.repeat(requests)).await.expect("requests sent");
+    (stream, requests)
 }
 
 /// An HTTP client for talking to the exporter.
