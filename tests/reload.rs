@@ -38,8 +38,11 @@ async fn sighup_reloads_and_a_bad_file_keeps_the_running_config() {
 
     write_file(&dir, "config.yml", "collectors: [robot_session, human_session]\n");
     hangup(&exporter);
-    let m = exporter.wait_for("the new collector", SECS, |m| m.success("human_session") == Some(1.0)).await;
-    assert!(m.get(OK_AT) > Some(started_at), "the reload's time");
+    exporter
+        .wait_for("the new collector and the reload's time", SECS, |m| {
+            m.success("human_session") == Some(1.0) && m.get(OK_AT) > Some(started_at)
+        })
+        .await;
     assert!(exporter.exited().is_none(), "SIGHUP does not end the process");
 
     write_file(&dir, "config.yml", "collectors: [robot_session, no_such_collector]\n");
