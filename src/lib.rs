@@ -58,6 +58,8 @@ pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod exposition;
+#[cfg(test)]
+pub(crate) mod fuzz;
 pub mod laaffic;
 pub mod platform;
 pub mod reference;

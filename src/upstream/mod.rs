@@ -13,6 +13,8 @@ mod capped;
 mod error;
 
 use crate::telemetry::Telemetry;
+#[cfg(test)]
+pub(crate) use error::DOCUMENTED_CODES;
 pub use error::UpstreamError;
 
 /// Upper bound on a response body we are willing to parse (quality pages of 10,000 records are
