@@ -9,9 +9,11 @@
 //! endpoint's answer, through the same steps a real answer takes: JSON, result code, decoder,
 //! families, exposition).
 //!
-//! Each target runs [`cases`] cases: its default keeps the whole run within seconds in CI;
-//! `FUZZ_CASES=100000 cargo nextest run --locked fuzz` runs longer. A failure prints the shrunk
-//! input; nothing is written to the source tree (add the case as a unit test instead).
+//! Each target runs [`cases`] cases: the defaults keep the whole run at about 30 s of CPU in CI;
+//! `FUZZ_SCALE=10` (ten times each default) or `FUZZ_CASES=100000` (that many for every target)
+//! run longer: `FUZZ_SCALE=10 cargo test --locked --lib fuzz` (nextest would stop a test after
+//! two minutes). A failure prints the shrunk input; nothing is written to the source tree (add
+//! the case as a unit test instead).
 
 use std::sync::{Arc, OnceLock};
 
@@ -23,13 +25,15 @@ use serde_json::{Map, Value, json};
 
 use crate::exposition::{Chunk, Format};
 use crate::snapshot::Family;
-use crate::upstream::{DOCUMENTED_CODES, UpstreamError};
+use crate::upstream::{DOCUMENTED_CODES, MAX_ITEMS, UpstreamError, parse_capped};
 use crate::value::{Parsed, Unit};
 
-/// The proptest settings of a target: `FUZZ_CASES` cases if set, else `default`; no failure
-/// persistence (files in the source tree); a bounded shrink.
+/// The proptest settings of a target: `FUZZ_CASES` cases if set, else `default` times
+/// `FUZZ_SCALE` (1 unless set); no failure persistence (files in the source tree); a bounded
+/// shrink.
 pub(crate) fn cases(default: u32) -> Config {
-    let cases = std::env::var("FUZZ_CASES").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default);
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse::<u32>().ok());
+    let cases = var("FUZZ_CASES").unwrap_or_else(|| default.saturating_mul(var("FUZZ_SCALE").unwrap_or(1)));
     Config { cases, failure_persistence: None, max_shrink_iters: 2048, ..Config::default() }
 }
 
@@ -463,10 +467,52 @@ fn mutate_bytes(text: &mut Vec<u8>, op: &ByteOp, keys: &[String]) {
     }
 }
 
-/// Parses bytes as an answer body would be (serde_json, the arbitrary_precision numbers of the
-/// crate); `None` is the transport's `invalid_response`.
+/// Parses bytes as an answer body is parsed (lists capped at [`MAX_ITEMS`], numbers kept as
+/// written); `None` is the transport's `invalid_response`. Below the cap the capped parser must
+/// agree with serde_json: a difference fails the case.
 pub(crate) fn json(bytes: &[u8]) -> Option<Value> {
-    serde_json::from_slice(bytes).ok()
+    let capped = parse_capped(bytes, MAX_ITEMS).ok().map(|(value, _)| value);
+    let plain: Option<Value> = serde_json::from_slice(bytes).ok();
+    assert!(
+        capped == plain,
+        "the capped parser differs from serde_json on {:?}",
+        String::from_utf8_lossy(bytes)
+    );
+    capped
+}
+
+/// `value` as the capped parser should give it with lists of at most `max` items, and the number
+/// of items it should skip (those of the lists it keeps; the skipped items' own lists are not
+/// built, so not counted).
+fn capped_model(value: &Value, max: usize) -> (Value, u64) {
+    match value {
+        Value::Array(items) => {
+            let mut dropped = items.len().saturating_sub(max) as u64;
+            let kept = items
+                .iter()
+                .take(max)
+                .map(|item| {
+                    let (item, d) = capped_model(item, max);
+                    dropped += d;
+                    item
+                })
+                .collect();
+            (Value::Array(kept), dropped)
+        }
+        Value::Object(fields) => {
+            let mut dropped = 0;
+            let kept = fields
+                .iter()
+                .map(|(k, v)| {
+                    let (v, d) = capped_model(v, max);
+                    dropped += d;
+                    (k.clone(), v)
+                })
+                .collect();
+            (Value::Object(kept), dropped)
+        }
+        other => (other.clone(), 0),
+    }
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -768,6 +814,37 @@ fn parse_sample(line: &str) -> Result<Line, String> {
         return Err(format!("value {value:?} is not finite"));
     }
     Ok((name.to_string(), labels, v))
+}
+
+/// Every example answer of the documents.
+const ALL_SEEDS: &[&str] = &[
+    include_str!("../tests/fixtures/sobot/get_service_data.json"),
+    include_str!("../tests/fixtures/sobot/human_satisfaction.json"),
+    include_str!("../tests/fixtures/sobot/call_result.json"),
+    include_str!("../tests/fixtures/laaffic/seat_query.json"),
+    include_str!("../tests/fixtures/platform/get_batch_app_key.json"),
+    include_str!("../tests/fixtures/platform/get_staff_log_infos.json"),
+];
+
+proptest! {
+    #![proptest_config(cases(1500))]
+
+    /// The first step of every answer: the capped parser keeps the first `max` items of every
+    /// list, counts those it skips, and refuses exactly what serde_json refuses.
+    #[test]
+    fn answers_parse_in_bounded_memory((_, bytes) in answer(ALL_SEEDS), max in 0usize..4) {
+        let plain: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let capped = parse_capped(&bytes[..], max).ok();
+        // Skipped items are checked for syntax but their strings not for UTF-8 (serde's
+        // IgnoredAny): invalid UTF-8 past the cap passes. Harmless, as nothing reads them.
+        let invalid_utf8_skipped = std::str::from_utf8(&bytes).is_err() && capped.is_some();
+        prop_assert!(capped.is_some() == plain.is_some() || invalid_utf8_skipped);
+        if let (Some((value, dropped)), Some(plain)) = (capped, plain) {
+            let (want, want_dropped) = capped_model(&plain, max);
+            prop_assert_eq!(value, want);
+            prop_assert_eq!(dropped, want_dropped);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -756,6 +756,9 @@ fn read_secret_file(read: &ReadFile<'_>, path: &Path, key: &str) -> Result<Secre
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -14,6 +14,8 @@ mod error;
 
 use crate::telemetry::Telemetry;
 #[cfg(test)]
+pub(crate) use capped::parse as parse_capped;
+#[cfg(test)]
 pub(crate) use error::DOCUMENTED_CODES;
 pub use error::UpstreamError;
 
