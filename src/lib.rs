@@ -51,6 +51,8 @@
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
 //! - [`secret`], [`sign`]: credentials that never print, request signatures.
+//! - `fuzz` (tests only): the mutators and checks of the fuzz targets, which sit in a `fuzz`
+//!   module beside the code each reaches (value grammar, config, every endpoint's decoder).
 
 pub mod app;
 pub mod cli;
