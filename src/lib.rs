@@ -53,6 +53,8 @@
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
 //! - [`secret`], [`sign`]: credentials that never print, request signatures.
 //! - [`build_info`]: version, revision, branch, build date and compiler (from `build.rs`).
+//! - `fuzz` (tests only): the mutators and checks of the fuzz targets, which sit in a `fuzz`
+//!   module beside the code each reaches (value grammar, config, every endpoint's decoder).
 
 pub mod app;
 pub mod build_info;
@@ -61,6 +63,8 @@ pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod exposition;
+#[cfg(test)]
+pub(crate) mod fuzz;
 pub mod laaffic;
 pub mod platform;
 pub mod reference;

@@ -14,6 +14,8 @@ mod error;
 mod hint;
 
 use crate::telemetry::Telemetry;
+#[cfg(test)]
+pub(crate) use capped::parse as parse_capped;
 pub(crate) use error::out_of_files;
 pub use error::{DOCUMENTED_CODES, UpstreamError};
 pub use hint::{Origins, hint};
