@@ -111,7 +111,9 @@ impl Upstream {
         }
         let request = build(&self.client, format!("{}{path}", self.base_url));
         let started = Instant::now();
+        let mut in_flight = InFlight { telemetry: &self.telemetry, endpoint, done: false };
         let result = send_json(request).await.and_then(check);
+        in_flight.done = true;
         let code = match &result {
             Ok(_) => ok_code.to_string(),
             Err(e) => e.code_label(),
@@ -120,6 +122,28 @@ impl Upstream {
         debug!(endpoint, code, elapsed_ms, "upstream call");
         self.telemetry.count_request(endpoint, &code);
         result
+    }
+}
+
+/// A request on its way: one that is dropped before its answer (its cycle's deadline cut it off,
+/// which happens before its own timeout when the interval is shorter) is counted as `deadline`
+/// rather than not at all.
+struct InFlight<'a> {
+    telemetry: &'a Telemetry,
+    endpoint: &'a str,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            debug!(
+                endpoint = self.endpoint,
+                code = "deadline",
+                "upstream call cut off by the cycle's deadline"
+            );
+            self.telemetry.count_request(self.endpoint, "deadline");
+        }
     }
 }
 

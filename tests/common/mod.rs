@@ -132,6 +132,11 @@ impl Exporter {
         &self.dir
     }
 
+    /// The process id (for its `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://ADDR`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
