@@ -155,7 +155,9 @@ impl UpstreamError {
             UpstreamError::Connect
         } else if let Some(status) = err.status() {
             UpstreamError::Http(status.as_u16())
-        } else if err.is_request() || err.is_body() {
+        } else if err.is_request() || err.is_body() || err.is_decode() {
+            // A body that breaks off while it is read is a decode error to reqwest (the JSON is
+            // parsed here, never by reqwest): the connection broke.
             UpstreamError::Reset
         } else {
             UpstreamError::InvalidResponse("transport error while reading the response".to_string())
