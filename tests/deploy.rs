@@ -265,7 +265,7 @@ fn every_prometheus_config_passes_promtool() {
                 l.trim().strip_prefix("SUCCESS: ")?.strip_suffix(" rules found")?.parse::<usize>().ok()
             })
             .sum();
-        assert!(out.contains("SUCCESS: 2 rule files found") && found == rules, "{config}: {out}");
+        assert!(out.contains("SUCCESS: 3 rule files found") && found == rules, "{config}: {out}");
     }
     let agents = Path::new(ROOT).join("deploy/prometheus/agent");
     for n in 1..=3 {
