@@ -51,6 +51,8 @@
 //! - [`telemetry`]: the exporter's own metrics, per target and process-wide.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
+//! - [`rules`]: the Prometheus recording and alerting rules, rendered from one table
+//!   (`cargo run --example rules -- --write`).
 //! - [`secret`], [`sign`]: credentials that never print, request signatures.
 //! - [`build_info`]: version, revision, branch, build date and compiler (from `build.rs`).
 //! - `fuzz` (tests only): the mutators and checks of the fuzz targets, which sit in a `fuzz`
@@ -68,6 +70,7 @@ pub(crate) mod fuzz;
 pub mod laaffic;
 pub mod platform;
 pub mod reference;
+pub mod rules;
 pub mod secret;
 pub mod sign;
 pub mod simulator;
