@@ -2,11 +2,11 @@
 //!
 //! bcrypt is slow on purpose (about 50 ms at cost 10), so:
 //!
-//! - an outcome is cached for [`CACHE_FOR`] per user, password and hash: a Prometheus scraping
+//! - an outcome is cached for five minutes (`CACHE_FOR`) per user, password and hash: a Prometheus scraping
 //!   every 15 s pays one bcrypt every five minutes, and so does one configured with a wrong
 //!   password. Like the exporter-toolkit's cache, this keeps the passwords it saw in memory for
 //!   that long. Cached entries are compared in constant time; a changed hash (a reload) misses.
-//! - one bcrypt runs at a time, on a blocking thread, and at most [`MAX_WAITING`] requests wait
+//! - one bcrypt runs at a time, on a blocking thread, and at most eight requests (`MAX_WAITING`) wait
 //!   for it: a flood of wrong passwords costs one core at most, and what does not fit in the
 //!   queue is answered 429 at once.
 //! - an unknown user is checked against a fixed hash all the same, so that timing does not tell

@@ -1,13 +1,13 @@
 //! `--web.config.file`: TLS, client certificates, response headers, basic auth and a rate limit,
 //! in the Prometheus exporter-toolkit format (the file node_exporter and blackbox_exporter read).
 //!
-//! The file is parsed by [`parse`] (pure, relative paths resolved against the file's directory)
-//! and built by [`build`] into what the server uses: a rustls configuration, the headers, the
+//! The file is parsed by `parse` (pure, relative paths resolved against the file's directory)
+//! and built by `build` into what the server uses: a rustls configuration, the headers, the
 //! users. What rustls cannot honour (TLS 1.0 and 1.1, a cipher suite or curve it lacks, HTTP/2,
 //! `client_allowed_sans`) is refused with one line, never ignored.
 //!
 //! [`WebConfig`] keeps the last good build and re-reads the files when they change: on a new
-//! connection or request, at most once every [`RECHECK_EVERY`], it compares the modification
+//! connection or request, at most once a second, it compares the modification
 //! time, size and inode of the web config file and of every file it names, so a renewed
 //! certificate is served without a restart or a signal (cert-manager and certbot replace files
 //! and signal nobody). A reload (SIGHUP, `POST /-/reload`) re-reads it as well. A bad new file
@@ -243,8 +243,7 @@ pub(crate) fn parse(yaml: &str, dir: &Path) -> Result<Spec, String> {
         let mut options = serde_saphyr::Options::default();
         // No source snippet: a line could hold an inline key.
         options.with_snippet = false;
-        serde_saphyr::from_str_with_options(yaml, options)
-            .map_err(|e| mask_credentials(&e.to_string().replace('\n', " ")))?
+        serde_saphyr::from_str_with_options(yaml, options).map_err(|e| yaml_error(&e.to_string()))?
     };
     let tls = match file.tls_server_config {
         Some(tls) => tls_spec(tls, dir).map_err(|e| format!("tls_server_config: {e}"))?,
@@ -307,6 +306,24 @@ pub(crate) fn parse(yaml: &str, dir: &Path) -> Result<Spec, String> {
         }
     };
     Ok(Spec { tls, headers, users, rate_limit })
+}
+
+/// The YAML library's line, with the section of an unknown key named, without a value that
+/// looks like a key.
+fn yaml_error(message: &str) -> String {
+    let message = message.replace('\n', " ");
+    let section = if !message.starts_with("unknown field") {
+        ""
+    } else if message.contains("cert_file") {
+        "tls_server_config: "
+    } else if message.contains("http2") {
+        "http_server_config: "
+    } else if message.contains("burst") {
+        "rate_limit: "
+    } else {
+        ""
+    };
+    format!("{section}{}", mask_credentials(&message).replacen("unknown field", "unknown key", 1))
 }
 
 /// The lower-case spelling hyper wants for one of [`HEADERS`].
