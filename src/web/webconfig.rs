@@ -793,7 +793,7 @@ mod tests {
              cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n  curve_preferences: [X25519, CurveP256]\n  \
              prefer_server_cipher_suites: false\n\
              http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n\
-             basic_auth_users:\n  prom: $2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG\n",
+             basic_auth_users:\n  prom: $2y$10$Xlg.WDrk8toE3Xe..XY25.vGlQYTqP7N3.qyPY5ozBQaGh./6i61O\n",
             Path::new("/etc/x"),
         )
         .expect("valid");
