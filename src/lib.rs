@@ -47,7 +47,10 @@
 //! - [`exposition`]: chunks, the board, both text formats, content negotiation, gzip.
 //! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, `/-/reload`, and the `--healthcheck`
 //!   client; [`web::conn`]: the connections and their limits (write and idle timeouts, maximum
-//!   age, connection limit, shutdown), the file-descriptor limit raised at start.
+//!   age, connection limit, shutdown), the file-descriptor limit raised at start, on every
+//!   listener ([`web::listen`]: the listen addresses or systemd's sockets);
+//!   [`web::webconfig`]: `--web.config.file` (TLS with rustls, client certificates, headers,
+//!   re-read when its files change), [`web::auth`]: basic auth against bcrypt hashes.
 //! - [`telemetry`]: the exporter's own metrics, per target and process-wide.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
