@@ -206,7 +206,8 @@ impl QualityCollector {
             source,
             client: ctx.client,
             pages,
-            decoder: Decoder::new(source, pages.page_size, ctx.interval, errors),
+            decoder: Decoder::new(source, pages.page_size, ctx.interval, errors)
+                .part_scores(ctx.switches.quality_part_scores),
             windows: Windows::new(ctx.windows, ctx.tz),
             guard: Guard::new(source.name, pages.max_agents, "agents", ctx.telemetry.clone()),
             telemetry: ctx.telemetry,
@@ -288,6 +289,8 @@ struct Decoder {
     /// Names and HELP texts of [`QUALITY_METRICS`].
     metrics: Vec<Metric>,
     errors: ParseErrors,
+    /// Whether the per-part families are exported.
+    part_scores: bool,
 }
 
 impl Decoder {
@@ -298,7 +301,13 @@ impl Decoder {
                 ((*name).into(), format!("{meaning}. {}", crate::snapshot::cached(interval)).into())
             })
             .collect();
-        Self { source, page_size, metrics, errors }
+        Self { source, page_size, metrics, errors, part_scores: true }
+    }
+
+    /// Whether the per-part families (`sobot_quality_part_*`) are exported: they come in the
+    /// same records as the totals, so switched off they are not summed and not served.
+    fn part_scores(self, part_scores: bool) -> Self {
+        Self { part_scores, ..self }
     }
 
     /// Adds the records of page `page` to `day`; returns whether it is the last page.
@@ -341,7 +350,8 @@ impl Decoder {
         entry.score[0] += score;
         entry.max[0] += max;
         entry.has[0] = true;
-        for (i, (score_key, max_key)) in s.scores.iter().enumerate().skip(1) {
+        let parts = if self.part_scores { s.scores.len() } else { 1 };
+        for (i, (score_key, max_key)) in s.scores.iter().enumerate().take(parts).skip(1) {
             if let (Some(v), Some(m)) = (number(score_key), number(max_key)) {
                 entry.score[i] += v;
                 entry.max[i] += m;
@@ -386,7 +396,11 @@ impl Decoder {
         for (agent, name) in names {
             families.push(5, vec![("agent", agent.clone()), ("name", name.clone())], 1.0);
         }
-        families.finish()
+        let mut families = families.finish();
+        if !self.part_scores {
+            families.retain(|f| !f.name.starts_with("sobot_quality_part_"));
+        }
+        families
     }
 }
 
@@ -449,6 +463,18 @@ mod tests {
         let info = [("agent", "61673ee8d98d4282a95cdad38ffd5f5b"), ("name", "在线客服")];
         assert_eq!(value(&families, "sobot_agent_info", &info), Some(1.0));
         assert!(families[0].help.ends_with("Cached, refreshed every 300s."), "{}", families[0].help);
+    }
+
+    #[test]
+    fn part_scores_switched_off_leave_the_totals() {
+        let (decoder, _) = decoder("quality_result", 100);
+        let decoder = decoder.part_scores(false);
+        let body = fixture(include_str!("../../tests/fixtures/sobot/quality_result.json"));
+        let (families, _) = decode(&decoder, vec![body], Window::Today);
+        assert!(families.iter().all(|f| !f.name.starts_with("sobot_quality_part_")), "no HELP, no TYPE");
+        let a = [("agent", "61673ee8d98d4282a95cdad38ffd5f5b"), ("channel", "chat"), ("window", "today")];
+        assert_eq!(value(&families, "sobot_quality_score_points", &a), Some(210.0));
+        assert_eq!(families.len(), QUALITY_METRICS.len() - 2);
     }
 
     #[test]
