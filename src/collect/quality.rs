@@ -142,12 +142,12 @@ pub const QUALITY_METRICS: &[(&str, &str, &str)] = &[
     (
         "sobot_quality_part_score_points",
         "agent, channel, part, window",
-        "Sum of the scores of one part: standard (标准分), add (加分项; pulse in call_result), minus (减分项)",
+        "Sum of the scores of one part: part standard (质检标准分得分 standard_quality_score; standard_score in call_result), add (质检加分项得分 add_quality_score; pulse in call_result), minus (质检减分项得分 minus_quality_score, negative; minus in call_result)",
     ),
     (
         "sobot_quality_part_max_score_points",
         "agent, channel, part, window",
-        "Sum of the full marks of one part (the *_total_score fields; *_max in call_result)",
+        "Sum of the full marks of one part: part standard (质检标准分满分 standard_total_score; standard_score_max in call_result), add (质检加分项满分 add_total_score; pulse_max in call_result), minus (质检减分项满分 minus_total_score, negative; minus_max in call_result)",
     ),
     (
         "sobot_agent_info",

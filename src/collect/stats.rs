@@ -29,16 +29,28 @@ pub const MAX_IDS_PER_REQUEST: usize = 100;
 /// cycle reports `sobot_exporter_collector_truncated` 1.
 pub const MAX_ROWS_PER_CYCLE: usize = 100_000;
 
-/// The HELP text of a table field: what it is, where it comes from, that it is cached.
+/// The HELP text of a table field: what it is, where it comes from (every field of a family
+/// that several fields share, with its Chinese name and label), what the documents say of it
+/// (see [`crate::sobot::endpoints::NOTES`]), that it is cached.
 pub fn help_text(endpoint: &Endpoint, field: &Field, per_group: bool, interval: Duration) -> String {
+    let siblings = endpoint.fields_of(field.metric);
+    let source = if siblings.len() > 1 {
+        let each: Vec<String> = siblings
+            .iter()
+            .map(|f| {
+                let labels: Vec<String> = f.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+                format!("{} {} as {}", f.key, f.zh, labels.join(","))
+            })
+            .collect();
+        format!("Sobot {} fields {}, §{}", endpoint.name, each.join(", "), endpoint.section)
+    } else {
+        format!("{}; Sobot {} field {}, §{}", field.zh, endpoint.name, field.key, endpoint.section)
+    };
+    let note = crate::sobot::endpoints::note(field.metric).map(|n| format!(" {n}.")).unwrap_or_default();
     format!(
-        "{}{} ({}; Sobot {} field {}, §{}), {}. {}",
+        "{}{} ({source}), {}.{note} {}",
         field.en,
         if per_group { ", per skill group" } else { "" },
-        field.zh,
-        endpoint.name,
-        field.key,
-        endpoint.section,
         field.unit.describe(),
         crate::snapshot::cached(interval)
     )
@@ -509,6 +521,25 @@ mod tests {
             Some(&62.0)
         );
         assert_eq!(s.len(), 2 * decoder.endpoint.fields.len());
+    }
+
+    #[test]
+    fn the_help_of_a_family_of_several_fields_names_each() {
+        let endpoint = Endpoint::by_name("get_service_data").expect("endpoint in the table");
+        let field = &endpoint.fields_of("sobot_agent_score_evaluations")[0];
+        let help = help_text(endpoint, field, false, INTERVAL);
+        for score in 1..=5 {
+            assert!(help.contains(&format!("score{score} {score}分数 as score=\"{score}\"")), "{help}");
+        }
+        assert!(help.contains("Agent scores run 1-5"), "{help}");
+        let ratio =
+            Endpoint::by_name("human_session").expect("endpoint").fields_of("sobot_human_not_received_ratio");
+        let help = help_text(Endpoint::by_name("human_session").expect("endpoint"), ratio[0], true, INTERVAL);
+        assert!(
+            help.contains("(人工未接待会话率; Sobot human_session field not_reception_session_rate, §2.4)"),
+            "{help}"
+        );
+        assert!(help.contains("not_reception_session / valid_session"), "{help}");
     }
 
     #[test]
