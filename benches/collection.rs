@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sobot_exporter::collect::quality::{PageSettings, QualityCollector, QualitySource};
-use sobot_exporter::collect::stats::{Context, Scope, StatsCollector};
+use sobot_exporter::collect::stats::{Context, Scope, StatsCollector, Switches};
 use sobot_exporter::exposition::{Board, Chunk, Format, Key, Published};
 use sobot_exporter::secret::Secret;
 use sobot_exporter::simulator::{SimConfig, Simulator, population};
@@ -188,6 +188,7 @@ async fn collect_in_process(
         tz: jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz"),
         interval: Duration::from_secs(60),
         telemetry: telemetry.clone(),
+        switches: Switches::default(),
     };
     let mut sources = Vec::new();
     let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();

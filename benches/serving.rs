@@ -683,6 +683,7 @@ async fn collect_in_process(base_url: &str, groups: &[String]) -> (Vec<Arc<Chunk
         tz: tz.clone(),
         interval: INTERVAL,
         telemetry: telemetry.clone(),
+        switches: Default::default(),
     };
     let max_agents = 100_000;
     let pages = PageSettings { page_size: 1000, max_pages: 100, max_agents };

@@ -1,6 +1,6 @@
 //! Demo mode (`--demo`) in one place: the embedded simulator with credentials of its own, and
 //! what the demo changes in the collection config (both vendors' base URLs, the credentials, the
-//! skill groups, a small quality page, and a platform of a few dozen tenants, one of them listed
+//! skill groups, both windows, a small quality page, and a platform of a few dozen tenants, one of them listed
 //! with a key that Sobot refuses).
 
 use std::io;
@@ -76,6 +76,8 @@ impl Demo {
         let mut file = collection::parse(yaml, path)?;
         // The simulated company has skill groups: show the per-group collectors too.
         file.groups.get_or_insert_with(groups);
+        // Both windows, so that every "today vs yesterday" panel has its two lines.
+        file.windows.get_or_insert_with(|| vec!["today".to_string(), "yesterday".to_string()]);
         file.quality.page_size.get_or_insert(QUALITY_PAGE_SIZE);
         file.sobot = SobotSection { app_id: None, app_id_file: None, app_key_file: None, ..file.sobot };
         file.laaffic = LaafficSection { api_key_file: None, api_secret_file: None, ..file.laaffic };
@@ -172,6 +174,7 @@ mod tests {
         assert_eq!(c.groups.len(), 4);
         assert_eq!(c.quality_page_size, QUALITY_PAGE_SIZE);
         assert_eq!(c.interval, Duration::from_secs(60));
+        assert_eq!(c.windows, [crate::window::Window::Today, crate::window::Window::Yesterday]);
         let names: Vec<String> = c.collectors.iter().map(|k| k.name()).collect();
         assert!(names.iter().any(|n| n == "group_human_session"), "{names:?}");
         assert!(names.iter().any(|n| n == "laaffic_seats"), "{names:?}");
@@ -180,10 +183,11 @@ mod tests {
     #[test]
     fn a_file_keeps_its_values_but_not_its_credentials() {
         let demo = Demo::bind().expect("bind");
-        let yaml = "groups: [g1]\nquality:\n  page_size: 7\nsobot:\n  app_id: acme\n  \
+        let yaml = "windows: [today]\ngroups: [g1]\nquality:\n  page_size: 7\nsobot:\n  app_id: acme\n  \
                     app_key_file: /nonexistent/key\nlaaffic:\n  api_key_file: /nonexistent/k\n";
         let c = demo.collection(yaml, Some(Path::new("demo.yml")), &flags(), &no_file).expect("valid");
         assert_eq!(c.groups, ["g1"]);
+        assert_eq!(c.windows, [crate::window::Window::Today]);
         assert_eq!(c.quality_page_size, 7);
         assert_eq!(c.credentials.as_ref(), Some(&demo.credentials));
         assert_eq!(c.laaffic_credentials.as_ref(), Some(&demo.laaffic));

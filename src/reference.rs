@@ -46,7 +46,11 @@ pub fn markdown() -> String {
                 f.unit.describe(),
                 f.key,
                 f.zh,
-                f.en
+                // A family of several fields carries its note on its first row.
+                match crate::sobot::endpoints::note(f.metric) {
+                    Some(note) if ep.fields_of(f.metric)[0].key == f.key => format!("{}. {note}", f.en),
+                    _ => f.en.to_string(),
+                }
             );
         }
     }

@@ -373,3 +373,56 @@ async fn a_cycle_reads_at_most_its_row_budget() {
     sim.set_fault("get_service_data", None);
     exporter.wait_for("an uncut cycle", SECS, |m| m.get(truncated) == Some(0.0)).await;
 }
+
+/// Series per agent for each choice of the cardinality knobs (the README's table): ten agents,
+/// each inspected in both channels, every per-agent collector.
+#[tokio::test(flavor = "multi_thread")]
+async fn series_per_agent_for_each_choice_of_the_knobs() {
+    const AGENTS: usize = 10;
+    let sim = simulator(population(2, AGENTS / 2), 100).await;
+    let per_agent = "[get_service_data, human_duration, quality_result, call_result]";
+    let base = format!("collectors: {per_agent}\n");
+    let today_only = "collector_windows:\n  get_service_data: [today]\n  human_duration: [today]\n  \
+                      quality_result: [today]\n  call_result: [today]\n";
+    let cases: [(&str, String, usize); 7] = [
+        ("both windows", format!("{base}windows: [today, yesterday]\n"), 81),
+        ("today only", format!("{base}windows: [today]\n"), 41),
+        (
+            "both windows, per-agent collectors today",
+            format!("{base}windows: [today, yesterday]\n{today_only}"),
+            41,
+        ),
+        ("today, no part scores", format!("{base}quality:\n  part_scores: false\n"), 29),
+        ("today, no score distribution", format!("{base}agent_score_evaluations: false\n"), 36),
+        (
+            "today, neither",
+            format!("{base}agent_score_evaluations: false\nquality:\n  part_scores: false\n"),
+            24,
+        ),
+        (
+            "both windows, neither",
+            format!(
+                "{base}windows: [today, yesterday]\nagent_score_evaluations: false\nquality:\n  part_scores: false\n"
+            ),
+            47,
+        ),
+    ];
+    // Started together, so that they collect at the same time.
+    let mut exporters = Vec::new();
+    for (i, (_, yaml, _)) in cases.iter().enumerate() {
+        exporters.push(exporter(&format!("knobs{i}"), &sim, yaml).await);
+    }
+    let collectors = ["get_service_data", "human_duration", "quality_result", "call_result"];
+    let mut scraped = Vec::new();
+    for exporter in &exporters {
+        scraped.push(
+            exporter.wait_for("every per-agent collector", SECS, |m| m.all_succeeded(&collectors)).await,
+        );
+    }
+    for ((what, _, want), m) in cases.iter().zip(scraped) {
+        let series = m.series.keys().filter(|k| k.contains("agent=\"")).count();
+        let agents = agents_of(&m, "sobot_agent_valid_sessions").len();
+        assert_eq!(agents, AGENTS, "{what}");
+        assert_eq!(series, want * AGENTS, "{what}: {} series per agent", series as f64 / AGENTS as f64);
+    }
+}

@@ -157,5 +157,23 @@ async fn the_seat_cap_keeps_the_lowest_ids_and_counts_the_rest() {
     }
     assert!(!m.text.contains(&format!("seat=\"{}\"", ids[100])));
     exporter.wait_for("a second cycle", SECS, |_| sim.requests_to("query").len() >= 6).await;
-    assert_eq!(exporter.logs().matches("more seats than max_agents").count(), 1, "logged once");
+    assert_eq!(exporter.logs().matches("more seats than laaffic.max_seats").count(), 1, "logged once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seat_cap_is_its_own_when_set() {
+    let sim = simulator(250).await;
+    let dir = temp_dir("laaffic_max_seats");
+    let yaml = "collectors: [laaffic_seats]\nmax_agents: 100\nlaaffic:\n  max_seats: 240\n";
+    let config = write_file(&dir, "config.yml", yaml);
+    let exporter = exporter(
+        "laaffic_max_seats",
+        &sim,
+        LAAFFIC_SECRET,
+        &["--config.file", config.to_str().expect("utf8")],
+    )
+    .await;
+    let m = exporter.wait_for("seats", SECS, |m| m.all_succeeded(&["laaffic_seats"])).await;
+    assert_eq!(m.family("laaffic_seat_info").len(), 240, "max_agents caps agents, not seats");
+    assert_eq!(m.get("sobot_exporter_agents_dropped{collector=\"laaffic_seats\"}"), Some(10.0));
 }

@@ -87,14 +87,25 @@ pub(crate) struct Guard {
     max: usize,
     /// What is counted, for the warning: `agents` or `seats`.
     noun: &'static str,
+    /// The setting that caps them, for the warning: `max_agents` or `laaffic.max_seats`.
+    setting: &'static str,
     telemetry: Arc<Telemetry>,
     warned: AtomicBool,
 }
 
 impl Guard {
-    /// A guard for `collector` keeping at most `max` ids, warning about too many `noun`.
+    /// A guard for `collector` keeping at most `max` ids, warning about too many `noun` (agents;
+    /// seats, capped by `laaffic.max_seats`).
     pub(crate) fn new(collector: &str, max: usize, noun: &'static str, telemetry: Arc<Telemetry>) -> Self {
-        Self { collector: collector.to_string(), max, noun, telemetry, warned: AtomicBool::new(false) }
+        let setting = if noun == "seats" { "laaffic.max_seats" } else { "max_agents" };
+        Self {
+            collector: collector.to_string(),
+            max,
+            noun,
+            setting,
+            telemetry,
+            warned: AtomicBool::new(false),
+        }
     }
 
     /// The ids to keep: the first `max` distinct `ids` in sorted order, so that the same agents
@@ -108,10 +119,11 @@ impl Guard {
         if dropped > 0 && !self.warned.swap(true, Ordering::Relaxed) {
             warn!(
                 collector = %self.collector,
-                max_agents = self.max,
+                max = self.max,
                 dropped,
-                "more {} than max_agents: dropping the rest (logged once; see sobot_exporter_agents_dropped)",
-                self.noun
+                "more {} than {}: dropping the rest (logged once; see sobot_exporter_agents_dropped)",
+                self.noun,
+                self.setting
             );
         }
         ids.into_iter().take(self.max).map(str::to_string).collect()

@@ -142,12 +142,12 @@ pub const QUALITY_METRICS: &[(&str, &str, &str)] = &[
     (
         "sobot_quality_part_score_points",
         "agent, channel, part, window",
-        "Sum of the scores of one part: standard (标准分), add (加分项; pulse in call_result), minus (减分项)",
+        "Sum of the scores of one part: part standard (质检标准分得分 standard_quality_score; standard_score in call_result), add (质检加分项得分 add_quality_score; pulse in call_result), minus (质检减分项得分 minus_quality_score, negative; minus in call_result)",
     ),
     (
         "sobot_quality_part_max_score_points",
         "agent, channel, part, window",
-        "Sum of the full marks of one part (the *_total_score fields; *_max in call_result)",
+        "Sum of the full marks of one part: part standard (质检标准分满分 standard_total_score; standard_score_max in call_result), add (质检加分项满分 add_total_score; pulse_max in call_result), minus (质检减分项满分 minus_total_score, negative; minus_max in call_result)",
     ),
     (
         "sobot_agent_info",
@@ -206,7 +206,8 @@ impl QualityCollector {
             source,
             client: ctx.client,
             pages,
-            decoder: Decoder::new(source, pages.page_size, ctx.interval, errors),
+            decoder: Decoder::new(source, pages.page_size, ctx.interval, errors)
+                .part_scores(ctx.switches.quality_part_scores),
             windows: Windows::new(ctx.windows, ctx.tz),
             guard: Guard::new(source.name, pages.max_agents, "agents", ctx.telemetry.clone()),
             telemetry: ctx.telemetry,
@@ -288,6 +289,8 @@ struct Decoder {
     /// Names and HELP texts of [`QUALITY_METRICS`].
     metrics: Vec<Metric>,
     errors: ParseErrors,
+    /// Whether the per-part families are exported.
+    part_scores: bool,
 }
 
 impl Decoder {
@@ -298,7 +301,13 @@ impl Decoder {
                 ((*name).into(), format!("{meaning}. {}", crate::snapshot::cached(interval)).into())
             })
             .collect();
-        Self { source, page_size, metrics, errors }
+        Self { source, page_size, metrics, errors, part_scores: true }
+    }
+
+    /// Whether the per-part families (`sobot_quality_part_*`) are exported: they come in the
+    /// same records as the totals, so switched off they are not summed and not served.
+    fn part_scores(self, part_scores: bool) -> Self {
+        Self { part_scores, ..self }
     }
 
     /// Adds the records of page `page` to `day`; returns whether it is the last page.
@@ -357,7 +366,8 @@ impl Decoder {
         entry.score[0] += score;
         entry.max[0] += max;
         entry.has[0] = true;
-        for (i, (score_key, max_key)) in s.scores.iter().enumerate().skip(1) {
+        let parts = if self.part_scores { s.scores.len() } else { 1 };
+        for (i, (score_key, max_key)) in s.scores.iter().enumerate().take(parts).skip(1) {
             if let (Some(v), Some(m)) = (number(score_key), number(max_key)) {
                 if let Some(key) = overflow(entry, i, (v, m)) {
                     self.errors.count(key, record.get(key));
@@ -406,7 +416,11 @@ impl Decoder {
         for (agent, name) in names {
             families.push(5, vec![("agent", agent.clone()), ("name", name.clone())], 1.0);
         }
-        families.finish()
+        let mut families = families.finish();
+        if !self.part_scores {
+            families.retain(|f| !f.name.starts_with("sobot_quality_part_"));
+        }
+        families
     }
 }
 
@@ -472,6 +486,18 @@ mod tests {
         let info = [("agent", "61673ee8d98d4282a95cdad38ffd5f5b"), ("name", "在线客服")];
         assert_eq!(value(&families, "sobot_agent_info", &info), Some(1.0));
         assert!(families[0].help.ends_with("Cached, refreshed every 300s."), "{}", families[0].help);
+    }
+
+    #[test]
+    fn part_scores_switched_off_leave_the_totals() {
+        let (decoder, _) = decoder("quality_result", 100);
+        let decoder = decoder.part_scores(false);
+        let body = fixture(include_str!("../../tests/fixtures/sobot/quality_result.json"));
+        let (families, _) = decode(&decoder, vec![body], Window::Today);
+        assert!(families.iter().all(|f| !f.name.starts_with("sobot_quality_part_")), "no HELP, no TYPE");
+        let a = [("agent", "61673ee8d98d4282a95cdad38ffd5f5b"), ("channel", "chat"), ("window", "today")];
+        assert_eq!(value(&families, "sobot_quality_score_points", &a), Some(210.0));
+        assert_eq!(families.len(), QUALITY_METRICS.len() - 2);
     }
 
     #[test]

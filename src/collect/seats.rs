@@ -31,7 +31,13 @@ pub const MAX_PAGES: u32 = 100;
 pub static SEAT_FIELDS: &[Field] = &[
     field("num", "laaffic_seat_calls", Count, "Calls of the seat", "呼叫總數"),
     field("connectNum", "laaffic_seat_connected_calls", Count, "Connected calls of the seat", "接通數"),
-    field("connectRate", "laaffic_seat_connect_ratio", Ratio, "Connect ratio of the seat", "接通率"),
+    field(
+        "connectRate",
+        "laaffic_seat_connect_ratio",
+        Ratio,
+        "Connect ratio of the seat; by their names connectNum / num, but the document gives no formula and its example (0 calls, 0%) cannot show one",
+        "接通率",
+    ),
     field(
         "validConnectNum",
         "laaffic_seat_valid_connected_calls",
@@ -43,7 +49,7 @@ pub static SEAT_FIELDS: &[Field] = &[
         "validConnectRate",
         "laaffic_seat_valid_connect_ratio",
         Ratio,
-        "Valid connect ratio of the seat",
+        "Valid connect ratio of the seat; the document gives no formula, and its example (0 calls, 0%) cannot show whether it is over num or connectNum",
         "有效通話率",
     ),
 ];
@@ -67,7 +73,7 @@ pub const SEAT_LIVE_METRICS: &[(&str, &str, &str)] = &[
     (
         "laaffic_seat_info",
         "seat, name, emp_no, group, group_name",
-        "1 for every seat, with its name (名稱), job number (工號) and group name (坐席組名稱)",
+        "1 for every seat, with its name (名稱 name), job number (工號 empNo) and group name (坐席組名稱 groupName)",
     ),
 ];
 

@@ -29,16 +29,28 @@ pub const MAX_IDS_PER_REQUEST: usize = 100;
 /// cycle reports `sobot_exporter_collector_truncated` 1.
 pub const MAX_ROWS_PER_CYCLE: usize = 100_000;
 
-/// The HELP text of a table field: what it is, where it comes from, that it is cached.
+/// The HELP text of a table field: what it is, where it comes from (every field of a family
+/// that several fields share, with its Chinese name and label), what the documents say of it
+/// (see [`crate::sobot::endpoints::NOTES`]), that it is cached.
 pub fn help_text(endpoint: &Endpoint, field: &Field, per_group: bool, interval: Duration) -> String {
+    let siblings = endpoint.fields_of(field.metric);
+    let source = if siblings.len() > 1 {
+        let each: Vec<String> = siblings
+            .iter()
+            .map(|f| {
+                let labels: Vec<String> = f.labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+                format!("{} {} as {}", f.key, f.zh, labels.join(","))
+            })
+            .collect();
+        format!("Sobot {} fields {}, §{}", endpoint.name, each.join(", "), endpoint.section)
+    } else {
+        format!("{}; Sobot {} field {}, §{}", field.zh, endpoint.name, field.key, endpoint.section)
+    };
+    let note = crate::sobot::endpoints::note(field.metric).map(|n| format!(" {n}.")).unwrap_or_default();
     format!(
-        "{}{} ({}; Sobot {} field {}, §{}), {}. {}",
+        "{}{} ({source}), {}.{note} {}",
         field.en,
         if per_group { ", per skill group" } else { "" },
-        field.zh,
-        endpoint.name,
-        field.key,
-        endpoint.section,
         field.unit.describe(),
         crate::snapshot::cached(interval)
     )
@@ -95,6 +107,30 @@ pub struct Context {
     pub interval: Duration,
     /// Self-metrics.
     pub telemetry: Arc<Telemetry>,
+    /// Which optional families are exported.
+    pub switches: Switches,
+}
+
+/// The families a config can switch off (cardinality knobs); all on by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Switches {
+    /// `sobot_agent_score_evaluations{score}` (config `agent_score_evaluations`).
+    pub agent_score_evaluations: bool,
+    /// `sobot_quality_part_*` (config `quality.part_scores`).
+    pub quality_part_scores: bool,
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Self { agent_score_evaluations: true, quality_part_scores: true }
+    }
+}
+
+impl Switches {
+    /// Whether the table field exported as `metric` is collected.
+    pub fn keeps(&self, metric: &str) -> bool {
+        self.agent_score_evaluations || metric != "sobot_agent_score_evaluations"
+    }
 }
 
 impl StatsCollector {
@@ -113,7 +149,7 @@ impl StatsCollector {
             name,
             scope,
             client: ctx.client,
-            decoder: Decoder::new(endpoint, per_group, ctx.interval, errors),
+            decoder: Decoder::new(endpoint, per_group, ctx.interval, ctx.switches, errors),
             windows: Windows::new(ctx.windows, ctx.tz),
             guard,
             failed_parts: AtomicUsize::new(0),
@@ -219,23 +255,31 @@ impl StatsCollector {
     }
 }
 
-/// The metric names and HELP texts of an endpoint's fields, made once per endpoint, scope and
-/// interval and shared by every collector of them (a thousand tenants hold one copy).
-fn metrics_of(endpoint: &'static Endpoint, per_group: bool, interval: Duration) -> Arc<[Metric]> {
-    type Tables = std::collections::HashMap<(&'static str, bool, Duration), Arc<[Metric]>>;
+/// The fields of an endpoint a collector keeps, with their metric names and HELP texts, made
+/// once per endpoint, scope, interval and switches and shared by every collector of them (a
+/// thousand tenants hold one copy).
+fn metrics_of(
+    endpoint: &'static Endpoint,
+    per_group: bool,
+    interval: Duration,
+    switches: Switches,
+) -> Arc<[(&'static Field, Metric)]> {
+    type Key = (&'static str, bool, Duration, Switches);
+    type Tables = std::collections::HashMap<Key, Arc<[(&'static Field, Metric)]>>;
     static TABLES: std::sync::OnceLock<std::sync::Mutex<Tables>> = std::sync::OnceLock::new();
     let mut tables =
         TABLES.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     tables
-        .entry((endpoint.name, per_group, interval))
+        .entry((endpoint.name, per_group, interval, switches))
         .or_insert_with(|| {
             endpoint
                 .fields
                 .iter()
+                .filter(|f| switches.keeps(f.metric))
                 .map(|f| {
                     let name =
                         if per_group { Endpoint::group_metric(f.metric) } else { f.metric.to_string() };
-                    (name.into(), help_text(endpoint, f, per_group, interval).into())
+                    (f, (name.into(), help_text(endpoint, f, per_group, interval).into()))
                 })
                 .collect()
         })
@@ -249,15 +293,24 @@ type Decoded = (Labels, Box<[Option<f64>]>);
 #[derive(Debug)]
 struct Decoder {
     endpoint: &'static Endpoint,
-    /// Metric names and HELP texts, one per field of `endpoint`.
-    metrics: Arc<[Metric]>,
+    /// The fields of `endpoint` the switches keep, each with its metric name and HELP text.
+    fields: Arc<[(&'static Field, Metric)]>,
+    /// The metrics of `fields`, in their order.
+    metrics: Vec<Metric>,
     errors: ParseErrors,
 }
 
 impl Decoder {
-    fn new(endpoint: &'static Endpoint, per_group: bool, interval: Duration, errors: ParseErrors) -> Self {
-        let metrics = metrics_of(endpoint, per_group, interval);
-        Self { endpoint, metrics, errors }
+    fn new(
+        endpoint: &'static Endpoint,
+        per_group: bool,
+        interval: Duration,
+        switches: Switches,
+        errors: ParseErrors,
+    ) -> Self {
+        let fields = metrics_of(endpoint, per_group, interval, switches);
+        let metrics = fields.iter().map(|(_, m)| m.clone()).collect();
+        Self { endpoint, fields, metrics, errors }
     }
 
     /// The `item` object of a company (or group) answer.
@@ -301,7 +354,7 @@ impl Decoder {
 
     /// A row's fields parsed (values that do not parse are counted).
     fn decode(&self, labels: Labels, row: &Value) -> Decoded {
-        let values = self.endpoint.fields.iter().map(|f| self.errors.value(row, f.key, f.unit)).collect();
+        let values = self.fields.iter().map(|(f, _)| self.errors.value(row, f.key, f.unit)).collect();
         (labels, values)
     }
 
@@ -317,7 +370,7 @@ impl Decoder {
     fn samples(&self, rows: &[(Window, &Decoded)]) -> Vec<Family> {
         let mut families = Families::new(&self.metrics);
         for (window, (row_labels, values)) in rows {
-            for (i, field) in self.endpoint.fields.iter().enumerate() {
+            for (i, (field, _)) in self.fields.iter().enumerate() {
                 let Some(value) = values.get(i).copied().flatten() else {
                     continue;
                 };
@@ -355,7 +408,7 @@ mod tests {
         let telemetry = Arc::new(Telemetry::new());
         let endpoint = Endpoint::by_name(name).expect("endpoint in the table");
         let errors = ParseErrors::new(endpoint.name, telemetry.clone());
-        (Decoder::new(endpoint, per_group, INTERVAL, errors), telemetry)
+        (Decoder::new(endpoint, per_group, INTERVAL, Switches::default(), errors), telemetry)
     }
 
     fn today(rows: Vec<(Labels, Value)>) -> Vec<(Labels, Window, Value)> {
@@ -471,6 +524,43 @@ mod tests {
             Some(&62.0)
         );
         assert_eq!(s.len(), 2 * decoder.endpoint.fields.len());
+    }
+
+    #[test]
+    fn the_help_of_a_family_of_several_fields_names_each() {
+        let endpoint = Endpoint::by_name("get_service_data").expect("endpoint in the table");
+        let field = &endpoint.fields_of("sobot_agent_score_evaluations")[0];
+        let help = help_text(endpoint, field, false, INTERVAL);
+        for score in 1..=5 {
+            assert!(help.contains(&format!("score{score} {score}分数 as score=\"{score}\"")), "{help}");
+        }
+        assert!(help.contains("Agent scores run 1-5"), "{help}");
+        let ratio =
+            Endpoint::by_name("human_session").expect("endpoint").fields_of("sobot_human_not_received_ratio");
+        let help = help_text(Endpoint::by_name("human_session").expect("endpoint"), ratio[0], true, INTERVAL);
+        assert!(
+            help.contains("(人工未接待会话率; Sobot human_session field not_reception_session_rate, §2.4)"),
+            "{help}"
+        );
+        assert!(help.contains("not_reception_session / valid_session"), "{help}");
+    }
+
+    #[test]
+    fn a_switched_off_family_is_neither_parsed_nor_served() {
+        let telemetry = Arc::new(Telemetry::new());
+        let endpoint = Endpoint::by_name("get_service_data").expect("endpoint in the table");
+        let errors = ParseErrors::new(endpoint.name, telemetry.clone());
+        let switches = Switches { agent_score_evaluations: false, ..Switches::default() };
+        let decoder = Decoder::new(endpoint, false, INTERVAL, switches, errors);
+        let body = json!({"items": [{"serviceid": "a", "score5": "bad", "valid_session": "3"}]});
+        let families = decoder.families(&today(decoder.items(body).expect("a list")));
+        assert!(families.iter().all(|f| &*f.name != "sobot_agent_score_evaluations"), "no HELP, no TYPE");
+        assert_eq!(families.len(), endpoint.fields.len() - 5);
+        assert_eq!(
+            series(&families).get("sobot_agent_valid_sessions{agent=\"a\",window=\"today\"}"),
+            Some(&3.0)
+        );
+        assert_eq!(parse_errors(&telemetry, "get_service_data", "score5"), 0.0, "not even read");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! by a pure function. The environment and credential files come in as lookups, so that the same
 //! text and lookups always give the same config (or the same error line).
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,6 +41,10 @@ pub(crate) struct FileConfig {
     pub agents: Option<Vec<String>>,
     /// Cardinality guard: distinct agents per collector at most; default 2000.
     pub max_agents: Option<usize>,
+    /// Windows of single collectors, by name, instead of `windows`.
+    pub collector_windows: Option<BTreeMap<String, Vec<String>>>,
+    /// Whether `sobot_agent_score_evaluations` is exported; default true.
+    pub agent_score_evaluations: Option<bool>,
     /// Quality-inspection collectors.
     #[serde(default)]
     pub quality: QualitySection,
@@ -98,6 +103,8 @@ pub(crate) struct QualitySection {
     pub page_size: Option<u32>,
     /// Pages per window and cycle at most; default 50.
     pub max_pages: Option<u32>,
+    /// Whether the per-part families (`sobot_quality_part_*`) are exported; default true.
+    pub part_scores: Option<bool>,
 }
 
 /// `laaffic:` in the YAML file.
@@ -112,6 +119,8 @@ pub(crate) struct LaafficSection {
     pub timeout: Option<String>,
     /// Connect timeout; default 5s.
     pub connect_timeout: Option<String>,
+    /// Cardinality guard of the seats: distinct seats at most; default `max_agents`.
+    pub max_seats: Option<usize>,
 }
 
 /// `sobot:` in the YAML file.
@@ -162,6 +171,14 @@ pub struct CollectionConfig {
     pub agents: Vec<String>,
     /// Cardinality guard.
     pub max_agents: usize,
+    /// Windows of single collectors (by name) instead of `windows`.
+    pub collector_windows: BTreeMap<String, Vec<Window>>,
+    /// Whether `sobot_agent_score_evaluations` is exported.
+    pub agent_score_evaluations: bool,
+    /// Whether the per-part quality families are exported.
+    pub quality_part_scores: bool,
+    /// Cardinality guard of the Laaffic seats.
+    pub max_seats: usize,
     /// Interval of the quality collectors.
     pub quality_interval: Duration,
     /// Records per quality page.
@@ -183,6 +200,11 @@ pub struct CollectionConfig {
 }
 
 impl CollectionConfig {
+    /// The windows `kind` collects: its own from `collector_windows`, else `windows`.
+    pub fn windows_of(&self, kind: &CollectorKind) -> Vec<Window> {
+        self.collector_windows.get(&kind.name()).unwrap_or(&self.windows).clone()
+    }
+
     /// One line saying what this config collects, for `--config.check` (no secrets).
     pub fn summary(&self) -> String {
         let mut parts = vec![format!(
@@ -441,19 +463,8 @@ pub(crate) fn build(
 
     let windows = match &file.windows {
         None => vec![Window::Today],
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                Window::parse(n).ok_or_else(|| {
-                    err(format!("{}: unknown window {} (known: today, yesterday)", at("windows"), quoted(n)))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(names) => window_list(names, &at("windows"))?,
     };
-    if windows.is_empty() {
-        return Err(err(format!("{}: at least one window is needed", at("windows"))));
-    }
-    no_repeats(windows.iter().map(|w| w.label()), &at("windows"))?;
 
     let ids = |list: &Option<Vec<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
         let list = list.clone().unwrap_or_default();
@@ -472,6 +483,13 @@ pub(crate) fn build(
         Some(0) => return Err(err(format!("{}: must be at least 1", at("max_agents")))),
         Some(n) => n,
         None => 2000,
+    };
+    // Seats were capped by max_agents before they had a cap of their own: so they still are
+    // unless max_seats is set.
+    let max_seats = match file.laaffic.max_seats {
+        Some(0) => return Err(err(format!("{}: must be at least 1", at("laaffic.max_seats")))),
+        Some(n) => n,
+        None => max_agents,
     };
 
     let all = CollectorKind::all();
@@ -600,6 +618,8 @@ pub(crate) fn build(
         return Err(err(format!("{}: no collector to run", at("collectors"))));
     }
 
+    let collector_windows = collector_windows(&file, &collectors, platform.as_ref(), &at)?;
+
     let configured = (credentials.is_some(), laaffic_credentials.is_some(), platform.is_some());
     let origins = origins(&file, env, &at, configured);
     Ok(CollectionConfig {
@@ -610,6 +630,10 @@ pub(crate) fn build(
         groups,
         agents,
         max_agents,
+        collector_windows,
+        agent_score_evaluations: file.agent_score_evaluations.unwrap_or(true),
+        quality_part_scores: file.quality.part_scores.unwrap_or(true),
+        max_seats,
         quality_interval,
         quality_page_size,
         quality_max_pages,
@@ -620,6 +644,59 @@ pub(crate) fn build(
         platform,
         origins,
     })
+}
+
+/// The windows named in `names` (the value of `key`): known, at least one, none twice.
+fn window_list(names: &[String], key: &str) -> Result<Vec<Window>, ConfigError> {
+    let windows = names
+        .iter()
+        .map(|n| {
+            Window::parse(n)
+                .ok_or_else(|| err(format!("{key}: unknown window {} (known: today, yesterday)", quoted(n))))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if windows.is_empty() {
+        return Err(err(format!("{key}: at least one window is needed")));
+    }
+    no_repeats(windows.iter().map(|w| w.label()), key)?;
+    Ok(windows)
+}
+
+/// `collector_windows`: each name a collector that runs (for the company or the platform's
+/// tenants), each list valid.
+fn collector_windows(
+    file: &FileConfig,
+    collectors: &[CollectorKind],
+    platform: Option<&PlatformConfig>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<BTreeMap<String, Vec<Window>>, ConfigError> {
+    let mut out = BTreeMap::new();
+    let running = |name: &str| {
+        collectors.iter().chain(platform.iter().flat_map(|p| p.collectors.iter())).any(|k| k.name() == name)
+    };
+    for (name, list) in file.collector_windows.iter().flatten() {
+        let known: Vec<_> = CollectorKind::all().iter().map(CollectorKind::name).collect();
+        if !known.contains(name) {
+            let hint = match super::messages::closest(name, &known) {
+                Some(k) => format!("; did you mean {k}?"),
+                None => format!(" (known: {})", known.join(", ")),
+            };
+            return Err(err(format!(
+                "{}: unknown collector {}{hint}",
+                at("collector_windows"),
+                quoted(name)
+            )));
+        }
+        if !running(name) {
+            return Err(err(format!(
+                "{}: {name} is not collected (not in collectors, or its vendor has no credentials): \
+                 remove it here or collect it",
+                at("collector_windows")
+            )));
+        }
+        out.insert(name.clone(), window_list(list, &at(&format!("collector_windows.{name}")))?);
+    }
+    Ok(out)
 }
 
 /// Names where each configured credential came from, as the operator gave it (the defaults for
@@ -913,7 +990,8 @@ mod tests {
         (
             "bad_unknown_key.yml",
             "testdata/bad_unknown_key.yml: unknown key `bogus` at line 2, column 1 (known: timezone, \
-             windows, collectors, groups, agents, max_agents, quality, sobot, laaffic, platform)",
+             windows, collectors, groups, agents, max_agents, collector_windows, agent_score_evaluations, \
+             quality, sobot, laaffic, platform)",
         ),
         (
             "bad_key_typo.yml",
@@ -1154,6 +1232,37 @@ mod tests {
              Laaffic credentials",
         ),
         ("bad_no_collector.yml", "testdata/bad_no_collector.yml: collectors: no collector to run"),
+        (
+            "bad_collector_windows_unknown.yml",
+            "testdata/bad_collector_windows_unknown.yml: collector_windows: unknown collector \
+             \"get_servce_data\"; did you mean get_service_data?",
+        ),
+        (
+            "bad_collector_windows_not_running.yml",
+            "testdata/bad_collector_windows_not_running.yml: collector_windows: laaffic_seats is not \
+             collected (not in collectors, or its vendor has no credentials): remove it here or collect it",
+        ),
+        (
+            "bad_collector_windows_window.yml",
+            "testdata/bad_collector_windows_window.yml: collector_windows.get_service_data: unknown window \
+             \"last_week\" (known: today, yesterday)",
+        ),
+        (
+            "bad_collector_windows_empty.yml",
+            "testdata/bad_collector_windows_empty.yml: collector_windows.human_duration: at least one \
+             window is needed",
+        ),
+        (
+            "bad_collector_windows_scalar.yml",
+            "testdata/bad_collector_windows_scalar.yml: collector_windows.get_service_data: a list is \
+             needed, e.g. `get_service_data: [today]` at line 2, column 21",
+        ),
+        ("bad_max_seats.yml", "testdata/bad_max_seats.yml: laaffic.max_seats: must be at least 1"),
+        (
+            "bad_part_scores.yml",
+            "testdata/bad_part_scores.yml: quality.part_scores: `true` or `false` is needed at line 2, \
+             column 16",
+        ),
     ];
 
     /// Every good file of `testdata`; [`good_files_load`] checks values of each.
@@ -1255,6 +1364,9 @@ mod tests {
             (c.quality_interval, c.quality_page_size, c.quality_max_pages),
             (Duration::from_secs(300), 1000, 50)
         );
+        // The knobs' defaults keep the output of before they existed.
+        assert!(c.collector_windows.is_empty() && c.agent_score_evaluations && c.quality_part_scores);
+        assert_eq!(c.max_seats, 2000, "max_agents, which capped the seats before");
         let sobot = ClientSettings {
             base_url: "https://www.sobot.com".to_string(),
             connect_timeout: Duration::from_secs(5),
@@ -1273,12 +1385,23 @@ mod tests {
         assert_eq!(c.tz.iana_name(), Some("UTC"));
         assert_eq!(c.windows, [Window::Yesterday, Window::Today]);
         assert_eq!(names(&c), ["human_session", "group_human_session", "chat_result", "laaffic_seats"]);
-        assert_eq!((c.groups, c.agents), (vec!["g1".to_string(), "g2".to_string()], vec!["a1".to_string()]));
+        assert_eq!(
+            (&c.groups[..], &c.agents[..]),
+            (&["g1".to_string(), "g2".to_string()][..], &["a1".to_string()][..])
+        );
         assert_eq!(c.max_agents, 10);
         assert_eq!(
             (c.quality_interval, c.quality_page_size, c.quality_max_pages),
             (Duration::from_secs(90), 200, 3)
         );
+        assert_eq!((c.agent_score_evaluations, c.quality_part_scores, c.max_seats), (false, false, 3000));
+        let windows_of = |name: &str| {
+            let kind = CollectorKind::all().into_iter().find(|k| k.name() == name).expect("a collector");
+            c.windows_of(&kind)
+        };
+        assert_eq!(windows_of("chat_result"), [Window::Today]);
+        assert_eq!(windows_of("laaffic_seats"), [Window::Today, Window::Yesterday]);
+        assert_eq!(windows_of("human_session"), [Window::Yesterday, Window::Today], "the default");
         let sobot = ClientSettings {
             timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(2),

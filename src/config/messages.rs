@@ -14,6 +14,8 @@ const KEYS: &[&str] = &[
     "groups",
     "agents",
     "max_agents",
+    "collector_windows",
+    "agent_score_evaluations",
     "quality",
     "sobot",
     "laaffic",
@@ -21,6 +23,8 @@ const KEYS: &[&str] = &[
     "interval",
     "page_size",
     "max_pages",
+    "part_scores",
+    "max_seats",
     "app_id",
     "app_id_file",
     "app_key_file",
@@ -40,10 +44,16 @@ const KEYS: &[&str] = &[
     "tenants_on_metrics",
 ];
 
+/// Whether `key` names a collector (a key of `collector_windows`).
+fn is_collector(key: &str) -> bool {
+    crate::config::CollectorKind::all().iter().any(|k| k.name() == key)
+}
+
 /// An example value of each list key, for "a list is needed" lines.
 fn list_example(key: &str) -> &'static str {
     match key {
         "windows" => "today",
+        _ if is_collector(key) => "today",
         "collectors" => "robot_session, human_session",
         "groups" => "GROUP_ID",
         "agents" => "AGENT_ID",
@@ -220,7 +230,7 @@ fn key_path(yaml: &str, line: u64, column: u64) -> Option<Vec<String>> {
         path.push(name.trim().to_string());
         rest = rest[colon + 1..].trim_start().trim_start_matches('{');
     }
-    path.iter().all(|k| KEYS.contains(&k.as_str())).then_some(path)
+    path.iter().all(|k| KEYS.contains(&k.as_str()) || is_collector(k)).then_some(path)
 }
 
 fn indentation(line: &str) -> usize {
@@ -284,6 +294,11 @@ pub(crate) fn suggest_zone(name: &str) -> Option<String> {
         .filter(|(d, _)| *d <= 2)
         .min()
         .map(|(_, z)| z.clone())
+}
+
+/// The candidate within two edits of `word`, the closest one, if any.
+pub(crate) fn closest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
+    candidates.iter().map(|c| (distance(word, c), c.as_str())).filter(|(d, _)| *d <= 2).min().map(|(_, c)| c)
 }
 
 /// The Levenshtein distance of two short strings.

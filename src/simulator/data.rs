@@ -8,7 +8,6 @@ use serde_json::{Map, Value, json};
 
 use crate::collect::quality::{Paging, QualitySource};
 use crate::sobot::endpoints::Endpoint;
-use crate::value::Unit;
 
 /// Which data the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,29 +125,10 @@ fn day_seed(day: Date) -> u64 {
     u64::try_from(day.day_of_year()).unwrap_or(0) + 1000 * u64::try_from(day.year()).unwrap_or(0)
 }
 
-/// The fields of `endpoint` for one subject (company, group or agent) in the vendor's formats.
-fn fields(
-    mode: &DataMode,
-    endpoint: &Endpoint,
-    subject: &str,
-    day: Date,
-    uptime: Duration,
-) -> Map<String, Value> {
-    // Fixture mode stands still; live mode moves every five seconds.
-    let tick = if *mode == DataMode::Live { uptime.as_secs() / 5 } else { 0 };
-    let mut item = Map::new();
-    for field in endpoint.fields {
-        let seed = mix(hash_str(field.key) ^ hash_str(endpoint.name) ^ hash_str(subject) ^ day_seed(day));
-        let wobble = mix(seed ^ tick);
-        let value = live_value(field.key, field.unit, seed, wobble, tick);
-        item.insert(field.key.to_string(), Value::String(value));
-    }
-    item
-}
-
 /// The answer of a company (or, with `group`, per-group) statistics endpoint: for the first
-/// company (`company` `None`), the document's example in fixture mode; for a company with values
-/// of its own (a platform's tenant, by app id), values seeded by its app id, standing still in
+/// company (`company` `None`), the document's example in fixture mode; otherwise figures that add
+/// up (see [`Figures`]): the sums of `agents`' (those of `group` when given) with the company's
+/// robot figures, seeded by the company (a platform's tenant, by app id) and standing still in
 /// fixture mode.
 pub fn statistics(
     mode: &DataMode,
@@ -157,6 +137,7 @@ pub fn statistics(
     group: Option<&str>,
     uptime: Duration,
     company: Option<&str>,
+    agents: &[super::SimAgent],
 ) -> Bytes {
     if *mode == DataMode::Fixtures
         && company.is_none()
@@ -164,14 +145,21 @@ pub fn statistics(
     {
         return Bytes::from_static(fixture.as_bytes());
     }
-    let group = group.unwrap_or("");
-    let subject = company.map_or_else(|| group.to_string(), |c| format!("{c}/{group}"));
-    let item = fields(mode, endpoint, &subject, day, uptime);
+    let progress = progress(mode, day, uptime);
+    let prefix = company.map(|c| format!("{c}/")).unwrap_or_default();
+    let groups: Vec<&str> = group.map(|g| g.split(',').collect()).unwrap_or_default();
+    let mut human = Human::default();
+    for agent in agents.iter().filter(|a| groups.is_empty() || groups.contains(&a.group.as_str())) {
+        human.add(&Human::of(seed(&format!("{prefix}{}", agent.id), day), progress));
+    }
+    let robot = Robot::of(seed(&format!("{prefix}robot"), day), progress);
+    let item = item(endpoint, &Figures { human, robot });
     Bytes::from(json!({"item": item, "ret_code": "000000", "ret_msg": "成功"}).to_string())
 }
 
 /// The rows of a per-agent endpoint for the selected agents; a company with values of its own
-/// (`company`, its app id) gets values seeded by it too.
+/// (`company`, its app id) gets values seeded by it too. The same figures the company and group
+/// answers add up.
 pub fn agent_rows(
     mode: &DataMode,
     endpoint: &Endpoint,
@@ -180,11 +168,17 @@ pub fn agent_rows(
     uptime: Duration,
     company: Option<&str>,
 ) -> Bytes {
+    let progress = progress(mode, day, uptime);
+    let prefix = company.map(|c| format!("{c}/")).unwrap_or_default();
     let items: Vec<Value> = agents
         .iter()
         .map(|agent| {
-            let subject = company.map_or_else(|| agent.id.clone(), |c| format!("{c}/{}", agent.id));
-            let mut row = fields(mode, endpoint, &subject, day, uptime);
+            let seed = seed(&format!("{prefix}{}", agent.id), day);
+            let figures = Figures { human: Human::of(seed, progress), robot: Robot::default() };
+            let mut row = item(endpoint, &figures);
+            if endpoint.name == "human_duration" {
+                row = durations(seed, progress);
+            }
             row.insert("serviceid".to_string(), Value::String(agent.id.clone()));
             if endpoint.name == "get_service_data" {
                 row.insert("groupid".to_string(), Value::String(agent.group.clone()));
@@ -248,54 +242,414 @@ pub fn quality_page(
     Bytes::from(body.to_string())
 }
 
-/// A plausible value in the vendor's string format: counts that grow, ratios and durations that
-/// move a little around a per-field level.
-fn live_value(key: &str, unit: Unit, seed: u64, wobble: u64, tick: u64) -> String {
-    match unit {
-        Unit::Count => {
-            // Totals large, exceptions (invalid, not received, bad reviews, …) small, so that a
-            // dashboard of the demo looks like a day at a contact center.
-            let (base, spread, growth) = if [
-                "invalid",
-                "not_",
-                "black",
-                "leave",
-                "offline",
-                "bad",
-                "score1",
-                "score2",
-                "max_meantime",
-            ]
-            .iter()
-            .any(|k| key.contains(k))
-            {
-                (2, 20, tick / 12)
-            } else if ["total", "consult", "message", "word"].iter().any(|k| key.contains(k)) {
-                (400, 600, tick * 2)
-            } else {
-                (40, 200, tick / 2)
-            };
-            (base + seed % spread + growth + wobble % 3).to_string()
+/// A subject's seed for one day.
+fn seed(subject: &str, day: Date) -> u64 {
+    mix(hash_str(subject) ^ day_seed(day))
+}
+
+/// Today in the documents' time zone (Sobot is in China).
+fn today() -> Date {
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::now().to_zoned(tz).date()
+}
+
+/// How much of its day a figure covers: a past day is settled (a full day, standing still);
+/// today's grow as the simulator runs (every five seconds in live mode).
+fn progress(mode: &DataMode, day: Date, uptime: Duration) -> u64 {
+    if day < today() {
+        return 2000;
+    }
+    let tick = if *mode == DataMode::Live { uptime.as_secs() / 5 } else { 0 };
+    20 + tick
+}
+
+/// A pseudo-random number in `lo..lo + span` from `seed` and a key.
+fn pick(seed: u64, key: u64, lo: u64, span: u64) -> u64 {
+    lo + mix(seed ^ key.wrapping_mul(0x9e37_79b9)) % span.max(1)
+}
+
+/// `n` percent of `x`, rounded down.
+fn pct(x: u64, n: u64) -> u64 {
+    x * n / 100
+}
+
+/// The human side of one agent's day, or the sum of several agents' (a group's, the company's).
+/// Every figure the answers derive is a count here, so that sums stay exact.
+#[derive(Debug, Default, Clone, Copy)]
+struct Human {
+    valid: u64,
+    invalid: u64,
+    self_reception: u64,
+    valid_reception: u64,
+    invalid_reception: u64,
+    not_received: u64,
+    transfer_in: u64,
+    transfer_out: u64,
+    black: u64,
+    solved: u64,
+    not_solved: u64,
+    initiative: u64,
+    queued: u64,
+    queue_left: u64,
+    /// Evaluations by score, `scores[0]` the 1s.
+    scores: [u64; 5],
+    invites: u64,
+    invite_counts: u64,
+    solution_answers: u64,
+    evaluation_solved: u64,
+    customer_messages: u64,
+    agent_messages: u64,
+    agent_words: u64,
+    offline_messages: u64,
+    answered_in_30s: u64,
+    transfers_answered: u64,
+    max_concurrent: u64,
+    /// Sums of durations over the valid sessions, in seconds.
+    session_seconds: u64,
+    response_seconds: u64,
+    first_response_seconds: u64,
+    queue_seconds: u64,
+}
+
+impl Human {
+    fn of(seed: u64, progress: u64) -> Human {
+        let r = |key, lo, span| pick(seed, key, lo, span);
+        let valid = progress * r(1, 3, 6) / 4;
+        let not_received = pct(valid, r(3, 5, 15));
+        let invalid_reception = pct(valid, r(4, 5, 15));
+        let evaluations = pct(valid, r(11, 10, 30));
+        let mut scores = [0; 5];
+        let mut left = evaluations;
+        for (i, share) in [(4, r(12, 40, 30)), (3, r(13, 40, 30)), (2, r(14, 40, 30)), (1, r(15, 30, 40))] {
+            scores[i] = pct(left, share);
+            left -= scores[i];
         }
-        Unit::Ratio => {
-            let basis = 3000 + seed % 6500 + wobble % 300; // hundredths of a percent
-            format!("{}.{:02}%", basis / 100, basis % 100)
-        }
-        Unit::Seconds => {
-            let s = 5 + seed % 600 + wobble % 30;
-            format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-        }
-        Unit::Number => {
-            let hundredths = 100 + seed % 400 + wobble % 20;
-            format!("{}.{:02}", hundredths / 100, hundredths % 100)
+        scores[0] = left;
+        let invites = pct(evaluations, r(16, 20, 40));
+        let solution_answers = pct(evaluations, r(17, 60, 40));
+        let transfer_out = pct(valid, r(6, 2, 8));
+        let agent_messages = valid * r(19, 2, 4);
+        let queue_left = pct(valid, r(10, 1, 6));
+        Human {
+            valid,
+            invalid: pct(valid, r(2, 10, 25)),
+            self_reception: pct(valid, r(5, 60, 30)),
+            valid_reception: valid - not_received - invalid_reception,
+            invalid_reception,
+            not_received,
+            transfer_in: pct(valid, r(7, 2, 8)),
+            transfer_out,
+            black: pct(valid, r(8, 0, 3)),
+            solved: pct(valid, r(9, 30, 40)),
+            not_solved: pct(valid, r(20, 2, 8)),
+            initiative: pct(valid, r(21, 1, 5)),
+            queued: pct(valid, r(22, 20, 30)) + queue_left,
+            queue_left,
+            scores,
+            invites,
+            invite_counts: invites + pct(valid, r(23, 2, 8)),
+            solution_answers,
+            evaluation_solved: pct(solution_answers, r(24, 60, 35)),
+            customer_messages: valid * r(18, 3, 4),
+            agent_messages,
+            agent_words: agent_messages * r(25, 6, 10),
+            offline_messages: pct(valid, r(26, 1, 5)),
+            answered_in_30s: pct(valid, r(27, 70, 29)),
+            transfers_answered: pct(transfer_out, r(28, 80, 20)),
+            max_concurrent: r(29, 2, 6),
+            session_seconds: valid * r(30, 200, 500),
+            response_seconds: valid * r(31, 20, 120),
+            first_response_seconds: valid * r(32, 5, 50),
+            queue_seconds: valid * r(33, 10, 120),
         }
     }
+
+    /// Adds `other`'s figures: counts add up, the most concurrent sessions is the larger.
+    fn add(&mut self, o: &Human) {
+        let max_concurrent = self.max_concurrent.max(o.max_concurrent);
+        let mut scores = self.scores;
+        for (s, x) in scores.iter_mut().zip(o.scores) {
+            *s += x;
+        }
+        *self = Human {
+            valid: self.valid + o.valid,
+            invalid: self.invalid + o.invalid,
+            self_reception: self.self_reception + o.self_reception,
+            valid_reception: self.valid_reception + o.valid_reception,
+            invalid_reception: self.invalid_reception + o.invalid_reception,
+            not_received: self.not_received + o.not_received,
+            transfer_in: self.transfer_in + o.transfer_in,
+            transfer_out: self.transfer_out + o.transfer_out,
+            black: self.black + o.black,
+            solved: self.solved + o.solved,
+            not_solved: self.not_solved + o.not_solved,
+            initiative: self.initiative + o.initiative,
+            queued: self.queued + o.queued,
+            queue_left: self.queue_left + o.queue_left,
+            scores,
+            invites: self.invites + o.invites,
+            invite_counts: self.invite_counts + o.invite_counts,
+            solution_answers: self.solution_answers + o.solution_answers,
+            evaluation_solved: self.evaluation_solved + o.evaluation_solved,
+            customer_messages: self.customer_messages + o.customer_messages,
+            agent_messages: self.agent_messages + o.agent_messages,
+            agent_words: self.agent_words + o.agent_words,
+            offline_messages: self.offline_messages + o.offline_messages,
+            answered_in_30s: self.answered_in_30s + o.answered_in_30s,
+            transfers_answered: self.transfers_answered + o.transfers_answered,
+            max_concurrent,
+            session_seconds: self.session_seconds + o.session_seconds,
+            response_seconds: self.response_seconds + o.response_seconds,
+            first_response_seconds: self.first_response_seconds + o.first_response_seconds,
+            queue_seconds: self.queue_seconds + o.queue_seconds,
+        };
+    }
+
+    fn consult(&self) -> u64 {
+        self.valid + self.invalid
+    }
+
+    fn evaluations(&self) -> u64 {
+        self.scores.iter().sum()
+    }
+}
+
+/// The company's robot figures of one day.
+#[derive(Debug, Default, Clone, Copy)]
+struct Robot {
+    valid: u64,
+    invalid: u64,
+    to_human: u64,
+    evaluations: u64,
+    solved: u64,
+    not_solved: u64,
+    messages: u64,
+    customer_messages: u64,
+    session_seconds: u64,
+}
+
+impl Robot {
+    fn of(seed: u64, progress: u64) -> Robot {
+        let r = |key, lo, span| pick(seed, key, lo, span);
+        let consult = progress * r(1, 20, 20);
+        let valid = pct(consult, r(2, 55, 30));
+        let evaluations = pct(valid, r(4, 3, 10));
+        let solved = pct(evaluations, r(5, 50, 40));
+        Robot {
+            valid,
+            invalid: consult - valid,
+            to_human: pct(valid, r(3, 20, 30)),
+            evaluations,
+            solved,
+            not_solved: evaluations - solved,
+            messages: valid * r(6, 2, 3),
+            customer_messages: valid * r(7, 1, 2),
+            session_seconds: valid * r(8, 5, 60),
+        }
+    }
+}
+
+/// One answer's figures: the human side of its agents and the company's robot.
+struct Figures {
+    human: Human,
+    robot: Robot,
+}
+
+/// `n / d` as the vendor writes a percentage; `0.00%` when `d` is 0.
+fn ratio(n: u64, d: u64) -> String {
+    let hundredths = (n * 10_000).checked_div(d).unwrap_or(0);
+    format!("{}.{:02}%", hundredths / 100, hundredths % 100)
+}
+
+/// `total / n` seconds as `HH:MM:SS`; `00:00:00` when `n` is 0.
+fn hms(total: u64, n: u64) -> String {
+    let s = total.checked_div(n).unwrap_or(0);
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// `n / d` with two decimals, as the vendor writes averages.
+fn decimal(n: u64, d: u64) -> String {
+    let hundredths = (n * 100).checked_div(d).unwrap_or(0);
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
+/// The fields of `endpoint` from `f`, in the vendor's string formats; the identities they keep
+/// are those the documents' examples fit (see `crate::sobot::endpoints::NOTES`).
+fn item(endpoint: &Endpoint, f: &Figures) -> Map<String, Value> {
+    let (h, r) = (&f.human, &f.robot);
+    let n = |x: u64| x.to_string();
+    let evaluations = h.evaluations();
+    let pairs: Vec<(&str, String)> = match endpoint.name {
+        "robot_session" => vec![
+            ("consult_session", n(r.valid + r.invalid)),
+            ("valid_session", n(r.valid)),
+            ("invalid_session", n(r.invalid)),
+            ("valid_reception_rate", ratio(r.valid, r.valid + r.invalid)),
+            ("self_reception_session", n(r.valid - r.to_human)),
+            ("self_reception_rate", ratio(r.valid - r.to_human, r.valid)),
+            ("to_human_session", n(r.to_human)),
+            ("to_human_session_rate", ratio(r.to_human, r.valid)),
+            ("avg_session_duration", hms(r.session_seconds, r.valid)),
+        ],
+        "robot_satisfaction" => vec![
+            ("effect_session_count", n(r.valid)),
+            ("total_times", n(r.evaluations)),
+            ("comment_rate", ratio(r.evaluations, r.valid)),
+            ("solved", n(r.solved)),
+            ("not_solved", n(r.not_solved)),
+            ("resolution_rate", ratio(r.solved, r.evaluations)),
+        ],
+        "human_session" => vec![
+            ("consult_session", n(h.consult())),
+            ("self_reception_session", n(h.self_reception)),
+            ("self_reception_session_rate", ratio(h.self_reception, h.valid)),
+            ("valid_session", n(h.valid)),
+            ("invalid_session", n(h.invalid)),
+            ("valid_session_rate", ratio(h.valid, h.consult())),
+            ("valid_reception_session", n(h.valid_reception)),
+            ("invalid_reception_session", n(h.invalid_reception)),
+            ("invalid_reception_rate", ratio(h.invalid_reception, h.valid)),
+            ("not_reception_session", n(h.not_received)),
+            ("not_reception_session_rate", ratio(h.not_received, h.valid)),
+            ("transfer_session", n(h.transfer_out)),
+            ("black_session", n(h.black)),
+            ("avg_session_duration", hms(h.session_seconds, h.valid)),
+            ("solved_session", n(h.solved)),
+            ("not_solved_session", n(h.not_solved)),
+            ("not_mark_is_solved", n(h.consult() - h.solved - h.not_solved)),
+            ("max_meantime_recption", n(h.max_concurrent)),
+            ("initiative_session", n(h.initiative)),
+            ("valid_reception_rate", ratio(h.valid_reception, h.valid)),
+            ("transfer_in", n(h.transfer_in)),
+            ("transfer_out", n(h.transfer_out)),
+            ("response_time_avg_duration", hms(h.response_seconds, h.valid)),
+            ("queue_accept_zb", ratio(h.queued - h.queue_left, h.queued)),
+            ("avg_queue_accept_duration", hms(h.queue_seconds, h.valid)),
+            ("session_leave_in_queue", n(h.queue_left)),
+            ("accept_rate", ratio(h.consult() - h.queue_left, h.consult())),
+        ],
+        "human_satisfaction" => {
+            let s = h.scores;
+            let points: u64 = s.iter().zip(1..).map(|(count, score)| count * score).sum();
+            vec![
+                ("effect_session_count", n(h.valid)),
+                ("total_times", n(evaluations)),
+                ("comment_rate", ratio(evaluations, h.valid)),
+                ("initiative", n(evaluations - h.invites)),
+                ("initiative_rate", ratio(evaluations - h.invites, evaluations)),
+                ("invites_rate", ratio(h.invites, evaluations)),
+                ("invite_counts", n(h.invite_counts)),
+                ("invites", n(h.invites)),
+                ("solved_count", n(h.solution_answers)),
+                ("solved", n(h.evaluation_solved)),
+                ("not_solved", n(h.solution_answers - h.evaluation_solved)),
+                ("solved_rate", ratio(h.evaluation_solved, h.solution_answers)),
+                ("avg_num", decimal(points, evaluations)),
+                ("good", n(s[4])),
+                ("good_rate", ratio(s[4], evaluations)),
+                ("middle", n(s[3] + s[2])),
+                ("middle_rate", ratio(s[3] + s[2], evaluations)),
+                ("bad", n(s[1] + s[0])),
+                ("bad_rate", ratio(s[1] + s[0], evaluations)),
+                // As the document: the company's answer lists no score5.
+                ("score4", n(s[3])),
+                ("score3", n(s[2])),
+                ("score2", n(s[1])),
+                ("score1", n(s[0])),
+            ]
+        }
+        "customer_session" => {
+            let valid = r.valid + h.valid - r.to_human.min(h.valid);
+            let invalid = r.invalid + h.invalid;
+            let seconds = r.session_seconds + h.session_seconds;
+            vec![
+                ("total_consult_session", n(valid + invalid)),
+                ("total_valid_session", n(valid)),
+                ("total_valid_session_rate", ratio(valid, valid + invalid)),
+                ("avg_session_duration", hms(h.session_seconds, valid)),
+                ("avg_total_session_duration", hms(seconds, valid)),
+                ("total_invalid_session", n(invalid)),
+            ]
+        }
+        "message_stats" => {
+            let sessions = r.valid + h.valid - r.to_human.min(h.valid);
+            let customer = r.customer_messages + h.customer_messages;
+            let all = r.messages + customer + h.agent_messages;
+            let human = h.customer_messages + h.agent_messages;
+            vec![
+                ("total_message", n(all)),
+                ("robot_message", n(r.messages)),
+                ("total_customer_message", n(customer)),
+                ("service_message", n(h.agent_messages)),
+                ("avg_message", decimal(all, sessions)),
+                ("avg_customer_message", decimal(customer, sessions)),
+                ("avg_service_messge", decimal(h.agent_messages, sessions)),
+                ("customer_to_robot_message", n(r.customer_messages)),
+                ("robot_avg_message", decimal(r.messages + r.customer_messages, r.valid)),
+                ("robot_avg_customer_message", decimal(r.customer_messages, r.valid)),
+                ("total_human_message", n(human)),
+                ("customer_to_service_message", n(h.customer_messages)),
+                ("answer_than", ratio(h.agent_messages, h.customer_messages)),
+                ("human_avg_message", decimal(human, h.valid)),
+                ("human_avg_customer_message", decimal(h.customer_messages, h.valid)),
+                ("human_avg_service_message", decimal(h.agent_messages, h.valid)),
+                ("service_word", n(h.agent_words)),
+                ("avg_service_word", decimal(h.agent_words, h.valid)),
+                ("service_offline_num", n(h.offline_messages)),
+            ]
+        }
+        "get_service_data" => {
+            let s = h.scores;
+            vec![
+                ("valid_session", n(h.valid)),
+                ("valid_reception_session", n(h.valid_reception)),
+                ("not_reception_session", n(h.not_received)),
+                ("invalid_reception_session", n(h.invalid_reception)),
+                ("transfer_out", n(h.transfer_out)),
+                ("score5", n(s[4])),
+                ("score4", n(s[3])),
+                ("score3", n(s[2])),
+                ("score2", n(s[1])),
+                ("score1", n(s[0])),
+                ("total_times", n(evaluations)),
+                ("response_in30s_rate", ratio(h.answered_in_30s, h.valid)),
+                ("avg_first_response_time", hms(h.first_response_seconds, h.valid)),
+                ("transfer_first_response_rate", ratio(h.transfers_answered, h.transfer_out)),
+            ]
+        }
+        _ => Vec::new(),
+    };
+    pairs.into_iter().map(|(k, v)| (k.to_string(), Value::String(v))).collect()
+}
+
+/// An agent's login, status and break durations (human_duration): online and busy within the
+/// login time, the rest small.
+fn durations(seed: u64, progress: u64) -> Map<String, Value> {
+    let r = |key, lo, span| pick(seed, key, lo, span);
+    let login = (progress * 30).min(86_400) * r(1, 70, 30) / 100;
+    let online = pct(login, r(2, 70, 25));
+    let busy = pct(online, r(3, 40, 40));
+    let rest = [
+        ("train_duration", 4),
+        ("eat_duration", 5),
+        ("meet_duration", 6),
+        ("active_duration", 7),
+        ("rest_duration", 8),
+    ];
+    let mut row = Map::new();
+    for (key, secs) in [("login_duration", login), ("online_duration", online), ("busy_duration", busy)] {
+        row.insert(key.to_string(), Value::String(hms(secs, 1)));
+    }
+    for (key, k) in rest {
+        row.insert(key.to_string(), Value::String(hms(pct(login, r(k, 1, 5)), 1)));
+    }
+    row
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sobot::endpoints::ENDPOINTS;
+    use crate::sobot::endpoints::{ENDPOINTS, Rows};
     use crate::value::{Parsed, parse_str};
 
     #[test]
@@ -335,14 +689,30 @@ mod tests {
 
     #[test]
     fn live_values_parse_and_move() {
+        let agents = crate::simulator::population(2, 3);
+        let selected: Vec<&crate::simulator::SimAgent> = agents.iter().collect();
         for ep in ENDPOINTS {
-            let day = jiff::civil::date(2026, 11, 23);
-            let a = statistics(&DataMode::Live, ep, day, None, Duration::from_secs(0), None);
-            let b = statistics(&DataMode::Live, ep, day, None, Duration::from_secs(600), None);
-            assert_ne!(a, b, "{} does not move", ep.name);
+            let (day, zero, later) = (today(), Duration::from_secs(0), Duration::from_secs(600));
+            let answer = |day, uptime| match ep.rows {
+                Rows::Item => statistics(&DataMode::Live, ep, day, None, uptime, None, &agents),
+                Rows::Items(_) => agent_rows(&DataMode::Live, ep, &selected, day, uptime, None),
+            };
+            let a = answer(day, zero);
+            assert_ne!(a, answer(day, later), "{} does not move", ep.name);
+            let yesterday = day.yesterday().expect("a day before");
+            assert_eq!(
+                answer(yesterday, zero),
+                answer(yesterday, later),
+                "{}: a past day is settled",
+                ep.name
+            );
             let body: Value = serde_json::from_slice(&a).expect("JSON");
+            let item = match ep.rows {
+                Rows::Item => &body["item"],
+                Rows::Items(_) => &body["items"][0],
+            };
             for f in ep.fields {
-                let raw = body["item"][f.key].as_str().unwrap_or("");
+                let raw = item[f.key].as_str().unwrap_or("");
                 assert!(matches!(parse_str(raw, f.unit), Parsed::Value(_)), "{}.{} = {raw}", ep.name, f.key);
             }
         }
@@ -353,6 +723,10 @@ mod tests {
         let day = jiff::civil::date(2026, 11, 23);
         let ep = ENDPOINTS.iter().find(|e| e.name == "robot_session").expect("robot_session");
         let zero = Duration::from_secs(0);
+        let agents = company_agents("app-a");
+        let statistics = |mode, ep, day, group, uptime, company| {
+            statistics(mode, ep, day, group, uptime, company, &agents)
+        };
         let first = statistics(&DataMode::Fixtures, ep, day, None, zero, None);
         assert_eq!(first, Bytes::from_static(sobot_fixture("robot_session").unwrap_or("").as_bytes()));
         let a = statistics(&DataMode::Fixtures, ep, day, None, zero, Some("app-a"));

@@ -413,7 +413,16 @@ impl Simulator {
     /// `day`, as the simulator serves it in fixture mode: what a test expects on /metrics.
     pub fn tenant_item(endpoint: &str, company: &str, day: jiff::civil::Date) -> Option<serde_json::Value> {
         let endpoint = crate::sobot::endpoints::Endpoint::by_name(endpoint)?;
-        let body = data::statistics(&DataMode::Fixtures, endpoint, day, None, Duration::ZERO, Some(company));
+        let agents = data::company_agents(company);
+        let body = data::statistics(
+            &DataMode::Fixtures,
+            endpoint,
+            day,
+            None,
+            Duration::ZERO,
+            Some(company),
+            &agents,
+        );
         let mut body: serde_json::Value = serde_json::from_slice(&body).ok()?;
         body.get_mut("item").map(serde_json::Value::take)
     }

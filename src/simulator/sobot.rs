@@ -119,17 +119,21 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
     let mode = &state.config.data;
     let own = own_values(state, call);
     let by = |key: &str| filters.iter().find(|(k, _)| *k == key).map(|(_, ids)| ids.clone());
+    let mut agents = lock(&state.agents).clone();
+    if let Some(app_id) = &own
+        && agents.is_empty()
+    {
+        agents = data::company_agents(app_id);
+    }
     match endpoint.rows {
         Rows::Item => {
+            // The company's and groups' figures are their agents' summed.
             let group = by("groupids").map(|ids| ids.join(","));
-            Ok(data::statistics(mode, endpoint, day, group.as_deref(), uptime, own.as_deref()))
+            Ok(data::statistics(mode, endpoint, day, group.as_deref(), uptime, own.as_deref(), &agents))
         }
         Rows::Items(_) => {
-            let mut agents = lock(&state.agents).clone();
-            match &own {
-                Some(app_id) if agents.is_empty() => agents = data::company_agents(app_id),
-                None if agents.is_empty() => return Ok(data::fixture_or_empty(endpoint.name)),
-                _ => {}
+            if agents.is_empty() {
+                return Ok(data::fixture_or_empty(endpoint.name));
             }
             // serviceids wins over groupids, as the document of human_duration says.
             let selected: Vec<&super::SimAgent> = match (by("serviceids"), by("groupids")) {

@@ -50,9 +50,59 @@ impl Endpoint {
     pub fn by_name(name: &str) -> Option<&'static Endpoint> {
         ENDPOINTS.iter().find(|e| e.name == name)
     }
+
+    /// The fields exported under `metric` (several for a family such as `score="1".."5"`).
+    pub fn fields_of(&self, metric: &str) -> Vec<&'static Field> {
+        self.fields.iter().filter(|f| f.metric == metric).collect()
+    }
+}
+
+/// The note of [`NOTES`] on `metric`, if any.
+pub fn note(metric: &str) -> Option<&'static str> {
+    NOTES.iter().find(|(m, _)| *m == metric).map(|(_, n)| *n)
 }
 
 use Unit::{Count, Number, Ratio, Seconds};
+
+/// What a metric's HELP text and the reference add to the field's name: for a ratio its
+/// numerator and denominator as far as the documents define them (they mostly give the Chinese
+/// name only: a formula is given as "fits" where the document's example values bear it out, and
+/// "the document gives no formula" where they do not), and how overlapping figures differ.
+#[rustfmt::skip]
+pub static NOTES: &[(&str, &str)] = &[
+    ("sobot_robot_valid_reception_ratio", "valid_session / consult_session: the document gives no formula; its example fits (43 / 63 = 68.25 %)"),
+    ("sobot_robot_self_reception_ratio", "self_reception_session / valid_session: the document gives no formula; its example fits (23 / 43 = 53.49 %)"),
+    ("sobot_robot_to_human_ratio", "to_human_session / valid_session: the document gives no formula; its example fits (20 / 43 = 46.51 %)"),
+    ("sobot_robot_satisfaction_evaluation_ratio", "total_times / effect_session_count: the document gives no formula; its example fits (1 / 43 = 2.33 %)"),
+    ("sobot_robot_satisfaction_solved_ratio", "solved over total_times, or over solved + not_solved: the document gives no formula, and its example (0 of 1) cannot tell them apart"),
+    ("sobot_human_valid_session_ratio", "valid_session / consult_session: the document gives no formula; its example fits (94 / 132 = 71.21 %)"),
+    ("sobot_human_self_reception_ratio", "self_reception_session / valid_session: the document gives no formula; its example fits (73 / 94 = 77.66 %)"),
+    ("sobot_human_invalid_reception_ratio", "invalid_reception_session / valid_session: the document gives no formula; its example fits (19 / 94 = 20.21 %)"),
+    ("sobot_human_not_received_ratio", "not_reception_session / valid_session: the document gives no formula; its example fits (34 / 94 = 36.17 %). Valid, invalid and not received receptions split the valid sessions (41 + 19 + 34 = 94), so this is 1 minus the valid and invalid reception ratios; it is not 1 minus accept_ratio (97.26 % + 36.17 % > 100 % in the example)"),
+    ("sobot_human_valid_reception_ratio", "valid_reception_session / valid_session: the document gives no formula; its example fits (41 / 94 = 43.62 %). A share of the valid sessions by how they were received, not a connect ratio (see accept_ratio and queue_accept_ratio)"),
+    ("sobot_human_queue_accept_ratio", "The document gives no formula and the answer no count of queued sessions; its example (66.67 %) fits no ratio of the answer's counts. By its name (排队接通率), of the sessions that queued, those that reached an agent; session_leave_in_queue counts those that left the queue. Unlike accept_ratio it covers queued sessions only"),
+    ("sobot_human_accept_ratio", "The document gives no formula; its example (97.26 %) fits no ratio of the answer's counts. By its name (接通率), of the sessions that asked for an agent, those connected, queued or not; not over valid sessions like valid_reception_ratio and not_received_ratio"),
+    ("sobot_human_satisfaction_evaluation_ratio", "total_times / effect_session_count: the document gives no formula; its example fits (5 / 94 = 5.32 %)"),
+    ("sobot_human_satisfaction_customer_initiated_ratio", "initiative / total_times: the document gives no formula; its example fits (3 / 5 = 60.00 %)"),
+    ("sobot_human_satisfaction_invited_ratio", "The document gives no formula; its example's -60.00 % fits no ratio of its counts (invites / total_times would be 2 / 5 = 40 %)"),
+    ("sobot_human_satisfaction_solved_ratio", "solved / solved_count: the document gives no formula; its example fits (5 / 5 = 100.00 %)"),
+    ("sobot_human_satisfaction_good_review_ratio", "good / total_times: the document gives no formula; its example fits (2 / 5 = 40.00 %)"),
+    ("sobot_human_satisfaction_neutral_review_ratio", "middle / total_times: the document gives no formula; its example fits (2 / 5 = 40.00 %)"),
+    ("sobot_human_satisfaction_bad_review_ratio", "bad / total_times: the document gives no formula; its example fits (1 / 5 = 20.00 %)"),
+    ("sobot_human_satisfaction_avg_score", "The document gives no scale; its example fits the five-point one (see sobot_human_satisfaction_score_evaluations)"),
+    ("sobot_human_satisfaction_score_evaluations", "Company scores run 1-4 because the document of this endpoint lists score4 to score1 only, while get_service_data lists score5 to score1 per agent. Its example fits a five-point scale whose 5s this endpoint leaves out: 5 evaluations, scores 4, 3 and 2 once each, avg_num 3.80 = (2 x 5 + 4 + 3 + 2) / 5. So these do not add up to the evaluations: the 5s are sobot_human_satisfaction_evaluations minus their sum"),
+    ("sobot_customer_consult_sessions", "Sessions, not customers: 客户会话 counts every session, robot and human, once. total_valid_session + total_invalid_session in the document's example (117 + 53 = 170)"),
+    ("sobot_customer_valid_sessions", "Sessions, not customers. The document's example fits robot valid + human valid - robot sessions transferred to a human (43 + 94 - 20 = 117)"),
+    ("sobot_customer_valid_session_ratio", "Sessions, not customers. total_valid_session / total_consult_session: the document gives no formula; its example fits (117 / 170 = 68.82 %)"),
+    ("sobot_customer_invalid_sessions", "Sessions, not customers"),
+    ("sobot_customer_avg_reception_duration_seconds", "Over sessions, not customers"),
+    ("sobot_customer_avg_session_duration_seconds", "Over sessions, not customers"),
+    ("sobot_messages_all", "robot_message + total_customer_message + service_message in the document's example (78 + 355 + 221 = 654)"),
+    ("sobot_messages_answer_ratio", "service_message / customer_to_service_message: the document gives no formula; its example fits (221 / 277 = 79.78 %). Messages per message, so it may exceed 1"),
+    ("sobot_agent_score_evaluations", "Agent scores run 1-5: the document of get_service_data lists score5 to score1, that of the company's human_satisfaction score4 to score1 only. It gives no formula linking them to total_times (its example's values are all 0)"),
+    ("sobot_agent_response_in_30s_ratio", "The document gives no formula and names no denominator (its example's values are 0.00 %)"),
+    ("sobot_agent_transfer_first_response_ratio", "The document gives no formula and names no denominator (its example's values are 0.00 %)"),
+];
 
 /// Every statistics endpoint, in the documents' order.
 #[rustfmt::skip]
@@ -164,10 +214,10 @@ pub static ENDPOINTS: &[Endpoint] = &[
             field("middle_rate", "sobot_human_satisfaction_neutral_review_ratio", Ratio, "Neutral review ratio", "中评率"),
             field("bad", "sobot_human_satisfaction_bad_reviews", Count, "Bad reviews", "差评数"),
             field("bad_rate", "sobot_human_satisfaction_bad_review_ratio", Ratio, "Bad review ratio", "差评率"),
-            labelled("score4", "sobot_human_satisfaction_score_evaluations", Count, &[("score", "4")], "Evaluations with this score", "4分数"),
-            labelled("score3", "sobot_human_satisfaction_score_evaluations", Count, &[("score", "3")], "Evaluations with this score", "3分数"),
-            labelled("score2", "sobot_human_satisfaction_score_evaluations", Count, &[("score", "2")], "Evaluations with this score", "2分数"),
-            labelled("score1", "sobot_human_satisfaction_score_evaluations", Count, &[("score", "1")], "Evaluations with this score", "1分数"),
+            labelled("score4", "sobot_human_satisfaction_score_evaluations", Count, &[("score", "4")], "Evaluations by score", "4分数"),
+            labelled("score3", "sobot_human_satisfaction_score_evaluations", Count, &[("score", "3")], "Evaluations by score", "3分数"),
+            labelled("score2", "sobot_human_satisfaction_score_evaluations", Count, &[("score", "2")], "Evaluations by score", "2分数"),
+            labelled("score1", "sobot_human_satisfaction_score_evaluations", Count, &[("score", "1")], "Evaluations by score", "1分数"),
         ],
     },
     Endpoint {
@@ -234,11 +284,11 @@ pub static ENDPOINTS: &[Endpoint] = &[
             field("not_reception_session", "sobot_agent_not_received_sessions", Count, "Sessions the agent did not receive", "人工未接待会话"),
             field("invalid_reception_session", "sobot_agent_invalid_reception_sessions", Count, "Invalid reception sessions of the agent", "人工无效接待会话"),
             field("transfer_out", "sobot_agent_transfer_out_sessions", Count, "Sessions the agent transferred out", "转出会话"),
-            labelled("score5", "sobot_agent_score_evaluations", Count, &[("score", "5")], "Evaluations of the agent with this score", "5分数"),
-            labelled("score4", "sobot_agent_score_evaluations", Count, &[("score", "4")], "Evaluations of the agent with this score", "4分数"),
-            labelled("score3", "sobot_agent_score_evaluations", Count, &[("score", "3")], "Evaluations of the agent with this score", "3分数"),
-            labelled("score2", "sobot_agent_score_evaluations", Count, &[("score", "2")], "Evaluations of the agent with this score", "2分数"),
-            labelled("score1", "sobot_agent_score_evaluations", Count, &[("score", "1")], "Evaluations of the agent with this score", "1分数"),
+            labelled("score5", "sobot_agent_score_evaluations", Count, &[("score", "5")], "Evaluations of the agent by score", "5分数"),
+            labelled("score4", "sobot_agent_score_evaluations", Count, &[("score", "4")], "Evaluations of the agent by score", "4分数"),
+            labelled("score3", "sobot_agent_score_evaluations", Count, &[("score", "3")], "Evaluations of the agent by score", "3分数"),
+            labelled("score2", "sobot_agent_score_evaluations", Count, &[("score", "2")], "Evaluations of the agent by score", "2分数"),
+            labelled("score1", "sobot_agent_score_evaluations", Count, &[("score", "1")], "Evaluations of the agent by score", "1分数"),
             field("total_times", "sobot_agent_evaluations", Count, "Evaluations of the agent", "已评价总数"),
             field("response_in30s_rate", "sobot_agent_response_in_30s_ratio", Ratio, "Ratio of sessions answered within 30 s", "30s应答率"),
             field("avg_first_response_time", "sobot_agent_avg_first_response_time_seconds", Seconds, "Average first response time", "平均首次响应时长"),
@@ -289,6 +339,22 @@ mod tests {
                 assert!(
                     f.metric.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                     "{}",
+                    f.metric
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_note_is_on_a_metric_of_the_table_and_every_ratio_has_one() {
+        for (metric, _) in NOTES {
+            assert!(ENDPOINTS.iter().any(|e| e.fields.iter().any(|f| f.metric == *metric)), "{metric}");
+        }
+        for f in ENDPOINTS.iter().flat_map(|e| e.fields) {
+            if f.unit == Unit::Ratio {
+                assert!(
+                    note(f.metric).is_some(),
+                    "{} says nothing of its numerator and denominator",
                     f.metric
                 );
             }

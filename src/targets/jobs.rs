@@ -7,7 +7,7 @@ use super::{Shared, TargetKind, TargetSpec};
 use crate::collect::platform::PlatformCollector;
 use crate::collect::quality::{PageSettings, QualityCollector};
 use crate::collect::seats::SeatCollector;
-use crate::collect::stats::{Context, Scope, StatsCollector};
+use crate::collect::stats::{Context, Scope, StatsCollector, Switches};
 use crate::config::CollectorKind;
 use crate::laaffic::client::LaafficClient;
 use crate::platform::{PlatformClient, PlatformCredentials};
@@ -112,6 +112,10 @@ pub(crate) fn build(
             tz: config.tz.clone(),
             interval: config.interval,
             telemetry: telemetry.clone(),
+            switches: Switches {
+                agent_score_evaluations: config.agent_score_evaluations,
+                quality_part_scores: config.quality_part_scores,
+            },
         };
         jobs.extend(config.collectors.iter().filter_map(|kind| sobot_job(*kind, spec, &ctx)));
     }
@@ -126,10 +130,10 @@ pub(crate) fn build(
         ));
         let collector = SeatCollector::new(
             client,
-            config.windows.clone(),
+            config.windows_of(&CollectorKind::LaafficSeats),
             config.tz.clone(),
             config.interval,
-            config.max_agents,
+            config.max_seats,
             telemetry.clone(),
         );
         jobs.push(Scheduled { job: Arc::new(Job::LaafficSeats(collector)), interval: config.interval });
@@ -140,6 +144,7 @@ pub(crate) fn build(
 /// The job of one configured Sobot collector; `None` for the Laaffic one.
 fn sobot_job(kind: CollectorKind, spec: &TargetSpec, ctx: &Context) -> Option<Scheduled> {
     let config = &spec.config;
+    let ctx = &Context { windows: config.windows_of(&kind), ..ctx.clone() };
     let (job, interval) = match kind {
         CollectorKind::LaafficSeats => return None,
         CollectorKind::Stats(endpoint) => {

@@ -52,7 +52,8 @@ fn statistics(seed: usize, other: Option<usize>, per_group: bool, bytes: &[u8]) 
     let per_group = per_group && endpoint.rows == Rows::Item;
     let telemetry = Arc::new(Telemetry::new());
     let errors = ParseErrors::new(endpoint.name, telemetry.clone());
-    let decoder = Decoder::new(endpoint, per_group, Duration::from_secs(60), errors);
+    let decoder =
+        Decoder::new(endpoint, per_group, Duration::from_secs(60), super::Switches::default(), errors);
     let Some(body) = fuzz::json(bytes) else { return Ok(()) };
     let ok = says_ok(&body);
     let body = match check_ret_code(body) {
