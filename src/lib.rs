@@ -48,10 +48,12 @@
 //! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, `/-/reload`, and the `--healthcheck`
 //!   client; [`web::conn`]: the connections and their limits (write and idle timeouts, maximum
 //!   age, connection limit, shutdown), the file-descriptor limit raised at start.
-//! - [`telemetry`]: the exporter's own metrics, per target and process-wide.
+//! - [`telemetry`]: the exporter's own metrics, per target and process-wide; [`process`]: the
+//!   `process_*` metrics from `/proc/self`, read when `/metrics` is asked for.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
 //! - [`secret`], [`sign`]: credentials that never print, request signatures.
+//! - [`logging`]: `--log.level`, `--log.format` (logfmt by default, text, JSON).
 //! - [`build_info`]: version, revision, branch, build date and compiler (from `build.rs`).
 
 pub mod app;
@@ -62,7 +64,9 @@ pub mod config;
 pub mod demo;
 pub mod exposition;
 pub mod laaffic;
+pub mod logging;
 pub mod platform;
+pub mod process;
 pub mod reference;
 pub mod secret;
 pub mod sign;
