@@ -37,22 +37,42 @@ pub enum StartError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// A socket passed by systemd could not be used.
+    #[error("--web.systemd-socket: {0}")]
+    Systemd(std::io::Error),
 }
 
-/// Runs the exporter until `shutdown` resolves; `demo`: the demo's simulator to start first;
-/// `loader` reads the configuration again on a reload.
+/// Runs the exporter until `shutdown` resolves; `sockets`: the sockets systemd passed, listened
+/// on instead of the listen addresses (`--web.systemd-socket`); `demo`: the demo's simulator to
+/// start first; `loader` reads the configuration again on a reload.
 pub async fn run(
     config: Config,
+    sockets: Option<Vec<std::net::TcpListener>>,
     demo: Option<&Demo>,
     loader: Loader,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let Config { process, collection } = config;
     web::conn::raise_fd_limit(process.limits.max_connections);
-    let listener = TcpListener::bind(process.listen)
-        .await
-        .map_err(|source| StartError::Listen { addr: process.listen, source })?;
-    let address = listener.local_addr().unwrap_or(process.listen);
+    let mut listeners = Vec::new();
+    match sockets {
+        Some(sockets) => {
+            for socket in sockets {
+                listeners.push(TcpListener::from_std(socket).map_err(StartError::Systemd)?);
+            }
+        }
+        None => {
+            for &addr in &process.listen {
+                let listener =
+                    TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+                listeners.push(listener);
+            }
+        }
+    }
+    let addresses: Vec<std::net::SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let address = addresses.first().copied().unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
+    let addresses_text = addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let web_config = process.web_config.clone();
 
     // Demo mode: the embedded simulator, kept alive until we return.
     let _simulator = match demo {
@@ -72,6 +92,9 @@ pub async fn run(
         revision = crate::build_info::REVISION,
         build_date = crate::build_info::BUILD_DATE,
         %address,
+        addresses = %addresses_text,
+        tls = web_config.as_ref().is_some_and(|w| w.tls()),
+        web_config = web_config.as_ref().map(|w| w.path().display().to_string()),
         path = %process.telemetry_path,
         collectors = %names.join(","),
         interval_s = collection.interval.as_secs_f64(),
@@ -84,6 +107,7 @@ pub async fn run(
         config: config_tx,
         shared,
         telemetry: process_telemetry.clone(),
+        web: web_config.clone(),
         lock: tokio::sync::Mutex::new(()),
     });
     reloader.loaded(true);
@@ -100,7 +124,7 @@ pub async fn run(
     // The company and the platform now; tenants whenever discovery finds them; again on a reload.
     let follow = tokio::spawn(targets::follow(targets.clone(), config_rx, targets.discovered()));
     let hangup = tokio::spawn(reload_on_hangup(reloader));
-    web::serve(listener, routes, process.limits.clone(), shutdown).await;
+    web::serve_all(listeners, routes, web_config, process.limits.clone(), shutdown).await;
     hangup.abort();
     follow.abort();
     targets.stop_all();
@@ -116,6 +140,8 @@ pub struct Reloader {
     shared: Arc<Shared>,
     /// The process-wide self-metrics: build info and the reload status.
     telemetry: Arc<Telemetry>,
+    /// The web config the server runs behind (`--web.config.file`), read again on a reload.
+    web: Option<Arc<crate::web::webconfig::WebConfig>>,
     /// One reload at a time.
     lock: tokio::sync::Mutex<()>,
 }
@@ -139,6 +165,14 @@ impl Reloader {
                 return Err(e.to_string());
             }
         };
+        // The web config was read again with the config (a bad one refuses the reload).
+        if let (Some(running), Some(new)) = (&self.web, &config.process.web_config)
+            && let Err(e) = running.replace(new)
+        {
+            error!(trigger, error = %e, "reload failed: the running configuration stays in force");
+            self.loaded(false);
+            return Err(e);
+        }
         if let Err(e) = self.shared.update_clients(&config.collection) {
             let e = format!("cannot build the HTTP client: {}", e.without_url());
             error!(trigger, error = %e, "reload failed: the running configuration stays in force");

@@ -58,14 +58,25 @@ impl LogLevel {
                   LAAFFIC_API_KEY, LAAFFIC_API_SECRET  Laaffic (laaffic.api_key_file / laaffic.api_secret_file)"
 )]
 pub struct Cli {
-    /// Address to listen on for /metrics (`:PORT` listens on every interface).
+    /// Address to listen on (`:PORT` listens on every IPv4 interface); repeat it to serve the
+    /// same routes on several addresses.
     #[arg(
         long = "web.listen-address",
         env = "SOBOT_EXPORTER_LISTEN_ADDRESS",
         default_value = ":9877",
-        value_name = "ADDR"
+        value_name = "ADDR",
+        action = clap::ArgAction::Append
     )]
-    pub listen_address: String,
+    pub listen_address: Vec<String>,
+
+    /// Listen on the sockets systemd passes (socket activation) instead of --web.listen-address.
+    #[arg(long = "web.systemd-socket")]
+    pub systemd_socket: bool,
+
+    /// Web configuration file in the Prometheus exporter-toolkit format: TLS, client
+    /// certificates, response headers, basic auth.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<PathBuf>,
 
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH")]

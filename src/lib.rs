@@ -47,14 +47,21 @@
 //! - [`exposition`]: chunks, the board, both text formats, content negotiation, gzip.
 //! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, `/-/reload`, and the `--healthcheck`
 //!   client; [`web::conn`]: the connections and their limits (write and idle timeouts, maximum
-//!   age, connection limit, shutdown), the file-descriptor limit raised at start.
+//!   age, connection limit, shutdown), the file-descriptor limit raised at start, on every
+//!   listener ([`web::listen`]: the listen addresses or systemd's sockets);
+//!   [`web::webconfig`]: `--web.config.file` (TLS with rustls, client certificates, headers,
+//!   re-read when its files change), [`web::auth`]: basic auth against bcrypt hashes.
 //! - [`telemetry`]: the exporter's own metrics, per target and process-wide; [`process`]: the
 //!   `process_*` metrics from `/proc/self`, read when `/metrics` is asked for.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
+//! - [`rules`]: the Prometheus recording and alerting rules, rendered from one table
+//!   (`cargo run --example rules -- --write`).
 //! - [`secret`], [`sign`]: credentials that never print, request signatures.
 //! - [`logging`]: `--log.level`, `--log.format` (logfmt by default, text, JSON).
 //! - [`build_info`]: version, revision, branch, build date and compiler (from `build.rs`).
+//! - `fuzz` (tests only): the mutators and checks of the fuzz targets, which sit in a `fuzz`
+//!   module beside the code each reaches (value grammar, config, every endpoint's decoder).
 
 pub mod app;
 pub mod build_info;
@@ -63,11 +70,14 @@ pub mod collect;
 pub mod config;
 pub mod demo;
 pub mod exposition;
+#[cfg(test)]
+pub(crate) mod fuzz;
 pub mod laaffic;
 pub mod logging;
 pub mod platform;
 pub mod process;
 pub mod reference;
+pub mod rules;
 pub mod secret;
 pub mod sign;
 pub mod simulator;

@@ -7,7 +7,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use sobot_exporter::cli::{self, Cli};
 use sobot_exporter::demo::Demo;
-use sobot_exporter::web::healthcheck;
+use sobot_exporter::web::{self, healthcheck};
 use sobot_exporter::{app, config};
 
 fn main() -> ExitCode {
@@ -23,7 +23,8 @@ fn main() -> ExitCode {
         }
     };
     if cli.healthcheck {
-        return match healthcheck::check(&cli.listen_address) {
+        let address = cli.listen_address.first().map_or(":9877", String::as_str);
+        return match healthcheck::check(address) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("sobot_exporter: unhealthy: {e}");
@@ -55,6 +56,14 @@ fn main() -> ExitCode {
         println!("sobot_exporter: {}", config.collection.summary());
         return ExitCode::SUCCESS;
     }
+    // Before any other thread starts: taking them removes LISTEN_FDS and LISTEN_PID.
+    let sockets = match config.process.systemd_socket.then(web::listen::systemd_sockets).transpose() {
+        Ok(sockets) => sockets,
+        Err(e) => {
+            eprintln!("sobot_exporter: {e}");
+            return ExitCode::from(2);
+        }
+    };
     sobot_exporter::logging::init(config.process.log_level, config.process.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -63,7 +72,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(config, demo.as_deref(), Box::new(load), shutdown_signal())) {
+    match runtime.block_on(app::run(config, sockets, demo.as_deref(), Box::new(load), shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Logging is set up by now: one line, in the configured format.

@@ -186,6 +186,9 @@ fn hms(s: &str) -> Option<f64> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -327,6 +330,9 @@ mod tests {
     }
 
     proptest! {
+        // No failure persistence (files in the source tree); FUZZ_CASES runs them longer.
+        #![proptest_config(crate::fuzz::cases(256))]
+
         #[test]
         fn never_panics_and_values_are_finite(raw in any::<String>(), unit in any_unit()) {
             if let Parsed::Value(v) = parse_str(&raw, unit) {

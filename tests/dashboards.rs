@@ -85,7 +85,7 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     }
     unquoted
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-        .filter(|t| t.starts_with("sobot_") || t.starts_with("laaffic_"))
+        .filter(|t| (t.starts_with("sobot_") || t.starts_with("laaffic_")) && !t.contains(':'))
         .map(str::to_string)
         .collect()
 }
@@ -101,13 +101,25 @@ struct RuleGroup {
 #[derive(serde::Deserialize)]
 struct Rule {
     alert: Option<String>,
+    record: Option<String>,
     expr: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
 }
 
-fn alerts() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(Path::new(ROOT).join("dashboards/alerts.yml")).expect("alerts.yml");
-    let file: RuleFile = serde_saphyr::from_str(&text).expect("alerts.yml parses");
-    file.groups.into_iter().flat_map(|g| g.rules).map(|r| (r.alert.unwrap_or_default(), r.expr)).collect()
+fn rules_in(file: &str) -> Vec<Rule> {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("dashboards").join(file)).expect(file);
+    let file: RuleFile = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    file.groups.into_iter().flat_map(|g| g.rules).collect()
+}
+
+/// `(name, expr)` of every recording rule (rules.yml) and alert (alerts.yml).
+fn rules() -> Vec<(String, String)> {
+    rules_in("rules.yml")
+        .into_iter()
+        .chain(rules_in("alerts.yml"))
+        .map(|r| (r.alert.or(r.record).unwrap_or_default(), r.expr))
+        .collect()
 }
 
 fn promtool(args: &[&str], dir: &Path) -> String {
@@ -122,25 +134,112 @@ fn promtool(args: &[&str], dir: &Path) -> String {
 }
 
 #[test]
-fn alerting_rules_check_and_their_unit_tests_pass() {
-    let dir = Path::new(ROOT).join("dashboards");
-    let check = promtool(&["check", "rules", "alerts.yml"], &dir);
-    assert!(check.contains("SUCCESS: 10 rules found"), "{check}");
-    promtool(&["test", "rules", "alerts_test.yml"], &dir);
-    // Every alert has a summary, a description, a runbook section and a dashboard panel.
-    let text = std::fs::read_to_string(dir.join("alerts.yml")).expect("alerts.yml");
-    let runbooks = std::fs::read_to_string(dir.join("README.md")).expect("README");
-    let tests = std::fs::read_to_string(dir.join("alerts_test.yml")).expect("tests");
-    for (alert, _) in alerts() {
-        assert!(runbooks.contains(&format!("### {alert}")), "{alert} has no runbook");
+fn the_rules_files_are_the_generators_output() {
+    for file in sobot_exporter::rules::render(&sobot_exporter::rules::Settings::default()) {
+        let committed = std::fs::read_to_string(Path::new(ROOT).join(file.path)).expect(file.path);
         assert!(
-            tests.matches(&format!("alertname: {alert}")).count() >= 2,
-            "{alert}: a firing and a quiet test"
+            committed == file.text,
+            "{} differs from src/rules.rs: regenerate with `cargo run --example rules -- --write`, then \
+             `deploy/render-prometheusrule.sh`",
+            file.path
         );
     }
-    assert_eq!(text.matches("summary:").count(), 10);
-    assert_eq!(text.matches("description:").count(), 10);
-    assert_eq!(text.matches("runbook_url:").count(), 10);
+}
+
+#[test]
+fn other_settings_change_the_urls_and_guards_and_still_pass_promtool() {
+    let settings = sobot_exporter::rules::Settings {
+        repository_url: "https://git.example.org/ops/sobot_exporter/-/blob/main".into(),
+        grafana_url: "https://grafana.example.org/".into(),
+        min_sessions: 50,
+        min_evaluations: 25,
+        min_calls: 40,
+    };
+    let dir = temp_dir("rules_settings");
+    for file in sobot_exporter::rules::render(&settings) {
+        assert!(!file.text.contains("YOUR-ORG"), "{}", file.path);
+        assert!(!file.text.contains(sobot_exporter::rules::DEFAULT_REPOSITORY_URL), "{}", file.path);
+        assert!(!file.text.contains(sobot_exporter::rules::DEFAULT_GRAFANA_URL), "{}", file.path);
+        let name = file.path.replace('/', "_");
+        write_file(dir.path(), &name, &file.text);
+        promtool(&["check", "rules", &name], dir.path());
+    }
+    let rendered: String =
+        sobot_exporter::rules::render(&settings).into_iter().map(|f| f.text).collect::<Vec<_>>().join("");
+    assert!(rendered.contains("\"https://git.example.org/ops/sobot_exporter/-/blob/main/deploy/README.md#sobotexportershardmissing\""));
+    assert!(rendered.contains("dashboard: \"https://grafana.example.org/d/sobot-overview\""));
+    assert!(rendered.contains("(sobot:human_valid_sessions:increase15m >= 50)"));
+    assert!(rendered.contains("(sobot:human_satisfaction_evaluations:increase1h >= 25)"));
+    assert!(rendered.contains("(laaffic:seat_calls:increase15m >= 40)"));
+}
+
+#[test]
+fn rules_and_alerts_check_and_their_unit_tests_pass() {
+    let dir = Path::new(ROOT).join("dashboards");
+    let records = rules_in("rules.yml");
+    let alerts = rules_in("alerts.yml");
+    let check = promtool(&["check", "rules", "rules.yml", "alerts.yml"], &dir);
+    assert!(check.contains(&format!("SUCCESS: {} rules found", records.len())), "{check}");
+    assert!(check.contains(&format!("SUCCESS: {} rules found", alerts.len())), "{check}");
+    assert!(records.iter().all(|r| r.record.is_some()) && alerts.iter().all(|r| r.alert.is_some()));
+    promtool(&["test", "rules", "rules_test.yml", "alerts_test.yml"], &dir);
+
+    // Every alert fires in one case and stays quiet in another; has a runbook section, a
+    // runbook_url pointing at it and a dashboard link to a dashboard of this directory.
+    let tests: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("alerts_test.yml")).expect("tests"))
+            .expect("yaml");
+    let cases: Vec<&Value> = tests["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .flat_map(|t| t["alert_rule_test"].as_array().into_iter().flatten())
+        .collect();
+    let runbooks = std::fs::read_to_string(dir.join("README.md")).expect("README");
+    let uids: BTreeSet<String> =
+        dashboards().iter().map(|(_, d)| d["uid"].as_str().expect("uid").to_string()).collect();
+    for rule in &alerts {
+        let alert = rule.alert.as_deref().expect("alert");
+        let expected = |firing: bool| {
+            cases.iter().any(|c| {
+                c["alertname"] == alert && c["exp_alerts"].as_array().is_some_and(|a| a.is_empty() != firing)
+            })
+        };
+        assert!(expected(true) && expected(false), "{alert}: a firing and a quiet test");
+        assert!(runbooks.contains(&format!("### {alert}\n")), "{alert} has no runbook");
+        for key in ["summary", "description"] {
+            assert!(rule.annotations.contains_key(key), "{alert}: no {key}");
+        }
+        let runbook = &rule.annotations["runbook_url"];
+        assert!(runbook.ends_with(&format!("/dashboards/README.md#{}", alert.to_lowercase())), "{runbook}");
+        assert!(runbook.starts_with("https://") && !runbook.contains("YOUR-ORG"), "{runbook}");
+        let dashboard = &rule.annotations["dashboard"];
+        let uid = dashboard.rsplit_once("/d/").map(|(_, uid)| uid).unwrap_or_else(|| panic!("{dashboard}"));
+        assert!(uids.contains(uid), "{alert}: no dashboard {uid}");
+    }
+    // Every recording rule an alert reads exists, and every one is tested.
+    let names: BTreeSet<String> = records.iter().filter_map(|r| r.record.clone()).collect();
+    assert_eq!(names.iter().cloned().collect::<Vec<_>>().len(), records.len(), "a record name repeats");
+    let rule_tests = std::fs::read_to_string(dir.join("rules_test.yml")).expect("rules_test.yml");
+    for rule in &alerts {
+        for name in recorded_names(&rule.expr) {
+            assert!(
+                names.contains(&name),
+                "{}: {name} is no recording rule",
+                rule.alert.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let tested = names.iter().filter(|n| rule_tests.contains(n.as_str())).count();
+    assert!(tested >= 12, "only {tested} recording rules tested");
+}
+
+/// Names of recording rules (`level:metric:operation`) an expression mentions.
+fn recorded_names(expr: &str) -> BTreeSet<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|t| t.matches(':').count() == 2)
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -148,9 +247,31 @@ fn the_example_prometheus_config_is_valid() {
     let dir = temp_dir("promconfig");
     std::fs::create_dir_all(dir.join("rules")).expect("rules dir");
     std::fs::copy(Path::new(ROOT).join("examples/prometheus.yml"), dir.join("prometheus.yml")).expect("copy");
-    std::fs::copy(Path::new(ROOT).join("dashboards/alerts.yml"), dir.join("rules/alerts.yml")).expect("copy");
+    for file in ["rules.yml", "alerts.yml"] {
+        std::fs::copy(Path::new(ROOT).join("dashboards").join(file), dir.join("rules").join(file))
+            .expect("copy");
+    }
     let out = promtool(&["check", "config", "prometheus.yml"], &dir);
-    assert!(out.contains("SUCCESS: 10 rules found"), "{out}");
+    assert!(out.contains(&format!("SUCCESS: {} rules found", rules_in("rules.yml").len())), "{out}");
+    assert!(out.contains(&format!("SUCCESS: {} rules found", rules_in("alerts.yml").len())), "{out}");
+}
+
+/// The queries of the README's KPI cookbook: the lines of its `promql` blocks.
+fn kpi_queries() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README");
+    let start = readme.find("### KPI cookbook").expect("a KPI cookbook in the README");
+    let section = &readme[start..];
+    let section = &section[..section[4..].find("\n## ").map_or(section.len(), |i| i + 4)];
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in section.lines() {
+        if line.starts_with("```") {
+            inside = line == "```promql";
+        } else if inside && !line.trim().is_empty() && !line.starts_with('#') {
+            out.push(line.trim().to_string());
+        }
+    }
+    out
 }
 
 #[test]
@@ -215,11 +336,13 @@ fn the_dockerfile_builds_as_the_readme_says() {
 }
 
 async fn start_prometheus(dir: &Path, target: &str) -> Prometheus {
-    let rules = Path::new(ROOT).join("dashboards/alerts.yml");
+    let rules = Path::new(ROOT).join("dashboards/rules.yml");
+    let alerts = Path::new(ROOT).join("dashboards/alerts.yml");
     let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  \
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n  - {}\nscrape_configs:\n  \
          - job_name: sobot_exporter\n    static_configs:\n      - targets: [\"{target}\"]\n",
-        rules.display()
+        rules.display(),
+        alerts.display()
     );
     Prometheus::start(dir, &config, &[]).await
 }
@@ -289,10 +412,12 @@ async fn every_panel_and_alert_evaluates_in_a_real_prometheus_against_the_demo()
             }
         }
     }
-    for (alert, expr) in alerts() {
+    for (rule, expr) in
+        rules().into_iter().chain(kpi_queries().into_iter().map(|q| ("KPI cookbook".into(), q)))
+    {
         for name in metric_names(&expr) {
             if !exposed.contains(&name) {
-                unknown.insert(name, alert.clone());
+                unknown.insert(name, rule.clone());
             }
         }
     }
@@ -323,9 +448,30 @@ async fn every_panel_and_alert_evaluates_in_a_real_prometheus_against_the_demo()
             Err(e) => failures.push(format!("{file} / {title}: {e} in {expr}")),
         }
     }
-    for (alert, expr) in alerts() {
+    for (rule, expr) in rules() {
         if let Err(e) = query(&prometheus, &expr).await {
-            failures.push(format!("alert {alert}: {e}"));
+            failures.push(format!("rule {rule}: {e}"));
+        }
+    }
+    // The KPI cookbook's queries return data on the demo, and so do the recorded increases
+    // (Prometheus evaluates the rules every second).
+    let kpis = kpi_queries();
+    assert!(kpis.len() >= 8, "{kpis:?}");
+    for expr in &kpis {
+        match query(&prometheus, expr).await {
+            Ok(data) if has_data(&data) => {}
+            Ok(_) => failures.push(format!("KPI cookbook: no data for {expr}")),
+            Err(e) => failures.push(format!("KPI cookbook: {e} in {expr}")),
+        }
+    }
+    for record in ["sobot:human_valid_sessions:increase15m", "sobot_group:human_valid_sessions:increase1h"] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !query(&prometheus, record).await.is_ok_and(|d| has_data(&d)) {
+            if Instant::now() > deadline {
+                failures.push(format!("recording rule {record}: no data"));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
     assert!(

@@ -35,7 +35,7 @@ const CORE_MANIFESTS: [&str; 5] = [
     "deploy/kubernetes/statefulset.yaml",
 ];
 /// The PrometheusRule objects and the rules file each is rendered from.
-const PROMETHEUS_RULES: [(&str, &str, &str); 2] = [
+const PROMETHEUS_RULES: [(&str, &str, &str); 3] = [
     (
         "sobot-exporter-shards",
         "deploy/prometheus/shard-alerts.yml",
@@ -45,6 +45,11 @@ const PROMETHEUS_RULES: [(&str, &str, &str); 2] = [
         "sobot-exporter-alerts",
         "dashboards/alerts.yml",
         "deploy/kubernetes/prometheus-operator/prometheusrule-alerts.yaml",
+    ),
+    (
+        "sobot-exporter-rules",
+        "dashboards/rules.yml",
+        "deploy/kubernetes/prometheus-operator/prometheusrule-rules.yaml",
     ),
 ];
 
@@ -112,9 +117,11 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 fn copy_rules(dir: &Path) -> usize {
     std::fs::create_dir_all(dir.join("rules")).expect("rules dir");
     let mut count = 0;
-    for (from, to) in
-        [("deploy/prometheus/shard-alerts.yml", "shard-alerts.yml"), ("dashboards/alerts.yml", "alerts.yml")]
-    {
+    for (from, to) in [
+        ("deploy/prometheus/shard-alerts.yml", "shard-alerts.yml"),
+        ("dashboards/alerts.yml", "alerts.yml"),
+        ("dashboards/rules.yml", "rules.yml"),
+    ] {
         std::fs::copy(Path::new(ROOT).join(from), dir.join("rules").join(to)).expect("copy rules");
         count += rules_of(&yaml(from)).len();
     }
@@ -258,7 +265,7 @@ fn every_prometheus_config_passes_promtool() {
                 l.trim().strip_prefix("SUCCESS: ")?.strip_suffix(" rules found")?.parse::<usize>().ok()
             })
             .sum();
-        assert!(out.contains("SUCCESS: 2 rule files found") && found == rules, "{config}: {out}");
+        assert!(out.contains("SUCCESS: 3 rule files found") && found == rules, "{config}: {out}");
     }
     let agents = Path::new(ROOT).join("deploy/prometheus/agent");
     for n in 1..=3 {

@@ -336,6 +336,22 @@ impl Decoder {
         let (Some(score), Some(max)) = (number(s.scores[0].0), number(s.scores[0].1)) else {
             return;
         };
+        // A sum beyond f64 (scores near 1e308) is no number: the record that would make it is
+        // counted and left out, not summed to infinity.
+        let overflow = |sums: &Sums, i: usize, (v, m): (f64, f64)| {
+            let (score_key, max_key) = s.scores[i];
+            if !(sums.score[i] + v).is_finite() {
+                Some(score_key)
+            } else if !(sums.max[i] + m).is_finite() {
+                Some(max_key)
+            } else {
+                None
+            }
+        };
+        if let Some(key) = overflow(&sums.get(&agent).copied().unwrap_or_default(), 0, (score, max)) {
+            self.errors.count(key, record.get(key));
+            return;
+        }
         let entry = sums.entry(agent.clone()).or_default();
         entry.inspections += 1;
         entry.score[0] += score;
@@ -343,6 +359,10 @@ impl Decoder {
         entry.has[0] = true;
         for (i, (score_key, max_key)) in s.scores.iter().enumerate().skip(1) {
             if let (Some(v), Some(m)) = (number(score_key), number(max_key)) {
+                if let Some(key) = overflow(entry, i, (v, m)) {
+                    self.errors.count(key, record.get(key));
+                    continue;
+                }
                 entry.score[i] += v;
                 entry.max[i] += m;
                 entry.has[i] = true;
@@ -389,6 +409,9 @@ impl Decoder {
         families.finish()
     }
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
@@ -498,6 +521,40 @@ mod tests {
         assert_eq!(parse_errors(&telemetry, "call_result", "agentid"), 2.0);
         assert_eq!(parse_errors(&telemetry, "call_result", "total_score_max"), 1.0);
         assert_eq!(parse_errors(&telemetry, "call_result", "total_score"), 0.0, "blank and - are absent");
+    }
+
+    #[test]
+    fn scores_that_would_sum_beyond_f64_are_counted_not_infinite() {
+        // Found by the fuzz target: two scores near f64::MAX summed to +Inf, exported as such.
+        let (decoder, telemetry) = decoder("quality_result", 100);
+        let record = |cid: &str, score: Value, add: Value| {
+            json!({"staffid": "a", "cid": cid, "schemeid": "s", "quality_score": score, "total_score": "10",
+                   "add_quality_score": add, "add_total_score": "1"})
+        };
+        let huge = || serde_json::from_str::<Value>("1.7976931348623157e308").expect("a JSON number");
+        let body = json!({"items": [
+            record("1", huge(), huge()),
+            record("2", huge(), json!("1")),
+            record("3", json!("1"), huge()),
+        ]});
+        let (families, _) = decode(&decoder, vec![body], Window::Today);
+        let a = [("agent", "a"), ("channel", "chat"), ("window", "today")];
+        assert_eq!(
+            value(&families, "sobot_quality_inspections", &a),
+            Some(2.0),
+            "the second record left out"
+        );
+        assert_eq!(value(&families, "sobot_quality_score_points", &a), Some(f64::MAX));
+        assert_eq!(value(&families, "sobot_quality_max_score_points", &a), Some(20.0));
+        let add = [a[0], a[1], ("part", "add"), a[2]];
+        assert_eq!(
+            value(&families, "sobot_quality_part_score_points", &add),
+            Some(f64::MAX),
+            "third's add left out"
+        );
+        assert!(families.iter().flat_map(|f| &f.samples).all(|s| s.value.is_finite()));
+        assert_eq!(parse_errors(&telemetry, "quality_result", "quality_score"), 1.0);
+        assert_eq!(parse_errors(&telemetry, "quality_result", "add_quality_score"), 1.0);
     }
 
     #[test]

@@ -299,6 +299,9 @@ impl Decoder {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::collect::series;

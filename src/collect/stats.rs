@@ -336,6 +336,9 @@ fn agent_of(labels: &Labels) -> Option<&str> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::collect::parse_errors;

@@ -362,7 +362,11 @@ pub(crate) fn from_yaml(
     env: &Env<'_>,
     read: &ReadFile<'_>,
 ) -> Result<CollectionConfig, ConfigError> {
-    let file = parse(yaml, path)?;
+    // Whatever field a secret of the environment ended up in, it is not printed (the caller's
+    // flags are redacted by `config::load`; this keeps the builder safe on its own).
+    let env_secrets: Vec<String> = SECRET_ENV.iter().filter_map(|name| env(name)).collect();
+    let env_secrets: Vec<&str> = env_secrets.iter().map(String::as_str).collect();
+    let file = parse(yaml, path).map_err(|e| err(redact(&e.0, &env_secrets)))?;
     let named: Vec<PathBuf> = [
         &file.sobot.app_id_file,
         &file.sobot.app_key_file,
@@ -381,7 +385,9 @@ pub(crate) fn from_yaml(
             .filter_map(|f| read_next_to(read, path, f).ok())
             .map(|s| s.trim().to_string())
             .collect();
-        err(redact(&e.0, &secrets.iter().map(String::as_str).collect::<Vec<_>>()))
+        let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        secrets.extend(&env_secrets);
+        err(redact(&e.0, &secrets))
     })
 }
 
@@ -833,6 +839,9 @@ fn read_secret_file(read: &ReadFile<'_>, path: &Path, key: &str) -> Result<Secre
     }
     Ok(Secret::new(value))
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {

@@ -32,8 +32,12 @@ fn err(msg: impl Into<String>) -> ConfigError {
 /// Process settings: where to listen, how to log, whether this is the demo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// Where to listen.
-    pub listen: SocketAddr,
+    /// Where to listen (`--web.listen-address`, one or more).
+    pub listen: Vec<SocketAddr>,
+    /// Listen on the sockets systemd passed instead (`--web.systemd-socket`).
+    pub systemd_socket: bool,
+    /// `--web.config.file`, read and valid.
+    pub web_config: Option<std::sync::Arc<crate::web::webconfig::WebConfig>>,
     /// Path of the metrics endpoint.
     pub telemetry_path: String,
     /// The HTTP server's limits.
@@ -93,8 +97,15 @@ fn load_unredacted(
 
 /// The process settings of the flags.
 fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
-    let listen = parse_listen(&cli.listen_address)
-        .map_err(|m| err(format!("--web.listen-address {}: {m}", quoted(&cli.listen_address))))?;
+    let listen = cli
+        .listen_address
+        .iter()
+        .map(|a| parse_listen(a).map_err(|m| err(format!("--web.listen-address {}: {m}", quoted(a)))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let web_config = match &cli.web_config_file {
+        Some(path) => Some(std::sync::Arc::new(crate::web::webconfig::WebConfig::open(path).map_err(err)?)),
+        None => None,
+    };
     let telemetry_path = cli.telemetry_path.clone();
     let path_chars = telemetry_path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
     if !telemetry_path.starts_with('/')
@@ -109,6 +120,8 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
     }
     Ok(Settings {
         listen,
+        systemd_socket: cli.systemd_socket,
+        web_config,
         telemetry_path,
         limits: limits(cli)?,
         log_level: cli.log_level,
@@ -318,7 +331,7 @@ mod tests {
     fn defaults() {
         let Config { process: p, collection: c } =
             load(&cli(&[]), &env_with_credentials, None).expect("valid");
-        assert_eq!(p.listen, "0.0.0.0:9877".parse().expect("addr"));
+        assert_eq!(p.listen, vec!["0.0.0.0:9877".parse().expect("addr")]);
         assert_eq!(p.telemetry_path, "/metrics");
         assert_eq!(p.limits, crate::web::Limits::default());
         assert_eq!(p.limits.max_connections, 512);

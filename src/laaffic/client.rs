@@ -80,7 +80,7 @@ pub fn check_status(mut body: Value) -> Result<Value, UpstreamError> {
     let status = match body.get("status") {
         Some(Value::String(s)) => s.trim().to_string(),
         // `0.0` is the number 0 too.
-        Some(Value::Number(n)) if n.as_f64() == Some(0.0) => "0".to_string(),
+        Some(Value::Number(n)) if is_zero(n) => "0".to_string(),
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(UpstreamError::InvalidResponse("no status in the response".to_string())),
     };
@@ -101,6 +101,14 @@ pub fn check_status(mut body: Value) -> Result<Value, UpstreamError> {
     }
 }
 
+/// Whether a JSON number is zero (`0`, `0.0`, `-0`, `0e5`), not merely one that rounds to it
+/// in an `f64` (`1e-400`).
+fn is_zero(n: &serde_json::Number) -> bool {
+    let text = n.to_string();
+    let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+    mantissa.bytes().all(|b| matches!(b, b'0' | b'.' | b'-' | b'+'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +120,15 @@ mod tests {
         assert!(ok.is_ok());
         assert!(check_status(json!({"status": 0, "data": {}})).is_ok());
         assert!(check_status(json!({"status": 0.0, "data": {}})).is_ok(), "0.0 is 0");
+        // Found by the fuzz target: a status that only rounds to 0 in an f64 is no success.
+        for zero in ["-0", "0e7", "0.000"] {
+            let body: Value =
+                serde_json::from_str(&format!(r#"{{"status": {zero}, "data": {{}}}}"#)).expect("JSON");
+            assert!(check_status(body).is_ok(), "{zero}");
+        }
+        let tiny: Value = serde_json::from_str(r#"{"status": 1e-400, "data": {}}"#).expect("JSON");
+        let e = check_status(tiny).expect_err("1e-400 is not 0");
+        assert_eq!(e.code_label(), "invalid_code");
         let e = check_status(json!({"status": "-16", "reason": "timestamp expired"})).expect_err("-16");
         assert_eq!(e.code_label(), "-16");
         assert_eq!(e.to_string(), "upstream error -16: timestamp expired (時間戳過期)");

@@ -493,6 +493,9 @@ impl StaffStatusDecoder {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::collect::parse_errors;

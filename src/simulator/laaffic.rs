@@ -15,11 +15,13 @@ const CLOCK_SKEW_S: i64 = 300;
 pub(super) fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) {
     match check(state, call) {
         Ok(body) => (StatusCode::OK, "0".to_string(), body),
-        Err(code) => {
-            let body = json!({"status": code, "reason": reason(code), "data": null});
-            (StatusCode::OK, code.to_string(), Bytes::from(body.to_string()))
-        }
+        Err(code) => (StatusCode::OK, code.to_string(), error_body(code)),
     }
+}
+
+/// The error envelope of a status code.
+pub(super) fn error_body(code: &str) -> Bytes {
+    Bytes::from(json!({"status": code, "reason": reason(code), "data": null}).to_string())
 }
 
 fn reason(code: &str) -> &'static str {
@@ -38,7 +40,7 @@ fn check(state: &State, call: &Call) -> Result<Bytes, &'static str> {
         return Err("-1");
     };
     let ts: i64 = timestamp.parse().map_err(|_| "-16")?;
-    if (jiff::Timestamp::now().as_second() - ts).abs() > CLOCK_SKEW_S {
+    if (super::now(state).as_second() - ts).abs() > CLOCK_SKEW_S {
         return Err("-16");
     }
     if key != config.laaffic_api_key.expose()

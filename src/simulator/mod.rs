@@ -5,17 +5,19 @@
 //! from cycle to cycle (`--demo`). Tests also use it to inject faults and to count requests.
 
 mod data;
+mod faults;
 mod laaffic;
 mod platform;
 mod sobot;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -26,6 +28,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::secret::Secret;
+use faults::SimBody;
 
 pub use data::{DataMode, mix};
 pub use platform::{SimPlatform, SimTenant, sim_platform};
@@ -124,6 +127,25 @@ pub enum Fault {
     Body(String),
     /// The connection closed without an answer, as a reset or a crashed peer does.
     Reset,
+    /// The normal answer's first bytes (at most this many), then the connection breaks.
+    ResetAfter(usize),
+    /// HTTP 200 with an HTML page, as a proxy in front of the upstream sends.
+    Html,
+    /// HTTP 200 with the first half of the normal answer: JSON cut short.
+    Truncated,
+    /// The normal answer with a list where the document has an object (the first object below
+    /// the top wrapped in a list).
+    ListForObject,
+    /// The normal answer with an object where the document has a list (the first list turned into
+    /// an object keyed by position).
+    ObjectForList,
+    /// The normal answer grown to about this many bytes by `{"a":1}` rows in its first list,
+    /// streamed in shared chunks rather than built in memory.
+    Large(usize),
+    /// An error envelope with a new undocumented code of 6–8 digits every time.
+    RandomCode,
+    /// No answer, ever: the request hangs until the client gives up.
+    Hang,
 }
 
 /// One request the simulator received.
@@ -150,11 +172,13 @@ struct Company {
     issued: u64,
     /// Whether its statistics are its own (a platform's tenant) rather than the first company's.
     own_values: bool,
+    /// Every token it presents is refused as expired (get_token still issues new ones).
+    always_expired: bool,
 }
 
 impl Company {
     fn new(key: Secret) -> Self {
-        Self { key, current: None, issued: 0, own_values: false }
+        Self { key, current: None, issued: 0, own_values: false, always_expired: false }
     }
 }
 
@@ -199,6 +223,13 @@ struct State {
     tokens: Mutex<Tokens>,
     faults: Mutex<HashMap<String, VecDeque<Fault>>>,
     sticky: Mutex<HashMap<String, Fault>>,
+    /// Faults for one company's calls: `(app id, endpoint)`.
+    scoped: Mutex<HashMap<(String, String), Fault>>,
+    /// Seconds the simulator's clock is ahead of the real one (behind if negative), as the
+    /// timestamp checks see it.
+    clock_skew_s: AtomicI64,
+    /// Random codes answered so far (their seed).
+    random_codes: AtomicU64,
     log: Mutex<Vec<Recorded>>,
     /// A group id answered with `210006`.
     rejected_group: Mutex<Option<String>>,
@@ -251,6 +282,9 @@ impl Simulator {
             tokens: Mutex::new(tokens),
             faults: Mutex::default(),
             sticky: Mutex::default(),
+            scoped: Mutex::default(),
+            clock_skew_s: AtomicI64::new(0),
+            random_codes: AtomicU64::new(0),
             log: Mutex::default(),
             minute: Mutex::default(),
             rejected_group: Mutex::default(),
@@ -282,6 +316,41 @@ impl Simulator {
             Some(f) => sticky.insert(endpoint.to_string(), f),
             None => sticky.remove(endpoint),
         };
+    }
+
+    /// Answers every request to `endpoint` on behalf of the company `app_id` (a get_token naming
+    /// it, a call with its token) with `fault` until cleared with `None`; before the faults of
+    /// [`Simulator::inject`] and [`Simulator::set_fault`].
+    pub fn set_fault_for(&self, app_id: &str, endpoint: &str, fault: Option<Fault>) {
+        let mut scoped = lock(&self.state.scoped);
+        let key = (app_id.to_string(), endpoint.to_string());
+        match fault {
+            Some(f) => scoped.insert(key, f),
+            None => scoped.remove(&key),
+        };
+    }
+
+    /// While `on`, every token of the company `app_id` is refused as expired on every call
+    /// (`910002`, `900002` in the quality API), however new; get_token still issues tokens.
+    pub fn set_tokens_expired(&self, app_id: &str, on: bool) {
+        if let Some(company) = lock(&self.state.tokens).companies.get_mut(app_id) {
+            company.always_expired = on;
+        }
+    }
+
+    /// Sets the simulator's clock `seconds` ahead of the real one (behind if negative), as the
+    /// documented timestamp checks see it: Laaffic's `Timestamp` (`-16` beyond five minutes) and
+    /// the platform's `ts` (`910003`). Sobot's documents give `create_time` no tolerance, so
+    /// get_token does not look at it.
+    pub fn set_clock_skew(&self, seconds: i64) {
+        self.state.clock_skew_s.store(seconds, Ordering::Relaxed);
+    }
+
+    /// Invalidates the current token of one company.
+    pub fn expire_token_of(&self, app_id: &str) {
+        if let Some(company) = lock(&self.state.tokens).companies.get_mut(app_id) {
+            company.current = None;
+        }
     }
 
     /// Answers `210006` (parameter error) to every statistics request filtered by this group, as
@@ -416,7 +485,7 @@ impl Call {
     }
 }
 
-async fn route(state: &State, req: Request<Incoming>) -> Option<Response<Full<Bytes>>> {
+async fn route(state: &State, req: Request<Incoming>) -> Option<Response<SimBody>> {
     let call = match read_call(req).await {
         Some(call) => call,
         None => return Some(respond(StatusCode::BAD_REQUEST, Bytes::from_static(b"bad request"))),
@@ -427,13 +496,27 @@ async fn route(state: &State, req: Request<Incoming>) -> Option<Response<Full<By
     } else {
         call.token.as_deref().and_then(|t| lock(&state.tokens).owner(t).map(str::to_string))
     };
-    let fault = {
-        let mut faults = lock(&state.faults);
-        faults.get_mut(&call.endpoint).and_then(VecDeque::pop_front)
-    }
-    .or_else(|| lock(&state.sticky).get(&call.endpoint).cloned());
+    let scoped =
+        company.as_ref().and_then(|c| lock(&state.scoped).get(&(c.clone(), call.endpoint.clone())).cloned());
+    let fault = scoped
+        .or_else(|| {
+            let mut faults = lock(&state.faults);
+            faults.get_mut(&call.endpoint).and_then(VecDeque::pop_front)
+        })
+        .or_else(|| lock(&state.sticky).get(&call.endpoint).cloned());
+    let record = |code: String| {
+        let params = call.params.clone();
+        let company = company.clone();
+        lock(&state.log).push(Recorded { endpoint: call.endpoint.clone(), params, code, company, at });
+    };
+    let ok = |body: Bytes| (StatusCode::OK, "000000".to_string(), body);
     let (status, code, body) = match fault {
-        Some(Fault::RetCode(code)) => (StatusCode::OK, code.to_string(), sobot::error_body(code)),
+        Some(Fault::RetCode(code)) => (StatusCode::OK, code.to_string(), error_body(&call, code)),
+        Some(Fault::RandomCode) => {
+            let code = faults::random_code(state.random_codes.fetch_add(1, Ordering::Relaxed));
+            let body = error_body(&call, &code);
+            (StatusCode::OK, code, body)
+        }
         Some(Fault::Http(status)) => (
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             format!("http_{status}"),
@@ -445,10 +528,34 @@ async fn route(state: &State, req: Request<Incoming>) -> Option<Response<Full<By
             Bytes::from_static(b"{\"ret_code\": \"000000\", \"item\": "),
         ),
         Some(Fault::Body(body)) => (StatusCode::OK, "custom".to_string(), Bytes::from(body)),
+        Some(Fault::Html) => {
+            record("html".to_string());
+            let mut response = respond(StatusCode::OK, Bytes::from_static(faults::HTML_PAGE));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            return Some(response);
+        }
+        Some(Fault::Truncated) => ok(faults::truncated(&answer(state, &call).2)),
+        Some(Fault::ListForObject) => ok(faults::list_for_object(&answer(state, &call).2)),
+        Some(Fault::ObjectForList) => ok(faults::object_for_list(&answer(state, &call).2)),
+        Some(Fault::Large(bytes)) => {
+            record("large".to_string());
+            return Some(with_body(StatusCode::OK, faults::large(&answer(state, &call).2, bytes)));
+        }
+        Some(Fault::ResetAfter(sent)) => {
+            record("reset".to_string());
+            let body = faults::SimBody::broken_after(&answer(state, &call).2, sent);
+            return Some(with_body(StatusCode::OK, body));
+        }
         Some(Fault::Reset) => {
-            let params = call.params.clone();
-            let code = "reset".to_string();
-            lock(&state.log).push(Recorded { endpoint: call.endpoint.clone(), params, code, company, at });
+            record("reset".to_string());
+            return None;
+        }
+        Some(Fault::Hang) => {
+            record("hang".to_string());
+            std::future::pending::<()>().await;
             return None;
         }
         Some(Fault::Delay(d)) => {
@@ -457,9 +564,25 @@ async fn route(state: &State, req: Request<Incoming>) -> Option<Response<Full<By
         }
         None => answer(state, &call),
     };
-    let params = call.params.clone();
-    lock(&state.log).push(Recorded { endpoint: call.endpoint.clone(), params, code, company, at });
+    record(code);
     Some(respond(status, body))
+}
+
+/// The error envelope of the upstream `call` went to, with `code`.
+fn error_body(call: &Call, code: &str) -> Bytes {
+    if call.path == crate::laaffic::client::SEAT_QUERY {
+        laaffic::error_body(code)
+    } else if call.path.starts_with("/tenantpro/") {
+        platform::error_body(&call.path, code)
+    } else {
+        sobot::error_body(code)
+    }
+}
+
+/// The simulator's clock: the real one plus the skew a test set.
+fn now(state: &State) -> jiff::Timestamp {
+    let skew = jiff::SignedDuration::from_secs(state.clock_skew_s.load(Ordering::Relaxed));
+    jiff::Timestamp::now().checked_add(skew).unwrap_or_else(|_| jiff::Timestamp::now())
 }
 
 fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) {
@@ -505,12 +628,126 @@ async fn read_call(req: Request<Incoming>) -> Option<Call> {
     Some(Call { method, path, endpoint, token, params, body_error, json, laaffic_headers })
 }
 
-fn respond(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
+fn respond(status: StatusCode, body: Bytes) -> Response<SimBody> {
+    with_body(status, SimBody::full(body))
+}
+
+fn with_body(status: StatusCode, body: SimBody) -> Response<SimBody> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json;charset=UTF-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    async fn get(url: String) -> reqwest::Result<reqwest::Response> {
+        reqwest::Client::new().get(url).timeout(Duration::from_secs(5)).send().await
+    }
+
+    /// get_token for `app_id` signed with `key`: (result code, token).
+    async fn token(sim: &Simulator, app_id: &str, key: &str) -> (String, String) {
+        let now = jiff::Timestamp::now().as_second().to_string();
+        let sign = crate::sign::sobot_token_sign(app_id, &now, key);
+        let url = format!("{}/api/get_token?appid={app_id}&create_time={now}&sign={sign}", sim.base_url());
+        let body: Value = get(url).await.expect("answer").json().await.expect("JSON");
+        let token = body["item"]["token"].as_str().unwrap_or_default().to_string();
+        (body["ret_code"].as_str().unwrap_or_default().to_string(), token)
+    }
+
+    async fn robot_session(sim: &Simulator, token: &str) -> reqwest::Result<reqwest::Response> {
+        let url = format!(
+            "{}/api/wb/5/data/robot_session?start_date=2024-01-01%2000&end_date=2024-01-01%2023",
+            sim.base_url()
+        );
+        reqwest::Client::new().get(url).header("token", token).send().await
+    }
+
+    async fn code(response: reqwest::Response) -> String {
+        let body: Value = response.json().await.expect("JSON");
+        body["ret_code"].as_str().unwrap_or_default().to_string()
+    }
+
+    #[tokio::test]
+    async fn scoped_faults_and_always_expired_tokens_hit_one_company() {
+        let sim = Simulator::start(SimConfig::fixtures("1", "key-one")).await.expect("simulator");
+        sim.add_company("2", "key-two");
+        sim.set_fault_for("1", "get_token", Some(Fault::RetCode("910004")));
+        assert_eq!(token(&sim, "1", "key-one").await.0, "910004");
+        let (ok, two) = token(&sim, "2", "key-two").await;
+        assert_eq!(ok, "000000");
+        assert_eq!(code(robot_session(&sim, &two).await.expect("answer")).await, "000000");
+
+        sim.set_tokens_expired("2", true);
+        assert_eq!(code(robot_session(&sim, &two).await.expect("answer")).await, "910002");
+        let (ok, newer) = token(&sim, "2", "key-two").await;
+        assert_eq!(ok, "000000", "get_token still issues tokens");
+        assert_eq!(code(robot_session(&sim, &newer).await.expect("answer")).await, "910002");
+        sim.set_tokens_expired("2", false);
+        assert_eq!(code(robot_session(&sim, &newer).await.expect("answer")).await, "000000");
+
+        sim.set_fault_for("1", "get_token", None);
+        let (ok, one) = token(&sim, "1", "key-one").await;
+        assert_eq!(ok, "000000");
+        // A fault on an endpoint for company 2 leaves company 1's calls alone.
+        sim.set_fault_for("2", "robot_session", Some(Fault::RandomCode));
+        let random = code(robot_session(&sim, &newer).await.expect("answer")).await;
+        assert!((6..=8).contains(&random.len()), "{random}");
+        assert_eq!(code(robot_session(&sim, &one).await.expect("answer")).await, "000000");
+    }
+
+    #[tokio::test]
+    async fn html_pages_broken_answers_and_hangs() {
+        let sim = Simulator::start(SimConfig::fixtures("1", "key-one")).await.expect("simulator");
+        let (_, token) = token(&sim, "1", "key-one").await;
+        sim.inject("robot_session", Fault::Html, 1);
+        sim.inject("robot_session", Fault::ResetAfter(20), 1);
+        sim.inject("robot_session", Fault::Hang, 1);
+        let html = robot_session(&sim, &token).await.expect("answer");
+        assert_eq!(html.status(), 200);
+        assert!(html.headers()["content-type"].to_str().is_ok_and(|t| t.starts_with("text/html")));
+        assert!(html.text().await.expect("body").starts_with("<!DOCTYPE html>"));
+
+        let broken = robot_session(&sim, &token).await.expect("headers arrive");
+        assert_eq!(broken.status(), 200);
+        assert!(broken.bytes().await.is_err(), "the body breaks off");
+
+        let hung = tokio::time::timeout(Duration::from_millis(300), robot_session(&sim, &token)).await;
+        assert!(hung.is_err(), "no answer");
+        let codes: Vec<String> = sim.requests_to("robot_session").into_iter().map(|r| r.code).collect();
+        assert_eq!(codes, ["html", "reset", "hang"]);
+        assert_eq!(code(robot_session(&sim, &token).await.expect("answer")).await, "000000");
+    }
+
+    #[tokio::test]
+    async fn laaffic_refuses_a_skewed_timestamp_and_errors_use_its_envelope() {
+        let sim = Simulator::start(SimConfig::fixtures("1", "key-one")).await.expect("simulator");
+        let query = |sim: &Simulator| {
+            let ts = jiff::Timestamp::now().as_second().to_string();
+            let (key, secret) = ("bDqJFiq9", "7bz1lzh9");
+            let body = json!({"current": 1, "size": 10,
+                              "params": {"strTime": "2024-01-01 00:00:00", "endTime": "2024-01-01 23:59:59"}});
+            reqwest::Client::new()
+                .post(format!("{}{}", sim.base_url(), crate::laaffic::client::SEAT_QUERY))
+                .header("Api-Key", key)
+                .header("Sign", crate::sign::laaffic_sign(key, secret, &ts))
+                .header("Timestamp", ts)
+                .json(&body)
+                .send()
+        };
+        let status = |v: Value| v["status"].to_string().trim_matches('"').to_string();
+        assert_eq!(status(query(&sim).await.expect("answer").json().await.expect("JSON")), "0");
+        sim.set_clock_skew(301);
+        assert_eq!(status(query(&sim).await.expect("answer").json().await.expect("JSON")), "-16");
+        sim.set_clock_skew(-250);
+        assert_eq!(status(query(&sim).await.expect("answer").json().await.expect("JSON")), "0");
+        sim.inject("query", Fault::RetCode("-18"), 1);
+        assert_eq!(status(query(&sim).await.expect("answer").json().await.expect("JSON")), "-18");
+    }
 }

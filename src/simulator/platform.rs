@@ -141,16 +141,19 @@ pub(super) fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) 
     }
     match check(state, call, endpoint) {
         Ok(body) => (StatusCode::OK, endpoint.ok_code.to_string(), body),
-        Err(code) => {
-            // The envelope of the endpoint's table.
-            let body = if matches!(*endpoint, BATCH_APP_KEY | STAFF_JOB_LIST) {
-                json!({"ret_code": code, "ret_msg": message(code)})
-            } else {
-                json!({"retCode": code, "retMsg": message(code)})
-            };
-            (StatusCode::OK, code.to_string(), Bytes::from(body.to_string()))
-        }
+        Err(code) => (StatusCode::OK, code.to_string(), error_body(&call.path, code)),
     }
+}
+
+/// The error envelope of the endpoint at `path` (its table's spelling), with `code`.
+pub(super) fn error_body(path: &str, code: &str) -> Bytes {
+    let snake = [BATCH_APP_KEY.path, STAFF_JOB_LIST.path].contains(&path);
+    let body = if snake {
+        json!({"ret_code": code, "ret_msg": message(code)})
+    } else {
+        json!({"retCode": code, "retMsg": message(code)})
+    };
+    Bytes::from(body.to_string())
 }
 
 /// A parameter as a string: from the JSON body of a POST, from the query of a GET.
@@ -182,7 +185,7 @@ fn check(state: &State, call: &Call, endpoint: &PlatformEndpoint) -> Result<Byte
         return Err("910004");
     }
     // getTenantList and getStaffLogInfos sign a ts in milliseconds, the others in seconds.
-    let now = jiff::Timestamp::now();
+    let now = super::now(state);
     let (now, skew) = if with_token {
         (now.as_millisecond(), i64::try_from(TS_SKEW.as_millis()).unwrap_or(i64::MAX))
     } else {

@@ -206,7 +206,10 @@ fn check_token(
     };
     let tokens = lock(&state.tokens);
     let valid = tokens.companies.values().any(|c| {
-        c.current.as_ref().is_some_and(|(current, expires)| current == token && Instant::now() < *expires)
+        !c.always_expired
+            && c.current
+                .as_ref()
+                .is_some_and(|(current, expires)| current == token && Instant::now() < *expires)
     });
     if valid { Ok(()) } else { Err(expired) }
 }

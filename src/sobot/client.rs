@@ -246,6 +246,9 @@ fn parse_token(body: &Value) -> Result<(Secret, Duration), UpstreamError> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -20,7 +20,8 @@ use serde_json::Value;
 /// each; returns the value and how many items were skipped.
 pub(crate) fn parse(body: impl Read, max_items: usize) -> Result<(Value, u64), serde_json::Error> {
     let dropped = Cell::new(0);
-    let mut json = serde_json::Deserializer::from_reader(body);
+    // serde_json reads a reader byte by byte: through a buffer, that is a copy, not a call.
+    let mut json = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 * 1024, body));
     let value =
         Value::deserialize(Capped { inner: &mut json, cap: Cap { max: max_items, dropped: &dropped } })?;
     json.end()?;
@@ -55,7 +56,8 @@ impl Read for Chunks {
                 continue;
             }
             let n = buf.len().min(front.len());
-            buf[..n].copy_from_slice(&front.split_to(n));
+            buf[..n].copy_from_slice(&front[..n]);
+            bytes::Buf::advance(front, n);
             return Ok(n);
         }
         Ok(0)

@@ -122,10 +122,13 @@ impl UpstreamError {
 
     /// An API error with the upstream message cut to a sane length.
     ///
-    /// The code is kept as sent (it is logged); [`UpstreamError::code_label`] bounds the label.
+    /// The code is kept as sent (it is logged), cut to 32 characters like the message;
+    /// [`UpstreamError::code_label`] bounds the label.
     pub fn api(code: impl Into<String>, message: &str) -> Self {
+        let code: String = code.into();
+        let code = if code.chars().count() > 32 { code.chars().take(32).collect() } else { code };
         let message: String = message.chars().take(160).collect();
-        UpstreamError::Api { code: code.into(), message }
+        UpstreamError::Api { code, message }
     }
 
     /// The same error with every occurrence of `secrets` in the upstream's text replaced: an
@@ -152,7 +155,9 @@ impl UpstreamError {
             UpstreamError::Connect
         } else if let Some(status) = err.status() {
             UpstreamError::Http(status.as_u16())
-        } else if err.is_request() || err.is_body() {
+        } else if err.is_request() || err.is_body() || err.is_decode() {
+            // A body that breaks off while it is read is a decode error to reqwest (the JSON is
+            // parsed here, never by reqwest): the connection broke.
             UpstreamError::Reset
         } else {
             UpstreamError::InvalidResponse("transport error while reading the response".to_string())
@@ -266,5 +271,14 @@ mod tests {
         assert_eq!(UpstreamError::api("-35", "").code_label(), "-35");
         assert_eq!(UpstreamError::api("", "").code_label(), "invalid_code");
         assert_eq!(UpstreamError::Http(503).code_label(), "http_503");
+    }
+
+    #[test]
+    fn a_huge_code_is_cut_in_the_error() {
+        // Found by the fuzz target: a 400-digit ret_code went whole into the error and the log.
+        let e = UpstreamError::api("9".repeat(400), "x");
+        assert_eq!(e.to_string(), format!("upstream error {}: x", "9".repeat(32)));
+        assert_eq!(e.code_label(), "invalid_code");
+        assert_eq!(UpstreamError::api("名".repeat(40), "").to_string().chars().count(), 15 + 32 + 2);
     }
 }

@@ -14,6 +14,8 @@ mod error;
 mod hint;
 
 use crate::telemetry::Telemetry;
+#[cfg(test)]
+pub(crate) use capped::parse as parse_capped;
 pub(crate) use error::out_of_files;
 pub use error::{DOCUMENTED_CODES, UpstreamError};
 pub use hint::{Origins, hint};
@@ -137,6 +139,7 @@ impl Upstream {
         let url = format!("{}{path}", self.base_url);
         let request = build(&self.client, url.clone());
         let started = Instant::now();
+        let mut in_flight = InFlight { telemetry: &self.telemetry, endpoint, done: false };
         let result = send_json(request, self.max_items)
             .await
             .and_then(|(body, dropped)| {
@@ -146,6 +149,7 @@ impl Upstream {
                 check(body)
             })
             .map_err(|e| e.at(endpoint, &url));
+        in_flight.done = true;
         let code = match &result {
             Ok(_) => ok_code.to_string(),
             Err(e) => e.code_label(),
@@ -171,6 +175,28 @@ impl Upstream {
             );
         } else {
             debug!(endpoint, dropped, "answer items skipped past the cap");
+        }
+    }
+}
+
+/// A request on its way: one that is dropped before its answer (its cycle's deadline cut it off,
+/// which happens before its own timeout when the interval is shorter) is counted as `deadline`
+/// rather than not at all.
+struct InFlight<'a> {
+    telemetry: &'a Telemetry,
+    endpoint: &'a str,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            debug!(
+                endpoint = self.endpoint,
+                code = "deadline",
+                "upstream call cut off by the cycle's deadline"
+            );
+            self.telemetry.count_request(self.endpoint, "deadline");
         }
     }
 }

@@ -43,9 +43,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
-use super::{Routes, respond};
+use super::{Access, Routes, respond};
 use crate::exposition::{Chunk, Key, Published};
 use crate::telemetry::{self, HTTP_CONNECTIONS, HTTP_CONNECTIONS_CLOSED, HTTP_MAX_CONNECTIONS};
 use crate::upstream::out_of_files;
@@ -282,11 +283,13 @@ fn victim(conns: &HashMap<u64, Arc<ConnState>>) -> Option<u64> {
     idle.map(|(id, _)| *id).or_else(stalled)
 }
 
-/// Serves until `shutdown` resolves; then closes the connections that serve no request and lets
-/// the others finish (up to [`DRAIN_TIMEOUT`]).
+/// Serves on every listener until `shutdown` resolves; then closes the connections that serve no
+/// request and lets the others finish (up to [`DRAIN_TIMEOUT`]). `routes` is cloned per listener
+/// with its address; `access` is the web config (TLS, basic auth) and its checker.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     routes: Routes,
+    access: Access,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -309,41 +312,70 @@ pub(crate) async fn serve(
     publish_changes();
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut accept_warned: Option<Instant> = None;
+    // One accept task per listener; the connections come to one loop (one limit for all).
+    let (accepted_tx, mut accepted) = tokio::sync::mpsc::channel(16);
+    let acceptors: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| {
+            let mut routes = routes.clone();
+            routes.address = listener.local_addr().unwrap_or(routes.address);
+            tokio::spawn(accept(listener, routes, server.clone(), accepted_tx.clone()))
+        })
+        .collect();
+    drop(accepted_tx);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        if accept_warned.is_none_or(|at| at.elapsed() >= ACCEPT_WARN_EVERY) {
-                            warn!(error = %e, "accept failed; retrying (logged at most once a minute)");
-                            accept_warned = Some(Instant::now());
-                        }
-                        // Out of file descriptors: an idle connection gives one back.
-                        if !(out_of_files(&e) && server.close_one_idle()) {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                        continue;
-                    }
-                };
+            next = accepted.recv() => {
+                let Some((stream, peer, routes)) = next else { break };
                 let Some((id, state)) = server.admit() else {
                     debug!(%peer, "connection refused: every connection is sending a response");
                     continue;
                 };
-                let task = Connection { id, state, server: server.clone(), routes: routes.clone() };
+                let task = Connection { id, state, server: server.clone(), routes, access: access.clone() };
                 tokio::spawn(task.run(stream, peer, stopped.clone()));
             }
             _ = publish.tick() => publish_changes(),
             () = &mut shutdown => break,
         }
     }
-    drop(listener);
+    // Dropping the accept tasks closes the listeners.
+    for acceptor in acceptors {
+        acceptor.abort();
+    }
     info!("shutting down: finishing in-flight requests");
     let _ = stop.send(true);
     if tokio::time::timeout(DRAIN_TIMEOUT, server.all_gone()).await.is_err() {
         warn!("in-flight requests did not finish within {}s", DRAIN_TIMEOUT.as_secs());
+    }
+}
+
+/// Accepts the connections of one listener and hands them to the server's loop.
+async fn accept(
+    listener: TcpListener,
+    routes: Routes,
+    server: Arc<Server>,
+    to: tokio::sync::mpsc::Sender<(TcpStream, std::net::SocketAddr, Routes)>,
+) {
+    let mut warned: Option<Instant> = None;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                if to.send((stream, peer, routes.clone())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                if warned.is_none_or(|at| at.elapsed() >= ACCEPT_WARN_EVERY) {
+                    warn!(error = %e, "accept failed; retrying (logged at most once a minute)");
+                    warned = Some(Instant::now());
+                }
+                // Out of file descriptors: an idle connection gives one back.
+                if !(out_of_files(&e) && server.close_one_idle()) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 }
 
@@ -353,19 +385,59 @@ struct Connection {
     state: Arc<ConnState>,
     server: Arc<Server>,
     routes: Routes,
+    access: Access,
 }
 
 impl Connection {
     async fn run(self, stream: TcpStream, peer: std::net::SocketAddr, mut stopped: watch::Receiver<bool>) {
         let limits = &self.server.limits;
         let io = TimedIo::new(stream, limits.write_timeout, self.state.clone(), self.server.clone());
+        let Some(tls) = self.access.web.as_ref().and_then(|web| web.current().tls.clone()) else {
+            return self.serve(io, peer, stopped).await;
+        };
+        // The handshake counts as waiting for a request: the idle timeout bounds it, and the
+        // connection limit may close it.
+        let handshake = tokio::time::timeout(limits.idle_timeout, TlsAcceptor::from(tls).accept(io));
+        let outcome = tokio::select! {
+            outcome = handshake => outcome,
+            () = self.state.kill.notified() => {
+                self.server.remove(self.id);
+                return;
+            }
+            _ = stopped.wait_for(|stop| *stop) => {
+                self.server.remove(self.id);
+                return;
+            }
+        };
+        match outcome {
+            Ok(Ok(stream)) => self.serve(stream, peer, stopped).await,
+            Ok(Err(e)) => {
+                debug!(%peer, error = %e, "TLS handshake failed");
+                self.server.remove(self.id);
+            }
+            Err(_) => {
+                debug!(%peer, "TLS handshake timed out");
+                if self.server.remove(self.id) {
+                    self.server.count_close(Reason::IdleTimeout);
+                }
+            }
+        }
+    }
+
+    /// Serves HTTP/1.1 over `io` (plain or TLS) within the limits.
+    async fn serve<I>(self, io: I, peer: std::net::SocketAddr, mut stopped: watch::Receiver<bool>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let limits = &self.server.limits;
         let (routes, state, server) = (self.routes.clone(), self.state.clone(), self.server.clone());
+        let access = self.access.clone();
         let service = service_fn(move |req| {
             state.serving.fetch_add(1, Ordering::AcqRel);
             let guard = Serving { state: state.clone(), server: server.clone() };
-            let routes = routes.clone();
+            let (routes, access) = (routes.clone(), access.clone());
             async move {
-                let response = respond(&routes, &req).await;
+                let response = respond(&routes, &access, &req).await;
                 Ok::<_, Infallible>(response.map(|body| Tracked { body, _guard: guard }))
             }
         });

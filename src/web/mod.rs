@@ -4,11 +4,18 @@
 //! discovery completed, 503 before), `/-/reload` (with `--web.enable-lifecycle`).
 //!
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
-//! encoded chunks. [`conn`] runs the connections within their limits.
+//! encoded chunks. [`conn`] runs the connections within their limits, on every listener
+//! ([`listen`]); [`webconfig`] is `--web.config.file` (TLS, headers, basic auth checked by
+//! [`auth`]). Everything is behind the web config except `/healthz`, `/-/healthy` and `/-/ready`,
+//! which stay open for liveness and readiness probes (they tell nothing but "the process serves"
+//! and "the first collection is done").
 
+pub mod auth;
 pub mod conn;
 pub mod healthcheck;
 pub mod landing;
+pub mod listen;
+pub mod webconfig;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,7 +24,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{
-    ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, VARY,
+    ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue,
+    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
@@ -87,19 +95,85 @@ pub struct Routes {
     pub process_stats: Arc<crate::process::ProcessStats>,
 }
 
-/// Serves until `shutdown` resolves within `limits` (see [`conn`]); then closes the connections
-/// that serve no request and lets in-flight requests finish (up to 10 s).
+/// Serves plain HTTP until `shutdown` resolves within `limits` (see [`conn`]); then closes the
+/// connections that serve no request and lets in-flight requests finish (up to 10 s).
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    conn::serve(listener, routes, limits, shutdown).await;
+    conn::serve(vec![listener], routes, Access::default(), limits, shutdown).await;
 }
 
-/// The answer to one request.
-async fn respond(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
+/// Like [`serve`], on every listener, behind the web config `web` (`--web.config.file`).
+pub async fn serve_all(
+    listeners: Vec<TcpListener>,
+    routes: Routes,
+    web: Option<Arc<webconfig::WebConfig>>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let access = Access { web, gate: Arc::default() };
+    conn::serve(listeners, routes, access, limits, shutdown).await;
+}
+
+/// The web config a server runs behind, and its basic-auth checker.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Access {
+    web: Option<Arc<webconfig::WebConfig>>,
+    gate: Arc<auth::Gate>,
+}
+
+/// The answer to one request: the web config's checks, the route, the web config's headers.
+async fn respond(routes: &Routes, access: &Access, req: &Request<Incoming>) -> Response<Reply> {
+    let Some(web) = access.web.as_ref().map(|web| web.current()) else {
+        return route(routes, req).await;
+    };
+    let mut response = match req.uri().path() {
+        "/healthz" | "/-/healthy" | "/-/ready" => route(routes, req).await,
+        _ => guarded(routes, access, &web, req).await,
+    };
+    let headers = response.headers_mut();
+    for (name, value) in &web.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    response
+}
+
+/// The rate limit and basic auth, then the route.
+async fn guarded(
+    routes: &Routes,
+    access: &Access,
+    web: &webconfig::Loaded,
+    req: &Request<Incoming>,
+) -> Response<Reply> {
+    if !access.gate.within_rate(web.rate_limit) {
+        return plain(StatusCode::TOO_MANY_REQUESTS, "too many requests (rate_limit of --web.config.file)\n");
+    }
+    if !web.users.is_empty() {
+        let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
+        match access.gate.check(&web.users, authorization).await {
+            auth::Verdict::Allowed => {}
+            auth::Verdict::Denied => {
+                let mut response = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"sobot_exporter\""));
+                return response;
+            }
+            auth::Verdict::Busy => {
+                let mut response = plain(StatusCode::TOO_MANY_REQUESTS, "too many password checks; retry\n");
+                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                return response;
+            }
+        }
+    }
+    route(routes, req).await
+}
+
+/// The route's answer.
+async fn route(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
     if req.uri().path() == "/-/reload" {
         return reload(routes, req).await;
     }

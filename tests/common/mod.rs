@@ -150,6 +150,11 @@ impl Exporter {
         &self.dir
     }
 
+    /// The process id (for its `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://ADDR`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
@@ -185,11 +190,6 @@ impl Exporter {
         let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')));
         let kib = line.and_then(|l| l.split_whitespace().nth(1)).and_then(|kib| kib.parse().ok());
         kib.unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Sends SIGTERM without waiting.

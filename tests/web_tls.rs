@@ -1,0 +1,332 @@
+//! `--web.config.file` with the real binary: TLS with a CA and certificates made here, a real TLS
+//! client (reqwest with rustls), client certificates, basic auth, a certificate renewed while
+//! running, bad files refused at start; several listen addresses and systemd's sockets.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+
+/// A certificate authority made for one test.
+struct Ca {
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        let cert = params.self_signed(&key).expect("CA certificate");
+        Ca { pem: cert.pem(), issuer: Issuer::new(params, key) }
+    }
+
+    /// A certificate for `127.0.0.1` and `localhost` (`server`) or a client: (certificate PEM,
+    /// key PEM, certificate DER).
+    fn issue(&self, name: &str, server: bool) -> (String, String, Vec<u8>) {
+        let key = KeyPair::generate().expect("key");
+        let sans = if server { vec!["127.0.0.1".to_string(), "localhost".to_string()] } else { Vec::new() };
+        let mut params = CertificateParams::new(sans).expect("params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![if server {
+            ExtendedKeyUsagePurpose::ServerAuth
+        } else {
+            ExtendedKeyUsagePurpose::ClientAuth
+        }];
+        let cert = params.signed_by(&key, &self.issuer).expect("certificate");
+        (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+    }
+}
+
+/// A client trusting `ca` only, presenting `identity` (certificate and key PEM) if given; new
+/// connections every time, so that each request makes a handshake.
+fn tls_client(ca: &Ca, identity: Option<(&str, &str)>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem.as_bytes()).expect("CA")])
+        .tls_info(true)
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5));
+    if let Some((cert, key)) = identity {
+        builder = builder
+            .identity(reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).expect("identity"));
+    }
+    builder.build().expect("client")
+}
+
+/// The TLS server's certificate in the response.
+fn served_certificate(response: &reqwest::Response) -> Vec<u8> {
+    let info = response.extensions().get::<reqwest::tls::TlsInfo>().expect("TLS info");
+    info.peer_certificate().expect("a certificate").to_vec()
+}
+
+/// Writes `content` to `dir/name` in one step (a rename), as certificate tools do.
+fn replace_file(dir: &Path, name: &str, content: &str) {
+    let staged = write_file(dir, &format!(".{name}.new"), content);
+    std::fs::rename(staged, dir.join(name)).expect("rename");
+}
+
+/// Runs the binary with the fixture credentials and `args`; (exit code, stderr).
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sobot_exporter"))
+        .args(args)
+        .env("SOBOT_APP_ID", APP_ID)
+        .env("SOBOT_APP_KEY", APP_KEY)
+        .output()
+        .expect("runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+const GOOD_TLS: &str = "tls_server_config:\n  cert_file: tls/server.crt\n  key_file: tls/server.key\n";
+
+/// A directory with `web.yml` (`yaml`), the CA, and a server certificate in `tls/`.
+fn tls_dir(name: &str, ca: &Ca, yaml: &str) -> (TempDir, Vec<u8>) {
+    let dir = temp_dir(name);
+    std::fs::create_dir_all(dir.join("tls")).expect("dir");
+    let (cert, key, der) = ca.issue("first", true);
+    write_file(&dir.join("tls"), "server.crt", &cert);
+    write_file(&dir.join("tls"), "server.key", &key);
+    write_file(&dir, "ca.crt", &ca.pem);
+    write_file(&dir, "web.yml", yaml);
+    (dir, der)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls_client_scrapes_and_plain_http_to_the_tls_port_fails() {
+    let sim = fixture_simulator().await;
+    let ca = Ca::new("test CA");
+    // Relative paths resolve against the web config's directory, not the working directory.
+    let (dir, der) = tls_dir("tls_scrape", &ca, GOOD_TLS);
+    let web = dir.join("web.yml");
+    let exporter =
+        Exporter::start("tls_scrape", &sim.base_url(), &["--web.config.file", web.to_str().expect("path")])
+            .await;
+    let client = tls_client(&ca, None);
+    let url = format!("https://{}/metrics", exporter.addr);
+    let response = client.get(&url).send().await.expect("TLS scrape");
+    assert_eq!(response.status(), 200);
+    assert_eq!(served_certificate(&response), der);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("sobot_exporter_build_info"), "{body}");
+    let plain = http().get(exporter.url("/metrics")).send().await;
+    assert!(plain.is_err(), "plain HTTP to the TLS port must fail: {:?}", plain.map(|r| r.status()));
+    assert!(exporter.logs().contains("\"tls\":true"), "{}", exporter.logs());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn require_and_verify_client_cert_accepts_the_ca_s_clients_only() {
+    let sim = fixture_simulator().await;
+    let ca = Ca::new("test CA");
+    let yaml =
+        format!("{GOOD_TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n");
+    let (dir, _) = tls_dir("mtls", &ca, &yaml);
+    let web = dir.join("web.yml");
+    let exporter =
+        Exporter::start("mtls", &sim.base_url(), &["--web.config.file", web.to_str().expect("path")]).await;
+    let url = format!("https://{}/metrics", exporter.addr);
+
+    let (cert, key, _) = ca.issue("prometheus", false);
+    let signed = tls_client(&ca, Some((&cert, &key))).get(&url).send().await.expect("a client of the CA");
+    assert_eq!(signed.status(), 200);
+
+    let none = tls_client(&ca, None).get(&url).send().await;
+    assert!(none.is_err(), "no client certificate: {:?}", none.map(|r| r.status()));
+
+    let foreign = Ca::new("another CA");
+    let (cert, key, _) = foreign.issue("intruder", false);
+    let refused = tls_client(&ca, Some((&cert, &key))).get(&url).send().await;
+    assert!(refused.is_err(), "a certificate of another CA: {:?}", refused.map(|r| r.status()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_auth_guards_everything_but_the_health_checks() {
+    let sim = fixture_simulator().await;
+    let dir = temp_dir("basic_auth");
+    // Cost 4 keeps the test fast; operators use 10 or more.
+    let hash = bcrypt::hash("s3cret", 4).expect("hash");
+    let web = write_file(
+        &dir,
+        "web.yml",
+        &format!(
+            "basic_auth_users:\n  prometheus: {hash}\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+        ),
+    );
+    let exporter =
+        Exporter::start("basic_auth", &sim.base_url(), &["--web.config.file", web.to_str().expect("path")])
+            .await;
+    let client = http();
+    let right = client.get(exporter.url("/metrics")).basic_auth("prometheus", Some("s3cret")).send().await;
+    let right = right.expect("request");
+    assert_eq!(right.status(), 200);
+    assert_eq!(right.headers()["x-frame-options"], "deny");
+
+    let wrong = client.get(exporter.url("/metrics")).basic_auth("prometheus", Some("guess")).send().await;
+    let wrong = wrong.expect("request");
+    assert_eq!(wrong.status(), 401);
+    let unknown = client.get(exporter.url("/metrics")).basic_auth("root", Some("s3cret")).send().await;
+    assert_eq!(unknown.expect("request").status(), 401);
+
+    for path in ["/metrics", "/", "/sd", "/probe?target=x", "/-/reload", "/nope"] {
+        let missing = client.get(exporter.url(path)).send().await.expect("request");
+        assert_eq!(missing.status(), 401, "{path}");
+        let challenge = missing.headers().get("www-authenticate").expect("WWW-Authenticate");
+        assert!(challenge.to_str().expect("text").starts_with("Basic "), "{challenge:?}");
+        assert_eq!(missing.headers()["x-frame-options"], "deny", "the headers are on every response");
+    }
+    // Liveness probes need no password.
+    for path in ["/healthz", "/-/healthy"] {
+        assert_eq!(client.get(exporter.url(path)).send().await.expect("request").status(), 200, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_renewed_certificate_is_served_without_a_restart_and_a_bad_one_is_logged_once() {
+    let sim = fixture_simulator().await;
+    let ca = Ca::new("test CA");
+    let (dir, first) = tls_dir("tls_renew", &ca, GOOD_TLS);
+    let web = dir.join("web.yml");
+    let exporter =
+        Exporter::start("tls_renew", &sim.base_url(), &["--web.config.file", web.to_str().expect("path")])
+            .await;
+    let client = tls_client(&ca, None);
+    let url = format!("https://{}/healthz", exporter.addr);
+    let served = || async { served_certificate(&client.get(&url).send().await.expect("TLS request")) };
+    assert_eq!(served().await, first);
+
+    let (cert, key, second) = ca.issue("second", true);
+    replace_file(&dir.join("tls"), "server.key", &key);
+    replace_file(&dir.join("tls"), "server.crt", &cert);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while served().await != second {
+        assert!(Instant::now() < deadline, "the renewed certificate was not served: {}", exporter.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A broken certificate: the last good one stays, and the problem is logged once.
+    replace_file(&dir.join("tls"), "server.crt", "not a certificate\n");
+    let failures = || exporter.logs().matches("web config not reloaded").count();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while failures() == 0 {
+        assert!(Instant::now() < deadline, "the bad certificate was not reported: {}", exporter.logs());
+        assert_eq!(served().await, second);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Several more re-check periods, with handshakes in each.
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert_eq!(served().await, second);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(failures(), 1, "{}", exporter.logs());
+    assert!(exporter.logs().contains("cert_file"), "the line names the field: {}", exporter.logs());
+}
+
+#[test]
+fn a_bad_web_config_exits_2_with_one_line() {
+    let ca = Ca::new("test CA");
+    let (dir, _) = tls_dir("tls_bad", &ca, GOOD_TLS);
+    let cases = [
+        (
+            "  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n",
+            "cipher_suites: TLS_RSA_WITH_AES_128_CBC_SHA is not supported by rustls",
+        ),
+        ("  min_version: TLS10\n", "min_version: TLS10 is not supported: rustls speaks TLS 1.2 and 1.3 only"),
+        ("  client_auth_type: RequireAndVerifyClientCert\n", "client_ca_file is needed"),
+        ("  cert_fiel: x\n", "cert_fiel"),
+    ];
+    for (extra, want) in cases {
+        let web = write_file(&dir, "web.yml", &format!("{GOOD_TLS}{extra}"));
+        let (code, stderr) = run(&["--web.config.file", web.to_str().expect("path")]);
+        assert_eq!(code, Some(2), "{extra}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        let prefix = format!("sobot_exporter: --web.config.file {}: tls_server_config: ", web.display());
+        assert!(stderr.starts_with(&prefix) && stderr.contains(want), "{extra}: {stderr}");
+    }
+    // A certificate file that is not there, and a key that is not the certificate's.
+    let web = write_file(
+        &dir,
+        "web.yml",
+        "tls_server_config:\n  cert_file: nope.crt\n  key_file: tls/server.key\n",
+    );
+    let (code, stderr) = run(&["--web.config.file", web.to_str().expect("path"), "--config.check"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cert_file {}: no such file", dir.join("nope.crt").display())),
+        "{stderr}"
+    );
+    let (_, other_key, _) = ca.issue("other", true);
+    write_file(&dir, "other.key", &other_key);
+    let web = write_file(
+        &dir,
+        "web.yml",
+        "tls_server_config:\n  cert_file: tls/server.crt\n  key_file: other.key\n",
+    );
+    let (code, stderr) = run(&["--web.config.file", web.to_str().expect("path")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("the key does not belong to the certificate"), "{stderr}");
+    assert!(!stderr.contains("PRIVATE KEY"), "{stderr}");
+}
+
+/// The addresses of the "listening" line.
+fn addresses(exporter: &Exporter) -> Vec<String> {
+    let logs = exporter.logs();
+    let line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "sobot_exporter listening")
+        .expect("the listening line");
+    line["addresses"].as_str().expect("addresses").split(',').map(str::to_string).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_listen_address_serves_the_same_routes() {
+    let sim = fixture_simulator().await;
+    let exporter =
+        Exporter::start("two_addresses", &sim.base_url(), &["--web.listen-address", "[::1]:0"]).await;
+    let addresses = addresses(&exporter);
+    assert_eq!(addresses.len(), 2, "{addresses:?}");
+    assert!(addresses[1].starts_with("[::1]:"), "{addresses:?}");
+    for address in &addresses {
+        let response = http().get(format!("http://{address}/metrics")).send().await.expect("scrape");
+        assert_eq!(response.status(), 200, "{address}");
+        assert!(response.text().await.expect("body").contains("sobot_exporter_build_info"), "{address}");
+    }
+}
+
+/// Binds a socket on 127.0.0.1, passes it as descriptor 3 with `LISTEN_FDS` and `LISTEN_PID`
+/// (as systemd does) and `exec`s the exporter.
+const SOCKET_ACTIVATE: &str = "import os, socket, sys
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(16)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ['LISTEN_FDS'] = '1'
+os.environ['LISTEN_PID'] = str(os.getpid())
+os.execv(sys.argv[1], sys.argv[1:])";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_systemd_socket_is_used_instead_of_binding() {
+    let sim = fixture_simulator().await;
+    let env = [("SOBOT_APP_ID", APP_ID), ("SOBOT_APP_KEY", APP_KEY)];
+    let wrapper = ["python3", "-c", SOCKET_ACTIVATE];
+    let exporter =
+        Exporter::start_wrapped("systemd", &sim.base_url(), &["--web.systemd-socket"], &env, &wrapper).await;
+    assert_eq!(addresses(&exporter).len(), 1);
+    let response = http().get(exporter.url("/metrics")).send().await.expect("scrape");
+    assert_eq!(response.status(), 200);
+
+    // Without systemd's variables: one line, exit 2.
+    let (code, stderr) = run(&["--web.systemd-socket"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.starts_with("sobot_exporter: --web.systemd-socket: systemd passed no socket"), "{stderr}");
+}
