@@ -111,6 +111,7 @@ pub async fn run(
         lock: tokio::sync::Mutex::new(()),
     });
     reloader.loaded(true);
+    let process_stats = Arc::new(crate::process::ProcessStats::new(&board));
     let routes = Routes {
         telemetry_path: process.telemetry_path.clone().into(),
         board,
@@ -118,6 +119,7 @@ pub async fn run(
         address,
         reloader: process.enable_lifecycle.then(|| reloader.clone()),
         process: process_telemetry,
+        process_stats,
     };
     // The company and the platform now; tenants whenever discovery finds them; again on a reload.
     let follow = tokio::spawn(targets::follow(targets.clone(), config_rx, targets.discovered()));

@@ -10,6 +10,8 @@ use crate::secret::{mask_credentials, redact};
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// `ts=… level=… msg=… key=value`, one line per event (the Prometheus default).
+    Logfmt,
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -123,7 +125,7 @@ pub struct Cli {
     pub log_level: LogLevel,
 
     /// Log format.
-    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     pub log_format: LogFormat,
 
     /// Enable the lifecycle endpoint POST /-/reload (off by default, as in Prometheus). SIGHUP
@@ -196,8 +198,8 @@ mod tests {
             l,
             "invalid value 'verbose' for '--log.level <LOG_LEVEL>' [possible values: error, warn, info, debug]"
         );
-        let l = line(&["--log.format", "logfmt"], &none);
-        assert!(l.ends_with("[possible values: text, json]"), "{l}");
+        let l = line(&["--log.format", "yaml"], &none);
+        assert!(l.ends_with("[possible values: logfmt, text, json]"), "{l}");
     }
 
     #[test]

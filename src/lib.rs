@@ -51,12 +51,14 @@
 //!   listener ([`web::listen`]: the listen addresses or systemd's sockets);
 //!   [`web::webconfig`]: `--web.config.file` (TLS with rustls, client certificates, headers,
 //!   re-read when its files change), [`web::auth`]: basic auth against bcrypt hashes.
-//! - [`telemetry`]: the exporter's own metrics, per target and process-wide.
+//! - [`telemetry`]: the exporter's own metrics, per target and process-wide; [`process`]: the
+//!   `process_*` metrics from `/proc/self`, read when `/metrics` is asked for.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
 //! - [`rules`]: the Prometheus recording and alerting rules, rendered from one table
 //!   (`cargo run --example rules -- --write`).
 //! - [`secret`], [`sign`]: credentials that never print, request signatures.
+//! - [`logging`]: `--log.level`, `--log.format` (logfmt by default, text, JSON).
 //! - [`build_info`]: version, revision, branch, build date and compiler (from `build.rs`).
 //! - `fuzz` (tests only): the mutators and checks of the fuzz targets, which sit in a `fuzz`
 //!   module beside the code each reaches (value grammar, config, every endpoint's decoder).
@@ -71,7 +73,9 @@ pub mod exposition;
 #[cfg(test)]
 pub(crate) mod fuzz;
 pub mod laaffic;
+pub mod logging;
 pub mod platform;
+pub mod process;
 pub mod reference;
 pub mod rules;
 pub mod secret;

@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use sobot_exporter::cli::{self, Cli, LogFormat};
+use sobot_exporter::cli::{self, Cli};
 use sobot_exporter::demo::Demo;
 use sobot_exporter::web::{self, healthcheck};
 use sobot_exporter::{app, config};
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -65,7 +64,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.process);
+    sobot_exporter::logging::init(config.process.log_level, config.process.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -80,20 +79,6 @@ fn main() -> ExitCode {
             tracing::error!("{e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Our own logs at the chosen level; dependencies only at `warn`, so that no library's debug
-/// output (request headers) can reach the log.
-fn init_logging(config: &config::Settings) {
-    let filter = EnvFilter::new(format!("warn,sobot_exporter={}", config.log_level.as_str()));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match config.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
 

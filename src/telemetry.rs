@@ -84,6 +84,23 @@ pub const PLATFORM_DISCOVERY_SUCCESS: &str = "sobot_exporter_platform_discovery_
 /// `sobot_exporter_platform_tenants_served`.
 pub const PLATFORM_TENANTS_SERVED: &str = "sobot_exporter_platform_tenants_served";
 
+/// `process_cpu_seconds_total`.
+pub const PROCESS_CPU_SECONDS: &str = "process_cpu_seconds_total";
+/// `process_resident_memory_bytes`.
+pub const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
+/// `process_virtual_memory_bytes`.
+pub const PROCESS_VIRTUAL_MEMORY: &str = "process_virtual_memory_bytes";
+/// `process_virtual_memory_max_bytes`.
+pub const PROCESS_VIRTUAL_MEMORY_MAX: &str = "process_virtual_memory_max_bytes";
+/// `process_open_fds`.
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+/// `process_max_fds`.
+pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+/// `process_start_time_seconds`.
+pub const PROCESS_START_TIME: &str = "process_start_time_seconds";
+/// `process_threads`.
+pub const PROCESS_THREADS: &str = "process_threads";
+
 /// Every self-metric.
 pub static SELF_METRICS: &[SelfMetric] = &[
     metric(
@@ -213,6 +230,20 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         &["reason"],
         "HTTP connections the server closed, by reason: limit (closed to make room, or refused, at --web.max-connections), write_timeout (a response made no progress for --web.write-timeout), idle_timeout (no complete request header within --web.idle-timeout), max_age (open longer than --web.max-connection-age).",
     ),
+    // The process metrics (`crate::process`): names and HELP texts of the Go client's collector.
+    metric(PROCESS_CPU_SECONDS, Kind::Counter, &[], "Total user and system CPU time spent in seconds."),
+    metric(PROCESS_OPEN_FDS, Kind::Gauge, &[], "Number of open file descriptors."),
+    metric(PROCESS_MAX_FDS, Kind::Gauge, &[], "Maximum number of open file descriptors."),
+    metric(PROCESS_VIRTUAL_MEMORY, Kind::Gauge, &[], "Virtual memory size in bytes."),
+    metric(
+        PROCESS_VIRTUAL_MEMORY_MAX,
+        Kind::Gauge,
+        &[],
+        "Maximum amount of virtual memory available in bytes.",
+    ),
+    metric(PROCESS_RESIDENT_MEMORY, Kind::Gauge, &[], "Resident memory size in bytes."),
+    metric(PROCESS_START_TIME, Kind::Gauge, &[], "Start time of the process since unix epoch in seconds."),
+    metric(PROCESS_THREADS, Kind::Gauge, &[], "Number of OS threads in the process."),
     metric(
         TOKEN_REFRESHES,
         Kind::Counter,

@@ -9,13 +9,14 @@ use common::*;
 
 const SECS: Duration = Duration::from_secs(20);
 
+/// Whether a series is the exporter's own (`sobot_exporter_*`, `process_*`), not collected data.
+fn own(series: &str) -> bool {
+    series.starts_with("sobot_exporter_") || series.starts_with("process_")
+}
+
 /// Series of the collected data (not the exporter's own), as sorted text lines.
 fn data_lines(m: &Metrics) -> String {
-    m.series
-        .iter()
-        .filter(|(k, _)| !k.starts_with("sobot_exporter_"))
-        .map(|(k, v)| format!("{k} {v}\n"))
-        .collect()
+    m.series.iter().filter(|(k, _)| !own(k)).map(|(k, v)| format!("{k} {v}\n")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,7 +114,7 @@ async fn a_wrong_app_key_is_a_clear_error_not_a_crash() {
     assert!(!logs.contains("not-the-key"));
     assert!(!logs.contains("panicked"));
     // No collected data, and still serving.
-    assert!(m.series.keys().all(|k| k.starts_with("sobot_exporter_")));
+    assert!(m.series.keys().all(|k| own(k)));
     let status = exporter.terminate();
     assert_eq!(status.code(), Some(0));
 }

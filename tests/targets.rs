@@ -297,11 +297,12 @@ async fn serve(board: Arc<Board>, set: Arc<TargetSet>) -> String {
     let address = listener.local_addr().expect("address");
     let routes = sobot_exporter::web::Routes {
         telemetry_path: "/metrics".into(),
-        board,
+        board: board.clone(),
         targets: set,
         address,
         reloader: None,
         process: std::sync::Arc::new(sobot_exporter::telemetry::process_telemetry()),
+        process_stats: std::sync::Arc::new(sobot_exporter::process::ProcessStats::new(&board)),
     };
     tokio::spawn(sobot_exporter::web::serve(listener, routes, Default::default(), std::future::pending()));
     format!("http://{address}")

@@ -335,7 +335,7 @@ mod tests {
         assert_eq!(p.telemetry_path, "/metrics");
         assert_eq!(p.limits, crate::web::Limits::default());
         assert_eq!(p.limits.max_connections, 512);
-        assert_eq!((p.log_level, p.log_format, p.demo), (LogLevel::Info, LogFormat::Text, false));
+        assert_eq!((p.log_level, p.log_format, p.demo), (LogLevel::Info, LogFormat::Logfmt, false));
         assert_eq!(c.interval, Duration::from_secs(60));
         assert_eq!(c.windows, vec![Window::Today]);
         let names: Vec<String> = c.collectors.iter().map(CollectorKind::name).collect();

@@ -12,6 +12,8 @@ use crate::snapshot::Labels;
 pub enum Key {
     /// The exporter itself (`sobot_exporter_build_info`); listed first.
     Process,
+    /// The process's CPU, memory and descriptors (`process_*`), read on demand.
+    ProcessStats,
     /// A target, by id.
     Target(String),
 }

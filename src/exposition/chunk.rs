@@ -214,9 +214,14 @@ impl Collector for Merged {
                     let mut metric = encoder.encode_descriptor(base, help, None, MetricType::Counter)?;
                     for sample in samples {
                         let labels: &[(&str, String)] = &sample.labels;
-                        metric
-                            .encode_family(&labels)?
-                            .encode_counter::<NoLabelSet, _, f64>(&sample.value, None)?;
+                        // Without labels the library would write `name{}` (`process_cpu_seconds_total`).
+                        if labels.is_empty() {
+                            metric.encode_counter::<NoLabelSet, _, f64>(&sample.value, None)?;
+                        } else {
+                            metric
+                                .encode_family(&labels)?
+                                .encode_counter::<NoLabelSet, _, f64>(&sample.value, None)?;
+                        }
                     }
                 }
             }

@@ -11,6 +11,7 @@ mod discovery;
 mod jobs;
 mod run;
 mod shard;
+mod status;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +25,8 @@ pub(crate) use discovery::served;
 pub use discovery::{Tenant, desired, follow};
 pub use jobs::Job;
 pub use shard::Shard;
+pub(crate) use status::TargetStatus;
+pub use status::{CollectorStatus, LastError, Status, TargetView};
 
 use crate::config::CollectionConfig;
 use crate::exposition::{Board, Key, Publisher};
@@ -41,6 +44,9 @@ pub const KEEP_INTERVALS: u32 = 3;
 /// 1,000 tenants, 16 let 50 hanging tenants starve the other 950; at 256 they take at most 200
 /// places for one timeout, then back off.
 pub const MAX_CONCURRENT_CYCLES: usize = 256;
+
+/// The platform's discovery collector: its first cycle is the platform's first round.
+pub(crate) const DISCOVERY: &str = "platform_discovery";
 
 /// Which kind of target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +122,8 @@ pub struct Shared {
     /// The tenants the platform's discovery found for this replica; `None` until it first
     /// succeeds.
     pub(crate) discovered: watch::Sender<Option<Arc<Vec<Tenant>>>>,
+    /// What the landing page and `/-/ready` show.
+    pub status: Arc<Status>,
 }
 
 /// One HTTP client per vendor, with the settings it was built from.
@@ -145,6 +153,7 @@ impl Shared {
             http: Mutex::new(HttpClients::new(config)?),
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CYCLES)),
             discovered: watch::Sender::new(None),
+            status: Arc::default(),
         })
     }
 }
@@ -175,11 +184,13 @@ impl Shared {
 struct Running {
     spec: TargetSpec,
     publisher: Arc<Publisher>,
+    status: Arc<TargetStatus>,
     task: JoinHandle<()>,
 }
 
 impl Running {
-    fn stop(self) {
+    fn stop(self, status: &Status) {
+        status.remove(&self.status);
         // Retired first, so that the series are gone from the next scrape even if the task is
         // in the middle of a cycle.
         self.publisher.retire();
@@ -221,33 +232,41 @@ impl TargetSet {
         let count = desired.len();
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         let mut done = Reconciled::default();
+        let status = &self.shared.status;
         let ids: Vec<String> = running.keys().cloned().collect();
+        let mut starting = Vec::new();
         for id in ids {
             match desired.remove(&id) {
                 Some(spec) if running.get(&id).is_some_and(|r| r.spec.unchanged(&spec)) => {
                     if let Some(r) = running.get_mut(&id) {
+                        r.status.rename(&spec.name);
                         r.spec.name = spec.name;
                     }
                     done.kept += 1;
                 }
                 Some(spec) => {
                     if let Some(old) = running.remove(&id) {
-                        old.stop();
+                        old.stop(status);
                     }
-                    running.insert(id, self.start(spec, count));
+                    starting.push(spec);
                     done.replaced += 1;
                 }
                 None => {
                     if let Some(old) = running.remove(&id) {
-                        old.stop();
+                        old.stop(status);
                     }
                     done.removed += 1;
                 }
             }
         }
-        for (id, spec) in desired {
-            running.insert(id, self.start(spec, count));
-            done.added += 1;
+        done.added = desired.len();
+        starting.extend(desired.into_values());
+        // Every new entry is known before any of them runs (see `Status::first_round_done`).
+        let entries: Vec<Arc<TargetStatus>> =
+            starting.iter().map(|s| TargetStatus::new(&s.id, &s.name, s.kind)).collect();
+        status.register(entries.iter().cloned());
+        for (spec, entry) in starting.into_iter().zip(entries) {
+            running.insert(spec.id.clone(), self.start(spec, entry, count));
         }
         if done != (Reconciled { kept: done.kept, ..Reconciled::default() }) {
             info!(
@@ -287,6 +306,11 @@ impl TargetSet {
         self.shared.discovered.subscribe()
     }
 
+    /// What the targets' collectors did last, and whether the first collection is done.
+    pub fn status(&self) -> &Arc<Status> {
+        &self.shared.status
+    }
+
     /// The board the targets publish on.
     pub fn board(&self) -> &Arc<Board> {
         &self.shared.board
@@ -296,11 +320,11 @@ impl TargetSet {
     pub fn stop_all(&self) {
         let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
         for r in running.into_values() {
-            r.stop();
+            r.stop(&self.shared.status);
         }
     }
 
-    fn start(&self, spec: TargetSpec, targets: usize) -> Running {
+    fn start(&self, spec: TargetSpec, status: Arc<TargetStatus>, targets: usize) -> Running {
         let key = Key::Target(spec.id.clone());
         let publisher = Arc::new(self.shared.board.publisher(key, &spec.labels, spec.on_metrics));
         // Only tenants come in numbers: the company and the platform start at once.
@@ -308,8 +332,14 @@ impl TargetSet {
             TargetKind::Tenant => first_delay(&spec.id, spec.config.interval, targets),
             TargetKind::Company | TargetKind::Platform => Duration::ZERO,
         };
-        let task = tokio::spawn(run::run(spec.clone(), self.shared.clone(), publisher.clone(), delay));
-        Running { spec, publisher, task }
+        let task = tokio::spawn(run::run(
+            spec.clone(),
+            self.shared.clone(),
+            publisher.clone(),
+            status.clone(),
+            delay,
+        ));
+        Running { spec, publisher, status, task }
     }
 }
 

@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::jobs::{self, Job, Scheduled};
+use super::status::TargetStatus;
 use super::{KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
@@ -105,7 +106,13 @@ struct Outcome {
 }
 
 /// Runs a target until its task is aborted.
-pub(super) async fn run(spec: TargetSpec, shared: Arc<Shared>, publisher: Arc<Publisher>, delay: Duration) {
+pub(super) async fn run(
+    spec: TargetSpec,
+    shared: Arc<Shared>,
+    publisher: Arc<Publisher>,
+    status: Arc<TargetStatus>,
+    delay: Duration,
+) {
     let telemetry = Arc::new(Telemetry::new());
     let (scheduled, sobot) = jobs::build(&spec, &shared, &telemetry);
     let first = Instant::now() + delay;
@@ -127,7 +134,12 @@ pub(super) async fn run(spec: TargetSpec, shared: Arc<Shared>, publisher: Arc<Pu
             }
         })
         .collect();
-    let mut target = TargetState { spec, telemetry, publisher, failing: None, cycles: 0 };
+    status.set_collectors(slots.iter().map(|s| (s.name.clone(), s.interval)));
+    if status.nothing_to_collect() {
+        shared.status.first_round_done();
+    }
+    let mut target =
+        TargetState { spec, telemetry, publisher, status, shared: shared.clone(), failing: None, cycles: 0 };
     target.publish(&slots);
     let jobs: Arc<Vec<Scheduled>> = Arc::new(scheduled);
     let own = Arc::new(Semaphore::new(MAX_CYCLES_PER_TARGET));
@@ -248,6 +260,9 @@ struct TargetState {
     spec: TargetSpec,
     telemetry: Arc<Telemetry>,
     publisher: Arc<Publisher>,
+    /// Its entry on the landing page.
+    status: Arc<TargetStatus>,
+    shared: Arc<Shared>,
     /// The token failure the target last logged.
     failing: Option<UpstreamError>,
     cycles: u64,
@@ -269,6 +284,13 @@ impl TargetState {
         // A cycle longer than the interval delays the next one instead of bunching them.
         slot.next_due = (started + wait).max(now);
         let retry_in_s = wait.as_secs_f64();
+        let tenant = crate::upstream::Origins::tenant();
+        // A tenant's app id and key are the platform's, whatever the config's are.
+        let origins = if self.spec.kind == TargetKind::Tenant { &tenant } else { &self.spec.config.origins };
+        let report = match &result {
+            Ok(collected) => Ok(collected.series),
+            Err(e) => Err((e.to_string(), hint(e, origins))),
+        };
         match result {
             Ok(collected) => {
                 #[allow(clippy::cast_precision_loss)]
@@ -288,10 +310,6 @@ impl TargetState {
                 t.set_collector(COLLECTOR_SUCCESS, &slot.name, 0.0);
                 // Every failure line names the call (endpoint, URL without secrets), the code and
                 // what to do; the endpoint is the collector's when the failure was not a call's.
-                let tenant = crate::upstream::Origins::tenant();
-                // A tenant's app id and key are the platform's, whatever the config's are.
-                let origins =
-                    if self.spec.kind == TargetKind::Tenant { &tenant } else { &self.spec.config.origins };
                 if let Some(token) = token_error {
                     if self.failing.as_ref() != Some(&token) {
                         let (endpoint, url) = token.request().unwrap_or(("get_token", ""));
@@ -311,8 +329,32 @@ impl TargetState {
                 }
             }
         }
+        self.first_round(index, report);
         self.expire(slots);
         self.publish(slots);
+    }
+
+    /// Records a cycle's end on the status; when it ends the target's first round, says so (at
+    /// INFO for the company and the platform, at debug for a tenant) and tells readiness.
+    fn first_round(&self, index: usize, report: Result<usize, (String, String)>) {
+        let Some((succeeded, failed)) = self.status.cycle_done(index, report) else {
+            return;
+        };
+        let took_s = self.shared.status.uptime().as_secs_f64();
+        let id = &self.spec.id;
+        match self.spec.kind {
+            TargetKind::Company => {
+                info!(target_id = %id, succeeded, failed, took_s, "first collection completed");
+            }
+            TargetKind::Platform => {
+                let tenants = self.shared.discovered.borrow().as_ref().map_or(0, |t| t.len());
+                info!(target_id = %id, succeeded, failed, tenants, took_s, "first discovery completed");
+            }
+            TargetKind::Tenant => {
+                debug!(target_id = %id, succeeded, failed, took_s, "first collection completed");
+            }
+        }
+        self.shared.status.first_round_done();
     }
 
     /// Drops the samples of failing collectors whose last success is older than their keep-for
@@ -320,9 +362,10 @@ impl TargetState {
     fn expire(&self, slots: &mut [Slot]) -> bool {
         let now = Instant::now();
         let mut dropped = false;
-        for slot in slots.iter_mut() {
+        for (index, slot) in slots.iter_mut().enumerate() {
             if slot.expiry().is_some_and(|at| at <= now) {
                 slot.snapshot = None;
+                self.status.expired(index);
                 self.telemetry.set_collector(COLLECTOR_SERIES, &slot.name, 0.0);
                 let keep_for_s = (slot.interval * KEEP_INTERVALS).as_secs();
                 warn!(target_id = %self.spec.id, collector = %slot.name, keep_for_s, "dropping stale samples");

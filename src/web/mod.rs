@@ -1,16 +1,19 @@
 //! The HTTP server: `/metrics` (the cached exposition), `/probe?target=` (one tenant), `/sd`
-//! (Prometheus HTTP service discovery of the tenants), `/` (landing page), `/healthz`,
-//! `/-/healthy`, `/-/reload` (with `--web.enable-lifecycle`).
+//! (Prometheus HTTP service discovery of the tenants), `/` (landing page with each target's
+//! status, [`landing`]), `/healthz`, `/-/healthy`, `/-/ready` (200 once the first collection or
+//! discovery completed, 503 before), `/-/reload` (with `--web.enable-lifecycle`).
 //!
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
 //! encoded chunks. [`conn`] runs the connections within their limits, on every listener
 //! ([`listen`]); [`webconfig`] is `--web.config.file` (TLS, headers, basic auth checked by
-//! [`auth`]). Everything is behind the web config except `/healthz` and `/-/healthy`, which stay
-//! open for liveness probes (they tell nothing but "the process serves").
+//! [`auth`]). Everything is behind the web config except `/healthz`, `/-/healthy` and `/-/ready`,
+//! which stay open for liveness and readiness probes (they tell nothing but "the process serves"
+//! and "the first collection is done").
 
 pub mod auth;
 pub mod conn;
 pub mod healthcheck;
+pub mod landing;
 pub mod listen;
 pub mod webconfig;
 
@@ -88,6 +91,8 @@ pub struct Routes {
     pub reloader: Option<Arc<crate::app::Reloader>>,
     /// The process-wide self-metrics (build info, reload status), published with the server's.
     pub process: Arc<crate::telemetry::Telemetry>,
+    /// The `process_*` metrics, read again by a scrape when they are a second old.
+    pub process_stats: Arc<crate::process::ProcessStats>,
 }
 
 /// Serves plain HTTP until `shutdown` resolves within `limits` (see [`conn`]); then closes the
@@ -126,7 +131,7 @@ async fn respond(routes: &Routes, access: &Access, req: &Request<Incoming>) -> R
         return route(routes, req).await;
     };
     let mut response = match req.uri().path() {
-        "/healthz" | "/-/healthy" => route(routes, req).await,
+        "/healthz" | "/-/healthy" | "/-/ready" => route(routes, req).await,
         _ => guarded(routes, access, &web, req).await,
     };
     let headers = response.headers_mut();
@@ -177,8 +182,8 @@ async fn route(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
 
 fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
     let path = req.uri().path();
-    let known =
-        path == &*routes.telemetry_path || ["/probe", "/sd", "/", "/healthz", "/-/healthy"].contains(&path);
+    let known = path == &*routes.telemetry_path
+        || ["/probe", "/sd", "/", "/healthz", "/-/healthy", "/-/ready"].contains(&path);
     if !known {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     }
@@ -193,7 +198,11 @@ fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
     match path {
         "/probe" => probe(routes, req),
         "/sd" => service_discovery(routes, req),
-        "/" => landing(&routes.telemetry_path),
+        "/" => landing(routes),
+        "/-/ready" if !routes.targets.status().ready() => {
+            plain(StatusCode::SERVICE_UNAVAILABLE, "not ready: the first collection has not completed\n")
+        }
+        "/-/ready" => plain(StatusCode::OK, "ready\n"),
         _ => plain(StatusCode::OK, "ok\n"),
     }
 }
@@ -227,6 +236,7 @@ fn header(req: &Request<Incoming>, name: hyper::header::HeaderName) -> &str {
 }
 
 fn metrics(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
+    routes.process_stats.refresh();
     exposition_response(req, |format| routes.board.body(format))
 }
 
@@ -296,22 +306,11 @@ fn exposition_response(req: &Request<Incoming>, body: impl FnOnce(Format) -> Arc
     response
 }
 
-fn landing(telemetry_path: &str) -> Response<Reply> {
-    let html = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Sobot Exporter</title></head>\n<body>\
-         <h1>Sobot Exporter</h1>\n<p>Prometheus exporter for Sobot (智齿客服) customer-service statistics and the Laaffic call center, \
-         version {}.</p>\n<ul><li><a href=\"{path}\">Metrics</a></li>\
-         <li><a href=\"/healthz\">Health</a></li></ul>\n</body></html>\n",
-        env!("CARGO_PKG_VERSION"),
-        path = html_escape(telemetry_path),
-    );
+fn landing(routes: &Routes) -> Response<Reply> {
+    let html = landing::render(&routes.telemetry_path, routes.targets.status(), jiff::Timestamp::now());
     let mut response = Response::new(Reply::one(Bytes::from(html)));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     response
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Reply> {

@@ -79,7 +79,8 @@ pub fn write_file(dir: &Path, name: &str, content: &str) -> PathBuf {
 
 impl Exporter {
     /// Starts the binary against `base_url` with the fixture credentials in the environment,
-    /// listening on an ephemeral port, JSON logs in a file; waits until it listens.
+    /// listening on an ephemeral port, JSON logs (unless `args` name a `--log.format`) in a file;
+    /// waits until it listens.
     pub async fn start(name: &str, base_url: &str, args: &[&str]) -> Exporter {
         Self::start_with_env(name, base_url, args, &[("SOBOT_APP_ID", APP_ID), ("SOBOT_APP_KEY", APP_KEY)])
             .await
@@ -111,21 +112,18 @@ impl Exporter {
                 cmd
             }
         };
-        cmd.args([
-            "--web.listen-address",
-            "127.0.0.1:0",
-            "--log.format",
-            "json",
-            "--sobot.base-url",
-            base_url,
-        ])
-        .args(args)
-        .env_remove("SOBOT_APP_ID")
-        .env_remove("SOBOT_APP_KEY")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file);
+        cmd.args(["--web.listen-address", "127.0.0.1:0", "--sobot.base-url", base_url]);
+        // JSON logs unless the test asks for another format.
+        if !args.contains(&"--log.format") {
+            cmd.args(["--log.format", "json"]);
+        }
+        cmd.args(args)
+            .env_remove("SOBOT_APP_ID")
+            .env_remove("SOBOT_APP_KEY")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
         let child = cmd.spawn().expect("exporter starts");
         let mut exporter = Exporter { child, addr: String::new(), log, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -227,6 +225,12 @@ impl Drop for Exporter {
 }
 
 fn listening_address(line: &str) -> Option<String> {
+    // logfmt: `… msg="sobot_exporter listening" … address=HOST:PORT …`.
+    if line.starts_with("ts=") {
+        let (_, rest) = line.split_once(" msg=\"sobot_exporter listening\" ")?;
+        let (_, address) = rest.split_once(" address=")?;
+        return address.split(' ').next().map(str::to_string);
+    }
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
     if v.get("message")?.as_str()? != "sobot_exporter listening" {
         return None;
