@@ -26,7 +26,7 @@ fn dashboards() -> Vec<(String, Value)> {
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(out.len(), 5, "five dashboards");
+    assert_eq!(out.len(), 6, "six dashboards");
     out
 }
 
@@ -51,7 +51,7 @@ fn panel_queries() -> Vec<(String, String, String)> {
             for t in p["targets"].as_array().into_iter().flatten() {
                 if let Some(expr) = t["expr"].as_str() {
                     let title = p["title"].as_str().unwrap_or("").to_string();
-                    out.push((file.clone(), title, substitute(expr)));
+                    out.push((file.clone(), title, substitute(&file, expr)));
                 }
             }
         }
@@ -59,9 +59,15 @@ fn panel_queries() -> Vec<(String, String, String)> {
     out
 }
 
-/// Grafana variables as a user first sees them.
-fn substitute(expr: &str) -> String {
+/// Grafana variables as a user first sees them: every job, instance and group, the top 10; the
+/// company's own series (no tenant label) on the service dashboards, every tenant on the platform's.
+fn substitute(file: &str, expr: &str) -> String {
+    let tenant = if file == "sobot-platform.json" { ".*" } else { "" };
     expr.replace("$__rate_interval", "1m")
+        .replace("$job", ".*")
+        .replace("$instance", ".*")
+        .replace("$tenant", tenant)
+        .replace("$top", "10")
         .replace("$__interval", "1m")
         .replace("$__range", "1h")
         .replace("${window}", "today")
@@ -275,6 +281,83 @@ fn kpi_queries() -> Vec<String> {
 }
 
 #[test]
+fn dashboards_name_only_recording_rules_that_exist() {
+    // rules.yml is the generator's output (checked above), so these are the names src/rules.rs defines.
+    let defined: BTreeSet<String> = rules_in("rules.yml").into_iter().filter_map(|r| r.record).collect();
+    let mut used = 0;
+    for (file, title, expr) in panel_queries() {
+        for name in recorded_names(&expr) {
+            assert!(
+                defined.contains(&name),
+                "{file}: {title} names {name}, which src/rules.rs does not define"
+            );
+            used += 1;
+        }
+    }
+    assert!(used >= 20, "the dashboards read the recording rules ({used} uses)");
+    // A misspelt name is caught.
+    assert!(
+        recorded_names("sobot:human_not_received:ratio5m{job=~\".*\"}").iter().any(|n| !defined.contains(n))
+    );
+}
+
+#[test]
+fn dashboards_hold_at_scale() {
+    for (file, d) in dashboards() {
+        let vars: BTreeSet<&str> = d["templating"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["name"].as_str())
+            .collect();
+        let queries: Vec<String> = panels(&d)
+            .iter()
+            .flat_map(|p| p["targets"].as_array().into_iter().flatten())
+            .filter_map(|t| t["expr"].as_str().map(str::to_string))
+            .collect();
+        for var in ["job", "instance"] {
+            assert!(vars.contains(var), "{file}: no {var} variable");
+        }
+        for expr in &queries {
+            // Every selector of the exporter's series is scoped to the chosen job and instance.
+            if !metric_names(expr).is_empty() || !recorded_names(expr).is_empty() {
+                assert!(
+                    expr.contains("job=~\"$job\"") && expr.contains("instance=~\"$instance\""),
+                    "{file}: {expr}"
+                );
+            }
+            if expr.contains("tenant") && file != "sobot-platform.json" {
+                assert!(vars.contains("tenant"), "{file}: tenant label without a variable");
+            }
+        }
+        assert!(panels(&d).iter().any(|p| p["type"] == "row"), "{file}: no rows");
+        // Per-agent and per-seat time series are limited to $top.
+        for p in panels(&d) {
+            let exprs: Vec<&str> =
+                p["targets"].as_array().into_iter().flatten().filter_map(|t| t["expr"].as_str()).collect();
+            let per_item =
+                exprs.iter().any(|e| e.contains("sobot_agent_info") || e.contains("laaffic_seat_info"));
+            if per_item
+                && matches!(p["type"].as_str(), Some("timeseries" | "bargauge"))
+                && !exprs.iter().any(|e| e.contains("by (group"))
+            {
+                assert!(
+                    exprs.iter().all(|e| e.contains("topk($top") || e.contains("bottomk($top")),
+                    "{file}: {} shows every agent",
+                    p["title"]
+                );
+            }
+        }
+        if file != "exporter-health.json"
+            && file != "sobot-platform.json"
+            && file != "laaffic-callcenter.json"
+        {
+            assert!(vars.contains("tenant"), "{file}: no tenant variable");
+        }
+    }
+}
+
+#[test]
 fn dashboards_are_well_formed() {
     let mut uids = BTreeSet::new();
     for (file, d) in dashboards() {
@@ -335,12 +418,15 @@ fn the_dockerfile_builds_as_the_readme_says() {
     }
 }
 
+/// Prometheus scraping the exporter's `/metrics` (job `sobot_exporter`) and, through `/sd` and
+/// `/probe`, every platform tenant as a target of its own (job `sobot_tenants`).
 async fn start_prometheus(dir: &Path, target: &str) -> Prometheus {
     let rules = Path::new(ROOT).join("dashboards/rules.yml");
     let alerts = Path::new(ROOT).join("dashboards/alerts.yml");
     let config = format!(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\n  - {}\nscrape_configs:\n  \
-         - job_name: sobot_exporter\n    static_configs:\n      - targets: [\"{target}\"]\n",
+         - job_name: sobot_exporter\n    static_configs:\n      - targets: [\"{target}\"]\n  \
+         - job_name: sobot_tenants\n    http_sd_configs:\n      - url: http://{target}/sd\n        refresh_interval: 2s\n",
         rules.display(),
         alerts.display()
     );
@@ -440,14 +526,62 @@ async fn every_panel_and_alert_evaluates_in_a_real_prometheus_against_the_demo()
     let up = query(&prometheus, "up{job=\"sobot_exporter\"}").await.expect("up");
     assert_eq!(up["result"][0]["value"][1], "1", "the scrape succeeded");
 
+    // The platform's tenants, scraped through /sd and /probe, have their statistics.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let tenants =
+        "count(count by (tenant) (sobot_human_valid_sessions{job=\"sobot_tenants\", window=\"today\"}))";
+    loop {
+        let n = query(&prometheus, tenants)
+            .await
+            .ok()
+            .and_then(|d| d["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok()));
+        if n.is_some_and(|n| n >= 20.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the tenants were not scraped through /sd: {n:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // A query of a guarded ratio (`…:ratio15m`, `…:ratio1h`) is empty on the demo, whose day totals
+    // do not grow: it passes only if its panel shows data from another query, and the rule itself
+    // is live, i.e. its expression with the volume guard lowered to 0 returns data.
+    let recorded: BTreeMap<String, String> =
+        rules_in("rules.yml").into_iter().filter_map(|r| r.record.map(|n| (n, r.expr))).collect();
+    let guarded = |expr: &str| {
+        let names = recorded_names(expr);
+        !names.is_empty() && names.iter().all(|n| n.ends_with(":ratio15m") || n.ends_with(":ratio1h"))
+    };
     let mut failures = Vec::new();
+    let mut live_panels = BTreeSet::new();
+    let mut empty_guarded = Vec::new();
     for (file, title, expr) in &queries {
         match query(&prometheus, expr).await {
-            Ok(data) if has_data(&data) => {}
+            Ok(data) if has_data(&data) => {
+                live_panels.insert((file.clone(), title.clone()));
+            }
+            Ok(_) if guarded(expr) => empty_guarded.push((file.clone(), title.clone(), expr.clone())),
             Ok(_) => failures.push(format!("{file} / {title}: no data for {expr}")),
             Err(e) => failures.push(format!("{file} / {title}: {e} in {expr}")),
         }
     }
+    let mut unguarded_checked = BTreeSet::new();
+    for (file, title, expr) in &empty_guarded {
+        if !live_panels.contains(&(file.clone(), title.clone())) {
+            failures.push(format!("{file} / {title}: only guarded ratios, and no data for {expr}"));
+        }
+        for name in recorded_names(expr) {
+            if !unguarded_checked.insert(name.clone()) {
+                continue;
+            }
+            let unguarded = recorded[&name].replace(">= 20)", ">= 0)").replace(">= 10)", ">= 0)");
+            assert_ne!(unguarded, recorded[&name], "{name} has a volume guard");
+            match query(&prometheus, &unguarded).await {
+                Ok(data) if has_data(&data) => {}
+                other => failures.push(format!("{file} / {title}: {name} without its guard: {other:?}")),
+            }
+        }
+    }
+    assert!(!unguarded_checked.is_empty(), "the demo exercised the guarded ratios' fallback");
     for (rule, expr) in rules() {
         if let Err(e) = query(&prometheus, &expr).await {
             failures.push(format!("rule {rule}: {e}"));
