@@ -15,7 +15,7 @@
 //!     exposition: each collector's cycle encoded once into a chunk; a target publishes
 //!                 its chunks on the board, which assembles /metrics on the next scrape
 //!                      │
-//!     web: /metrics, /probe?target=, /sd, /, /healthz serve those bytes
+//!     web: /metrics, /probe?target=, /sd serve those bytes; /, /-/ready read the targets' status
 //! ```
 //!
 //! - [`app`]: the wiring, and the reload (SIGHUP, `POST /-/reload`) that swaps the collection
@@ -27,7 +27,8 @@
 //! - [`targets`]: a target per set of credentials (the configured company, the platform, each
 //!   tenant it lists): its task, its collectors' schedule and deadlines, one token attempt for the
 //!   collectors due together, backoff; the set is reconciled at run time (discovery), tenants are
-//!   split between replicas by a jump consistent hash ([`targets::Shard`]).
+//!   split between replicas by a jump consistent hash ([`targets::Shard`]); each target's status
+//!   (for the landing page and `/-/ready`) is kept as its cycles end.
 //! - [`collect`]: the collector skeleton (windows and yesterday's cache, cardinality guard,
 //!   families, parse errors, list extraction) and the collectors built on it: statistics
 //!   ([`collect::stats`]), quality inspection ([`collect::quality`]), Laaffic seats
@@ -38,7 +39,8 @@
 //!   and status logs): signing, a client with a limit of 20 calls a minute per endpoint, pure
 //!   decoders into `sobot_platform_*` families.
 //! - [`upstream`]: the one request path both clients use: shared HTTP client, rate limiter,
-//!   timeouts, typed errors.
+//!   timeouts, typed errors with hints, answers parsed in bounded memory (every list capped, the
+//!   rest skipped unbuilt).
 //! - [`table`]: the vocabulary of the endpoint tables (methods, date formats, fields).
 //! - [`value`]: the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435), and ids and whole
 //!   numbers read leniently.
