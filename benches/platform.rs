@@ -34,7 +34,7 @@ use support::*;
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -351,7 +351,7 @@ impl Running {
 
     /// Says whether the exporter is still running, and what its log holds.
     fn report_log(&mut self) {
-        let exited = self.exporter.child.try_wait().ok().flatten();
+        let exited = self.exporter.try_wait();
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines = log.lines().count();
         let panics = log.lines().filter(|l| l.contains("panic")).count();
@@ -995,7 +995,9 @@ async fn probe_under_load(r: &Running, dir: &Path, target: &str) {
     let www = dir.join("www");
     std::fs::create_dir_all(&www).expect("create the nginx document root");
     std::fs::write(www.join("probe"), &body).expect("save the probe body");
-    let Some(nginx) = Nginx::start(dir, &www, &content_type).await else { return };
+    let Some(nginx) = Nginx::start(dir, &www, &content_type, "location = /probe { }", "/probe").await else {
+        return;
+    };
     let nginx_url = nginx.url(&path);
     if reqwest::get(&nginx_url).await.ok().map(|r| r.status()) != Some(reqwest::StatusCode::OK) {
         println!("  nginx: {nginx_url} does not answer 200; skipping the comparison");
@@ -1073,77 +1075,6 @@ async fn wrk(url: &str) -> Option<WrkRun> {
 fn wrk_ms(text: &str) -> Option<f64> {
     let number = |suffix: &str| text.strip_suffix(suffix).and_then(|n| n.parse::<f64>().ok());
     number("us").map(|v| v / 1000.0).or_else(|| number("ms")).or_else(|| number("s").map(|v| v * 1000.0))
-}
-
-/// nginx as a child process with its own configuration in the temp dir, serving `www/probe` at
-/// `/probe` (two workers, no access log); stopped when dropped.
-struct Nginx {
-    child: Guarded,
-    port: u16,
-    conf: PathBuf,
-    prefix: PathBuf,
-}
-
-impl Nginx {
-    async fn start(dir: &Path, www: &Path, content_type: &str) -> Option<Nginx> {
-        let prefix = dir.join("nginx");
-        std::fs::create_dir_all(prefix.join("tmp")).expect("create nginx's directories");
-        let port = free_port();
-        let p = prefix.display();
-        let conf = prefix.join("nginx.conf");
-        let text = format!(
-            "daemon off;\nmaster_process on;\nworker_processes 2;\npid {p}/nginx.pid;\nerror_log {p}/error.log warn;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{\n  access_log off;\n  sendfile on;\n  keepalive_requests 1000000;\n\
-             client_body_temp_path {p}/tmp/body;\n  proxy_temp_path {p}/tmp/proxy;\n  fastcgi_temp_path {p}/tmp/fastcgi;\n\
-             uwsgi_temp_path {p}/tmp/uwsgi;\n  scgi_temp_path {p}/tmp/scgi;\n  types {{ }}\n  default_type \"{content_type}\";\n\
-             server {{\n    listen 127.0.0.1:{port};\n    root {www};\n    location = /probe {{ }}\n  }}\n}}\n",
-            www = www.display(),
-        );
-        std::fs::write(&conf, text).expect("write nginx's config");
-        make_world_readable(dir);
-        let mut command = Command::new("nginx");
-        command
-            .args([
-                "-p",
-                &format!("{p}/"),
-                "-c",
-                &conf.display().to_string(),
-                "-e",
-                &format!("{p}/error.log"),
-            ])
-            .stdout(Stdio::null());
-        let child = Guarded::spawn("nginx", &mut command);
-        let nginx = Nginx { child, port, conf, prefix };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if client.get(nginx.url("/probe")).send().await.is_ok_and(|r| r.status().is_success()) {
-                return Some(nginx);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(nginx.prefix.join("error.log")).unwrap_or_default();
-        println!("  nginx: did not start within 10 s; skipping the comparison with nginx. Its log:\n{log}");
-        None
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let prefix = format!("{}/", self.prefix.display());
-        let conf = self.conf.display().to_string();
-        let _ = Command::new("nginx")
-            .args(["-p", &prefix, "-c", &conf, "-e", &format!("{prefix}error.log"), "-s", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        self.child.wait_for(Duration::from_secs(5));
-    }
 }
 
 /// A proxy in front of the simulator that holds every statistics call of the slow tenants for
@@ -1254,80 +1185,6 @@ fn reply(status: StatusCode, content_type: Option<String>, body: Bytes) -> Respo
         response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
     }
     response
-}
-
-/// A child process, killed and reaped when dropped (also when the bench panics).
-struct Guarded {
-    name: &'static str,
-    child: Child,
-}
-
-impl Guarded {
-    fn spawn(name: &'static str, command: &mut Command) -> Guarded {
-        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Guarded { name, child }
-    }
-
-    fn id(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits up to `timeout` for the process to exit by itself.
-    fn wait_for(&mut self, timeout: Duration) {
-        let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!("{} did not exit within {} s: killing it", self.name, timeout.as_secs());
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// A directory under the system temp dir, removed with everything in it when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("{prefix}_{}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create the temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Gives everyone read access to `dir` and below (nginx's workers may run as another user).
-fn make_world_readable(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(dir) else { return };
-    let mode = if meta.is_dir() { 0o755 } else { 0o644 };
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode));
-    if meta.is_dir()
-        && let Ok(entries) = std::fs::read_dir(dir)
-    {
-        for entry in entries.flatten() {
-            make_world_readable(&entry.path());
-        }
-    }
 }
 
 /// User and system CPU time of `/proc/<pid>` (or `self`) in clock ticks; 0 if unreadable.

@@ -18,8 +18,7 @@ mod support;
 use support::*;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -230,7 +229,10 @@ async fn run() {
         );
         None
     } else {
-        Nginx::start(dir.path(), &www).await
+        // `www/metrics` (text format) and `www/metrics.gz` (the same, pre-compressed, sent with
+        // `Content-Encoding: gzip`).
+        let locations = "tcp_nopush on;\n    location = /metrics { }\n    location = /metrics.gz { add_header Content-Encoding gzip; }";
+        Nginx::start(dir.path(), &www, sobot_exporter::exposition::TEXT, locations, "/metrics").await
     };
     let mut peak_after_load = None;
     if let Some(nginx) = &nginx {
@@ -463,167 +465,6 @@ async fn wrk(url: &str, gzip: bool) -> Option<WrkRun> {
         .map(str::to_string)
         .collect();
     Some(WrkRun { requests_per_s, errors })
-}
-
-/// nginx as a child process with its own configuration in the temp dir; stopped when dropped.
-struct Nginx {
-    child: Guarded,
-    port: u16,
-    conf: PathBuf,
-    prefix: PathBuf,
-}
-
-impl Nginx {
-    /// Starts nginx on 127.0.0.1:<free port> serving `www/metrics` (text format) and
-    /// `www/metrics.gz` (the same, pre-compressed, sent with `Content-Encoding: gzip`); `None`,
-    /// with a printed reason, if it does not come up.
-    async fn start(dir: &Path, www: &Path) -> Option<Nginx> {
-        let prefix = dir.join("nginx");
-        for sub in ["", "tmp"] {
-            std::fs::create_dir_all(prefix.join(sub)).expect("create nginx's directories");
-        }
-        let port = free_port();
-        let p = prefix.display();
-        let conf = prefix.join("nginx.conf");
-        // Two workers, like the exporter's two runtime threads on this machine; no access log;
-        // temp paths and pid file inside the temp dir, so nothing outside it is touched.
-        let text = format!(
-            "daemon off;\nmaster_process on;\nworker_processes 2;\npid {p}/nginx.pid;\nerror_log {p}/error.log warn;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 1000000;\n\
-             client_body_temp_path {p}/tmp/body;\n  proxy_temp_path {p}/tmp/proxy;\n  fastcgi_temp_path {p}/tmp/fastcgi;\n\
-             uwsgi_temp_path {p}/tmp/uwsgi;\n  scgi_temp_path {p}/tmp/scgi;\n  types {{ }}\n  default_type \"{ct}\";\n\
-             server {{\n    listen 127.0.0.1:{port};\n    root {www};\n    location = /metrics {{ }}\n\
-             location = /metrics.gz {{ add_header Content-Encoding gzip; }}\n  }}\n}}\n",
-            ct = sobot_exporter::exposition::TEXT,
-            www = www.display(),
-        );
-        std::fs::write(&conf, text).expect("write nginx's config");
-        // nginx's workers may run as an unprivileged user: let them read the files.
-        make_world_readable(dir);
-        let mut command = Command::new("nginx");
-        command
-            .args([
-                "-p",
-                &format!("{p}/"),
-                "-c",
-                &conf.display().to_string(),
-                "-e",
-                &format!("{p}/error.log"),
-            ])
-            .stdout(Stdio::null());
-        let child = Guarded::spawn("nginx", &mut command);
-        let nginx = Nginx { child, port, conf, prefix };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if client.get(nginx.url("/metrics")).send().await.is_ok_and(|r| r.status().is_success()) {
-                return Some(nginx);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(nginx.prefix.join("error.log")).unwrap_or_default();
-        println!("  nginx: did not start within 10 s; skipping the comparison with nginx. Its log:\n{log}");
-        None
-    }
-
-    /// `http://127.0.0.1:<port><path>`.
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // A fast shutdown through the master, which takes its workers with it; the guard kills
-        // the master if it is still there after that.
-        let prefix = format!("{}/", self.prefix.display());
-        let conf = self.conf.display().to_string();
-        let _ = Command::new("nginx")
-            .args(["-p", &prefix, "-c", &conf, "-e", &format!("{prefix}error.log"), "-s", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        self.child.wait_for(Duration::from_secs(5));
-    }
-}
-
-/// A child process, killed and reaped when dropped (also when the bench panics).
-struct Guarded {
-    name: &'static str,
-    child: Child,
-}
-
-impl Guarded {
-    /// Spawns `command`; panics with `name` in the message if it cannot start.
-    fn spawn(name: &'static str, command: &mut Command) -> Guarded {
-        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Guarded { name, child }
-    }
-
-    /// The process id.
-    fn id(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits up to `timeout` for the process to exit by itself.
-    fn wait_for(&mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!("{} did not exit within {} s: killing it", self.name, timeout.as_secs());
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// A directory under the system temp dir, removed with everything in it when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    /// Creates `<tmp>/<prefix>_<pid>`.
-    fn new(prefix: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("{prefix}_{}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create the temp dir");
-        TempDir(path)
-    }
-
-    /// Its path.
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Gives everyone read access to `dir` and below (directories also searchable).
-fn make_world_readable(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(dir) else { return };
-    let mode = if meta.is_dir() { 0o755 } else { 0o644 };
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode));
-    if meta.is_dir()
-        && let Ok(entries) = std::fs::read_dir(dir)
-    {
-        for entry in entries.flatten() {
-            make_world_readable(&entry.path());
-        }
-    }
 }
 
 /// One collector of the exporter's configuration, built in process like the binary builds it.

@@ -124,7 +124,7 @@ pub async fn run(
     // The company and the platform now; tenants whenever discovery finds them; again on a reload.
     let follow = tokio::spawn(targets::follow(targets.clone(), config_rx, targets.discovered()));
     let hangup = tokio::spawn(reload_on_hangup(reloader));
-    web::serve_all(listeners, routes, web_config, process.limits.clone(), shutdown).await;
+    web::serve(listeners, routes, web_config, process.limits.clone(), shutdown).await;
     hangup.abort();
     follow.abort();
     targets.stop_all();
@@ -157,38 +157,32 @@ impl Reloader {
     /// Returns the one-line reason a new config was refused.
     pub async fn reload(&self, trigger: &str) -> Result<(), String> {
         let _one = self.lock.lock().await;
-        let config = match (self.loader)() {
-            Ok(config) => config,
-            Err(e) => {
-                error!(trigger, error = %e, "reload failed: the running configuration stays in force");
-                self.loaded(false);
-                return Err(e.to_string());
-            }
-        };
+        let outcome = self.apply();
+        match &outcome {
+            Ok(changed) => info!(trigger, changed, "configuration reloaded"),
+            Err(e) => error!(trigger, error = %e, "reload failed: the running configuration stays in force"),
+        }
+        self.loaded(outcome.is_ok());
+        outcome.map(drop)
+    }
+
+    /// Loads the configuration and puts it in force; whether the collection config changed.
+    fn apply(&self) -> Result<bool, String> {
+        let config = (self.loader)().map_err(|e| e.to_string())?;
         // The web config was read again with the config (a bad one refuses the reload).
-        if let (Some(running), Some(new)) = (&self.web, &config.process.web_config)
-            && let Err(e) = running.replace(new)
-        {
-            error!(trigger, error = %e, "reload failed: the running configuration stays in force");
-            self.loaded(false);
-            return Err(e);
+        if let (Some(running), Some(new)) = (&self.web, &config.process.web_config) {
+            running.replace(new)?;
         }
-        if let Err(e) = self.shared.update_clients(&config.collection) {
-            let e = format!("cannot build the HTTP client: {}", e.without_url());
-            error!(trigger, error = %e, "reload failed: the running configuration stays in force");
-            self.loaded(false);
-            return Err(e);
-        }
-        let changed = self.config.send_if_modified(|current| {
+        self.shared
+            .update_clients(&config.collection)
+            .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
+        Ok(self.config.send_if_modified(|current| {
             let changed = **current != config.collection;
             if changed {
                 *current = Arc::new(config.collection);
             }
             changed
-        });
-        info!(trigger, changed, "configuration reloaded");
-        self.loaded(true);
-        Ok(())
+        }))
     }
 
     /// Records the outcome of a load in the process's self-metrics (the server publishes them).

@@ -79,7 +79,7 @@ fn families(values: &[(&'static str, f64)]) -> Vec<Family> {
 }
 
 /// The readings that could be taken: none off Linux, and none of a file that cannot be read.
-pub fn read() -> Vec<(&'static str, f64)> {
+pub(crate) fn read() -> Vec<(&'static str, f64)> {
     #[cfg(target_os = "linux")]
     {
         linux::read()

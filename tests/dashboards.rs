@@ -80,19 +80,9 @@ fn substitute(file: &str, expr: &str) -> String {
 
 /// Metric names an expression mentions (outside quoted strings).
 fn metric_names(expr: &str) -> BTreeSet<String> {
-    let mut unquoted = String::new();
-    let mut quoted = false;
-    for c in expr.chars() {
-        if c == '"' {
-            quoted = !quoted;
-        } else if !quoted {
-            unquoted.push(c);
-        }
-    }
-    unquoted
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+    expression_names(expr)
+        .into_iter()
         .filter(|t| (t.starts_with("sobot_") || t.starts_with("laaffic_")) && !t.contains(':'))
-        .map(str::to_string)
         .collect()
 }
 

@@ -96,20 +96,7 @@ fn rules_of(file: &Value) -> Vec<Value> {
 
 /// Metric names an expression mentions (outside quoted strings).
 fn metric_names(expr: &str) -> BTreeSet<String> {
-    let mut unquoted = String::new();
-    let mut quoted = false;
-    for c in expr.chars() {
-        if c == '"' {
-            quoted = !quoted;
-        } else if !quoted {
-            unquoted.push(c);
-        }
-    }
-    unquoted
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-        .filter(|t| t.starts_with("sobot_"))
-        .map(str::to_string)
-        .collect()
+    common::expression_names(expr).into_iter().filter(|t| t.starts_with("sobot_")).collect()
 }
 
 /// The alerting rules' files copied into `dir/rules/`, as the configs' `rules/*.yml` expects;

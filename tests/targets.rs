@@ -304,7 +304,13 @@ async fn serve(board: Arc<Board>, set: Arc<TargetSet>) -> String {
         process: std::sync::Arc::new(sobot_exporter::telemetry::process_telemetry()),
         process_stats: std::sync::Arc::new(sobot_exporter::process::ProcessStats::new(&board)),
     };
-    tokio::spawn(sobot_exporter::web::serve(listener, routes, Default::default(), std::future::pending()));
+    tokio::spawn(sobot_exporter::web::serve(
+        vec![listener],
+        routes,
+        None,
+        Default::default(),
+        std::future::pending(),
+    ));
     format!("http://{address}")
 }
 

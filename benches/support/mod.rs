@@ -1,9 +1,11 @@
-//! What the benches share: ports, `/proc` figures, programs on `PATH`, and unit conversions.
+//! What the benches share: ports, `/proc` figures, programs on `PATH`, unit conversions, child
+//! processes and temp dirs that clean up after themselves, and nginx as the serving baseline.
 
 #![allow(dead_code, clippy::cast_precision_loss)]
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
@@ -47,4 +49,177 @@ pub fn mib(bytes: usize) -> f64 {
 /// KiB in MiB.
 pub fn kib_mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// A child process, killed and reaped when dropped (also when the bench panics).
+pub struct Guarded {
+    name: &'static str,
+    child: Child,
+}
+
+impl Guarded {
+    /// Spawns `command`; panics with `name` in the message if it cannot start.
+    pub fn spawn(name: &'static str, command: &mut Command) -> Guarded {
+        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Guarded { name, child }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_for(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("{} did not exit within {} s: killing it", self.name, timeout.as_secs());
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory under the system temp dir, removed with everything in it when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `<tmp>/<prefix>_<pid>`.
+    pub fn new(prefix: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("{prefix}_{}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create the temp dir");
+        TempDir(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Gives everyone read access to `dir` and below (nginx's workers may run as another user).
+pub fn make_world_readable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(dir) else { return };
+    let mode = if meta.is_dir() { 0o755 } else { 0o644 };
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode));
+    if meta.is_dir()
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        for entry in entries.flatten() {
+            make_world_readable(&entry.path());
+        }
+    }
+}
+
+/// nginx as a child process with its own configuration in `dir/nginx`, serving the files of
+/// `www`; stopped when dropped.
+pub struct Nginx {
+    child: Guarded,
+    port: u16,
+    conf: PathBuf,
+    prefix: PathBuf,
+}
+
+impl Nginx {
+    /// Starts nginx on 127.0.0.1:<free port> with two workers (like the exporter's two runtime
+    /// threads on this machine), no access log, `content_type` for every file, and `locations`
+    /// (its `location` blocks) in its one server; temp paths and pid file inside `dir`, so nothing
+    /// outside it is touched. `None`, with a printed reason, if `ready_path` does not answer 2xx
+    /// within 10 s.
+    pub async fn start(
+        dir: &Path,
+        www: &Path,
+        content_type: &str,
+        locations: &str,
+        ready_path: &str,
+    ) -> Option<Nginx> {
+        let prefix = dir.join("nginx");
+        std::fs::create_dir_all(prefix.join("tmp")).expect("create nginx's directories");
+        let port = free_port();
+        let p = prefix.display();
+        let conf = prefix.join("nginx.conf");
+        let text = format!(
+            "daemon off;\nmaster_process on;\nworker_processes 2;\npid {p}/nginx.pid;\nerror_log {p}/error.log warn;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  sendfile on;\n  keepalive_requests 1000000;\n\
+             client_body_temp_path {p}/tmp/body;\n  proxy_temp_path {p}/tmp/proxy;\n  fastcgi_temp_path {p}/tmp/fastcgi;\n\
+             uwsgi_temp_path {p}/tmp/uwsgi;\n  scgi_temp_path {p}/tmp/scgi;\n  types {{ }}\n  default_type \"{content_type}\";\n\
+             server {{\n    listen 127.0.0.1:{port};\n    root {www};\n    {locations}\n  }}\n}}\n",
+            www = www.display(),
+        );
+        std::fs::write(&conf, text).expect("write nginx's config");
+        make_world_readable(dir);
+        let mut command = Command::new("nginx");
+        command
+            .args([
+                "-p",
+                &format!("{p}/"),
+                "-c",
+                &conf.display().to_string(),
+                "-e",
+                &format!("{p}/error.log"),
+            ])
+            .stdout(Stdio::null());
+        let child = Guarded::spawn("nginx", &mut command);
+        let nginx = Nginx { child, port, conf, prefix };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if client.get(nginx.url(ready_path)).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Some(nginx);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let log = std::fs::read_to_string(nginx.prefix.join("error.log")).unwrap_or_default();
+        println!("  nginx: did not start within 10 s; skipping the comparison with nginx. Its log:\n{log}");
+        None
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The master's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // A fast shutdown through the master, which takes its workers with it; the guard kills
+        // the master if it is still there after that.
+        let prefix = format!("{}/", self.prefix.display());
+        let conf = self.conf.display().to_string();
+        let _ = Command::new("nginx")
+            .args(["-p", &prefix, "-c", &conf, "-e", &format!("{prefix}error.log"), "-s", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        self.child.wait_for(Duration::from_secs(5));
+    }
 }

@@ -35,7 +35,7 @@ pub struct PlatformCollector {
 
 #[derive(Debug)]
 enum Kind {
-    Discovery(Box<PlatformConfig>),
+    Discovery,
     Tenants(TenantDecoder),
     StaffJobs(StaffJobDecoder, TimeZone),
     StaffStatus(StaffStatusDecoder),
@@ -52,7 +52,7 @@ impl PlatformCollector {
     ) -> Vec<PlatformCollector> {
         let interval = platform.interval;
         let kinds = [
-            Kind::Discovery(Box::new(platform.clone())),
+            Kind::Discovery,
             Kind::Tenants(TenantDecoder::new(interval, tz.clone(), telemetry.clone())),
             Kind::StaffJobs(StaffJobDecoder::new(interval, telemetry.clone()), tz.clone()),
             Kind::StaffStatus(StaffStatusDecoder::new(interval, telemetry.clone())),
@@ -73,7 +73,7 @@ impl PlatformCollector {
     /// The collector's name, the `collector` label of the self-metrics.
     pub fn name(&self) -> &'static str {
         match self.kind {
-            Kind::Discovery(_) => "platform_discovery",
+            Kind::Discovery => "platform_discovery",
             Kind::Tenants(_) => "platform_tenants",
             Kind::StaffJobs(..) => "platform_staff_jobs",
             Kind::StaffStatus(_) => "platform_staff_status",
@@ -83,7 +83,7 @@ impl PlatformCollector {
     /// One cycle.
     pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
         match &self.kind {
-            Kind::Discovery(platform) => self.discover(platform).await,
+            Kind::Discovery => self.discover(&self.platform).await,
             Kind::Tenants(decoder) => {
                 let list = self.client.tenant_list().await?;
                 let truncated = f64::from(u8::from(list.truncated));

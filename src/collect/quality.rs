@@ -252,16 +252,17 @@ impl QualityCollector {
         loop {
             let body = self.fetch_page(&start, &end, page).await?;
             if self.decoder.page(body, page, &mut day)? {
-                day.seen = Default::default();
-                return Ok(day);
+                break;
             }
             if page >= self.pages.max_pages {
                 day.truncated = true;
-                day.seen = Default::default();
-                return Ok(day);
+                break;
             }
             page += 1;
         }
+        // The keys matter only while the day is paged: a cached day does not keep them.
+        day.seen = Default::default();
+        Ok(day)
     }
 
     /// The answer for one page.

@@ -285,7 +285,7 @@ impl TargetState {
         slot.next_due = (started + wait).max(now);
         let retry_in_s = wait.as_secs_f64();
         let tenant = crate::upstream::Origins::tenant();
-        // A tenant's app id and key are the platform's, whatever the config's are.
+        // A tenant's app id and key are the platform's, whatever its config says.
         let origins = if self.spec.kind == TargetKind::Tenant { &tenant } else { &self.spec.config.origins };
         let report = match &result {
             Ok(collected) => Ok(collected.series),
@@ -308,12 +308,14 @@ impl TargetState {
             }
             Err(e) => {
                 t.set_collector(COLLECTOR_SUCCESS, &slot.name, 0.0);
+                // The failing cycle's error is the token's when the token failed: one hint for both.
+                let hint = report.as_ref().err().map_or("", |(_, hint)| hint.as_str());
                 // Every failure line names the call (endpoint, URL without secrets), the code and
                 // what to do; the endpoint is the collector's when the failure was not a call's.
                 if let Some(token) = token_error {
                     if self.failing.as_ref() != Some(&token) {
                         let (endpoint, url) = token.request().unwrap_or(("get_token", ""));
-                        let (code, hint) = (token.code_label(), hint(&token, origins));
+                        let code = token.code_label();
                         warn!(target_id = %id, endpoint, url, code, error = %token, hint, retry_in_s, "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
                         self.failing = Some(token);
                     } else {
@@ -323,7 +325,7 @@ impl TargetState {
                     debug!(target_id = %id, collector = %slot.name, error = %e, retry_in_s, "collection failed again");
                 } else {
                     let (endpoint, url) = e.request().unwrap_or((slot.name.as_str(), ""));
-                    let (code, hint) = (e.code_label(), hint(&e, origins));
+                    let code = e.code_label();
                     warn!(target_id = %id, collector = %slot.name, endpoint, url, code, error = %e, hint, retry_in_s, "collection failed");
                     slot.logged = Some(e);
                 }

@@ -175,7 +175,7 @@ fn pair(big: u64, big_unit: &str, small: u64, small_unit: &str) -> String {
 }
 
 /// Text as HTML escapes it, in content and in quoted attributes.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -95,19 +95,10 @@ pub struct Routes {
     pub process_stats: Arc<crate::process::ProcessStats>,
 }
 
-/// Serves plain HTTP until `shutdown` resolves within `limits` (see [`conn`]); then closes the
+/// Serves on every listener, behind the web config `web` (`--web.config.file`; `None`: plain
+/// HTTP, no auth), until `shutdown` resolves, within `limits` (see [`conn`]); then closes the
 /// connections that serve no request and lets in-flight requests finish (up to 10 s).
 pub async fn serve(
-    listener: TcpListener,
-    routes: Routes,
-    limits: Limits,
-    shutdown: impl Future<Output = ()>,
-) {
-    conn::serve(vec![listener], routes, Access::default(), limits, shutdown).await;
-}
-
-/// Like [`serve`], on every listener, behind the web config `web` (`--web.config.file`).
-pub async fn serve_all(
     listeners: Vec<TcpListener>,
     routes: Routes,
     web: Option<Arc<webconfig::WebConfig>>,
@@ -220,14 +211,7 @@ async fn reload(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
     };
     match reloader.reload("POST /-/reload").await {
         Ok(()) => plain(StatusCode::OK, "reloaded\n"),
-        Err(reason) => {
-            let mut response = Response::new(Reply::one(Bytes::from(format!("reload failed: {reason}\n"))));
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-            response
-        }
+        Err(reason) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("reload failed: {reason}\n")),
     }
 }
 
@@ -313,8 +297,8 @@ fn landing(routes: &Routes) -> Response<Reply> {
     response
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Reply> {
-    let mut response = Response::new(Reply::one(Bytes::from_static(text.as_bytes())));
+fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response<Reply> {
+    let mut response = Response::new(Reply::one(text.into()));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response

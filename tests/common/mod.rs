@@ -386,3 +386,22 @@ impl Drop for Prometheus {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
 }
+
+/// The names a PromQL expression mentions (outside quoted strings): every token of name
+/// characters, metric names and recording rule names among them.
+pub fn expression_names(expr: &str) -> Vec<String> {
+    let mut unquoted = String::new();
+    let mut quoted = false;
+    for c in expr.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if !quoted {
+            unquoted.push(c);
+        }
+    }
+    unquoted
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
