@@ -57,8 +57,8 @@
 //!   `process_*` metrics from `/proc/self`, read when `/metrics` is asked for.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
 //! - [`reference`](mod@reference): the metrics reference generated from the tables.
-//! - [`rules`]: the Prometheus recording and alerting rules, rendered from one table
-//!   (`cargo run --example rules -- --write`).
+//! - [`mixin`]: the Prometheus recording rules and alerts and the Grafana dashboards, rendered
+//!   from one source (`cargo run --example mixin -- --write`).
 //! - [`secret`], [`sign`]: credentials that never print, request signatures.
 //! - [`logging`]: `--log.level`, `--log.format` (logfmt by default, text, JSON).
 //! - [`build_info`]: version, revision, branch, build date and compiler (from `build.rs`).
@@ -76,10 +76,10 @@ pub mod exposition;
 pub(crate) mod fuzz;
 pub mod laaffic;
 pub mod logging;
+pub mod mixin;
 pub mod platform;
 pub mod process;
 pub mod reference;
-pub mod rules;
 pub mod secret;
 pub mod sign;
 pub mod simulator;

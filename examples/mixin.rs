@@ -1,15 +1,15 @@
-//! Renders the Prometheus rules files from `src/rules.rs`.
+//! Renders the rules, alerts and dashboards from `src/mixin`.
 //!
 //! ```text
-//! cargo run --example rules -- --write                  rewrite the committed files (defaults)
-//! cargo run --example rules -- --out DIR [settings]     write a copy with your URLs and guards
+//! cargo run --example mixin -- --write                  rewrite the committed files (defaults)
+//! cargo run --example mixin -- --out DIR [settings]     write a copy with your URLs and guards
 //! settings: --repository-url URL --grafana-url URL --min-sessions N --min-evaluations N --min-calls N
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sobot_exporter::rules::{Settings, render};
+use sobot_exporter::mixin::{Settings, render};
 
 fn main() -> ExitCode {
     let mut settings = Settings::default();
@@ -37,18 +37,18 @@ fn main() -> ExitCode {
             "--min-evaluations" => number(value(&arg)).map(|n| settings.min_evaluations = n),
             "--min-calls" => number(value(&arg)).map(|n| settings.min_calls = n),
             "-h" | "--help" => {
-                println!("{}", include_str!("rules.rs").lines().take(7).collect::<Vec<_>>().join("\n"));
+                println!("{}", include_str!("mixin.rs").lines().take(7).collect::<Vec<_>>().join("\n"));
                 return ExitCode::SUCCESS;
             }
             other => Err(format!("unknown argument {other}: see --help")),
         };
         if let Err(e) = result {
-            eprintln!("rules: {e}");
+            eprintln!("mixin: {e}");
             return ExitCode::from(2);
         }
     }
     let Some(root) = out else {
-        eprintln!("rules: say --write (the repository's files) or --out DIR");
+        eprintln!("mixin: say --write (the repository's files) or --out DIR");
         return ExitCode::from(2);
     };
     for file in render(&settings) {
@@ -56,11 +56,11 @@ fn main() -> ExitCode {
         if let Some(dir) = path.parent()
             && let Err(e) = std::fs::create_dir_all(dir)
         {
-            eprintln!("rules: {}: {e}", dir.display());
+            eprintln!("mixin: {}: {e}", dir.display());
             return ExitCode::FAILURE;
         }
         if let Err(e) = std::fs::write(&path, file.text) {
-            eprintln!("rules: {}: {e}", path.display());
+            eprintln!("mixin: {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
         println!("wrote {}", path.display());

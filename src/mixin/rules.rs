@@ -1,57 +1,32 @@
-//! The Prometheus recording and alerting rules, rendered from one table.
+//! The recording rules and alerts, as tables, and their YAML.
 //!
-//! `dashboards/rules.yml` (recording rules: windowed rates of the day-so-far gauges, KPIs),
-//! `dashboards/alerts.yml` and `deploy/prometheus/shard-alerts.yml` are this module's output with
-//! [`Settings::default`]; a test fails when the committed files differ. Regenerate with
-//! `cargo run --example rules -- --write`, or render a copy with your own URLs and thresholds
-//! (`--help`). The names dashboards use are the `pub(crate)`-free constants and [`record_names`].
+//! Recording rules' names are built here and the alerts and dashboards read them through
+//! [`record_names`] and the constants, so a name cannot drift between a rule and its readers.
 
 use std::fmt::Write;
 
-/// What the rules are rendered with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Base URL of the repository's files: `runbook_url` is `<this>/dashboards/README.md#<alert>`
-    /// (or `deploy/README.md` for the shard alerts).
-    pub repository_url: String,
-    /// Grafana's base URL: the `dashboard` annotation is `<this>/d/<uid>`.
-    pub grafana_url: String,
-    /// Fewest sessions in a window for a session ratio to be recorded (the volume guard).
-    pub min_sessions: u32,
-    /// Fewest satisfaction evaluations in a window for the bad-review ratio to be recorded.
-    pub min_evaluations: u32,
-    /// Fewest Laaffic calls in a window for the connect ratio to be recorded.
-    pub min_calls: u32,
+use super::{File, GENERATED, Settings};
+
+/// A service alert's threshold, and the level below it where a panel turns orange.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limit {
+    pub(super) warn: f64,
+    pub(super) alert: f64,
 }
 
-/// Where the repository's files are published, unless `--repository-url` says otherwise.
-pub const DEFAULT_REPOSITORY_URL: &str = "https://github.com/sobot-exporter/sobot_exporter/blob/main";
-/// Grafana as `docker-compose.yml` starts it.
-pub const DEFAULT_GRAFANA_URL: &str = "http://localhost:3000";
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            repository_url: DEFAULT_REPOSITORY_URL.to_string(),
-            grafana_url: DEFAULT_GRAFANA_URL.to_string(),
-            min_sessions: 20,
-            min_evaluations: 10,
-            min_calls: 20,
-        }
-    }
-}
-
-/// One rendered file: its path in the repository and its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct File {
-    /// Path relative to the repository's root.
-    pub path: &'static str,
-    /// The YAML.
-    pub text: String,
-}
+/// Not received over valid human sessions, last 15 minutes (`SobotHumanNotReceivedHigh`).
+pub(super) const NOT_RECEIVED: Limit = Limit { warn: 0.1, alert: 0.2 };
+/// Sessions that left the queue over consultations, last 15 minutes (`SobotQueueAbandonmentHigh`).
+pub(super) const QUEUE_ABANDONED: Limit = Limit { warn: 0.05, alert: 0.1 };
+/// Bad reviews over evaluations, last hour (`SobotBadReviewRatioHigh`).
+pub(super) const BAD_REVIEWS: Limit = Limit { warn: 0.05, alert: 0.1 };
+/// Robot sessions transferred to a human, last 15 minutes (`SobotRobotTransferToHumanHigh`).
+pub(super) const ROBOT_TO_HUMAN: Limit = Limit { warn: 0.5, alert: 0.6 };
+/// The day's average response time in seconds (`SobotResponseTimeSlow`).
+pub(super) const RESPONSE_TIME: Limit = Limit { warn: 45.0, alert: 60.0 };
 
 /// The windows the rates are recorded over.
-pub const WINDOWS: [&str; 2] = ["15m", "1h"];
+const WINDOWS: [&str; 2] = ["15m", "1h"];
 
 /// Day-so-far gauges (`window="today"`) recorded as increases, company-wide (`sobot:`) and, where
 /// the per-group twin exists, per skill group (`sobot_group:`).
@@ -233,9 +208,14 @@ fn counter_rose(selector: &str, w: &str) -> String {
     format!("increase({selector}[{w}]) > 0\nor ({selector} unless {selector} offset {w})")
 }
 
+/// `sobot:<rule> > limit or sobot_group:<rule> > limit`: company-wide or per skill group.
+fn either_level(rule: &str, limit: Limit) -> String {
+    format!("sobot:{rule} > {a}\nor sobot_group:{rule} > {a}", a = limit.alert)
+}
+
 const AUTH_CODES: &str = "910001|910003|910004|900001|900003|900004|-1";
 
-fn alerts() -> Vec<Alert> {
+fn alerts(s: &Settings) -> Vec<Alert> {
     let health = Some("sobot-exporter-health");
     let overview = Some("sobot-overview");
     let tenant_health = "max without (collector) (sobot_exporter_collector_success{tenant!=\"\"})";
@@ -399,7 +379,7 @@ fn alerts() -> Vec<Alert> {
         Alert {
             name: "SobotRobotTransferToHumanHigh",
             comment: "",
-            expr: "sobot:robot_to_human:ratio15m > 0.6".into(),
+            expr: format!("sobot:robot_to_human:ratio15m > {}", ROBOT_TO_HUMAN.alert),
             for_: "15m",
             severity: "warning",
             summary: "The robot transfers {{ $value | humanizePercentage }} of its sessions to humans",
@@ -410,7 +390,7 @@ fn alerts() -> Vec<Alert> {
         Alert {
             name: "SobotHumanNotReceivedHigh",
             comment: "Company-wide, and per skill group (label group).",
-            expr: "sobot:human_not_received:ratio15m > 0.2\nor sobot_group:human_not_received:ratio15m > 0.2".into(),
+            expr: either_level("human_not_received:ratio15m", NOT_RECEIVED),
             for_: "10m",
             severity: "warning",
             summary: "{{ $value | humanizePercentage }} of the human sessions were not received{{ with $labels.group }} in group {{ . }}{{ end }}",
@@ -421,7 +401,7 @@ fn alerts() -> Vec<Alert> {
         Alert {
             name: "SobotQueueAbandonmentHigh",
             comment: "Sessions that left the queue over human consultation sessions: the API has no count of queued sessions.",
-            expr: "sobot:human_queue_abandoned_per_consult:ratio15m > 0.1\nor sobot_group:human_queue_abandoned_per_consult:ratio15m > 0.1".into(),
+            expr: either_level("human_queue_abandoned_per_consult:ratio15m", QUEUE_ABANDONED),
             for_: "10m",
             severity: "warning",
             summary: "{{ $value | humanizePercentage }} of the human consultations left the queue{{ with $labels.group }} in group {{ . }}{{ end }}",
@@ -432,7 +412,11 @@ fn alerts() -> Vec<Alert> {
         Alert {
             name: "SobotResponseTimeSlow",
             comment: "The API reports only the day's average response time: no windowed figure can be derived from it without its unstated denominator. Guarded by the day's valid reception sessions.",
-            expr: "sobot_human_avg_response_time_seconds{window=\"today\"} > 60\n  and sobot_human_valid_reception_sessions{window=\"today\"} >= 20\nor sobot_group_human_avg_response_time_seconds{window=\"today\"} > 60\n  and sobot_group_human_valid_reception_sessions{window=\"today\"} >= 20".into(),
+            expr: format!(
+                "sobot_human_avg_response_time_seconds{{window=\"today\"}} > {limit}\n  and sobot_human_valid_reception_sessions{{window=\"today\"}} >= {min}\nor sobot_group_human_avg_response_time_seconds{{window=\"today\"}} > {limit}\n  and sobot_group_human_valid_reception_sessions{{window=\"today\"}} >= {min}",
+                limit = RESPONSE_TIME.alert,
+                min = s.min_sessions
+            ),
             for_: "15m",
             severity: "warning",
             summary: "Agents take {{ $value | humanizeDuration }} on average to respond today{{ with $labels.group }} in group {{ . }}{{ end }}",
@@ -443,7 +427,7 @@ fn alerts() -> Vec<Alert> {
         Alert {
             name: "SobotBadReviewRatioHigh",
             comment: "",
-            expr: "sobot:human_satisfaction_bad_review:ratio1h > 0.1\nor sobot_group:human_satisfaction_bad_review:ratio1h > 0.1".into(),
+            expr: either_level("human_satisfaction_bad_review:ratio1h", BAD_REVIEWS),
             for_: "15m",
             severity: "warning",
             summary: "{{ $value | humanizePercentage }} of the last hour's evaluations are bad reviews{{ with $labels.group }} in group {{ . }}{{ end }}",
@@ -452,6 +436,12 @@ fn alerts() -> Vec<Alert> {
             dashboard: overview,
         },
     ]
+}
+
+/// Every alert's name, the shard alerts' included.
+#[cfg(test)]
+pub(super) fn alert_names() -> Vec<&'static str> {
+    alerts(&Settings::default()).iter().chain(&shard_alerts()).map(|a| a.name).collect()
 }
 
 fn shard_alerts() -> Vec<Alert> {
@@ -566,10 +556,8 @@ fn render_alerts(out: &mut String, group: &str, alerts: &[Alert], s: &Settings) 
     }
 }
 
-const GENERATED: &str = "# Generated by `cargo run --example rules -- --write` from src/rules.rs: edit that table, not this file.";
-
 /// The rules files, rendered with `settings`.
-pub fn render(settings: &Settings) -> Vec<File> {
+pub(super) fn render(settings: &Settings) -> Vec<File> {
     let mut rules = String::new();
     let _ = writeln!(
         rules,
@@ -604,7 +592,7 @@ pub fn render(settings: &Settings) -> Vec<File> {
          # (SobotExporterDown). Runbooks: dashboards/README.md, one section per alert.",
         &GENERATED[2..]
     );
-    render_alerts(&mut alerts_yml, "sobot_exporter", &alerts(), settings);
+    render_alerts(&mut alerts_yml, "sobot_exporter", &alerts(settings), settings);
 
     let mut shards = String::new();
     let _ = writeln!(

@@ -1,0 +1,82 @@
+//! "Sobot quality" (uid `sobot-quality`, `dashboards/sobot-quality.json`).
+
+use super::*;
+
+pub(super) fn dashboard() -> Dashboard {
+    Dashboard::new("sobot-quality", "Sobot quality", "Quality inspections: average score per agent and channel, score ratio, inspections per day.")
+        .tenants(Tenants::One)
+        .window()
+        .agent()
+        .top()
+        .row(
+            "Summary",
+            vec![
+                stat("Inspections", 6, 4)
+                    .describe("Quality inspections of the selected agents, all channels, selected window.")
+                    .color("blue")
+                    .query(r#"sum(sobot_quality_inspections{window="$window", agent=~"$agent", ..})"#, "inspections"),
+                stat("Average quality score", 6, 4)
+                    .describe("Score points per inspection over the selected agents and channels, selected window.")
+                    .color("blue")
+                    .query(r#"sum(sobot_quality_score_points{window="$window", agent=~"$agent", ..}) / sum(sobot_quality_inspections{window="$window", agent=~"$agent", ..})"#, "avg score"),
+                stat("Quality score ratio", 6, 4)
+                    .describe("Score points over maximum score points, selected agents and channels, selected window.")
+                    .unit(Unit::Percent)
+                    .min(0.0)
+                    .worse_below(0.7, 0.85)
+                    .query(r#"sum(sobot_quality_score_points{window="$window", agent=~"$agent", ..}) / sum(sobot_quality_max_score_points{window="$window", agent=~"$agent", ..})"#, "score ratio"),
+                bars("Inspections by channel", 6, 4)
+                    .describe("Quality inspections per channel (chat, call), selected window.")
+                    .color("blue")
+                    .query(r#"sum by (channel) (sobot_quality_inspections{window="$window", agent=~"$agent", ..})"#, "{{channel}}"),
+            ],
+        )
+        .row(
+            "Per agent",
+            vec![
+                table("Quality per agent and channel", 24, 10)
+                    .describe("One row per agent and channel, selected window: inspections, average score (points per inspection), score ratio (points over maximum points).")
+                    .labels(&[("name", "Name"), ("agent", "Agent id"), ("channel", "Channel")])
+                    .column("Inspections", Unit::Short, &agent_named(r#"sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#))
+                    .column("Avg score", Unit::Short, &agent_named_by(r#"sobot_quality_score_points{window="$window", agent=~"$agent", ..} / sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#, r#"sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#))
+                    .column("Score ratio", Unit::Percent, &agent_named_by(r#"sobot_quality_score_points{window="$window", agent=~"$agent", ..} / sobot_quality_max_score_points{window="$window", agent=~"$agent", ..}"#, r#"sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#))
+                    .column("Score points", Unit::Short, &agent_named(r#"sobot_quality_score_points{window="$window", agent=~"$agent", ..}"#))
+                    .column("Max score points", Unit::Short, &agent_named(r#"sobot_quality_max_score_points{window="$window", agent=~"$agent", ..}"#)),
+                timeseries("Average quality score per agent and channel (lowest $top)", 12, 8)
+                    .describe("Score points per inspection, per agent and channel, selected window. Only the lowest $top agents at each point in time (bottomk), so the panel stays readable at 2,000 agents; pick one with the variable to see it.")
+                    .query(&bottom(&agent_named_by(r#"sobot_quality_score_points{window="$window", agent=~"$agent", ..} / sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#, r#"sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#)), "{{name}} {{channel}}"),
+                timeseries("Quality score ratio per agent and channel (lowest $top)", 12, 8)
+                    .describe("Score points over maximum score points, per agent and channel, selected window. Only the lowest $top agents at each point in time (bottomk), so the panel stays readable at 2,000 agents; pick one with the variable to see it.")
+                    .unit(Unit::Percent)
+                    .min(0.0)
+                    .max(1.0)
+                    .query(&bottom(&agent_named_by(r#"sobot_quality_score_points{window="$window", agent=~"$agent", ..} / sobot_quality_max_score_points{window="$window", agent=~"$agent", ..}"#, r#"sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#)), "{{name}} {{channel}}"),
+                timeseries("Inspections per agent (top $top)", 8, 8)
+                    .describe("Quality inspections per agent and channel, selected window. Only the highest $top agents at each point in time (topk), so the panel stays readable at 2,000 agents; pick one with the variable to see it.")
+                    .query(&top(&agent_named(r#"sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#)), "{{name}} {{channel}}"),
+                bars("Lowest $top average quality scores", 8, 8)
+                    .describe("The five agent/channel pairs with the lowest score points per inspection, selected window.")
+                    .color("orange")
+                    .query(&bottom(&agent_named_by(r#"sobot_quality_score_points{window="$window", agent=~"$agent", ..} / sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#, r#"sobot_quality_inspections{window="$window", agent=~"$agent", ..}"#)), "{{name}} {{channel}}"),
+            ],
+        )
+        .row(
+            "Per day and part of the form",
+            vec![
+                timeseries("Inspections per day", 8, 8)
+                    .describe("Quality inspections per channel for today (so far) and yesterday.")
+                    .query(r#"sum by (channel, window) (sobot_quality_inspections{window=~"today|yesterday", agent=~"$agent", ..})"#, "{{channel}} {{window}}"),
+                bars("Score points by part", 12, 8)
+                    .describe("Score points by part of the quality form (standard, add, minus), selected window.")
+                    .color("blue")
+                    .query(r#"sum by (part) (sobot_quality_part_score_points{window="$window", agent=~"$agent", ..})"#, "{{part}}"),
+                bars("Score ratio by part", 12, 8)
+                    .describe("Score points over maximum score points by part of the quality form, selected window.")
+                    .unit(Unit::Percent)
+                    .min(0.0)
+                    .max(1.0)
+                    .color("blue")
+                    .query(r#"sum by (part) (sobot_quality_part_score_points{window="$window", agent=~"$agent", ..}) / sum by (part) (sobot_quality_part_max_score_points{window="$window", agent=~"$agent", ..})"#, "{{part}}"),
+            ],
+        )
+}
