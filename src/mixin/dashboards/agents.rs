@@ -3,6 +3,9 @@
 use super::*;
 
 pub(super) fn dashboard() -> Dashboard {
+    // `metric` of the selected window, groups and agents.
+    let selected =
+        |metric: &str| format!(r#"{metric}{{window="$window", group=~"$group", agent=~"$agent", ..}}"#);
     Dashboard::new("sobot-agents", "Sobot agents", "Per-agent service data (sessions, first response, 30 s answer ratio, scores) and login/state times; names from sobot_agent_info.")
         .tenants(Tenants::One)
         .window()
@@ -47,41 +50,41 @@ pub(super) fn dashboard() -> Dashboard {
                 table("Agent service summary", 24, 10)
                     .describe("One row per agent and group, selected window; names from sobot_agent_info (the agent id when no name is known). Average score is the mean of the 1–5 score evaluations.")
                     .labels(&[("name", "Name"), ("agent", "Agent id"), ("group", "Group")])
-                    .column("Valid sessions", Unit::Short, &agent_named(r#"sobot_agent_valid_sessions{window="$window", group=~"$group", agent=~"$agent", ..}"#))
-                    .column("Valid receptions", Unit::Short, &agent_named(r#"sobot_agent_valid_reception_sessions{window="$window", group=~"$group", agent=~"$agent", ..}"#))
-                    .column("Not received", Unit::Short, &agent_named(r#"sobot_agent_not_received_sessions{window="$window", group=~"$group", agent=~"$agent", ..}"#))
-                    .column("Invalid receptions", Unit::Short, &agent_named(r#"sobot_agent_invalid_reception_sessions{window="$window", group=~"$group", agent=~"$agent", ..}"#))
-                    .column("Transferred out", Unit::Short, &agent_named(r#"sobot_agent_transfer_out_sessions{window="$window", group=~"$group", agent=~"$agent", ..}"#))
-                    .column("First response", Unit::Seconds, &agent_named(r#"sobot_agent_avg_first_response_time_seconds{window="$window", group=~"$group", agent=~"$agent", ..}"#))
-                    .column("Answered in 30 s", Unit::Percent, &agent_named(r#"sobot_agent_response_in_30s_ratio{window="$window", group=~"$group", agent=~"$agent", ..}"#))
-                    .column("Transfer first response", Unit::Percent, &agent_named(r#"sobot_agent_transfer_first_response_ratio{window="$window", group=~"$group", agent=~"$agent", ..}"#))
-                    .column("Evaluations", Unit::Short, &agent_named(r#"sobot_agent_evaluations{window="$window", group=~"$group", agent=~"$agent", ..}"#))
-                    .column("Avg score", Unit::Short, &agent_named_by(r#"(sum without (score) (sobot_agent_score_evaluations{score="1", window="$window", group=~"$group", agent=~"$agent", ..}) + 2 * sum without (score) (sobot_agent_score_evaluations{score="2", window="$window", group=~"$group", agent=~"$agent", ..}) + 3 * sum without (score) (sobot_agent_score_evaluations{score="3", window="$window", group=~"$group", agent=~"$agent", ..}) + 4 * sum without (score) (sobot_agent_score_evaluations{score="4", window="$window", group=~"$group", agent=~"$agent", ..}) + 5 * sum without (score) (sobot_agent_score_evaluations{score="5", window="$window", group=~"$group", agent=~"$agent", ..})) / sum without (score) (sobot_agent_score_evaluations{window="$window", group=~"$group", agent=~"$agent", ..})"#, r#"sobot_agent_evaluations{window="$window", group=~"$group", agent=~"$agent", ..}"#)),
+                    .column("Valid sessions", Unit::Short, &agent_named(&selected("sobot_agent_valid_sessions")))
+                    .column("Valid receptions", Unit::Short, &agent_named(&selected("sobot_agent_valid_reception_sessions")))
+                    .column("Not received", Unit::Short, &agent_named(&selected("sobot_agent_not_received_sessions")))
+                    .column("Invalid receptions", Unit::Short, &agent_named(&selected("sobot_agent_invalid_reception_sessions")))
+                    .column("Transferred out", Unit::Short, &agent_named(&selected("sobot_agent_transfer_out_sessions")))
+                    .column("First response", Unit::Seconds, &agent_named(&selected("sobot_agent_avg_first_response_time_seconds")))
+                    .column("Answered in 30 s", Unit::Percent, &agent_named(&selected("sobot_agent_response_in_30s_ratio")))
+                    .column("Transfer first response", Unit::Percent, &agent_named(&selected("sobot_agent_transfer_first_response_ratio")))
+                    .column("Evaluations", Unit::Short, &agent_named(&selected("sobot_agent_evaluations")))
+                    .column("Avg score", Unit::Short, &agent_named_by(r#"(sum without (score) (sobot_agent_score_evaluations{score="1", window="$window", group=~"$group", agent=~"$agent", ..}) + 2 * sum without (score) (sobot_agent_score_evaluations{score="2", window="$window", group=~"$group", agent=~"$agent", ..}) + 3 * sum without (score) (sobot_agent_score_evaluations{score="3", window="$window", group=~"$group", agent=~"$agent", ..}) + 4 * sum without (score) (sobot_agent_score_evaluations{score="4", window="$window", group=~"$group", agent=~"$agent", ..}) + 5 * sum without (score) (sobot_agent_score_evaluations{score="5", window="$window", group=~"$group", agent=~"$agent", ..})) / sum without (score) (sobot_agent_score_evaluations{window="$window", group=~"$group", agent=~"$agent", ..})"#, &selected("sobot_agent_evaluations"))),
                 timeseries("Valid sessions per agent (top $top)", 8, 8)
                     .describe("Valid sessions per agent (and group), selected window; cumulative over the day. Only the highest $top agents at each point in time (topk), so the panel stays readable at 2,000 agents; pick one with the variable to see it.")
-                    .query(&top(&agent_named(r#"sobot_agent_valid_sessions{window="$window", group=~"$group", agent=~"$agent", ..}"#)), "{{name}} ({{group}})"),
+                    .query(&top(&agent_named(&selected("sobot_agent_valid_sessions"))), "{{name}} ({{group}})"),
                 timeseries("First response time per agent (top $top)", 8, 8)
                     .describe("Average first response time per agent, selected window. Only the highest $top agents at each point in time (topk), so the panel stays readable at 2,000 agents; pick one with the variable to see it.")
                     .unit(Unit::Seconds)
                     .steps("green", &[("red", 60.0)])
                     .threshold_line()
-                    .query(&top(&agent_named(r#"sobot_agent_avg_first_response_time_seconds{window="$window", group=~"$group", agent=~"$agent", ..}"#)), "{{name}} ({{group}})"),
+                    .query(&top(&agent_named(&selected("sobot_agent_avg_first_response_time_seconds"))), "{{name}} ({{group}})"),
                 timeseries("30 s answer ratio per agent (lowest $top)", 8, 8)
                     .describe("Share of sessions the agent answered within 30 s, selected window. Only the lowest $top agents at each point in time (bottomk), so the panel stays readable at 2,000 agents; pick one with the variable to see it.")
                     .unit(Unit::Percent)
                     .min(0.0)
                     .max(1.0)
-                    .query(&bottom(&agent_named(r#"sobot_agent_response_in_30s_ratio{window="$window", group=~"$group", agent=~"$agent", ..}"#)), "{{name}} ({{group}})"),
+                    .query(&bottom(&agent_named(&selected("sobot_agent_response_in_30s_ratio"))), "{{name}} ({{group}})"),
                 timeseries("Average score per agent (lowest $top)", 8, 8)
                     .describe("Mean satisfaction score (1–5) per agent from the score evaluations, selected window. Only the lowest $top agents at each point in time (bottomk), so the panel stays readable at 2,000 agents; pick one with the variable to see it.")
-                    .query(&bottom(&agent_named_by(r#"(sum without (score) (sobot_agent_score_evaluations{score="1", window="$window", group=~"$group", agent=~"$agent", ..}) + 2 * sum without (score) (sobot_agent_score_evaluations{score="2", window="$window", group=~"$group", agent=~"$agent", ..}) + 3 * sum without (score) (sobot_agent_score_evaluations{score="3", window="$window", group=~"$group", agent=~"$agent", ..}) + 4 * sum without (score) (sobot_agent_score_evaluations{score="4", window="$window", group=~"$group", agent=~"$agent", ..}) + 5 * sum without (score) (sobot_agent_score_evaluations{score="5", window="$window", group=~"$group", agent=~"$agent", ..})) / sum without (score) (sobot_agent_score_evaluations{window="$window", group=~"$group", agent=~"$agent", ..})"#, r#"sobot_agent_evaluations{window="$window", group=~"$group", agent=~"$agent", ..}"#)), "{{name}} ({{group}})"),
+                    .query(&bottom(&agent_named_by(r#"(sum without (score) (sobot_agent_score_evaluations{score="1", window="$window", group=~"$group", agent=~"$agent", ..}) + 2 * sum without (score) (sobot_agent_score_evaluations{score="2", window="$window", group=~"$group", agent=~"$agent", ..}) + 3 * sum without (score) (sobot_agent_score_evaluations{score="3", window="$window", group=~"$group", agent=~"$agent", ..}) + 4 * sum without (score) (sobot_agent_score_evaluations{score="4", window="$window", group=~"$group", agent=~"$agent", ..}) + 5 * sum without (score) (sobot_agent_score_evaluations{score="5", window="$window", group=~"$group", agent=~"$agent", ..})) / sum without (score) (sobot_agent_score_evaluations{window="$window", group=~"$group", agent=~"$agent", ..})"#, &selected("sobot_agent_evaluations"))), "{{name}} ({{group}})"),
                 bars("Score distribution", 8, 8)
                     .describe("Satisfaction evaluations of the selected agents by score (1–5), selected window.")
                     .color("blue")
                     .query(r#"sum by (score) (sobot_agent_score_evaluations{window="$window", group=~"$group", agent=~"$agent", ..})"#, "score {{score}}"),
                 timeseries("Not received sessions per agent (top $top)", 8, 8)
                     .describe("Sessions assigned to the agent that the agent did not receive, selected window. Only the highest $top agents at each point in time (topk), so the panel stays readable at 2,000 agents; pick one with the variable to see it.")
-                    .query(&top(&agent_named(r#"sobot_agent_not_received_sessions{window="$window", group=~"$group", agent=~"$agent", ..}"#)), "{{name}} ({{group}})"),
+                    .query(&top(&agent_named(&selected("sobot_agent_not_received_sessions"))), "{{name}} ({{group}})"),
             ],
         )
         .row(
@@ -89,23 +92,23 @@ pub(super) fn dashboard() -> Dashboard {
             vec![
                 bars("Top $top agents by valid sessions", 6, 8)
                     .describe("The five agents with the most valid sessions, selected window.")
-                    .query(&top(&agent_named(r#"sobot_agent_valid_sessions{window="$window", group=~"$group", agent=~"$agent", ..}"#)), "{{name}} ({{group}})"),
+                    .query(&top(&agent_named(&selected("sobot_agent_valid_sessions"))), "{{name}} ({{group}})"),
                 bars("Bottom $top agents by valid sessions", 6, 8)
                     .describe("The five agents with the fewest valid sessions, selected window.")
                     .color("orange")
-                    .query(&bottom(&agent_named(r#"sobot_agent_valid_sessions{window="$window", group=~"$group", agent=~"$agent", ..}"#)), "{{name}} ({{group}})"),
+                    .query(&bottom(&agent_named(&selected("sobot_agent_valid_sessions"))), "{{name}} ({{group}})"),
                 bars("Bottom $top agents by 30 s answer ratio", 6, 8)
                     .describe("The five agents with the lowest share of sessions answered within 30 s, selected window.")
                     .unit(Unit::Percent)
                     .min(0.0)
                     .max(1.0)
                     .worse_below(0.6, 0.8)
-                    .query(&bottom(&agent_named(r#"sobot_agent_response_in_30s_ratio{window="$window", group=~"$group", agent=~"$agent", ..}"#)), "{{name}} ({{group}})"),
+                    .query(&bottom(&agent_named(&selected("sobot_agent_response_in_30s_ratio"))), "{{name}} ({{group}})"),
                 bars("Slowest $top agents by first response time", 6, 8)
                     .describe("The five agents with the highest average first response time, selected window.")
                     .unit(Unit::Seconds)
                     .worse_above(30.0, 60.0)
-                    .query(&top(&agent_named(r#"sobot_agent_avg_first_response_time_seconds{window="$window", group=~"$group", agent=~"$agent", ..}"#)), "{{name}} ({{group}})"),
+                    .query(&top(&agent_named(&selected("sobot_agent_avg_first_response_time_seconds"))), "{{name}} ({{group}})"),
             ],
         )
         .row(

@@ -3,6 +3,8 @@
 use super::*;
 
 pub(super) fn dashboard(s: &Settings) -> Dashboard {
+    // `metric` of the selected groups and window.
+    let selected = |metric: &str| format!(r#"{metric}{{group=~"$group", window="$window", ..}}"#);
     Dashboard::new("laaffic-callcenter", "Laaffic call center", "Laaffic seats by status, occupancy, calls and connect ratios per group and seat.")
         .tags(&["sobot", "laaffic"])
         .from("now-12h")
@@ -89,8 +91,8 @@ pub(super) fn dashboard(s: &Settings) -> Dashboard {
                     .query(r#"sum by (status) (laaffic_seat_status{group=~"$group", ..})"#, "{{status}}"),
                 timeseries("Calls per group (top $top)", 8, 8)
                     .describe("Calls and connected calls per group, selected window (cumulative over the day). Only the highest $top seats at each point in time (topk), so the panel stays readable at 2,000 seats; pick one with the variable to see it.")
-                    .query(&top(&group_named(r#"sum by (group) (laaffic_seat_calls{group=~"$group", window="$window", ..})"#, r#"laaffic_seat_calls{group=~"$group", window="$window", ..}"#)), "{{group_name}} calls")
-                    .query(&top(&group_named(r#"sum by (group) (laaffic_seat_connected_calls{group=~"$group", window="$window", ..})"#, r#"laaffic_seat_calls{group=~"$group", window="$window", ..}"#)), "{{group_name}} connected"),
+                    .query(&top(&group_named(r#"sum by (group) (laaffic_seat_calls{group=~"$group", window="$window", ..})"#, &selected("laaffic_seat_calls"))), "{{group_name}} calls")
+                    .query(&top(&group_named(r#"sum by (group) (laaffic_seat_connected_calls{group=~"$group", window="$window", ..})"#, &selected("laaffic_seat_calls"))), "{{group_name}} connected"),
                 timeseries("Group connect ratio (lowest $top)", 8, 8)
                     .describe(&format!("Connected calls / calls per group: today (laaffic_group:connect:ratio_today) and the last 15 minutes (laaffic_group:connect:ratio15m, from {} calls).", s.min_calls))
                     .unit(Unit::Percent)
@@ -117,22 +119,22 @@ pub(super) fn dashboard(s: &Settings) -> Dashboard {
                 table("Seat calls", 14, 10)
                     .describe("Calls, connected calls and connect ratios per seat, selected window.")
                     .labels(&[("name", "Name"), ("emp_no", "Employee no."), ("seat", "Seat"), ("group", "Group")])
-                    .column("Calls", Unit::Short, &seat_named(r#"laaffic_seat_calls{group=~"$group", window="$window", ..}"#))
-                    .column("Connected", Unit::Short, &seat_named_by(r#"laaffic_seat_connected_calls{group=~"$group", window="$window", ..}"#, r#"laaffic_seat_calls{group=~"$group", window="$window", ..}"#))
-                    .column("Connect ratio", Unit::Percent, &seat_named_by(r#"laaffic_seat_connect_ratio{group=~"$group", window="$window", ..}"#, r#"laaffic_seat_calls{group=~"$group", window="$window", ..}"#))
-                    .column("Valid connected", Unit::Short, &seat_named_by(r#"laaffic_seat_valid_connected_calls{group=~"$group", window="$window", ..}"#, r#"laaffic_seat_calls{group=~"$group", window="$window", ..}"#))
-                    .column("Valid connect ratio", Unit::Percent, &seat_named_by(r#"laaffic_seat_valid_connect_ratio{group=~"$group", window="$window", ..}"#, r#"laaffic_seat_calls{group=~"$group", window="$window", ..}"#)),
+                    .column("Calls", Unit::Short, &seat_named(&selected("laaffic_seat_calls")))
+                    .column("Connected", Unit::Short, &seat_named_by(&selected("laaffic_seat_connected_calls"), &selected("laaffic_seat_calls")))
+                    .column("Connect ratio", Unit::Percent, &seat_named_by(&selected("laaffic_seat_connect_ratio"), &selected("laaffic_seat_calls")))
+                    .column("Valid connected", Unit::Short, &seat_named_by(&selected("laaffic_seat_valid_connected_calls"), &selected("laaffic_seat_calls")))
+                    .column("Valid connect ratio", Unit::Percent, &seat_named_by(&selected("laaffic_seat_valid_connect_ratio"), &selected("laaffic_seat_calls"))),
                 bars("Lowest $top seat connect ratios", 12, 8)
                     .describe("The ten seats with the lowest connect ratio, selected window.")
                     .unit(Unit::Percent)
                     .min(0.0)
                     .max(1.0)
                     .worse_below(0.5, 0.7)
-                    .query(&bottom(&seat_named(r#"laaffic_seat_connect_ratio{group=~"$group", window="$window", ..}"#)), "{{name}} ({{seat}})"),
+                    .query(&bottom(&seat_named(&selected("laaffic_seat_connect_ratio"))), "{{name}} ({{seat}})"),
                 bars("Top $top seats by calls", 12, 8)
                     .describe("The ten seats with the most calls, selected window.")
                     .color("blue")
-                    .query(&top(&seat_named(r#"laaffic_seat_calls{group=~"$group", window="$window", ..}"#)), "{{name}} ({{seat}})"),
+                    .query(&top(&seat_named(&selected("laaffic_seat_calls"))), "{{name}} ({{seat}})"),
             ],
         )
 }

@@ -35,6 +35,22 @@ fn company_or_groups(company: &str, groups: &str) -> String {
     )
 }
 
+/// [`company_or_groups`] of `sobot_<field>` and `sobot_group_<field>` in the selected window.
+fn by_group(field: &str) -> String {
+    company_or_groups(
+        &format!(r#"sobot_{field}{{window="$window", ..}}"#),
+        &format!(r#"sobot_group_{field}{{window="$window", group=~"$group", ..}}"#),
+    )
+}
+
+/// [`company_or_groups`] of the recording rules `sobot:<rule>` and `sobot_group:<rule>`.
+fn by_group_rule(rule: &str) -> String {
+    company_or_groups(
+        &format!("sobot:{rule}{{..}}"),
+        &format!(r#"sobot_group:{rule}{{group=~"$group", ..}}"#),
+    )
+}
+
 /// `expr` (one series per agent) with the agent's `name` from `sobot_agent_info`, or its id where
 /// it has no info series; `agents` lists the agents `expr` has.
 fn agent_named_by(expr: &str, agents: &str) -> String {

@@ -13,65 +13,65 @@ pub(super) fn dashboard(s: &Settings) -> Dashboard {
                 stat("Human sessions", 4, 4)
                     .describe("Human consultation sessions, selected window. With groups selected, one value per group (sobot_group_*).")
                     .color("blue")
-                    .query(&company_or_groups(r#"sobot_human_consult_sessions{window="$window", ..}"#, r#"sobot_group_human_consult_sessions{window="$window", group=~"$group", ..}"#), "{{group}}"),
+                    .query(&by_group("human_consult_sessions"), "{{group}}"),
                 stat("Human valid reception ratio", 4, 4)
                     .describe("Share of human sessions that were validly received by an agent, selected window. With groups selected, one value per group (sobot_group_*).")
                     .unit(Unit::Percent)
                     .min(0.0)
                     .worse_below(0.6, 0.8)
-                    .query(&company_or_groups(r#"sobot_human_valid_reception_ratio{window="$window", ..}"#, r#"sobot_group_human_valid_reception_ratio{window="$window", group=~"$group", ..}"#), "{{group}}"),
+                    .query(&by_group("human_valid_reception_ratio"), "{{group}}"),
                 stat("Human not received ratio", 4, 4)
                     .describe(&format!("Not received over valid human sessions: last 15 minutes (recording rule, shown once {} sessions arrived in them; the alert's figure) and the selected window. Alert SobotHumanNotReceivedHigh fires above {} for 10 minutes.", s.min_sessions, percent(NOT_RECEIVED.alert)))
                     .unit(Unit::Percent)
                     .min(0.0)
                     .alert_at(NOT_RECEIVED)
-                    .query(&company_or_groups("sobot:human_not_received:ratio15m{..}", r#"sobot_group:human_not_received:ratio15m{group=~"$group", ..}"#), "last 15 min {{group}}")
-                    .query(&company_or_groups(r#"sobot_human_not_received_ratio{window="$window", ..}"#, r#"sobot_group_human_not_received_ratio{window="$window", group=~"$group", ..}"#), "$window {{group}}"),
+                    .query(&by_group_rule("human_not_received:ratio15m"), "last 15 min {{group}}")
+                    .query(&by_group("human_not_received_ratio"), "$window {{group}}"),
                 stat("Queue abandonment", 4, 4)
                     .describe(&format!("Sessions that left the queue over human consultation sessions of the last 15 minutes (a lower bound of abandonment: the API has no count of queued sessions; shown from {} consultations), and 1 − queue accept ratio today. Alert SobotQueueAbandonmentHigh fires above {} for 10 minutes.", s.min_sessions, percent(QUEUE_ABANDONED.alert)))
                     .unit(Unit::Percent)
                     .min(0.0)
                     .max(1.0)
                     .alert_at(QUEUE_ABANDONED)
-                    .query(&company_or_groups("sobot:human_queue_abandoned_per_consult:ratio15m{..}", r#"sobot_group:human_queue_abandoned_per_consult:ratio15m{group=~"$group", ..}"#), "left queue / consults, 15 min {{group}}")
-                    .query(&company_or_groups("sobot:human_queue_not_connected:ratio_today{..}", r#"sobot_group:human_queue_not_connected:ratio_today{group=~"$group", ..}"#), "not connected today {{group}}"),
+                    .query(&by_group_rule("human_queue_abandoned_per_consult:ratio15m"), "left queue / consults, 15 min {{group}}")
+                    .query(&by_group_rule("human_queue_not_connected:ratio_today"), "not connected today {{group}}"),
                 stat("Average queue wait", 4, 4)
                     .describe("Average time customers waited in the queue before an agent accepted them, selected window. With groups selected, one value per group (sobot_group_*).")
                     .unit(Unit::Seconds)
                     .worse_above(30.0, 120.0)
-                    .query(&company_or_groups(r#"sobot_human_avg_queue_wait_seconds{window="$window", ..}"#, r#"sobot_group_human_avg_queue_wait_seconds{window="$window", group=~"$group", ..}"#), "{{group}}"),
+                    .query(&by_group("human_avg_queue_wait_seconds"), "{{group}}"),
                 stat("Average response time", 4, 4)
                     .describe(&format!("Average agent response time in human sessions, selected window. Alert SobotResponseTimeSlow fires above {} s (today, from {} valid receptions). With groups selected, one value per group (sobot_group_*).", RESPONSE_TIME.alert, s.min_sessions))
                     .unit(Unit::Seconds)
                     .alert_at(RESPONSE_TIME)
-                    .query(&company_or_groups(r#"sobot_human_avg_response_time_seconds{window="$window", ..}"#, r#"sobot_group_human_avg_response_time_seconds{window="$window", group=~"$group", ..}"#), "{{group}}"),
+                    .query(&by_group("human_avg_response_time_seconds"), "{{group}}"),
                 stat("Service level (30 s)", 4, 4)
                     .describe("Agent replies within 30 seconds, weighted by each agent's valid receptions, today (KPI sobot:agent_response_in_30s:ratio_today; per group with groups selected).")
                     .unit(Unit::Percent)
                     .min(0.0)
                     .worse_below(0.8, 0.9)
-                    .query(&company_or_groups("sobot:agent_response_in_30s:ratio_today{..}", r#"sobot_group:agent_response_in_30s:ratio_today{group=~"$group", ..}"#), "{{group}}"),
+                    .query(&by_group_rule("agent_response_in_30s:ratio_today"), "{{group}}"),
                 stat("Average handle time", 4, 4)
                     .describe("Average human session duration today (KPI sobot:human_handle_time_seconds:avg_today; per group with groups selected).")
                     .unit(Unit::Seconds)
-                    .query(&company_or_groups("sobot:human_handle_time_seconds:avg_today{..}", r#"sobot_group:human_handle_time_seconds:avg_today{group=~"$group", ..}"#), "{{group}}"),
+                    .query(&by_group_rule("human_handle_time_seconds:avg_today"), "{{group}}"),
                 stat("Good review ratio", 4, 4)
                     .describe("Share of satisfaction evaluations that were good reviews, selected window. With groups selected, one value per group (sobot_group_*).")
                     .unit(Unit::Percent)
                     .min(0.0)
                     .worse_below(0.7, 0.85)
-                    .query(&company_or_groups(r#"sobot_human_satisfaction_good_review_ratio{window="$window", ..}"#, r#"sobot_group_human_satisfaction_good_review_ratio{window="$window", group=~"$group", ..}"#), "{{group}}"),
+                    .query(&by_group("human_satisfaction_good_review_ratio"), "{{group}}"),
                 stat("Bad review ratio", 4, 4)
                     .describe(&format!("Bad reviews over evaluations: last hour (recording rule, from {} evaluations; the alert's figure) and the selected window. Alert SobotBadReviewRatioHigh fires above {} for 15 minutes.", s.min_evaluations, percent(BAD_REVIEWS.alert)))
                     .unit(Unit::Percent)
                     .min(0.0)
                     .alert_at(BAD_REVIEWS)
-                    .query(&company_or_groups("sobot:human_satisfaction_bad_review:ratio1h{..}", r#"sobot_group:human_satisfaction_bad_review:ratio1h{group=~"$group", ..}"#), "last hour {{group}}")
-                    .query(&company_or_groups(r#"sobot_human_satisfaction_bad_review_ratio{window="$window", ..}"#, r#"sobot_group_human_satisfaction_bad_review_ratio{window="$window", group=~"$group", ..}"#), "$window {{group}}"),
+                    .query(&by_group_rule("human_satisfaction_bad_review:ratio1h"), "last hour {{group}}")
+                    .query(&by_group("human_satisfaction_bad_review_ratio"), "$window {{group}}"),
                 stat("Average satisfaction score", 4, 4)
                     .describe("Average satisfaction score given by customers in human sessions, selected window. With groups selected, one value per group (sobot_group_*).")
                     .color("blue")
-                    .query(&company_or_groups(r#"sobot_human_satisfaction_avg_score{window="$window", ..}"#, r#"sobot_group_human_satisfaction_avg_score{window="$window", group=~"$group", ..}"#), "{{group}}"),
+                    .query(&by_group("human_satisfaction_avg_score"), "{{group}}"),
                 stat("Robot sessions", 4, 4)
                     .describe("Robot consultation sessions, selected window. Company-wide: the robot has no skill group.")
                     .color("blue")
