@@ -97,7 +97,8 @@ pub struct Routes {
 
 /// Serves on every listener, behind the web config `web` (`--web.config.file`; `None`: plain
 /// HTTP, no auth), until `shutdown` resolves, within `limits` (see [`conn`]); then closes the
-/// connections that serve no request and lets in-flight requests finish (up to 10 s).
+/// connections that serve no request and lets in-flight requests finish (up to 10 s). The web
+/// config's files are re-checked by one task of the server, every second (`webconfig::watch`).
 pub async fn serve(
     listeners: Vec<TcpListener>,
     routes: Routes,
@@ -105,8 +106,12 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
+    let watch = web.clone().map(|web| tokio::spawn(webconfig::watch(web)));
     let access = Access { web, gate: Arc::default() };
     conn::serve(listeners, routes, access, limits, shutdown).await;
+    if let Some(watch) = watch {
+        watch.abort();
+    }
 }
 
 /// The web config a server runs behind, and its basic-auth checker.
