@@ -129,14 +129,18 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
     };
     let telemetry_path = cli.telemetry_path.clone();
     let path_chars = telemetry_path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
-    if !telemetry_path.starts_with('/')
-        || !path_chars
-        || ["/", "/healthz", "/-/healthy", "/-/reload", "/probe", "/sd"].contains(&telemetry_path.as_str())
-    {
+    // The other routes' paths: the metrics cannot take one (nor its place outside basic auth).
+    let taken: Vec<&str> = crate::web::Route::ALL
+        .into_iter()
+        .filter(|route| *route != crate::web::Route::Metrics)
+        .map(crate::web::Route::path)
+        .collect();
+    if !telemetry_path.starts_with('/') || !path_chars || taken.contains(&telemetry_path.as_str()) {
         return Err(err(format!(
             "--web.telemetry-path {}: must start with /, hold only letters, digits and /_.- \
-             and differ from /, /healthz, /-/healthy, /-/reload, /probe and /sd",
-            quoted(&telemetry_path)
+             and differ from {}",
+            quoted(&telemetry_path),
+            taken.join(", ")
         )));
     }
     Ok(Settings {
