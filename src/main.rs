@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     };
     if cli.healthcheck {
         let address = cli.listen_address.first().map_or(":9877", String::as_str);
-        return match healthcheck::check(address) {
+        return match healthcheck::check(address, cli.web_config_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("sobot_exporter: unhealthy: {e}");

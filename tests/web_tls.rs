@@ -309,6 +309,76 @@ async fn a_reload_re_reads_the_web_config_and_refuses_a_bad_one() {
     }
 }
 
+/// `--healthcheck` in this process against `exporter`, with the web config `web`.
+async fn healthcheck(exporter: &Exporter, web: Option<&Path>) -> Result<(), String> {
+    let (addr, web) = (exporter.addr.clone(), web.map(Path::to_path_buf));
+    tokio::task::spawn_blocking(move || sobot_exporter::web::healthcheck::check(&addr, web.as_deref()))
+        .await
+        .expect("the check ran")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_speaks_tls_when_the_web_config_does() {
+    let sim = fixture_simulator().await;
+    let ca = Ca::new("test CA");
+    // Basic auth too: /healthz stays outside it, so the check needs no password.
+    let hash = bcrypt::hash("s3cret", 4).expect("hash");
+    let (dir, _) =
+        tls_dir("healthcheck_tls", &ca, &format!("{GOOD_TLS}basic_auth_users:\n  prometheus: {hash}\n"));
+    let web = dir.join("web.yml");
+    let exporter = Exporter::start(
+        "healthcheck_tls",
+        &sim.base_url(),
+        &["--web.config.file", web.to_str().expect("path")],
+    )
+    .await;
+    assert_eq!(healthcheck(&exporter, Some(&web)).await, Ok(()));
+    let plain = healthcheck(&exporter, None).await.expect_err("plain HTTP to a TLS port");
+    assert!(plain.contains("give --healthcheck the same --web.config.file"), "{plain}");
+
+    // The binary, as the Dockerfile's HEALTHCHECK runs it (the file from the environment).
+    let out = Command::new(env!("CARGO_BIN_EXE_sobot_exporter"))
+        .args(["--healthcheck", "--web.listen-address", &exporter.addr])
+        .env("SOBOT_EXPORTER_WEB_CONFIG_FILE", &web)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_names_required_client_certificates_in_one_line() {
+    let sim = fixture_simulator().await;
+    let ca = Ca::new("test CA");
+    let yaml =
+        format!("{GOOD_TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n");
+    let (dir, _) = tls_dir("healthcheck_mtls", &ca, &yaml);
+    let web = dir.join("web.yml");
+    let exporter = Exporter::start(
+        "healthcheck_mtls",
+        &sim.base_url(),
+        &["--web.config.file", web.to_str().expect("path")],
+    )
+    .await;
+    let problem = healthcheck(&exporter, Some(&web)).await.expect_err("no client certificate");
+    assert!(
+        problem.contains("requires a client certificate (client_auth_type: RequireAndVerifyClientCert)"),
+        "{problem}"
+    );
+    // A web config without client certificates, against this server: the refusal is named too.
+    let plain_tls = write_file(&dir, "plain-tls.yml", GOOD_TLS);
+    let refused = healthcheck(&exporter, Some(&plain_tls)).await.expect_err("refused by the server");
+    assert!(refused.contains("requires a client certificate"), "{refused}");
+    let out = Command::new(env!("CARGO_BIN_EXE_sobot_exporter"))
+        .args(["--healthcheck", "--web.listen-address", &exporter.addr, "--web.config.file"])
+        .arg(&web)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("sobot_exporter: unhealthy: --web.config.file"), "{stderr}");
+}
+
 #[test]
 fn a_bad_web_config_exits_2_with_one_line() {
     let ca = Ca::new("test CA");

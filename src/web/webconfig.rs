@@ -128,6 +128,24 @@ pub(crate) enum ClientAuth {
     RequireAndVerify,
 }
 
+impl ClientAuth {
+    /// Its name in the file (Go's).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ClientAuth::None => "NoClientCert",
+            ClientAuth::Request => "RequestClientCert",
+            ClientAuth::RequireAny => "RequireAnyClientCert",
+            ClientAuth::VerifyIfGiven => "VerifyClientCertIfGiven",
+            ClientAuth::RequireAndVerify => "RequireAndVerifyClientCert",
+        }
+    }
+
+    /// Whether a client without a certificate is refused.
+    pub(crate) fn mandatory(self) -> bool {
+        matches!(self, ClientAuth::RequireAny | ClientAuth::RequireAndVerify)
+    }
+}
+
 /// The TLS part, validated.
 #[derive(Debug, Clone)]
 struct TlsSpec {
@@ -756,6 +774,16 @@ pub(crate) async fn watch(web: Arc<WebConfig>) {
 
 fn stamps(path: &Path, files: &[PathBuf]) -> Vec<Stamp> {
     std::iter::once(path).chain(files.iter().map(PathBuf::as_path)).map(stamp).collect()
+}
+
+/// Whether the web config at `path` enables TLS (`None`: plain HTTP), and whom it asks for a
+/// client certificate; for `--healthcheck`, which reads the file but not the certificates. The
+/// error is one line.
+pub(crate) fn client_auth(path: &Path) -> Result<Option<ClientAuth>, String> {
+    let fail = |e: String| format!("--web.config.file {}: {e}", path.display());
+    let yaml = crate::config::read_file(path, MAX_FILE).map_err(|e| fail(io_reason(&e)))?;
+    let spec = parse(&yaml, path.parent().unwrap_or(Path::new("."))).map_err(fail)?;
+    Ok(spec.tls.map(|tls| tls.client_auth))
 }
 
 fn load_with_files(path: &Path) -> Result<(Loaded, Vec<PathBuf>), (String, Vec<PathBuf>)> {
