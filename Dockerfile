@@ -40,7 +40,8 @@ USER nonroot:nonroot
 EXPOSE 9877
 # The binary checks its own /healthz: no curl or shell needed in the image. It asks the address of
 # --web.listen-address, or of SOBOT_EXPORTER_LISTEN_ADDRESS: to listen elsewhere, set that variable
-# (docker run -e SOBOT_EXPORTER_LISTEN_ADDRESS=:9100) so that the server and the check agree.
+# (docker run -e SOBOT_EXPORTER_LISTEN_ADDRESS=:9100) so that the server and the check agree; for TLS,
+# likewise SOBOT_EXPORTER_WEB_CONFIG_FILE rather than --web.config.file (the check then speaks HTTPS).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/usr/local/bin/sobot_exporter", "--healthcheck"]
 ENTRYPOINT ["/usr/local/bin/sobot_exporter"]

@@ -16,9 +16,9 @@ use crate::targets::{self, Shared, TargetSet};
 use crate::telemetry::{CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, CONFIG_LAST_RELOAD_SUCCESSFUL, Telemetry};
 use crate::web::{self, Routes};
 
-/// Reads the configuration again: the flags as given at start (so the process settings do not
-/// change), the config file and the credential files as they are now.
-pub type Loader = Box<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
+/// Reads the collection config again: the flags as given at start, the config file and the
+/// credential files as they are now (`config::load_collection`).
+pub type Loader = Box<dyn Fn() -> Result<CollectionConfig, ConfigError> + Send + Sync>;
 
 /// Why the exporter could not start.
 #[derive(Debug, Error)]
@@ -44,7 +44,7 @@ pub enum StartError {
 
 /// Runs the exporter until `shutdown` resolves; `sockets`: the sockets systemd passed, listened
 /// on instead of the listen addresses (`--web.systemd-socket`); `demo`: the demo's simulator to
-/// start first; `loader` reads the configuration again on a reload.
+/// start first; `loader` reads the collection config again on a reload.
 pub async fn run(
     config: Config,
     sockets: Option<Vec<std::net::TcpListener>>,
@@ -168,18 +168,18 @@ impl Reloader {
 
     /// Loads the configuration and puts it in force; whether the collection config changed.
     fn apply(&self) -> Result<bool, String> {
-        let config = (self.loader)().map_err(|e| e.to_string())?;
-        // The web config was read again with the config (a bad one refuses the reload).
-        if let (Some(running), Some(new)) = (&self.web, &config.process.web_config) {
-            running.replace(new)?;
+        let collection = (self.loader)().map_err(|e| e.to_string())?;
+        // The web config's one way to re-read (a bad one refuses the reload, and stays out).
+        if let Some(web) = &self.web {
+            web.reload(true)?;
         }
         self.shared
-            .update_clients(&config.collection)
+            .update_clients(&collection)
             .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
         Ok(self.config.send_if_modified(|current| {
-            let changed = **current != config.collection;
+            let changed = **current != collection;
             if changed {
-                *current = Arc::new(config.collection);
+                *current = Arc::new(collection);
             }
             changed
         }))

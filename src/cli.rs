@@ -75,7 +75,7 @@ pub struct Cli {
 
     /// Web configuration file in the Prometheus exporter-toolkit format: TLS, client
     /// certificates, response headers, basic auth.
-    #[arg(long = "web.config.file", value_name = "FILE")]
+    #[arg(long = "web.config.file", env = "SOBOT_EXPORTER_WEB_CONFIG_FILE", value_name = "FILE")]
     pub web_config_file: Option<PathBuf>,
 
     /// Path under which to expose metrics.
@@ -138,8 +138,9 @@ pub struct Cli {
     #[arg(long = "config.check")]
     pub config_check: bool,
 
-    /// Ask the exporter listening at --web.listen-address for /healthz and exit 0 if it is healthy,
-    /// 1 if not (a container HEALTHCHECK that needs no shell tools).
+    /// Ask the exporter listening at --web.listen-address for /healthz (over TLS when
+    /// --web.config.file enables it) and exit 0 if it is healthy, 1 if not (a container
+    /// HEALTHCHECK that needs no shell tools).
     #[arg(long)]
     pub healthcheck: bool,
 

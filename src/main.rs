@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     };
     if cli.healthcheck {
         let address = cli.listen_address.first().map_or(":9877", String::as_str);
-        return match healthcheck::check(address) {
+        return match healthcheck::check(address, cli.web_config_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("sobot_exporter: unhealthy: {e}");
@@ -41,11 +41,12 @@ fn main() -> ExitCode {
         }
     };
     let demo = demo.map(Arc::new);
-    let load = {
+    let env = |name: &str| std::env::var(name).ok();
+    let reload = {
         let (cli, demo) = (cli.clone(), demo.clone());
-        move || config::load(&cli, &|name| std::env::var(name).ok(), demo.as_deref())
+        move || config::load_collection(&cli, &env, demo.as_deref())
     };
-    let config = match load() {
+    let config = match config::load(&cli, &env, demo.as_deref()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("sobot_exporter: {e}");
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(config, sockets, demo.as_deref(), Box::new(load), shutdown_signal())) {
+    match runtime.block_on(app::run(config, sockets, demo.as_deref(), Box::new(reload), shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Logging is set up by now: one line, in the configured format.

@@ -228,7 +228,8 @@ fn urls_paths_and_header_secrets_are_checked_at_start() {
         fails_with(&["--sobot.base-url", url], CREDS, "--sobot.base-url");
     }
     fails_with(&["--laaffic.base-url", "http://:0"], CREDS, "--laaffic.base-url");
-    for path in ["/metrics?x=1", "/me trics", "/sd", "metrics"] {
+    // Another route's path: /-/ready was once let through, and served the metrics outside basic auth.
+    for path in ["/metrics?x=1", "/me trics", "/sd", "metrics", "/-/ready", "/-/reload"] {
         fails_with(&["--web.telemetry-path", path], CREDS, "--web.telemetry-path");
     }
     let key = "LineBreakKey\r\nX-Injected: 1";

@@ -230,6 +230,155 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_bad_one_is_logg
     assert!(exporter.logs().contains("cert_file"), "the line names the field: {}", exporter.logs());
 }
 
+/// Whether `/metrics` answers 200 to `user` with `password`.
+async fn admitted(exporter: &Exporter, user: &str, password: &str) -> bool {
+    let response = http().get(exporter.url("/metrics")).basic_auth(user, Some(password)).send().await;
+    response.expect("request").status() == 200
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_config_is_re_read_by_the_server_s_tick_without_any_request() {
+    let sim = fixture_simulator().await;
+    let dir = temp_dir("web_tick");
+    let users = |password: &str| {
+        format!("basic_auth_users:\n  prometheus: {}\n", bcrypt::hash(password, 4).expect("hash"))
+    };
+    let web = write_file(&dir, "web.yml", &users("first"));
+    let exporter =
+        Exporter::start("web_tick", &sim.base_url(), &["--web.config.file", web.to_str().expect("path")])
+            .await;
+    // No request, no connection: the server's own task notices the new file.
+    replace_file(&dir, "web.yml", &users("second"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !exporter.logs().contains("web config reloaded") {
+        assert!(Instant::now() < deadline, "not re-read without a request: {}", exporter.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(admitted(&exporter, "prometheus", "second").await);
+    assert!(!admitted(&exporter, "prometheus", "first").await);
+
+    // A bad file is reported without a request too, and the last good one stays.
+    replace_file(&dir, "web.yml", "basic_auth_users:\n  prometheus: plain\n");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !exporter.logs().contains("web config not reloaded") {
+        assert!(Instant::now() < deadline, "the bad file was not reported: {}", exporter.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(exporter.logs().contains("must be a bcrypt hash"), "{}", exporter.logs());
+    assert!(admitted(&exporter, "prometheus", "second").await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_re_reads_the_web_config_and_refuses_a_bad_one() {
+    let sim = fixture_simulator().await;
+    let dir = temp_dir("web_reload");
+    let hash = |password: &str| bcrypt::hash(password, 4).expect("hash");
+    let (admin, scraper) = (hash("admin"), hash("scraper"));
+    let web = write_file(&dir, "web.yml", &format!("basic_auth_users:\n  admin: {admin}\n"));
+    let exporter = Exporter::start(
+        "web_reload",
+        &sim.base_url(),
+        &["--web.config.file", web.to_str().expect("path"), "--web.enable-lifecycle"],
+    )
+    .await;
+    let reload = || async {
+        let response = http().post(exporter.url("/-/reload")).basic_auth("admin", Some("admin")).send().await;
+        let response = response.expect("answer");
+        (response.status().as_u16(), response.text().await.unwrap_or_default())
+    };
+    write_file(&dir, "web.yml", &format!("basic_auth_users:\n  admin: {admin}\n  scraper: {scraper}\n"));
+    assert_eq!(reload().await, (200, "reloaded\n".to_string()));
+    // In force when the reload answers.
+    assert!(admitted(&exporter, "scraper", "scraper").await);
+
+    write_file(&dir, "web.yml", &format!("basic_auth_users:\n  admin: {admin}\n  scraper: plain\n"));
+    let (status, text) = reload().await;
+    assert_eq!(status, 500, "{text}");
+    let line = format!("reload failed: --web.config.file {}: basic_auth_users: \"scraper\"", web.display());
+    assert!(text.starts_with(&line), "{text}");
+    assert!(admitted(&exporter, "scraper", "scraper").await, "the last good web config stays");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let scrape = http().get(exporter.url("/metrics")).basic_auth("admin", Some("admin")).send().await;
+        let text = scrape.expect("scrape").text().await.expect("body");
+        if Metrics::parse(&text).get("sobot_exporter_config_last_reload_successful") == Some(0.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the failed reload is not in the metrics: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `--healthcheck` in this process against `exporter`, with the web config `web`.
+async fn healthcheck(exporter: &Exporter, web: Option<&Path>) -> Result<(), String> {
+    let (addr, web) = (exporter.addr.clone(), web.map(Path::to_path_buf));
+    tokio::task::spawn_blocking(move || sobot_exporter::web::healthcheck::check(&addr, web.as_deref()))
+        .await
+        .expect("the check ran")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_speaks_tls_when_the_web_config_does() {
+    let sim = fixture_simulator().await;
+    let ca = Ca::new("test CA");
+    // Basic auth too: /healthz stays outside it, so the check needs no password.
+    let hash = bcrypt::hash("s3cret", 4).expect("hash");
+    let (dir, _) =
+        tls_dir("healthcheck_tls", &ca, &format!("{GOOD_TLS}basic_auth_users:\n  prometheus: {hash}\n"));
+    let web = dir.join("web.yml");
+    let exporter = Exporter::start(
+        "healthcheck_tls",
+        &sim.base_url(),
+        &["--web.config.file", web.to_str().expect("path")],
+    )
+    .await;
+    assert_eq!(healthcheck(&exporter, Some(&web)).await, Ok(()));
+    let plain = healthcheck(&exporter, None).await.expect_err("plain HTTP to a TLS port");
+    assert!(plain.contains("give --healthcheck the same --web.config.file"), "{plain}");
+
+    // The binary, as the Dockerfile's HEALTHCHECK runs it (the file from the environment).
+    let out = Command::new(env!("CARGO_BIN_EXE_sobot_exporter"))
+        .args(["--healthcheck", "--web.listen-address", &exporter.addr])
+        .env("SOBOT_EXPORTER_WEB_CONFIG_FILE", &web)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_names_required_client_certificates_in_one_line() {
+    let sim = fixture_simulator().await;
+    let ca = Ca::new("test CA");
+    let yaml =
+        format!("{GOOD_TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n");
+    let (dir, _) = tls_dir("healthcheck_mtls", &ca, &yaml);
+    let web = dir.join("web.yml");
+    let exporter = Exporter::start(
+        "healthcheck_mtls",
+        &sim.base_url(),
+        &["--web.config.file", web.to_str().expect("path")],
+    )
+    .await;
+    let problem = healthcheck(&exporter, Some(&web)).await.expect_err("no client certificate");
+    assert!(
+        problem.contains("requires a client certificate (client_auth_type: RequireAndVerifyClientCert)"),
+        "{problem}"
+    );
+    // A web config without client certificates, against this server: the refusal is named too.
+    let plain_tls = write_file(&dir, "plain-tls.yml", GOOD_TLS);
+    let refused = healthcheck(&exporter, Some(&plain_tls)).await.expect_err("refused by the server");
+    assert!(refused.contains("requires a client certificate"), "{refused}");
+    let out = Command::new(env!("CARGO_BIN_EXE_sobot_exporter"))
+        .args(["--healthcheck", "--web.listen-address", &exporter.addr, "--web.config.file"])
+        .arg(&web)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("sobot_exporter: unhealthy: --web.config.file"), "{stderr}");
+}
+
 #[test]
 fn a_bad_web_config_exits_2_with_one_line() {
     let ca = Ca::new("test CA");

@@ -68,18 +68,39 @@ pub fn load(
     env: &dyn Fn(&str) -> Option<String>,
     demo: Option<&Demo>,
 ) -> Result<Config, ConfigError> {
-    // Whatever flag or field a secret of the environment ended up in, it is not printed.
-    let secrets: Vec<String> = collection::SECRET_ENV.iter().filter_map(|name| env(name)).collect();
-    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    load_unredacted(cli, env, demo).map_err(|e| ConfigError(redact(&e.0, &secrets)))
+    redacted(env, || {
+        let process = settings(cli, demo.is_some())?;
+        Ok(Config { process, collection: load_collection_unredacted(cli, env, demo)? })
+    })
 }
 
-fn load_unredacted(
+/// What a reload reads again: the config file and the credential files, into the collection
+/// config. The process settings were checked at start and stay; the web config re-reads itself
+/// (`WebConfig::reload`).
+pub fn load_collection(
     cli: &Cli,
     env: &dyn Fn(&str) -> Option<String>,
     demo: Option<&Demo>,
-) -> Result<Config, ConfigError> {
-    let process = settings(cli, demo.is_some())?;
+) -> Result<CollectionConfig, ConfigError> {
+    redacted(env, || load_collection_unredacted(cli, env, demo))
+}
+
+/// `load`'s outcome with the environment's secrets taken out of the error: whatever flag or
+/// field one ended up in, it is not printed.
+fn redacted<T>(
+    env: &dyn Fn(&str) -> Option<String>,
+    load: impl FnOnce() -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let secrets: Vec<String> = collection::SECRET_ENV.iter().filter_map(|name| env(name)).collect();
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    load().map_err(|e| ConfigError(redact(&e.0, &secrets)))
+}
+
+fn load_collection_unredacted(
+    cli: &Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+    demo: Option<&Demo>,
+) -> Result<CollectionConfig, ConfigError> {
     let flags = flags(cli)?;
     let path = cli.config_file.as_deref();
     let yaml = match path {
@@ -92,7 +113,7 @@ fn load_unredacted(
         None => collection::from_yaml(&yaml, path, &flags, env, &read)?,
         Some(demo) => demo.collection(&yaml, path, &flags, &read)?,
     };
-    Ok(Config { process, collection })
+    Ok(collection)
 }
 
 /// The process settings of the flags.
@@ -108,14 +129,18 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
     };
     let telemetry_path = cli.telemetry_path.clone();
     let path_chars = telemetry_path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
-    if !telemetry_path.starts_with('/')
-        || !path_chars
-        || ["/", "/healthz", "/-/healthy", "/-/reload", "/probe", "/sd"].contains(&telemetry_path.as_str())
-    {
+    // The other routes' paths: the metrics cannot take one (nor its place outside basic auth).
+    let taken: Vec<&str> = crate::web::Route::ALL
+        .into_iter()
+        .filter(|route| *route != crate::web::Route::Metrics)
+        .map(crate::web::Route::path)
+        .collect();
+    if !telemetry_path.starts_with('/') || !path_chars || taken.contains(&telemetry_path.as_str()) {
         return Err(err(format!(
             "--web.telemetry-path {}: must start with /, hold only letters, digits and /_.- \
-             and differ from /, /healthz, /-/healthy, /-/reload, /probe and /sd",
-            quoted(&telemetry_path)
+             and differ from {}",
+            quoted(&telemetry_path),
+            taken.join(", ")
         )));
     }
     Ok(Settings {

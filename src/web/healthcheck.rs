@@ -1,25 +1,165 @@
-//! `--healthcheck`: a tiny HTTP client for the container's HEALTHCHECK (distroless has no curl).
+//! `--healthcheck`: a tiny HTTP(S) client for the container's HEALTHCHECK (distroless has no
+//! curl). It speaks TLS when the web config (`--web.config.file`) does.
+//!
+//! Over TLS it does not verify the server's certificate, as the kubelet's HTTPS probes do not:
+//! it asks its own process on loopback whether it serves, sends no credential (`/healthz` is
+//! outside basic auth) and reads only a status code, so there is nothing for an impostor to
+//! take, and a certificate issued for the service's name, expired, or renewed on disk a moment
+//! before the server reads it is no reason to call the process dead. The handshake's signatures
+//! are still checked, so it is real TLS with the certificate served.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Asks `http://<listen address>/healthz` (the unspecified address becomes loopback) and succeeds
-/// on HTTP 200.
-pub fn check(listen_address: &str) -> Result<(), String> {
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use tokio_rustls::rustls::crypto::{CryptoProvider, aws_lc_rs};
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_rustls::rustls::{DigitallySignedStruct, SignatureScheme};
+
+use super::webconfig;
+
+/// Asks `/healthz` of the exporter at `listen_address` (the unspecified address becomes
+/// loopback), over TLS when the web config at `web_config` enables it, and succeeds on HTTP 200.
+/// The error is one line.
+pub fn check(listen_address: &str, web_config: Option<&Path>) -> Result<(), String> {
     let addr = target(listen_address)?;
+    let tls = match web_config {
+        Some(path) => match webconfig::client_auth(path)? {
+            Some(auth) if auth.mandatory() => {
+                return Err(format!(
+                    "--web.config.file {} requires a client certificate (client_auth_type: {}), which \
+                     --healthcheck has none of: check the port with a TCP probe instead",
+                    path.display(),
+                    auth.name()
+                ));
+            }
+            Some(_) => Some(client_config()?),
+            None => None,
+        },
+        None => None,
+    };
     let timeout = Duration::from_secs(3);
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    stream
-        .write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut head = [0u8; 64];
-    let n = stream.read(&mut head).map_err(|e| e.to_string())?;
-    let status_line = String::from_utf8_lossy(&head[..n]);
+    let head = match tls {
+        None => ask(&mut stream).map_err(|e| format!("{addr}: {e}"))?,
+        Some(config) => {
+            let mut conn = rustls::ClientConnection::new(config, ServerName::IpAddress(addr.ip().into()))
+                .map_err(|e| format!("TLS: {e}"))?;
+            ask(&mut rustls::Stream::new(&mut conn, &mut stream)).map_err(|e| tls_failure(addr, &e))?
+        }
+    };
+    if !head.starts_with(b"HTTP/") {
+        return Err(format!(
+            "{addr} did not answer HTTP: if it serves TLS, give --healthcheck the same --web.config.file \
+             (or set SOBOT_EXPORTER_WEB_CONFIG_FILE for both)"
+        ));
+    }
+    let status_line = String::from_utf8_lossy(&head);
     let status = status_line.split_whitespace().nth(1).unwrap_or("");
     if status == "200" { Ok(()) } else { Err(format!("/healthz answered {status:?}")) }
+}
+
+/// Sends the request and reads the status line (at most 256 bytes).
+fn ask(stream: &mut impl ReadWrite) -> std::io::Result<Vec<u8>> {
+    stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    stream.flush()?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 256];
+    while head.len() < buf.len() && !head.contains(&b'\n') {
+        match stream.read(&mut buf[..256 - head.len()]) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if head.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(head)
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// One line for a failed TLS exchange: the server's refusal of a client without a certificate
+/// named as such, else rustls's reason.
+fn tls_failure(addr: SocketAddr, e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired)) => format!(
+            "{addr} requires a client certificate, which --healthcheck has none of: check the port with a \
+             TCP probe instead"
+        ),
+        Some(tls) => format!("TLS with {addr} failed: {tls}"),
+        None => format!("TLS with {addr} failed: {e}"),
+    }
+}
+
+/// A TLS client that takes the server's certificate unverified (see the module's note).
+fn client_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(OwnServer { provider }))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Accepts the certificate of the exporter's own loopback address; checks the handshake's
+/// signatures.
+#[derive(Debug)]
+struct OwnServer {
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for OwnServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 fn target(listen_address: &str) -> Result<SocketAddr, String> {
@@ -59,6 +199,6 @@ mod tests {
     fn nothing_listening_is_unhealthy() {
         let port =
             std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-        assert!(check(&format!("127.0.0.1:{port}")).is_err());
+        assert!(check(&format!("127.0.0.1:{port}"), None).is_err());
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::targets::{CollectorStatus, Status, TargetKind, TargetView};
+use crate::web::Route;
 
 /// Failing tenants listed on the page at most; the rest are counted.
 pub const FAILING_SHOWN: usize = 50;
@@ -38,12 +39,15 @@ pub fn render(telemetry_path: &str, status: &Status, now: Timestamp) -> String {
     };
     let _ = write!(
         out,
-        "<p>Status: <span class=\"{class}\" id=\"ready\">{readiness}</span>; up {}.</p>\n<ul>\
-         <li><a href=\"{}\">Metrics</a></li><li><a href=\"/sd\">Service discovery (tenants)</a></li>\
-         <li><a href=\"/healthz\">Health</a></li><li><a href=\"/-/ready\">Readiness</a></li></ul>\n",
+        "<p>Status: <span class=\"{class}\" id=\"ready\">{readiness}</span>; up {}.</p>\n<ul>",
         human(status.uptime()),
-        escape(telemetry_path),
     );
+    for route in Route::ALL {
+        let Some(text) = route.link() else { continue };
+        let path = if route == Route::Metrics { telemetry_path } else { route.path() };
+        let _ = write!(out, "<li><a href=\"{}\">{text}</a></li>", escape(path));
+    }
+    out.push_str("</ul>\n");
     for target in targets.iter().filter(|t| t.kind != TargetKind::Tenant) {
         let title = match target.kind {
             TargetKind::Platform => "Platform",

@@ -6,9 +6,9 @@
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
 //! encoded chunks. [`conn`] runs the connections within their limits, on every listener
 //! ([`listen`]); [`webconfig`] is `--web.config.file` (TLS, headers, basic auth checked by
-//! [`auth`]). Everything is behind the web config except `/healthz`, `/-/healthy` and `/-/ready`,
-//! which stay open for liveness and readiness probes (they tell nothing but "the process serves"
-//! and "the first collection is done").
+//! [`auth`]). The routes are one table, `Route`: everything is behind the web config except
+//! `/healthz`, `/-/healthy` and `/-/ready`, which stay open for liveness and readiness probes
+//! (they tell nothing but "the process serves" and "the first collection is done").
 
 pub mod auth;
 pub mod conn;
@@ -27,7 +27,7 @@ use hyper::header::{
     ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue,
     RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
 use crate::exposition::{self, Board, Body, Format, Key};
@@ -95,9 +95,93 @@ pub struct Routes {
     pub process_stats: Arc<crate::process::ProcessStats>,
 }
 
+/// Every route the server answers. The dispatch, the web config's exemptions, the methods (405
+/// and `Allow`), the landing page's links and the check of `--web.telemetry-path` read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `/`: the landing page with each target's status.
+    Landing,
+    /// `--web.telemetry-path` (`/metrics`): every target's series.
+    Metrics,
+    /// `/probe?target=`: one tenant's series.
+    Probe,
+    /// `/sd`: Prometheus HTTP service discovery of the tenants.
+    ServiceDiscovery,
+    /// `/healthz`: liveness.
+    Healthz,
+    /// `/-/healthy`: liveness, Prometheus's name.
+    Healthy,
+    /// `/-/ready`: 200 once the first collection or discovery completed, 503 before.
+    Ready,
+    /// `/-/reload` (`POST`, `PUT`; with `--web.enable-lifecycle`).
+    Reload,
+}
+
+impl Route {
+    /// Every route, in the landing page's order of links.
+    pub(crate) const ALL: [Route; 8] = [
+        Route::Landing,
+        Route::Metrics,
+        Route::Probe,
+        Route::ServiceDiscovery,
+        Route::Healthz,
+        Route::Healthy,
+        Route::Ready,
+        Route::Reload,
+    ];
+
+    /// Its path; the metrics' is `--web.telemetry-path`, this is its default.
+    pub(crate) fn path(self) -> &'static str {
+        match self {
+            Route::Landing => "/",
+            Route::Metrics => "/metrics",
+            Route::Probe => "/probe",
+            Route::ServiceDiscovery => "/sd",
+            Route::Healthz => "/healthz",
+            Route::Healthy => "/-/healthy",
+            Route::Ready => "/-/ready",
+            Route::Reload => "/-/reload",
+        }
+    }
+
+    /// The route of `path`, the metrics being at `telemetry_path`.
+    fn of(path: &str, telemetry_path: &str) -> Option<Route> {
+        if path == telemetry_path {
+            return Some(Route::Metrics);
+        }
+        Route::ALL.into_iter().find(|route| *route != Route::Metrics && route.path() == path)
+    }
+
+    /// Outside the web config's basic auth and rate limit (TLS still applies): the probes, which
+    /// tell nothing but "the process serves" and "the first collection is done".
+    fn open(self) -> bool {
+        matches!(self, Route::Healthz | Route::Healthy | Route::Ready)
+    }
+
+    /// The methods it answers, as `Allow` lists them.
+    fn allow(self) -> &'static str {
+        match self {
+            Route::Reload => "POST, PUT",
+            _ => "GET, HEAD",
+        }
+    }
+
+    /// The link's text on the landing page, if it has one.
+    pub(crate) fn link(self) -> Option<&'static str> {
+        match self {
+            Route::Metrics => Some("Metrics"),
+            Route::ServiceDiscovery => Some("Service discovery (tenants)"),
+            Route::Healthz => Some("Health"),
+            Route::Ready => Some("Readiness"),
+            Route::Landing | Route::Probe | Route::Healthy | Route::Reload => None,
+        }
+    }
+}
+
 /// Serves on every listener, behind the web config `web` (`--web.config.file`; `None`: plain
 /// HTTP, no auth), until `shutdown` resolves, within `limits` (see [`conn`]); then closes the
-/// connections that serve no request and lets in-flight requests finish (up to 10 s).
+/// connections that serve no request and lets in-flight requests finish (up to 10 s). The web
+/// config's files are re-checked by one task of the server, every second (`webconfig::watch`).
 pub async fn serve(
     listeners: Vec<TcpListener>,
     routes: Routes,
@@ -105,8 +189,12 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
+    let watch = web.clone().map(|web| tokio::spawn(webconfig::watch(web)));
     let access = Access { web, gate: Arc::default() };
     conn::serve(listeners, routes, access, limits, shutdown).await;
+    if let Some(watch) = watch {
+        watch.abort();
+    }
 }
 
 /// The web config a server runs behind, and its basic-auth checker.
@@ -118,12 +206,14 @@ pub(crate) struct Access {
 
 /// The answer to one request: the web config's checks, the route, the web config's headers.
 async fn respond(routes: &Routes, access: &Access, req: &Request<Incoming>) -> Response<Reply> {
+    let route = Route::of(req.uri().path(), &routes.telemetry_path);
     let Some(web) = access.web.as_ref().map(|web| web.current()) else {
-        return route(routes, req).await;
+        return answer(routes, route, req).await;
     };
-    let mut response = match req.uri().path() {
-        "/healthz" | "/-/healthy" | "/-/ready" => route(routes, req).await,
-        _ => guarded(routes, access, &web, req).await,
+    let mut response = if route.is_some_and(Route::open) {
+        answer(routes, route, req).await
+    } else {
+        guarded(routes, access, &web, route, req).await
     };
     let headers = response.headers_mut();
     for (name, value) in &web.headers {
@@ -137,6 +227,7 @@ async fn guarded(
     routes: &Routes,
     access: &Access,
     web: &webconfig::Loaded,
+    route: Option<Route>,
     req: &Request<Incoming>,
 ) -> Response<Reply> {
     if !access.gate.within_rate(web.rate_limit) {
@@ -160,52 +251,39 @@ async fn guarded(
             }
         }
     }
-    route(routes, req).await
+    answer(routes, route, req).await
 }
 
-/// The route's answer.
-async fn route(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
-    if req.uri().path() == "/-/reload" {
-        return reload(routes, req).await;
-    }
-    handle(routes, req)
-}
-
-fn handle(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
-    let path = req.uri().path();
-    let known = path == &*routes.telemetry_path
-        || ["/probe", "/sd", "/", "/healthz", "/-/healthy", "/-/ready"].contains(&path);
-    if !known {
+/// The route's answer: 404 for an unknown path whatever the method, 405 with `Allow` for a
+/// method the route does not take.
+async fn answer(routes: &Routes, route: Option<Route>, req: &Request<Incoming>) -> Response<Reply> {
+    let Some(route) = route else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
-    }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD\n");
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    };
+    let allow = route.allow();
+    if !allow.split(", ").any(|method| method == req.method().as_str()) {
+        let text = format!("method not allowed: use {}\n", allow.replace(", ", " or "));
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, text);
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
         return response;
     }
-    if path == &*routes.telemetry_path {
-        return metrics(routes, req);
-    }
-    match path {
-        "/probe" => probe(routes, req),
-        "/sd" => service_discovery(routes, req),
-        "/" => landing(routes),
-        "/-/ready" if !routes.targets.status().ready() => {
+    match route {
+        Route::Landing => landing(routes),
+        Route::Metrics => metrics(routes, req),
+        Route::Probe => probe(routes, req),
+        Route::ServiceDiscovery => service_discovery(routes, req),
+        Route::Healthz | Route::Healthy => plain(StatusCode::OK, "ok\n"),
+        Route::Ready if !routes.targets.status().ready() => {
             plain(StatusCode::SERVICE_UNAVAILABLE, "not ready: the first collection has not completed\n")
         }
-        "/-/ready" => plain(StatusCode::OK, "ready\n"),
-        _ => plain(StatusCode::OK, "ok\n"),
+        Route::Ready => plain(StatusCode::OK, "ready\n"),
+        Route::Reload => reload(routes).await,
     }
 }
 
 /// `POST` or `PUT /-/reload`: 200 once the new config is in force, 500 with the reason if it
 /// was refused (the running one stays), 403 unless `--web.enable-lifecycle`.
-async fn reload(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
-    if req.method() != Method::POST && req.method() != Method::PUT {
-        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use POST or PUT\n");
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST, PUT"));
-        return response;
-    }
+async fn reload(routes: &Routes) -> Response<Reply> {
     let Some(reloader) = &routes.reloader else {
         return plain(StatusCode::FORBIDDEN, "the lifecycle API is not enabled (--web.enable-lifecycle)\n");
     };
@@ -302,4 +380,21 @@ fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response<Reply> {
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_finds_its_route_and_the_metrics_move_with_the_flag() {
+        for route in Route::ALL {
+            assert_eq!(Route::of(route.path(), "/metrics"), Some(route), "{route:?}");
+        }
+        assert_eq!(Route::of("/stats", "/stats"), Some(Route::Metrics));
+        assert_eq!(Route::of("/metrics", "/stats"), None);
+        assert_eq!(Route::of("/nope", "/metrics"), None);
+        let open: Vec<&str> = Route::ALL.into_iter().filter(|r| r.open()).map(Route::path).collect();
+        assert_eq!(open, ["/healthz", "/-/healthy", "/-/ready"]);
+    }
 }

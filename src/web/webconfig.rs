@@ -6,17 +6,18 @@
 //! users. What rustls cannot honour (TLS 1.0 and 1.1, a cipher suite or curve it lacks, HTTP/2,
 //! `client_allowed_sans`) is refused with one line, never ignored.
 //!
-//! [`WebConfig`] keeps the last good build and re-reads the files when they change: on a new
-//! connection or request, at most once a second, it compares the modification
-//! time, size and inode of the web config file and of every file it names, so a renewed
-//! certificate is served without a restart or a signal (cert-manager and certbot replace files
-//! and signal nobody). A reload (SIGHUP, `POST /-/reload`) re-reads it as well. A bad new file
-//! keeps the last good build and is logged once (again only when the files change again).
+//! [`WebConfig`] keeps the last good build, which handshakes and requests take without touching
+//! a file. [`WebConfig::reload`] is the one way to re-read it: the server's task `watch` calls
+//! it every second, and it reads the files again when the modification time, size or inode of
+//! the web config file or of a file it names changed, so a renewed certificate is served without
+//! a restart or a signal (cert-manager and certbot replace files and signal nobody); a reload
+//! (SIGHUP, `POST /-/reload`) calls it to read them in any case. A bad new file keeps the last
+//! good build and is logged once (again only when the files change again).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
 
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
@@ -125,6 +126,24 @@ pub(crate) enum ClientAuth {
     VerifyIfGiven,
     /// Required and verified against the client CA.
     RequireAndVerify,
+}
+
+impl ClientAuth {
+    /// Its name in the file (Go's).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ClientAuth::None => "NoClientCert",
+            ClientAuth::Request => "RequestClientCert",
+            ClientAuth::RequireAny => "RequireAnyClientCert",
+            ClientAuth::VerifyIfGiven => "VerifyClientCertIfGiven",
+            ClientAuth::RequireAndVerify => "RequireAndVerifyClientCert",
+        }
+    }
+
+    /// Whether a client without a certificate is refused.
+    pub(crate) fn mandatory(self) -> bool {
+        matches!(self, ClientAuth::RequireAny | ClientAuth::RequireAndVerify)
+    }
 }
 
 /// The TLS part, validated.
@@ -644,18 +663,19 @@ fn stamp(path: &Path) -> Stamp {
 #[derive(Debug)]
 pub struct WebConfig {
     path: PathBuf,
-    state: Mutex<State>,
+    /// What handshakes and requests read: a clone of an `Arc`, the lock never held across I/O.
+    current: RwLock<Arc<Loaded>>,
+    /// What [`WebConfig::reload`] compares; one re-read at a time.
+    watch: Mutex<Watch>,
 }
 
 #[derive(Debug)]
-struct State {
-    current: Arc<Loaded>,
+struct Watch {
     /// The files of the current config, and their stamps when it was loaded.
     files: Vec<PathBuf>,
     stamps: Vec<Stamp>,
     /// The stamps of a failed attempt, not tried (nor logged) again until they change.
     failed: Option<Vec<Stamp>>,
-    checked: Instant,
 }
 
 impl PartialEq for WebConfig {
@@ -673,13 +693,8 @@ impl WebConfig {
         let stamps = stamps(path, &files);
         Ok(WebConfig {
             path: path.to_path_buf(),
-            state: Mutex::new(State {
-                current: Arc::new(current),
-                files,
-                stamps,
-                failed: None,
-                checked: Instant::now(),
-            }),
+            current: RwLock::new(Arc::new(current)),
+            watch: Mutex::new(Watch { files, stamps, failed: None }),
         })
     }
 
@@ -691,78 +706,84 @@ impl WebConfig {
     /// Whether the server speaks TLS (decided at start: a reload can renew certificates, not
     /// switch between HTTP and HTTPS).
     pub fn tls(&self) -> bool {
-        self.lock().current.tls.is_some()
+        self.current().tls.is_some()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The configuration in force, re-read first if [`RECHECK_EVERY`] has passed and the files
-    /// changed.
+    /// The configuration in force. Never reads a file: [`watch`] and a reload do.
     pub(crate) fn current(&self) -> Arc<Loaded> {
-        let mut state = self.lock();
-        if state.checked.elapsed() >= RECHECK_EVERY {
-            state.checked = Instant::now();
-            let now = stamps(&self.path, &state.files);
-            if now != state.stamps && state.failed.as_ref() != Some(&now) {
-                self.reload_locked(&mut state, now, "the files changed");
-            }
-        }
-        state.current.clone()
+        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Takes `other` (the same file, read again by a reload) if it is valid for this server.
-    pub fn replace(&self, other: &WebConfig) -> Result<(), String> {
-        let mut state = self.lock();
-        let new = other.lock();
-        if new.current.tls.is_some() != state.current.tls.is_some() {
-            return Err(format!(
-                "--web.config.file {}: TLS cannot be switched on or off by a reload: restart the exporter",
-                self.path.display()
-            ));
+    /// Reads the files again and puts the result in force: if they changed since the last load
+    /// and since the last failed attempt, or in any case when `force` (a reload). `Ok(true)`: a
+    /// new configuration is in force; `Ok(false)`: nothing was read; `Err`: the one line why the
+    /// files were refused, the last good configuration staying in force.
+    pub fn reload(&self, force: bool) -> Result<bool, String> {
+        let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
+        // Taken before reading, so that a change during the read is seen next time.
+        let before = stamps(&self.path, &watch.files);
+        if !force && (before == watch.stamps || watch.failed.as_ref() == Some(&before)) {
+            return Ok(false);
         }
-        state.current = new.current.clone();
-        state.files = new.files.clone();
-        state.stamps = new.stamps.clone();
-        state.failed = None;
-        Ok(())
-    }
-
-    fn reload_locked(&self, state: &mut State, before: Vec<Stamp>, why: &str) {
         match load_with_files(&self.path) {
-            Ok((loaded, files)) if loaded.tls.is_some() == state.current.tls.is_some() => {
-                info!(file = %self.path.display(), why, "web config reloaded");
-                // The stamps taken before reading, so that a change during the read is seen.
-                state.stamps = if files == state.files { before } else { stamps(&self.path, &files) };
-                state.current = Arc::new(loaded);
-                state.files = files;
-                state.failed = None;
+            Ok((loaded, _)) if loaded.tls.is_some() != self.tls() => {
+                watch.failed = Some(before);
+                Err(format!(
+                    "--web.config.file {}: TLS cannot be switched on or off without a restart",
+                    self.path.display()
+                ))
             }
-            Ok(_) => {
-                error!(
-                    file = %self.path.display(),
-                    "web config not reloaded: TLS cannot be switched on or off without a restart; the last \
-                     good one stays in force"
-                );
-                state.failed = Some(before);
+            Ok((loaded, files)) => {
+                watch.stamps = if files == watch.files { before } else { stamps(&self.path, &files) };
+                watch.files = files;
+                watch.failed = None;
+                *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
+                Ok(true)
             }
             Err((e, files)) => {
-                error!(error = %e, "web config not reloaded: the last good one stays in force");
                 // Watch the files the new config names too, so that fixing one is seen.
                 for file in files {
-                    if !state.files.contains(&file) {
-                        state.files.push(file);
+                    if !watch.files.contains(&file) {
+                        watch.files.push(file);
                     }
                 }
-                state.failed = Some(stamps(&self.path, &state.files));
+                watch.failed = Some(stamps(&self.path, &watch.files));
+                Err(e)
             }
+        }
+    }
+}
+
+/// Compares the files with what was loaded every [`RECHECK_EVERY`] and reloads them when they
+/// changed (on a blocking thread: handshakes and requests never wait for it); logs a new
+/// configuration at INFO and a refused one once at ERROR. Runs until aborted.
+pub(crate) async fn watch(web: Arc<WebConfig>) {
+    let mut tick = tokio::time::interval(RECHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let read = web.clone();
+        let Ok(outcome) = tokio::task::spawn_blocking(move || read.reload(false)).await else { continue };
+        match outcome {
+            Ok(false) => {}
+            Ok(true) => info!(file = %web.path.display(), why = "the files changed", "web config reloaded"),
+            Err(e) => error!(error = %e, "web config not reloaded: the last good one stays in force"),
         }
     }
 }
 
 fn stamps(path: &Path, files: &[PathBuf]) -> Vec<Stamp> {
     std::iter::once(path).chain(files.iter().map(PathBuf::as_path)).map(stamp).collect()
+}
+
+/// Whether the web config at `path` enables TLS (`None`: plain HTTP), and whom it asks for a
+/// client certificate; for `--healthcheck`, which reads the file but not the certificates. The
+/// error is one line.
+pub(crate) fn client_auth(path: &Path) -> Result<Option<ClientAuth>, String> {
+    let fail = |e: String| format!("--web.config.file {}: {e}", path.display());
+    let yaml = crate::config::read_file(path, MAX_FILE).map_err(|e| fail(io_reason(&e)))?;
+    let spec = parse(&yaml, path.parent().unwrap_or(Path::new("."))).map_err(fail)?;
+    Ok(spec.tls.map(|tls| tls.client_auth))
 }
 
 fn load_with_files(path: &Path) -> Result<(Loaded, Vec<PathBuf>), (String, Vec<PathBuf>)> {
