@@ -177,3 +177,28 @@ async fn the_seat_cap_is_its_own_when_set() {
     assert_eq!(m.family("laaffic_seat_info").len(), 240, "max_agents caps agents, not seats");
     assert_eq!(m.get("sobot_exporter_agents_dropped{collector=\"laaffic_seats\"}"), Some(10.0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_or_secret_echoed_by_laaffic_is_taken_out_of_the_error() {
+    use sobot_exporter::laaffic::client::{LaafficClient, LaafficCredentials};
+    use sobot_exporter::secret::Secret;
+    use sobot_exporter::upstream::{ClientSettings, http_client};
+    let sim = simulator(1).await;
+    let body = format!(r#"{{"status": "-22", "reason": "key {LAAFFIC_KEY} secret {LAAFFIC_SECRET}"}}"#);
+    sim.set_fault("query", Some(Fault::Body(body)));
+    let settings = ClientSettings {
+        base_url: sim.base_url(),
+        connect_timeout: Duration::from_secs(2),
+        timeout: Duration::from_secs(5),
+        rate_limit_per_minute: 1000,
+    };
+    let credentials =
+        LaafficCredentials { api_key: Secret::new(LAAFFIC_KEY), api_secret: Secret::new(LAAFFIC_SECRET) };
+    let http = http_client(&settings).expect("client");
+    let client = LaafficClient::new(&settings, http, credentials, std::sync::Arc::default());
+    let e = client.seat_query(&serde_json::json!({})).await.expect_err("the echo is an error");
+    assert_eq!(
+        e.to_string(),
+        "upstream error -22: parameter error (參數異常): key <redacted> secret <redacted>"
+    );
+}

@@ -52,7 +52,8 @@ impl LaafficClient {
         credentials: LaafficCredentials,
         telemetry: Arc<Telemetry>,
     ) -> Self {
-        Self { upstream: Upstream::new(settings, http, telemetry), credentials }
+        let secrets = vec![credentials.api_key.clone(), credentials.api_secret.clone()];
+        Self { upstream: Upstream::new(settings, http, secrets, telemetry), credentials }
     }
 
     /// POSTs a seat query and returns its `data` object.
@@ -69,9 +70,7 @@ impl LaafficClient {
                 .header("Sign", sign)
                 .json(body)
         };
-        let secrets = [key.expose(), self.credentials.api_secret.expose()];
-        let check = |body| check_status(body).map_err(|e| e.redacted(&secrets));
-        self.upstream.send("seat_query", SEAT_QUERY, "0", build, check).await
+        self.upstream.send("seat_query", SEAT_QUERY, "0", build, check_status).await
     }
 }
 

@@ -84,8 +84,17 @@ impl PlatformClient {
     ) -> Self {
         let share = usize::try_from(replicas.max(1)).unwrap_or(usize::MAX);
         let calls = (CALLS_PER_MINUTE / share).max(1);
-        let upstream =
-            || Upstream::with_window_limit(settings, http.clone(), calls, LIMIT_WINDOW, telemetry.clone());
+        let secrets = vec![credentials.union_key.clone()];
+        let upstream = || {
+            Upstream::with_window_limit(
+                settings,
+                http.clone(),
+                calls,
+                LIMIT_WINDOW,
+                secrets.clone(),
+                telemetry.clone(),
+            )
+        };
         Self {
             credentials,
             tenant_list: upstream(),
@@ -219,9 +228,7 @@ impl PlatformClient {
         endpoint: PlatformEndpoint,
         build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
     ) -> Result<Value, UpstreamError> {
-        let key = self.credentials.union_key.expose();
-        let check = |body| check_answer(body).map_err(|e| e.redacted(&[key]));
-        upstream.send(endpoint.label, endpoint.path, endpoint.ok_code, build, check).await
+        upstream.send(endpoint.label, endpoint.path, endpoint.ok_code, build, check_answer).await
     }
 }
 
