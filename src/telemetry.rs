@@ -173,7 +173,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         UPSTREAM_REQUESTS,
         Kind::Counter,
         &["endpoint", "code"],
-        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect, reset and invalid_response are transport failures, fd_limit the exporter out of file descriptors; deadline a request its cycle's deadline cut off).",
+        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect and reset are transport failures, invalid_response an answer that is not JSON or not of the documented shape, fd_limit the exporter out of file descriptors; deadline a request its cycle's deadline cut off).",
     ),
     metric(
         PARSE_ERRORS,

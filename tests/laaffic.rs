@@ -196,7 +196,7 @@ async fn a_key_or_secret_echoed_by_laaffic_is_taken_out_of_the_error() {
         LaafficCredentials { api_key: Secret::new(LAAFFIC_KEY), api_secret: Secret::new(LAAFFIC_SECRET) };
     let http = http_client(&settings).expect("client");
     let client = LaafficClient::new(&settings, http, credentials, std::sync::Arc::default());
-    let e = client.seat_query(&serde_json::json!({})).await.expect_err("the echo is an error");
+    let e = client.seat_query(&serde_json::json!({}), Ok).await.expect_err("the echo is an error");
     assert_eq!(
         e.to_string(),
         "upstream error -22: parameter error (參數異常): key <redacted> secret <redacted>"

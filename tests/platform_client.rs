@@ -158,7 +158,7 @@ async fn every_tenant_key_gets_its_own_token_and_values() {
             Arc::new(Telemetry::new()),
             Duration::from_secs(1),
         );
-        let answer = tenant.call(ep.name, ep.method, ep.path, &params).await;
+        let answer = tenant.call(ep.name, ep.method, ep.path, &params, Ok).await;
         if key.app_id == platform.tenants[4].app_id {
             assert_eq!(
                 answer.map_err(|e| e.code_label()),

@@ -31,7 +31,7 @@ async fn robot_session(
 ) -> Result<serde_json::Value, sobot_exporter::upstream::UpstreamError> {
     let ep = Endpoint::by_name("robot_session").expect("in the table");
     let params = [("start_date", "2019-08-01 01".to_string()), ("end_date", "2019-11-01 03".to_string())];
-    client.call(ep.name, Method::Post, ep.path, &params).await
+    client.call(ep.name, Method::Post, ep.path, &params, Ok).await
 }
 
 type Call = tokio::task::JoinHandle<Result<serde_json::Value, sobot_exporter::upstream::UpstreamError>>;

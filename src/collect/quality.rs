@@ -250,8 +250,11 @@ impl QualityCollector {
         let mut day = Day::default();
         let mut page = 1u32;
         loop {
-            let body = self.fetch_page(&start, &end, page).await?;
-            if self.decoder.page(body, page, &mut day)? {
+            let (records, last) = self.fetch_page(&start, &end, page).await?;
+            for record in &records {
+                self.decoder.add(record, &mut day);
+            }
+            if last {
                 break;
             }
             if page >= self.pages.max_pages {
@@ -265,8 +268,13 @@ impl QualityCollector {
         Ok(day)
     }
 
-    /// The answer for one page.
-    async fn fetch_page(&self, start: &str, end: &str, page: u32) -> Result<Value, UpstreamError> {
+    /// The records of one page, and whether it is the last.
+    async fn fetch_page(
+        &self,
+        start: &str,
+        end: &str,
+        page: u32,
+    ) -> Result<(Vec<Value>, bool), UpstreamError> {
         let s = self.source;
         let (page_key, size_key) = match s.paging {
             Paging::PageSize => ("page", "size"),
@@ -278,7 +286,7 @@ impl QualityCollector {
             (page_key, page.to_string()),
             (size_key, self.pages.page_size.to_string()),
         ];
-        self.client.call(s.name, s.method, s.path, &params).await
+        self.client.call(s.name, s.method, s.path, &params, |body| self.decoder.records(body, page)).await
     }
 }
 
@@ -311,8 +319,8 @@ impl Decoder {
         Self { part_scores, ..self }
     }
 
-    /// Adds the records of page `page` to `day`; returns whether it is the last page.
-    fn page(&self, mut body: Value, page: u32, day: &mut Day) -> Result<bool, UpstreamError> {
+    /// The records of page `page`, and whether it is the last page.
+    fn records(&self, mut body: Value, page: u32) -> Result<(Vec<Value>, bool), UpstreamError> {
         let records = list(&mut body, self.source.name, &["items"])?;
         let short = records.len() < usize::try_from(self.page_size).unwrap_or(usize::MAX);
         let last = match self.source.paging {
@@ -322,6 +330,13 @@ impl Decoder {
                 parse_u64(body.get("page_count")).map_or(short, |count| u64::from(page) >= count)
             }
         };
+        Ok((records, last))
+    }
+
+    /// Adds the records of page `page` to `day`; returns whether it is the last page.
+    #[cfg(test)]
+    fn page(&self, body: Value, page: u32, day: &mut Day) -> Result<bool, UpstreamError> {
+        let (records, last) = self.records(body, page)?;
         for record in &records {
             self.add(record, day);
         }

@@ -163,7 +163,8 @@ impl SeatCollector {
                 "size": PAGE_SIZE,
                 "params": {"strTime": start, "endTime": end}
             });
-            let (page, last) = self.decoder.page(self.client.seat_query(&body).await?, current)?;
+            let decode = |answer| self.decoder.page(answer, current);
+            let (page, last) = self.client.seat_query(&body, decode).await?;
             seats.extend(page);
             if last {
                 return Ok((seats, false));

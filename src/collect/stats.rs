@@ -202,15 +202,15 @@ impl StatsCollector {
         let mut rows = Vec::new();
         match &self.scope {
             Scope::Company => {
-                let item = self.decoder.item(self.fetch(&dates, None).await?)?;
+                let item = self.fetch(&dates, None, |body| self.decoder.item(body)).await?;
                 rows.push(self.decoder.decode(Vec::new(), &item));
             }
             Scope::PerGroup(groups) => {
                 // A group the upstream rejects fails only itself (counted); all failing fail the cycle.
                 let mut failure = None;
                 for group in groups {
-                    let item = self.fetch(&dates, Some(("groupids", group.clone()))).await;
-                    match item.and_then(|body| self.decoder.item(body)) {
+                    let filter = Some(("groupids", group.clone()));
+                    match self.fetch(&dates, filter, |body| self.decoder.item(body)).await {
                         Ok(item) => rows.push(self.decoder.decode(vec![("group", group.clone())], &item)),
                         Err(e) => {
                             debug!(collector = %self.name, group, error = %e, "one group failed");
@@ -231,7 +231,7 @@ impl StatsCollector {
                     }
                 };
                 for chunk in chunks {
-                    for (labels, row) in self.decoder.items(self.fetch(&dates, chunk).await?)? {
+                    for (labels, row) in self.fetch(&dates, chunk, |body| self.decoder.items(body)).await? {
                         // Counted past the budget too, so that the cycle knows it was cut.
                         if self.rows_read.fetch_add(1, Ordering::Relaxed) < MAX_ROWS_PER_CYCLE {
                             rows.push(self.decoder.decode(labels, &row));
@@ -243,15 +243,17 @@ impl StatsCollector {
         Ok(rows)
     }
 
-    async fn fetch(
+    /// One request, its answer read by `decode` (see [`SobotClient::call`]).
+    async fn fetch<T>(
         &self,
         dates: &[(&'static str, String); 2],
         filter: Option<(&str, String)>,
-    ) -> Result<Value, UpstreamError> {
+        decode: impl Fn(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         let ep = self.decoder.endpoint;
         let mut params: Vec<(&str, String)> = dates.to_vec();
         params.extend(filter);
-        self.client.call(ep.name, ep.method, ep.path, &params).await
+        self.client.call(ep.name, ep.method, ep.path, &params, decode).await
     }
 }
 

@@ -56,8 +56,13 @@ impl LaafficClient {
         Self { upstream: Upstream::new(settings, http, secrets, telemetry), credentials }
     }
 
-    /// POSTs a seat query and returns its `data` object.
-    pub async fn seat_query(&self, body: &Value) -> Result<Value, UpstreamError> {
+    /// POSTs a seat query and returns its `data` object as `decode` reads it (an answer it
+    /// refuses is counted as `invalid_response`).
+    pub async fn seat_query<T>(
+        &self,
+        body: &Value,
+        decode: impl FnOnce(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         let key = &self.credentials.api_key;
         // Signed when the rate limiter lets the request go, so that the timestamp is fresh.
         let build = |client: &reqwest::Client, url: String| {
@@ -70,7 +75,9 @@ impl LaafficClient {
                 .header("Sign", sign)
                 .json(body)
         };
-        self.upstream.send("seat_query", SEAT_QUERY, "0", build, check_status).await
+        self.upstream
+            .send("seat_query", SEAT_QUERY, "0", build, |body| check_status(body).and_then(decode))
+            .await
     }
 }
 

@@ -124,15 +124,9 @@ impl PlatformClient {
         let mut rows = Vec::new();
         let mut page = 1u32;
         loop {
-            let mut body = self.tenant_page(page).await?;
-            let mut records = list(&mut body, TENANT_LIST.label, &["items"])?;
-            for record in &mut records {
-                if let Some(object) = record.as_object_mut() {
-                    object.remove("appKey");
-                }
-            }
+            let (records, page_count) = self.tenant_page(page).await?;
             let last = records.is_empty()
-                || match parse_u64(body.get("pageCount")) {
+                || match page_count {
                     Some(count) => u64::from(page) >= count,
                     None => records.len() < usize::try_from(self.page_size).unwrap_or(usize::MAX),
                 };
@@ -147,7 +141,8 @@ impl PlatformClient {
         }
     }
 
-    async fn tenant_page(&self, page: u32) -> Result<Value, UpstreamError> {
+    /// The records of one page (each without its `appKey`) and the answer's `pageCount`.
+    async fn tenant_page(&self, page: u32) -> Result<(Vec<Value>, Option<u64>), UpstreamError> {
         let c = &self.credentials;
         let build = |client: &reqwest::Client, url: String| {
             let ts = jiff::Timestamp::now().as_millisecond();
@@ -163,7 +158,16 @@ impl PlatformClient {
                 "pageSize": self.page_size,
             }))
         };
-        self.send(&self.tenant_list, TENANT_LIST, build).await
+        let decode = |mut body: Value| {
+            let mut records = list(&mut body, TENANT_LIST.label, &["items"])?;
+            for record in &mut records {
+                if let Some(object) = record.as_object_mut() {
+                    object.remove("appKey");
+                }
+            }
+            Ok((records, parse_u64(body.get("pageCount"))))
+        };
+        self.send(&self.tenant_list, TENANT_LIST, build, decode).await
     }
 
     /// Every tenant's app id and key. Entries without a company id, app id or app key are skipped
@@ -176,9 +180,9 @@ impl PlatformClient {
             // ts a String in seconds, as the table and the example write it.
             client.post(url).json(&json!({"unionCode": c.union_code, "ts": ts, "sign": sign}))
         };
-        let body = self.send(&self.batch_app_key, BATCH_APP_KEY, build).await?;
         let errors = ParseErrors::new(BATCH_APP_KEY.label, self.telemetry.clone());
-        tenant_keys(body, &c.union_code, &errors)
+        let decode = |body| tenant_keys(body, &c.union_code, &errors);
+        self.send(&self.batch_app_key, BATCH_APP_KEY, build, decode).await
     }
 
     /// The per-staff statistics of every tenant for one day (`start_date` = `end_date` = `day`,
@@ -198,9 +202,9 @@ impl PlatformClient {
                 "end_date": day,
             }))
         };
-        let mut body = self.send(&self.staff_job_list, STAFF_JOB_LIST, build).await?;
         // The table says `item`, the example `items`: accept both.
-        list(&mut body, STAFF_JOB_LIST.label, &["items", "item"])
+        let decode = |mut body: Value| list(&mut body, STAFF_JOB_LIST.label, &["items", "item"]);
+        self.send(&self.staff_job_list, STAFF_JOB_LIST, build, decode).await
     }
 
     /// Every staff's status changes of the last week: the answer's `items` (per company).
@@ -218,17 +222,21 @@ impl PlatformClient {
                 ("token", token.as_str()),
             ])
         };
-        let mut body = self.send(&self.staff_log_infos, STAFF_LOG_INFOS, build).await?;
-        list(&mut body, STAFF_LOG_INFOS.label, &["items"])
+        let decode = |mut body: Value| list(&mut body, STAFF_LOG_INFOS.label, &["items"]);
+        self.send(&self.staff_log_infos, STAFF_LOG_INFOS, build, decode).await
     }
 
-    async fn send(
+    /// Sends a request; the answer is checked, then read by `decode` (an answer it refuses is
+    /// counted as `invalid_response`).
+    async fn send<T>(
         &self,
         upstream: &Upstream,
         endpoint: PlatformEndpoint,
         build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
-    ) -> Result<Value, UpstreamError> {
-        upstream.send(endpoint.label, endpoint.path, endpoint.ok_code, build, check_answer).await
+        decode: impl FnOnce(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        let check = |body| check_answer(body).and_then(decode);
+        upstream.send(endpoint.label, endpoint.path, endpoint.ok_code, build, check).await
     }
 }
 

@@ -133,19 +133,21 @@ impl Upstream {
     }
 
     /// Waits for a rate-limit slot, then builds the request (so that a signed timestamp is fresh)
-    /// from the client and the URL of `path`, sends it, checks the vendor's result code with `check`,
-    /// and counts the outcome under `endpoint` (`ok_code` on success).
+    /// from the client and the URL of `path`, sends it, checks the vendor's result code and decodes
+    /// the answer into the documented shape with `check`, and counts the outcome under `endpoint`:
+    /// `ok_code` only when `check` took the answer, so that a well-formed answer of the wrong shape
+    /// counts as `invalid_response`, as a body that is not JSON does.
     ///
     /// Every error it returns has the target's secrets, and the values of the request's
     /// sensitive headers (a token), taken out of the upstream's text.
-    pub async fn send(
+    pub async fn send<T>(
         &self,
         endpoint: &str,
         path: &str,
         ok_code: &str,
         build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
-        check: impl FnOnce(Value) -> Result<Value, UpstreamError>,
-    ) -> Result<Value, UpstreamError> {
+        check: impl FnOnce(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         match &self.limiter {
             Limiter::Rate(limiter) => limiter.acquire().await,
             Limiter::Window(limiter) => limiter.acquire().await,
