@@ -426,3 +426,22 @@ async fn series_per_agent_for_each_choice_of_the_knobs() {
         assert_eq!(series, want * AGENTS, "{what}: {} series per agent", series as f64 / AGENTS as f64);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_listed_twice_is_its_first_row_whole_and_counted() {
+    let sim = fixture_simulator().await;
+    // The second row of a1 has a field the first lacks: none of its fields may be served.
+    let body = r#"{"ret_code":"000000","items":[
+        {"serviceid":"a1","groupid":"g1","valid_session":"1"},
+        {"serviceid":"a2","groupid":"g1","valid_session":"2"},
+        {"serviceid":"a1","groupid":"g1","valid_session":"9","not_reception_session":"9"}]}"#;
+    sim.set_fault("get_service_data", Some(Fault::Body(body.to_string())));
+    let exporter = exporter("agent_twice", &sim, "collectors: [get_service_data]\n").await;
+    let m = exporter.wait_for("a cycle", SECS, |m| m.success("get_service_data") == Some(1.0)).await;
+    let a1 = "agent=\"a1\",group=\"g1\",window=\"today\"";
+    assert_eq!(m.get(&format!("sobot_agent_valid_sessions{{{a1}}}")), Some(1.0), "the first row");
+    assert_eq!(m.get(&format!("sobot_agent_not_received_sessions{{{a1}}}")), None, "nothing of the second");
+    assert_eq!(m.get("sobot_agent_valid_sessions{agent=\"a2\",group=\"g1\",window=\"today\"}"), Some(2.0));
+    let duplicates = "sobot_exporter_upstream_duplicate_items_total{endpoint=\"get_service_data\"}";
+    assert!(m.get(duplicates).is_some_and(|n| n >= 1.0), "counted");
+}

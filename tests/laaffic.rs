@@ -202,3 +202,25 @@ async fn a_key_or_secret_echoed_by_laaffic_is_taken_out_of_the_error() {
         "upstream error -22: parameter error (參數異常): key <redacted> secret <redacted>"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seat_listed_twice_is_its_first_record_whole_and_counted() {
+    let sim = simulator(0).await;
+    let mut body: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/laaffic/seat_query.json")).expect("fixture");
+    let records = body["data"]["records"].as_array_mut().expect("records");
+    let mut first = records[0].clone();
+    let mut second = records[0].clone();
+    first.as_object_mut().expect("a record").remove("num");
+    second["num"] = serde_json::json!(7);
+    second["connectNum"] = serde_json::json!(5);
+    *records = vec![first, second];
+    sim.set_fault("query", Some(Fault::Body(body.to_string())));
+    let exporter = exporter("laaffic_twice", &sim, LAAFFIC_SECRET, &[]).await;
+    let m = exporter.wait_for("seats", SECS, |m| m.all_succeeded(&["laaffic_seats"])).await;
+    let seat = "group=\"1000006\",seat=\"681\",window=\"today\"";
+    assert_eq!(m.get(&format!("laaffic_seat_calls{{{seat}}}")), None, "not the second record's");
+    assert_eq!(m.get(&format!("laaffic_seat_connected_calls{{{seat}}}")), Some(0.0), "the first record's");
+    let duplicates = "sobot_exporter_upstream_duplicate_items_total{endpoint=\"seat_query\"}";
+    assert!(m.get(duplicates).is_some_and(|n| n >= 1.0), "counted");
+}

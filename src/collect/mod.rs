@@ -194,6 +194,19 @@ impl ParseErrors {
         self.telemetry.count_parse_error(self.endpoint, field);
     }
 
+    /// Whether `id` is new to `seen`; a repeat (a list item with the id of an earlier one: the
+    /// first is used whole, so that a series never mixes fields of two items) is logged at debug
+    /// and counted in `sobot_exporter_upstream_duplicate_items_total`.
+    pub(crate) fn first<K: Ord + std::fmt::Debug>(&self, seen: &mut BTreeSet<K>, id: K) -> bool {
+        if seen.contains(&id) {
+            debug!(endpoint = self.endpoint, ?id, "an item repeats an earlier one's id: skipped");
+            self.telemetry.count_duplicate_item(self.endpoint);
+            return false;
+        }
+        seen.insert(id);
+        true
+    }
+
     /// `row[key]` as `unit`: the value, or `None` if absent or invalid (counted).
     pub(crate) fn value(&self, row: &Value, key: &str, unit: Unit) -> Option<f64> {
         let raw = row.get(key);
@@ -227,6 +240,13 @@ pub(crate) fn list(body: &mut Value, endpoint: &str, keys: &[&str]) -> Result<Ve
 pub(crate) fn parse_errors(telemetry: &Telemetry, endpoint: &str, field: &str) -> f64 {
     let labels = vec![("endpoint", endpoint.to_string()), ("field", field.to_string())];
     telemetry.get(crate::telemetry::PARSE_ERRORS, &labels).unwrap_or(0.0)
+}
+
+/// How many list items of `endpoint` repeated an earlier one's id, for the decode tests.
+#[cfg(test)]
+pub(crate) fn duplicates(telemetry: &Telemetry, endpoint: &str) -> f64 {
+    let labels = vec![("endpoint", endpoint.to_string())];
+    telemetry.get(crate::telemetry::UPSTREAM_DUPLICATE_ITEMS, &labels).unwrap_or(0.0)
 }
 
 /// Test helper: `name{labels}` → value of every sample, labels written as in the exposition;

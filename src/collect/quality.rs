@@ -174,7 +174,7 @@ struct Day {
     names: BTreeMap<String, String>,
     truncated: bool,
     /// The records counted so far (their keys), while the day is being paged.
-    seen: std::collections::HashSet<String>,
+    seen: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -353,7 +353,7 @@ impl Decoder {
         };
         // A record seen on an earlier page of this day counts once; one without its key counts.
         let key: Vec<String> = s.record_key.iter().filter_map(|k| parse_id(record.get(*k))).collect();
-        if key.len() == s.record_key.len() && !seen.insert(key.join("\u{1f}")) {
+        if key.len() == s.record_key.len() && !self.errors.first(seen, key.join("\u{1f}")) {
             return;
         }
         // An inspection counts only with its overall score and full marks.
@@ -618,7 +618,7 @@ mod tests {
     #[test]
     fn a_record_on_two_pages_is_one_inspection() {
         // The list may change while it is paged: a record seen again counts once.
-        let (decoder, _) = decoder("call_result", 1);
+        let (decoder, telemetry) = decoder("call_result", 1);
         let page = |n: u64| {
             let mut body = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
             body["page_count"] = json!(n.to_string());
@@ -629,6 +629,7 @@ mod tests {
         assert_eq!(decoder.page(page(3), 2, &mut day), Ok(false));
         assert_eq!(decoder.page(page(3), 3, &mut day), Ok(true));
         assert_eq!(day.sums.get("2856580f156a4f9ea73dd4e9ac86896e").map(|s| s.inspections), Some(1));
+        assert_eq!(crate::collect::duplicates(&telemetry, "call_result"), 2.0, "seen again twice");
         // Records without their key still count, each.
         let mut keyless = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
         keyless["items"][0]["call_log_jestid"] = json!(null);

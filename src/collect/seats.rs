@@ -156,6 +156,8 @@ impl SeatCollector {
     async fn fetch_day(&self, date: Date) -> Result<SeatDay, UpstreamError> {
         let (start, end) = day_range(date, DateFormat::Second);
         let mut seats = Vec::new();
+        // A seat listed again (on the same page or a later one) is skipped whole (counted).
+        let mut seen = std::collections::BTreeSet::new();
         let mut current = 1u32;
         loop {
             let body = json!({
@@ -165,7 +167,9 @@ impl SeatCollector {
             });
             let decode = |answer| self.decoder.page(answer, current);
             let (page, last) = self.client.seat_query(&body, decode).await?;
-            seats.extend(page);
+            seats.extend(
+                page.into_iter().filter(|seat| self.decoder.errors.first(&mut seen, seat.id.clone())),
+            );
             if last {
                 return Ok((seats, false));
             }

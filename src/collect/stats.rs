@@ -230,10 +230,14 @@ impl StatsCollector {
                         ids.chunks(MAX_IDS_PER_REQUEST).map(|c| Some((*key, c.join(",")))).collect()
                     }
                 };
+                // A row whose labels an earlier row of the day had is skipped whole (counted).
+                let mut seen = std::collections::BTreeSet::new();
                 for chunk in chunks {
                     for (labels, row) in self.fetch(&dates, chunk, |body| self.decoder.items(body)).await? {
                         // Counted past the budget too, so that the cycle knows it was cut.
-                        if self.rows_read.fetch_add(1, Ordering::Relaxed) < MAX_ROWS_PER_CYCLE {
+                        if self.rows_read.fetch_add(1, Ordering::Relaxed) < MAX_ROWS_PER_CYCLE
+                            && self.decoder.errors.first(&mut seen, labels.clone())
+                        {
                             rows.push(self.decoder.decode(labels, &row));
                         }
                     }

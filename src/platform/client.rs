@@ -276,7 +276,7 @@ pub(crate) fn tenant_keys(
         else {
             continue;
         };
-        if !seen.insert(company_id.clone()) {
+        if !errors.first(&mut seen, company_id.clone()) {
             continue;
         }
         let company_name = match row.get("companyName") {
@@ -291,7 +291,7 @@ pub(crate) fn tenant_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::parse_errors;
+    use crate::collect::{duplicates, parse_errors};
 
     fn errors() -> (ParseErrors, Arc<Telemetry>) {
         let telemetry = Arc::new(Telemetry::new());
@@ -341,6 +341,7 @@ mod tests {
             .map(|k| (k.company_id.as_str(), k.app_id.as_str(), k.company_name.as_str()))
             .collect();
         assert_eq!(ids, [("c1", "a1", "One"), ("66", "6", "")]);
+        assert_eq!(duplicates(&telemetry, "get_batch_app_key"), 1.0, "c1 twice: its first entry");
         assert_eq!(parse_errors(&telemetry, "get_batch_app_key", "appKey"), 1.0);
         assert_eq!(parse_errors(&telemetry, "get_batch_app_key", "appId"), 2.0);
 
