@@ -24,7 +24,7 @@ use tracing::{debug, warn};
 use crate::snapshot::{Family, Kind, Labels, Sample};
 use crate::telemetry::{AGENTS_DROPPED, Telemetry};
 use crate::upstream::UpstreamError;
-use crate::value::{Parsed, Unit, parse_json};
+use crate::value::{Parsed, Unit, parse_id, parse_json};
 use crate::window::{Settled, Window};
 
 /// A family's name and HELP text, built once per collector.
@@ -221,6 +221,31 @@ impl ParseErrors {
     }
 }
 
+/// The longest label value taken from the upstream, in bytes (ids are 32 hex digits in the
+/// documents; names a few words).
+pub(crate) const MAX_LABEL_BYTES: usize = 128;
+
+/// An id for a label ([`parse_id`]); `None` too for one longer than [`MAX_LABEL_BYTES`], which is
+/// no id of the documents' kind and would make a series of any length.
+pub(crate) fn label_id(value: Option<&Value>) -> Option<String> {
+    parse_id(value).filter(|id| id.len() <= MAX_LABEL_BYTES)
+}
+
+/// A name for a label: trimmed; one longer than [`MAX_LABEL_BYTES`] cut on a character boundary
+/// and ended with `…`, within the bound.
+pub(crate) fn label_name(name: &str) -> String {
+    const ELLIPSIS: char = '…';
+    let name = name.trim();
+    if name.len() <= MAX_LABEL_BYTES {
+        return name.to_string();
+    }
+    let mut end = MAX_LABEL_BYTES - ELLIPSIS.len_utf8();
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ELLIPSIS}", &name[..end])
+}
+
 /// The rows of an answer, taken out of `body`: the list under the first of `keys` the answer
 /// has. Null or missing is no rows (some APIs answer so when there are none); anything else is
 /// an invalid response of `endpoint`.
@@ -363,6 +388,20 @@ mod tests {
         }
         assert_eq!(errors.value(&row, "bad", Unit::Ratio), None);
         assert_eq!(parse_errors(&telemetry, "ep", "bad"), 1.0);
+    }
+
+    #[test]
+    fn long_ids_are_refused_and_long_names_cut() {
+        let id = "a".repeat(MAX_LABEL_BYTES);
+        assert_eq!(label_id(Some(&json!(format!(" {id} ")))), Some(id.clone()));
+        assert_eq!(label_id(Some(&json!(format!("{id}b")))), None);
+        assert_eq!(label_id(Some(&json!(42))), Some("42".to_string()));
+        assert_eq!(label_name(&format!(" {id} ")), id);
+        let cut = label_name(&"名".repeat(100));
+        assert_eq!((cut.len(), cut.chars().count()), (126, 42), "41 whole characters of 3 bytes and …");
+        assert!(cut.ends_with("名…"));
+        let cut = label_name(&format!("{id}b"));
+        assert_eq!((cut.len(), &cut[120..]), (128, "aaaaa…"));
     }
 
     #[test]

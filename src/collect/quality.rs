@@ -347,7 +347,7 @@ impl Decoder {
     fn add(&self, record: &Value, day: &mut Day) {
         let Day { sums, names, seen, .. } = day;
         let s = self.source;
-        let Some(agent) = parse_id(record.get(s.agent_key)) else {
+        let Some(agent) = crate::collect::label_id(record.get(s.agent_key)) else {
             self.errors.count(s.agent_key, record.get(s.agent_key));
             return;
         };
@@ -395,7 +395,7 @@ impl Decoder {
             }
         }
         if let Some(Value::String(name)) = record.get(s.name_key) {
-            let name: String = name.trim().chars().take(128).collect();
+            let name = crate::collect::label_name(name);
             if !name.is_empty() {
                 names.insert(agent, name);
             }
@@ -607,12 +607,10 @@ mod tests {
         let body =
             json!({"items": [record("a", &format!("  {long} ")), record("b", "   "), record("c", " Ann ")]});
         let (families, _) = decode(&decoder, vec![body], Window::Today);
-        let info: Vec<(&str, usize)> = families[5]
-            .samples
-            .iter()
-            .map(|s| (s.labels[0].1.as_str(), s.labels[1].1.chars().count()))
-            .collect();
-        assert_eq!(info, [("a", 128), ("c", 3)]);
+        let info: Vec<(&str, &str)> =
+            families[5].samples.iter().map(|s| (s.labels[0].1.as_str(), s.labels[1].1.as_str())).collect();
+        // At most 128 bytes: 41 whole characters of three bytes and the ellipsis.
+        assert_eq!(info, [("a", format!("{}…", "名".repeat(41)).as_str()), ("c", "Ann")]);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use tracing::warn;
 
-use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
+use crate::collect::{
+    Families, Guard, MAX_LABEL_BYTES, Metric, ParseErrors, Windows, label_id, label_name, list,
+};
 use crate::laaffic::client::LaafficClient;
 use crate::snapshot::{Family, Labels};
 use crate::table::{DateFormat, Field, field};
@@ -237,14 +239,21 @@ impl Decoder {
             if parse_u64(record.get("deleteFlag")) == Some(1) {
                 continue;
             }
-            let Some(id) = parse_id(record.get("keyId")) else {
+            let Some(id) = label_id(record.get("keyId")) else {
                 self.errors.count("keyId", record.get("keyId"));
                 continue;
             };
             // The table calls it voiceGroupId, the example sipGroupId.
-            let group = parse_id(record.get("voiceGroupId"))
-                .or_else(|| parse_id(record.get("sipGroupId")))
-                .unwrap_or_default();
+            let found =
+                ["voiceGroupId", "sipGroupId"].iter().find_map(|k| Some((*k, parse_id(record.get(*k))?)));
+            let group = match found {
+                Some((key, group)) if group.len() > MAX_LABEL_BYTES => {
+                    self.errors.count(key, record.get(key));
+                    continue;
+                }
+                Some((_, group)) => group,
+                None => String::new(),
+            };
             seats.push(Seat { id, group, record: kept_fields(record) });
         }
         Ok((seats, last))
@@ -293,8 +302,8 @@ impl Decoder {
             _ => self.errors.count("enable", record.get("enable")),
         }
         let text = |key: &str| match record.get(key) {
-            Some(Value::String(s)) => s.trim().chars().take(128).collect(),
-            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => label_name(s),
+            Some(Value::Number(n)) => label_name(&n.to_string()),
             _ => String::new(),
         };
         let mut labels: Labels = base();

@@ -10,7 +10,7 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 use tracing::{debug, warn};
 
-use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
+use crate::collect::{Families, Guard, MAX_LABEL_BYTES, Metric, ParseErrors, Windows, list};
 use crate::snapshot::{Family, Labels};
 use crate::sobot::client::SobotClient;
 use crate::sobot::endpoints::{Endpoint, Rows};
@@ -338,7 +338,8 @@ impl Decoder {
         Ok(rows.into_iter().filter_map(|row| Some((self.row_labels(&row)?, row))).collect())
     }
 
-    /// The identifying labels of a row; `None` (counted) if it has no agent id.
+    /// The identifying labels of a row; `None` (counted) if it has no agent id, or an id longer
+    /// than [`MAX_LABEL_BYTES`].
     fn row_labels(&self, row: &Value) -> Option<Labels> {
         let Rows::Items(keys) = self.endpoint.rows else {
             return Some(Vec::new());
@@ -346,6 +347,10 @@ impl Decoder {
         let mut labels = Vec::with_capacity(keys.len());
         for (i, (label, key)) in keys.iter().enumerate() {
             match parse_id(row.get(*key)) {
+                Some(id) if id.len() > MAX_LABEL_BYTES => {
+                    self.errors.count(key, row.get(*key));
+                    return None;
+                }
                 Some(id) => labels.push((*label, id)),
                 // Without an agent the row means nothing; a missing group is an empty label.
                 None if i == 0 => {

@@ -12,7 +12,7 @@ use super::{
     BATCH_APP_KEY, CALLS_PER_MINUTE, PlatformCredentials, PlatformEndpoint, STAFF_JOB_LIST, STAFF_LOG_INFOS,
     TENANT_LIST, check_answer,
 };
-use crate::collect::{ParseErrors, list};
+use crate::collect::{ParseErrors, label_id, label_name, list};
 use crate::secret::Secret;
 use crate::sign::{platform_email_token, platform_sign};
 use crate::telemetry::Telemetry;
@@ -265,7 +265,8 @@ pub(crate) fn tenant_keys(
     let mut keys = Vec::with_capacity(rows.len());
     for row in rows {
         let id = |key: &str| {
-            let id = parse_id(row.get(key));
+            // The company id is the tenant's label: of a label's length at most.
+            let id = if key == "companyId" { label_id(row.get(key)) } else { parse_id(row.get(key)) };
             if id.is_none() {
                 // Whatever stands in a key's place is not logged.
                 errors.count(key, if key == "appKey" { None } else { row.get(key) });
@@ -280,7 +281,8 @@ pub(crate) fn tenant_keys(
             continue;
         }
         let company_name = match row.get("companyName") {
-            Some(Value::String(name)) => name.trim().to_string(),
+            // The `tenant_name` label of `/sd`.
+            Some(Value::String(name)) => label_name(name),
             _ => String::new(),
         };
         keys.push(TenantKey { company_id, company_name, app_id, app_key: Secret::new(app_key) });

@@ -12,10 +12,10 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 
 use super::{STAFF_JOB_LIST, STAFF_LOG_INFOS, TENANT_LIST};
-use crate::collect::{Families, Metric, ParseErrors};
+use crate::collect::{Families, Metric, ParseErrors, label_id, label_name};
 use crate::snapshot::{Family, Labels};
 use crate::telemetry::Telemetry;
-use crate::value::{Unit, parse_id, parse_u64};
+use crate::value::{Unit, parse_u64};
 use crate::window::Window;
 
 /// How a platform metric reads its upstream value.
@@ -238,7 +238,7 @@ fn table_of(endpoint: &str) -> impl Iterator<Item = &'static PlatformMetric> {
 /// A name cut to a label value of sane length.
 fn name_label(value: Option<&Value>) -> Option<String> {
     match value? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().chars().take(128).collect()),
+        Value::String(s) if !s.trim().is_empty() => Some(label_name(s)),
         _ => None,
     }
 }
@@ -264,7 +264,7 @@ impl TenantDecoder {
         let mut families = Families::new(&self.metrics);
         let mut seen = std::collections::BTreeSet::new();
         for row in rows {
-            let Some(tenant) = parse_id(row.get("companyId")) else {
+            let Some(tenant) = label_id(row.get("companyId")) else {
                 self.errors.count("companyId", row.get("companyId"));
                 continue;
             };
@@ -367,7 +367,7 @@ impl StaffJobDecoder {
             let mut seen = std::collections::BTreeSet::new();
             for row in rows {
                 let id = |key: &str| {
-                    let id = parse_id(row.get(key));
+                    let id = label_id(row.get(key));
                     if id.is_none() {
                         self.errors.count(key, row.get(key));
                     }
@@ -442,12 +442,12 @@ impl StaffStatusDecoder {
     fn latest(&self, items: &[Value]) -> BTreeMap<(String, String), Latest> {
         let mut latest: BTreeMap<(String, String), Latest> = BTreeMap::new();
         for company in items {
-            let Some(tenant) = parse_id(company.get("companyId")) else {
+            let Some(tenant) = label_id(company.get("companyId")) else {
                 self.errors.count("companyId", company.get("companyId"));
                 continue;
             };
             for staff in self.nested(company, "companyStaffInfos") {
-                let Some(staff_id) = parse_id(staff.get("staffId")) else {
+                let Some(staff_id) = label_id(staff.get("staffId")) else {
                     self.errors.count("staffId", staff.get("staffId"));
                     continue;
                 };
