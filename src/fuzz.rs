@@ -642,6 +642,28 @@ pub(crate) fn model_id(raw: Option<&Value>) -> Option<String> {
     }
 }
 
+/// An id as a label takes it: [`model_id`], none when longer than 128 bytes.
+pub(crate) fn model_label_id(raw: Option<&Value>) -> Option<String> {
+    model_id(raw).filter(|id| id.len() <= 128)
+}
+
+/// A name as a label takes it: trimmed; over 128 bytes, the whole characters that fit in 125
+/// bytes and `…`.
+pub(crate) fn model_name(name: &str) -> String {
+    let name = name.trim();
+    if name.len() <= 128 {
+        return name.to_string();
+    }
+    let mut cut = String::new();
+    for c in name.chars() {
+        if cut.len() + c.len_utf8() > 125 {
+            break;
+        }
+        cut.push(c);
+    }
+    cut + "…"
+}
+
 /// A whole number: a JSON number or a string of digits, within u64.
 pub(crate) fn model_u64(raw: Option<&Value>) -> Option<u64> {
     match raw? {

@@ -63,6 +63,8 @@ pub const UPSTREAM_REQUESTS: &str = "sobot_exporter_upstream_requests_total";
 pub const PARSE_ERRORS: &str = "sobot_exporter_parse_errors_total";
 /// `sobot_exporter_upstream_items_dropped_total{endpoint}`.
 pub const UPSTREAM_ITEMS_DROPPED: &str = "sobot_exporter_upstream_items_dropped_total";
+/// `sobot_exporter_upstream_duplicate_items_total{endpoint}`.
+pub const UPSTREAM_DUPLICATE_ITEMS: &str = "sobot_exporter_upstream_duplicate_items_total";
 /// `sobot_exporter_token_refreshes_total{result}`.
 pub const TOKEN_REFRESHES: &str = "sobot_exporter_token_refreshes_total";
 
@@ -173,7 +175,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         UPSTREAM_REQUESTS,
         Kind::Counter,
         &["endpoint", "code"],
-        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect, reset and invalid_response are transport failures, fd_limit the exporter out of file descriptors; deadline a request its cycle's deadline cut off).",
+        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect and reset are transport failures, invalid_response an answer that is not JSON or not of the documented shape, fd_limit the exporter out of file descriptors; deadline a request its cycle's deadline cut off).",
     ),
     metric(
         PARSE_ERRORS,
@@ -186,6 +188,12 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         Kind::Counter,
         &["endpoint"],
         "List items of upstream answers skipped unread because a list held more than the cap for that endpoint (20,000 items; 200,000 for the platform's lists).",
+    ),
+    metric(
+        UPSTREAM_DUPLICATE_ITEMS,
+        Kind::Counter,
+        &["endpoint"],
+        "List items of upstream answers skipped because an earlier item of the same cycle and window had the same id (agent, seat, tenant, staff, or quality record): the first is used whole.",
     ),
     metric(
         PLATFORM_SHARD_INFO,
@@ -320,6 +328,11 @@ impl Telemetry {
             .lock_mut()
             .entry((UPSTREAM_ITEMS_DROPPED, vec![("endpoint", endpoint.to_string())]))
             .or_insert(0.0) += items;
+    }
+
+    /// Counts one list item of `endpoint` that repeated an earlier one's id.
+    pub fn count_duplicate_item(&self, endpoint: &str) {
+        self.inc(UPSTREAM_DUPLICATE_ITEMS, vec![("endpoint", endpoint.to_string())]);
     }
 
     /// Counts one value that did not parse.

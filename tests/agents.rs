@@ -426,3 +426,54 @@ async fn series_per_agent_for_each_choice_of_the_knobs() {
         assert_eq!(series, want * AGENTS, "{what}: {} series per agent", series as f64 / AGENTS as f64);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_listed_twice_is_its_first_row_whole_and_counted() {
+    let sim = fixture_simulator().await;
+    // The second row of a1 has a field the first lacks: none of its fields may be served.
+    let body = r#"{"ret_code":"000000","items":[
+        {"serviceid":"a1","groupid":"g1","valid_session":"1"},
+        {"serviceid":"a2","groupid":"g1","valid_session":"2"},
+        {"serviceid":"a1","groupid":"g1","valid_session":"9","not_reception_session":"9"}]}"#;
+    sim.set_fault("get_service_data", Some(Fault::Body(body.to_string())));
+    let exporter = exporter("agent_twice", &sim, "collectors: [get_service_data]\n").await;
+    let m = exporter.wait_for("a cycle", SECS, |m| m.success("get_service_data") == Some(1.0)).await;
+    let a1 = "agent=\"a1\",group=\"g1\",window=\"today\"";
+    assert_eq!(m.get(&format!("sobot_agent_valid_sessions{{{a1}}}")), Some(1.0), "the first row");
+    assert_eq!(m.get(&format!("sobot_agent_not_received_sessions{{{a1}}}")), None, "nothing of the second");
+    assert_eq!(m.get("sobot_agent_valid_sessions{agent=\"a2\",group=\"g1\",window=\"today\"}"), Some(2.0));
+    let duplicates = "sobot_exporter_upstream_duplicate_items_total{endpoint=\"get_service_data\"}";
+    assert!(m.get(duplicates).is_some_and(|n| n >= 1.0), "counted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_longer_than_a_label_is_refused_and_a_long_name_cut() {
+    let sim = fixture_simulator().await;
+    let (fits, long) = ("a".repeat(128), "b".repeat(129));
+    let rows = format!(
+        r#"{{"ret_code":"000000","items":[
+            {{"serviceid":"{fits}","valid_session":"1"}},
+            {{"serviceid":"{long}","valid_session":"2"}},
+            {{"serviceid":"short","groupid":"{long}","valid_session":"3"}}]}}"#
+    );
+    sim.set_fault("get_service_data", Some(Fault::Body(rows)));
+    let name = "名".repeat(60);
+    let records = format!(
+        r#"{{"ret_code":"000000","items":[{{"staffid":"q1","staff_name":"{name}","quality_score":"1","total_score":"1"}}]}}"#
+    );
+    sim.set_fault("quality_result", Some(Fault::Body(records)));
+    let exporter = exporter("label_length", &sim, "collectors: [get_service_data, quality_result]\n").await;
+    let m = exporter
+        .wait_for("both collectors", SECS, |m| m.all_succeeded(&["get_service_data", "quality_result"]))
+        .await;
+    assert_eq!(agents_of(&m, "sobot_agent_valid_sessions"), [fits].into(), "128 bytes fit, 129 do not");
+    let errors = |field: &str| {
+        m.get(&format!(
+            "sobot_exporter_parse_errors_total{{endpoint=\"get_service_data\",field=\"{field}\"}}"
+        ))
+    };
+    assert!(errors("serviceid").is_some_and(|n| n >= 1.0), "the long agent id counted");
+    assert!(errors("groupid").is_some_and(|n| n >= 1.0), "the long group id counted");
+    let cut = format!("{}…", "名".repeat(41));
+    assert_eq!(m.get(&format!("sobot_agent_info{{agent=\"q1\",name=\"{cut}\"}}")), Some(1.0), "{}", m.text);
+}

@@ -79,8 +79,8 @@ enum Expect {
     /// `a|b`).
     Fails(&'static str),
     /// The faulted collectors fail on an answer whose envelope was good and whose shape is not
-    /// the document's: the request counts as a success, the collector's success and the log
-    /// (`invalid response: …`) say what failed.
+    /// the document's: the request counts as `invalid_response` (as a body that is not JSON
+    /// does), and the log says what failed (`invalid response: …`).
     Rejected,
     /// The collectors keep succeeding; the rows that do not fit are counted in
     /// `sobot_exporter_parse_errors_total` of the endpoint.
@@ -356,6 +356,7 @@ async fn case(up: Up, inject: Inject, expect: Expect) {
         Rejected => {
             wait(&env.exporter, &format!("{what}: the failure named"), SECS, |m| {
                 affected.iter().all(|id| success(m, id) == Some(0.0))
+                    && counted(m, tenant.as_deref(), endpoint, "invalid_response")
                     && env.exporter.logs().contains("invalid response")
             })
             .await;
@@ -527,6 +528,38 @@ async fn an_object_where_a_list_is_expected() {
         (PlatformStats, F(Fault::ObjectForList), Rejected),
     ])
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_string_where_the_data_is_expected() {
+    matrix(&[
+        (Stats, F(Fault::StringForData), Rejected),
+        (Quality, F(Fault::StringForData), Rejected),
+        (Laaffic, F(Fault::StringForData), Rejected),
+        (Discovery, F(Fault::StringForData), Rejected),
+        (PlatformStats, F(Fault::StringForData), Rejected),
+        (Tenant, F(Fault::StringForData), Rejected),
+    ])
+    .await;
+}
+
+/// A wrong-shape answer is a failed cycle like any other: the last good samples stay (for three
+/// intervals), the request is counted as `invalid_response`, never under the success code.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_shape_keeps_the_last_good_samples() {
+    let sim = fixture_simulator().await;
+    let exporter = Exporter::start("wrong_shape_kept", &sim.base_url(), &["--collect.interval", "2s"]).await;
+    let series = "sobot_robot_valid_sessions{window=\"today\"}";
+    let good = exporter.wait_for("a good cycle", SECS, |m| m.success("robot_session") == Some(1.0)).await;
+    let value = good.get(series).expect("a sample of the good cycle");
+    let ok = good.requests("robot_session", "000000");
+    sim.set_fault("robot_session", Some(Fault::StringForData));
+    let m = exporter
+        .wait_for("the wrong shape counted", SECS, |m| m.requests("robot_session", "invalid_response") > 0.0)
+        .await;
+    assert_eq!(m.success("robot_session"), Some(0.0), "the cycle failed");
+    assert_eq!(m.get(series), Some(value), "the last good sample is kept");
+    assert_eq!(m.requests("robot_session", "000000"), ok, "no success counted for it");
 }
 
 #[tokio::test(flavor = "multi_thread")]

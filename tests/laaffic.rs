@@ -177,3 +177,50 @@ async fn the_seat_cap_is_its_own_when_set() {
     assert_eq!(m.family("laaffic_seat_info").len(), 240, "max_agents caps agents, not seats");
     assert_eq!(m.get("sobot_exporter_agents_dropped{collector=\"laaffic_seats\"}"), Some(10.0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_or_secret_echoed_by_laaffic_is_taken_out_of_the_error() {
+    use sobot_exporter::laaffic::client::{LaafficClient, LaafficCredentials};
+    use sobot_exporter::secret::Secret;
+    use sobot_exporter::upstream::{ClientSettings, http_client};
+    let sim = simulator(1).await;
+    let body = format!(r#"{{"status": "-22", "reason": "key {LAAFFIC_KEY} secret {LAAFFIC_SECRET}"}}"#);
+    sim.set_fault("query", Some(Fault::Body(body)));
+    let settings = ClientSettings {
+        base_url: sim.base_url(),
+        connect_timeout: Duration::from_secs(2),
+        timeout: Duration::from_secs(5),
+        rate_limit_per_minute: 1000,
+    };
+    let credentials =
+        LaafficCredentials { api_key: Secret::new(LAAFFIC_KEY), api_secret: Secret::new(LAAFFIC_SECRET) };
+    let http = http_client(&settings).expect("client");
+    let client = LaafficClient::new(&settings, http, credentials, std::sync::Arc::default());
+    let e = client.seat_query(&serde_json::json!({}), Ok).await.expect_err("the echo is an error");
+    assert_eq!(
+        e.to_string(),
+        "upstream error -22: parameter error (參數異常): key <redacted> secret <redacted>"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seat_listed_twice_is_its_first_record_whole_and_counted() {
+    let sim = simulator(0).await;
+    let mut body: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/laaffic/seat_query.json")).expect("fixture");
+    let records = body["data"]["records"].as_array_mut().expect("records");
+    let mut first = records[0].clone();
+    let mut second = records[0].clone();
+    first.as_object_mut().expect("a record").remove("num");
+    second["num"] = serde_json::json!(7);
+    second["connectNum"] = serde_json::json!(5);
+    *records = vec![first, second];
+    sim.set_fault("query", Some(Fault::Body(body.to_string())));
+    let exporter = exporter("laaffic_twice", &sim, LAAFFIC_SECRET, &[]).await;
+    let m = exporter.wait_for("seats", SECS, |m| m.all_succeeded(&["laaffic_seats"])).await;
+    let seat = "group=\"1000006\",seat=\"681\",window=\"today\"";
+    assert_eq!(m.get(&format!("laaffic_seat_calls{{{seat}}}")), None, "not the second record's");
+    assert_eq!(m.get(&format!("laaffic_seat_connected_calls{{{seat}}}")), Some(0.0), "the first record's");
+    let duplicates = "sobot_exporter_upstream_duplicate_items_total{endpoint=\"seat_query\"}";
+    assert!(m.get(duplicates).is_some_and(|n| n >= 1.0), "counted");
+}

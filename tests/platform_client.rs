@@ -158,7 +158,7 @@ async fn every_tenant_key_gets_its_own_token_and_values() {
             Arc::new(Telemetry::new()),
             Duration::from_secs(1),
         );
-        let answer = tenant.call(ep.name, ep.method, ep.path, &params).await;
+        let answer = tenant.call(ep.name, ep.method, ep.path, &params, Ok).await;
         if key.app_id == platform.tenants[4].app_id {
             assert_eq!(
                 answer.map_err(|e| e.code_label()),
@@ -332,4 +332,20 @@ async fn the_limiter_keeps_each_endpoint_under_twenty_calls_a_minute() {
     }
     assert_eq!(requests(&telemetry, "tenant_staff_job_list", "000000"), 45.0);
     assert!(sim.requests().iter().all(|r| r.code != "210017"));
+}
+
+#[tokio::test]
+async fn a_union_key_echoed_by_the_platform_is_taken_out_of_the_error() {
+    let platform = sim_platform(1);
+    let sim = simulator(platform.clone()).await;
+    let key = platform.union_key.expose().to_string();
+    let body = format!(r#"{{"retCode": "999999", "retMsg": "key {key} unknown"}}"#);
+    for endpoint in ["getTenantList", "getBatchAppKey"] {
+        sim.set_fault(endpoint, Some(Fault::Body(body.clone())));
+    }
+    let (client, _) = client(&sim, credentials(&platform));
+    let e = client.tenant_list().await.expect_err("the echo is an error");
+    assert_eq!(e.to_string(), "upstream error 999999: key <redacted> unknown");
+    let e = client.batch_app_keys().await.expect_err("the echo is an error");
+    assert_eq!(e.to_string(), "upstream error 999999: key <redacted> unknown");
 }

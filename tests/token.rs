@@ -31,7 +31,7 @@ async fn robot_session(
 ) -> Result<serde_json::Value, sobot_exporter::upstream::UpstreamError> {
     let ep = Endpoint::by_name("robot_session").expect("in the table");
     let params = [("start_date", "2019-08-01 01".to_string()), ("end_date", "2019-11-01 03".to_string())];
-    client.call(ep.name, Method::Post, ep.path, &params).await
+    client.call(ep.name, Method::Post, ep.path, &params, Ok).await
 }
 
 type Call = tokio::task::JoinHandle<Result<serde_json::Value, sobot_exporter::upstream::UpstreamError>>;
@@ -104,4 +104,21 @@ async fn a_failed_refresh_ahead_of_expiry_keeps_the_valid_token() {
     assert_eq!(body["item"]["self_reception_rate"], "53.49%");
     assert_eq!(sim.tokens_issued(), 1);
     assert_eq!(sim.requests_to("get_token").len(), 2, "one refresh was tried");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_or_key_echoed_by_the_upstream_is_taken_out_of_the_error() {
+    let sim = fixture_simulator().await;
+    let sobot = client(&sim.base_url());
+    robot_session(&sobot).await.expect("the first call succeeds");
+    let token = sim.current_token().expect("a token was issued");
+    let body = format!(r#"{{"ret_code": "210005", "ret_msg": "token {token}, key {APP_KEY}"}}"#);
+    sim.set_fault("robot_session", Some(Fault::Body(body)));
+    let e = robot_session(&sobot).await.expect_err("the echo is an error");
+    assert_eq!(e.to_string(), "upstream error 210005: token <redacted>, key <redacted>");
+    // The token fetch too.
+    let body = format!(r#"{{"ret_code": "910003", "ret_msg": "no key {APP_KEY}"}}"#);
+    sim.set_fault("get_token", Some(Fault::Body(body)));
+    let e = client(&sim.base_url()).ensure_token().await.expect_err("no token");
+    assert_eq!(e.to_string(), "upstream error 910003: no key <redacted>");
 }

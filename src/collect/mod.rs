@@ -24,7 +24,7 @@ use tracing::{debug, warn};
 use crate::snapshot::{Family, Kind, Labels, Sample};
 use crate::telemetry::{AGENTS_DROPPED, Telemetry};
 use crate::upstream::UpstreamError;
-use crate::value::{Parsed, Unit, parse_json};
+use crate::value::{Parsed, Unit, parse_id, parse_json};
 use crate::window::{Settled, Window};
 
 /// A family's name and HELP text, built once per collector.
@@ -194,6 +194,19 @@ impl ParseErrors {
         self.telemetry.count_parse_error(self.endpoint, field);
     }
 
+    /// Whether `id` is new to `seen`; a repeat (a list item with the id of an earlier one: the
+    /// first is used whole, so that a series never mixes fields of two items) is logged at debug
+    /// and counted in `sobot_exporter_upstream_duplicate_items_total`.
+    pub(crate) fn first<K: Ord + std::fmt::Debug>(&self, seen: &mut BTreeSet<K>, id: K) -> bool {
+        if seen.contains(&id) {
+            debug!(endpoint = self.endpoint, ?id, "an item repeats an earlier one's id: skipped");
+            self.telemetry.count_duplicate_item(self.endpoint);
+            return false;
+        }
+        seen.insert(id);
+        true
+    }
+
     /// `row[key]` as `unit`: the value, or `None` if absent or invalid (counted).
     pub(crate) fn value(&self, row: &Value, key: &str, unit: Unit) -> Option<f64> {
         let raw = row.get(key);
@@ -206,6 +219,31 @@ impl ParseErrors {
             }
         }
     }
+}
+
+/// The longest label value taken from the upstream, in bytes (ids are 32 hex digits in the
+/// documents; names a few words).
+pub(crate) const MAX_LABEL_BYTES: usize = 128;
+
+/// An id for a label ([`parse_id`]); `None` too for one longer than [`MAX_LABEL_BYTES`], which is
+/// no id of the documents' kind and would make a series of any length.
+pub(crate) fn label_id(value: Option<&Value>) -> Option<String> {
+    parse_id(value).filter(|id| id.len() <= MAX_LABEL_BYTES)
+}
+
+/// A name for a label: trimmed; one longer than [`MAX_LABEL_BYTES`] cut on a character boundary
+/// and ended with `…`, within the bound.
+pub(crate) fn label_name(name: &str) -> String {
+    const ELLIPSIS: char = '…';
+    let name = name.trim();
+    if name.len() <= MAX_LABEL_BYTES {
+        return name.to_string();
+    }
+    let mut end = MAX_LABEL_BYTES - ELLIPSIS.len_utf8();
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ELLIPSIS}", &name[..end])
 }
 
 /// The rows of an answer, taken out of `body`: the list under the first of `keys` the answer
@@ -227,6 +265,13 @@ pub(crate) fn list(body: &mut Value, endpoint: &str, keys: &[&str]) -> Result<Ve
 pub(crate) fn parse_errors(telemetry: &Telemetry, endpoint: &str, field: &str) -> f64 {
     let labels = vec![("endpoint", endpoint.to_string()), ("field", field.to_string())];
     telemetry.get(crate::telemetry::PARSE_ERRORS, &labels).unwrap_or(0.0)
+}
+
+/// How many list items of `endpoint` repeated an earlier one's id, for the decode tests.
+#[cfg(test)]
+pub(crate) fn duplicates(telemetry: &Telemetry, endpoint: &str) -> f64 {
+    let labels = vec![("endpoint", endpoint.to_string())];
+    telemetry.get(crate::telemetry::UPSTREAM_DUPLICATE_ITEMS, &labels).unwrap_or(0.0)
 }
 
 /// Test helper: `name{labels}` → value of every sample, labels written as in the exposition;
@@ -343,6 +388,20 @@ mod tests {
         }
         assert_eq!(errors.value(&row, "bad", Unit::Ratio), None);
         assert_eq!(parse_errors(&telemetry, "ep", "bad"), 1.0);
+    }
+
+    #[test]
+    fn long_ids_are_refused_and_long_names_cut() {
+        let id = "a".repeat(MAX_LABEL_BYTES);
+        assert_eq!(label_id(Some(&json!(format!(" {id} ")))), Some(id.clone()));
+        assert_eq!(label_id(Some(&json!(format!("{id}b")))), None);
+        assert_eq!(label_id(Some(&json!(42))), Some("42".to_string()));
+        assert_eq!(label_name(&format!(" {id} ")), id);
+        let cut = label_name(&"名".repeat(100));
+        assert_eq!((cut.len(), cut.chars().count()), (126, 42), "41 whole characters of 3 bytes and …");
+        assert!(cut.ends_with("名…"));
+        let cut = label_name(&format!("{id}b"));
+        assert_eq!((cut.len(), &cut[120..]), (128, "aaaaa…"));
     }
 
     #[test]

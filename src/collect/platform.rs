@@ -2,7 +2,8 @@
 //! keys) and the platform statistics (getTenantList, tenantStaffJobList, getStaffLogInfos), each
 //! limited to the tenants this replica serves, so that replicas never export the same series.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -30,7 +31,39 @@ pub struct PlatformCollector {
     client: Arc<PlatformClient>,
     /// The tenants this replica serves, as discovery last found them.
     discovered: watch::Sender<Option<Arc<Vec<Tenant>>>>,
+    /// The ids the statistics keep, made once per discovery (shared by the three).
+    served_ids: Arc<ServedIds>,
     telemetry: Arc<Telemetry>,
+}
+
+/// The ids of the tenants whose statistics this replica keeps when the config has rules on
+/// names: those discovery listed that the shard owns and the id rules allow. Made once per list
+/// discovery publishes (it publishes a new one only when the tenants changed), not per cycle.
+#[derive(Debug, Default)]
+struct ServedIds {
+    /// The list the set was made from, and the set.
+    made: Mutex<Option<Made>>,
+}
+
+/// A list of [`ServedIds`] and the set made from it.
+type Made = (Arc<Vec<Tenant>>, Arc<HashSet<String>>);
+
+impl ServedIds {
+    /// The set for `list`: the one made before if `list` is the same list, else a new one.
+    fn of(&self, list: &Arc<Vec<Tenant>>, platform: &PlatformConfig) -> Arc<HashSet<String>> {
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((from, set)) = made.as_ref()
+            && Arc::ptr_eq(from, list)
+        {
+            return set.clone();
+        }
+        let ids = list.iter().map(|t| &t.id);
+        let set: Arc<HashSet<String>> = Arc::new(
+            ids.filter(|id| platform.shard.owns(id) && platform.tenants.allows_id(id)).cloned().collect(),
+        );
+        *made = Some((list.clone(), set.clone()));
+        set
+    }
 }
 
 #[derive(Debug)]
@@ -58,6 +91,7 @@ impl PlatformCollector {
             Kind::StaffStatus(StaffStatusDecoder::new(interval, telemetry.clone())),
         ];
         let shared = Arc::new(platform.clone());
+        let served_ids = Arc::new(ServedIds::default());
         kinds
             .into_iter()
             .map(|kind| PlatformCollector {
@@ -65,6 +99,7 @@ impl PlatformCollector {
                 platform: shared.clone(),
                 client: client.clone(),
                 discovered: discovered.clone(),
+                served_ids: served_ids.clone(),
                 telemetry: telemetry.clone(),
             })
             .collect()
@@ -138,17 +173,16 @@ impl PlatformCollector {
     }
 
     /// The samples of the tenants this replica serves: those of its shard that the id rules
-    /// allow; with rules on names, those discovery listed (it has the names: waits for the first).
+    /// allow; with rules on names, those discovery listed (it has the names: waits for the first),
+    /// a set made once per discovery ([`ServedIds`]).
     async fn served(&self, mut families: Vec<Family>) -> Result<Vec<Family>, UpstreamError> {
         let platform = &self.platform;
-        let named: Option<std::collections::HashSet<String>> = if platform.tenants.has_name_rules() {
+        let named: Option<Arc<HashSet<String>>> = if platform.tenants.has_name_rules() {
             let mut discovered = self.discovered.subscribe();
             let waited =
                 tokio::time::timeout(FIRST_DISCOVERY_WAIT, discovered.wait_for(Option::is_some)).await;
             match waited {
-                Ok(Ok(tenants)) => {
-                    Some(tenants.iter().flat_map(|t| t.iter()).map(|t| t.id.clone()).collect())
-                }
+                Ok(Ok(tenants)) => tenants.as_ref().map(|list| self.served_ids.of(list, platform)),
                 _ => {
                     return Err(UpstreamError::InvalidResponse(
                         "no tenant list yet (discovery has not succeeded)".to_string(),
@@ -158,14 +192,67 @@ impl PlatformCollector {
         } else {
             None
         };
-        let keep = |id: &str| {
-            platform.shard.owns(id)
-                && platform.tenants.allows_id(id)
-                && named.as_ref().is_none_or(|ids| ids.contains(id))
+        // Without name rules, each tenant of the answer is judged once, not once per sample.
+        let mut judged: HashMap<String, bool> = HashMap::new();
+        let mut keep = |id: &str| match &named {
+            Some(ids) => ids.contains(id),
+            None => {
+                if let Some(&kept) = judged.get(id) {
+                    return kept;
+                }
+                let kept = platform.shard.owns(id) && platform.tenants.allows_id(id);
+                judged.insert(id.to_string(), kept);
+                kept
+            }
         };
         for family in &mut families {
             family.samples.retain(|s| s.labels.iter().any(|(k, v)| *k == "tenant" && keep(v)));
         }
         Ok(families)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::targets::Shard;
+
+    fn tenants(ids: &[&str]) -> Arc<Vec<Tenant>> {
+        let tenant = |id: &&str| Tenant {
+            id: (*id).to_string(),
+            name: String::new(),
+            app_id: format!("app-{id}"),
+            app_key: Secret::new("k"),
+        };
+        Arc::new(ids.iter().map(tenant).collect())
+    }
+
+    #[test]
+    fn the_served_set_is_made_once_per_discovered_list() {
+        let platform = PlatformConfig {
+            union_code: "10004".into(),
+            email: "ops@example.com".into(),
+            union_key: Secret::new("union-key"),
+            interval: Duration::from_secs(60),
+            collectors: Vec::new(),
+            tenants: Default::default(),
+            tenants_on_metrics: true,
+            shard: Shard::parse("1/2", None).expect("a shard"),
+        };
+        let served = ServedIds::default();
+        let ids: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
+        let list = tenants(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+        let first = served.of(&list, &platform);
+        let owned: HashSet<String> = ids.iter().filter(|id| platform.shard.owns(id)).cloned().collect();
+        assert_eq!(*first, owned, "the shard's share of the list");
+        assert!(!owned.is_empty() && owned.len() < ids.len(), "the test has ids of both shards");
+        assert!(
+            Arc::ptr_eq(&first, &served.of(&list, &platform)),
+            "the same list: the same set, not made again"
+        );
+        let again = served.of(&Arc::new(list.as_ref().clone()), &platform);
+        assert!(!Arc::ptr_eq(&first, &again), "a new discovery: a new set");
+        assert_eq!(*again, owned);
     }
 }

@@ -174,7 +174,7 @@ struct Day {
     names: BTreeMap<String, String>,
     truncated: bool,
     /// The records counted so far (their keys), while the day is being paged.
-    seen: std::collections::HashSet<String>,
+    seen: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -250,8 +250,11 @@ impl QualityCollector {
         let mut day = Day::default();
         let mut page = 1u32;
         loop {
-            let body = self.fetch_page(&start, &end, page).await?;
-            if self.decoder.page(body, page, &mut day)? {
+            let (records, last) = self.fetch_page(&start, &end, page).await?;
+            for record in &records {
+                self.decoder.add(record, &mut day);
+            }
+            if last {
                 break;
             }
             if page >= self.pages.max_pages {
@@ -265,8 +268,13 @@ impl QualityCollector {
         Ok(day)
     }
 
-    /// The answer for one page.
-    async fn fetch_page(&self, start: &str, end: &str, page: u32) -> Result<Value, UpstreamError> {
+    /// The records of one page, and whether it is the last.
+    async fn fetch_page(
+        &self,
+        start: &str,
+        end: &str,
+        page: u32,
+    ) -> Result<(Vec<Value>, bool), UpstreamError> {
         let s = self.source;
         let (page_key, size_key) = match s.paging {
             Paging::PageSize => ("page", "size"),
@@ -278,7 +286,7 @@ impl QualityCollector {
             (page_key, page.to_string()),
             (size_key, self.pages.page_size.to_string()),
         ];
-        self.client.call(s.name, s.method, s.path, &params).await
+        self.client.call(s.name, s.method, s.path, &params, |body| self.decoder.records(body, page)).await
     }
 }
 
@@ -311,8 +319,8 @@ impl Decoder {
         Self { part_scores, ..self }
     }
 
-    /// Adds the records of page `page` to `day`; returns whether it is the last page.
-    fn page(&self, mut body: Value, page: u32, day: &mut Day) -> Result<bool, UpstreamError> {
+    /// The records of page `page`, and whether it is the last page.
+    fn records(&self, mut body: Value, page: u32) -> Result<(Vec<Value>, bool), UpstreamError> {
         let records = list(&mut body, self.source.name, &["items"])?;
         let short = records.len() < usize::try_from(self.page_size).unwrap_or(usize::MAX);
         let last = match self.source.paging {
@@ -322,6 +330,13 @@ impl Decoder {
                 parse_u64(body.get("page_count")).map_or(short, |count| u64::from(page) >= count)
             }
         };
+        Ok((records, last))
+    }
+
+    /// Adds the records of page `page` to `day`; returns whether it is the last page.
+    #[cfg(test)]
+    fn page(&self, body: Value, page: u32, day: &mut Day) -> Result<bool, UpstreamError> {
+        let (records, last) = self.records(body, page)?;
         for record in &records {
             self.add(record, day);
         }
@@ -332,13 +347,13 @@ impl Decoder {
     fn add(&self, record: &Value, day: &mut Day) {
         let Day { sums, names, seen, .. } = day;
         let s = self.source;
-        let Some(agent) = parse_id(record.get(s.agent_key)) else {
+        let Some(agent) = crate::collect::label_id(record.get(s.agent_key)) else {
             self.errors.count(s.agent_key, record.get(s.agent_key));
             return;
         };
         // A record seen on an earlier page of this day counts once; one without its key counts.
         let key: Vec<String> = s.record_key.iter().filter_map(|k| parse_id(record.get(*k))).collect();
-        if key.len() == s.record_key.len() && !seen.insert(key.join("\u{1f}")) {
+        if key.len() == s.record_key.len() && !self.errors.first(seen, key.join("\u{1f}")) {
             return;
         }
         // An inspection counts only with its overall score and full marks.
@@ -380,7 +395,7 @@ impl Decoder {
             }
         }
         if let Some(Value::String(name)) = record.get(s.name_key) {
-            let name: String = name.trim().chars().take(128).collect();
+            let name = crate::collect::label_name(name);
             if !name.is_empty() {
                 names.insert(agent, name);
             }
@@ -592,18 +607,16 @@ mod tests {
         let body =
             json!({"items": [record("a", &format!("  {long} ")), record("b", "   "), record("c", " Ann ")]});
         let (families, _) = decode(&decoder, vec![body], Window::Today);
-        let info: Vec<(&str, usize)> = families[5]
-            .samples
-            .iter()
-            .map(|s| (s.labels[0].1.as_str(), s.labels[1].1.chars().count()))
-            .collect();
-        assert_eq!(info, [("a", 128), ("c", 3)]);
+        let info: Vec<(&str, &str)> =
+            families[5].samples.iter().map(|s| (s.labels[0].1.as_str(), s.labels[1].1.as_str())).collect();
+        // At most 128 bytes: 41 whole characters of three bytes and the ellipsis.
+        assert_eq!(info, [("a", format!("{}…", "名".repeat(41)).as_str()), ("c", "Ann")]);
     }
 
     #[test]
     fn a_record_on_two_pages_is_one_inspection() {
         // The list may change while it is paged: a record seen again counts once.
-        let (decoder, _) = decoder("call_result", 1);
+        let (decoder, telemetry) = decoder("call_result", 1);
         let page = |n: u64| {
             let mut body = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
             body["page_count"] = json!(n.to_string());
@@ -614,6 +627,7 @@ mod tests {
         assert_eq!(decoder.page(page(3), 2, &mut day), Ok(false));
         assert_eq!(decoder.page(page(3), 3, &mut day), Ok(true));
         assert_eq!(day.sums.get("2856580f156a4f9ea73dd4e9ac86896e").map(|s| s.inspections), Some(1));
+        assert_eq!(crate::collect::duplicates(&telemetry, "call_result"), 2.0, "seen again twice");
         // Records without their key still count, each.
         let mut keyless = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
         keyless["items"][0]["call_log_jestid"] = json!(null);

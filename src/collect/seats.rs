@@ -9,7 +9,9 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use tracing::warn;
 
-use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
+use crate::collect::{
+    Families, Guard, MAX_LABEL_BYTES, Metric, ParseErrors, Windows, label_id, label_name, list,
+};
 use crate::laaffic::client::LaafficClient;
 use crate::snapshot::{Family, Labels};
 use crate::table::{DateFormat, Field, field};
@@ -156,6 +158,8 @@ impl SeatCollector {
     async fn fetch_day(&self, date: Date) -> Result<SeatDay, UpstreamError> {
         let (start, end) = day_range(date, DateFormat::Second);
         let mut seats = Vec::new();
+        // A seat listed again (on the same page or a later one) is skipped whole (counted).
+        let mut seen = std::collections::BTreeSet::new();
         let mut current = 1u32;
         loop {
             let body = json!({
@@ -163,8 +167,11 @@ impl SeatCollector {
                 "size": PAGE_SIZE,
                 "params": {"strTime": start, "endTime": end}
             });
-            let (page, last) = self.decoder.page(self.client.seat_query(&body).await?, current)?;
-            seats.extend(page);
+            let decode = |answer| self.decoder.page(answer, current);
+            let (page, last) = self.client.seat_query(&body, decode).await?;
+            seats.extend(
+                page.into_iter().filter(|seat| self.decoder.errors.first(&mut seen, seat.id.clone())),
+            );
             if last {
                 return Ok((seats, false));
             }
@@ -176,25 +183,19 @@ impl SeatCollector {
     }
 }
 
-/// The fields the families are made of: a seat is kept (for a cycle, or an hour for yesterday)
-/// with these only, not with the whole record.
-const KEPT_FIELDS: [&str; 10] = [
-    "num",
-    "connectNum",
-    "connectRate",
-    "validConnectNum",
-    "validConnectRate",
-    "status",
-    "enable",
-    "name",
-    "empNo",
-    "groupName",
-];
+/// The fields [`SEAT_LIVE_METRICS`] read, besides the keys of [`SEAT_FIELDS`].
+const LIVE_FIELDS: [&str; 5] = ["status", "enable", "name", "empNo", "groupName"];
+
+/// Whether the families read `key`: a seat is kept (for a cycle, or an hour for yesterday) with
+/// these fields only, not with the whole record.
+fn is_kept(key: &str) -> bool {
+    SEAT_FIELDS.iter().any(|f| f.key == key) || LIVE_FIELDS.contains(&key)
+}
 
 fn kept_fields(record: Value) -> Value {
     match record {
         Value::Object(mut fields) => {
-            fields.retain(|k, _| KEPT_FIELDS.contains(&k.as_str()));
+            fields.retain(|k, _| is_kept(k));
             Value::Object(fields)
         }
         other => other,
@@ -238,14 +239,21 @@ impl Decoder {
             if parse_u64(record.get("deleteFlag")) == Some(1) {
                 continue;
             }
-            let Some(id) = parse_id(record.get("keyId")) else {
+            let Some(id) = label_id(record.get("keyId")) else {
                 self.errors.count("keyId", record.get("keyId"));
                 continue;
             };
             // The table calls it voiceGroupId, the example sipGroupId.
-            let group = parse_id(record.get("voiceGroupId"))
-                .or_else(|| parse_id(record.get("sipGroupId")))
-                .unwrap_or_default();
+            let found =
+                ["voiceGroupId", "sipGroupId"].iter().find_map(|k| Some((*k, parse_id(record.get(*k))?)));
+            let group = match found {
+                Some((key, group)) if group.len() > MAX_LABEL_BYTES => {
+                    self.errors.count(key, record.get(key));
+                    continue;
+                }
+                Some((_, group)) => group,
+                None => String::new(),
+            };
             seats.push(Seat { id, group, record: kept_fields(record) });
         }
         Ok((seats, last))
@@ -294,8 +302,8 @@ impl Decoder {
             _ => self.errors.count("enable", record.get("enable")),
         }
         let text = |key: &str| match record.get(key) {
-            Some(Value::String(s)) => s.trim().chars().take(128).collect(),
-            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => label_name(s),
+            Some(Value::Number(n)) => label_name(&n.to_string()),
             _ => String::new(),
         };
         let mut labels: Labels = base();
@@ -310,16 +318,26 @@ mod fuzz;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::parse_errors;
     use crate::collect::series;
+    use crate::laaffic::client::check_status;
 
     #[test]
-    fn every_field_the_families_read_is_kept() {
-        for f in SEAT_FIELDS {
-            assert!(KEPT_FIELDS.contains(&f.key), "{}", f.key);
-        }
+    fn a_seat_keeps_the_fields_the_families_read_and_no_other() {
+        let record: serde_json::Map<String, Value> = SEAT_FIELDS
+            .iter()
+            .map(|f| f.key)
+            .chain(LIVE_FIELDS)
+            .chain(["account", "password", "keyId"])
+            .map(|k| (k.to_string(), json!("x")))
+            .collect();
+        let kept = kept_fields(Value::Object(record));
+        let keys: Vec<&str> =
+            kept.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        let mut want: Vec<&str> = SEAT_FIELDS.iter().map(|f| f.key).chain(LIVE_FIELDS).collect();
+        want.sort_unstable();
+        assert_eq!(keys, want, "never the account or the password");
     }
-    use crate::collect::parse_errors;
-    use crate::laaffic::client::check_status;
 
     fn decoder() -> (Decoder, Arc<Telemetry>) {
         let telemetry = Arc::new(Telemetry::new());

@@ -10,7 +10,7 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 use tracing::{debug, warn};
 
-use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
+use crate::collect::{Families, Guard, MAX_LABEL_BYTES, Metric, ParseErrors, Windows, list};
 use crate::snapshot::{Family, Labels};
 use crate::sobot::client::SobotClient;
 use crate::sobot::endpoints::{Endpoint, Rows};
@@ -202,15 +202,15 @@ impl StatsCollector {
         let mut rows = Vec::new();
         match &self.scope {
             Scope::Company => {
-                let item = self.decoder.item(self.fetch(&dates, None).await?)?;
+                let item = self.fetch(&dates, None, |body| self.decoder.item(body)).await?;
                 rows.push(self.decoder.decode(Vec::new(), &item));
             }
             Scope::PerGroup(groups) => {
                 // A group the upstream rejects fails only itself (counted); all failing fail the cycle.
                 let mut failure = None;
                 for group in groups {
-                    let item = self.fetch(&dates, Some(("groupids", group.clone()))).await;
-                    match item.and_then(|body| self.decoder.item(body)) {
+                    let filter = Some(("groupids", group.clone()));
+                    match self.fetch(&dates, filter, |body| self.decoder.item(body)).await {
                         Ok(item) => rows.push(self.decoder.decode(vec![("group", group.clone())], &item)),
                         Err(e) => {
                             debug!(collector = %self.name, group, error = %e, "one group failed");
@@ -230,10 +230,14 @@ impl StatsCollector {
                         ids.chunks(MAX_IDS_PER_REQUEST).map(|c| Some((*key, c.join(",")))).collect()
                     }
                 };
+                // A row whose labels an earlier row of the day had is skipped whole (counted).
+                let mut seen = std::collections::BTreeSet::new();
                 for chunk in chunks {
-                    for (labels, row) in self.decoder.items(self.fetch(&dates, chunk).await?)? {
+                    for (labels, row) in self.fetch(&dates, chunk, |body| self.decoder.items(body)).await? {
                         // Counted past the budget too, so that the cycle knows it was cut.
-                        if self.rows_read.fetch_add(1, Ordering::Relaxed) < MAX_ROWS_PER_CYCLE {
+                        if self.rows_read.fetch_add(1, Ordering::Relaxed) < MAX_ROWS_PER_CYCLE
+                            && self.decoder.errors.first(&mut seen, labels.clone())
+                        {
                             rows.push(self.decoder.decode(labels, &row));
                         }
                     }
@@ -243,15 +247,17 @@ impl StatsCollector {
         Ok(rows)
     }
 
-    async fn fetch(
+    /// One request, its answer read by `decode` (see [`SobotClient::call`]).
+    async fn fetch<T>(
         &self,
         dates: &[(&'static str, String); 2],
         filter: Option<(&str, String)>,
-    ) -> Result<Value, UpstreamError> {
+        decode: impl Fn(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         let ep = self.decoder.endpoint;
         let mut params: Vec<(&str, String)> = dates.to_vec();
         params.extend(filter);
-        self.client.call(ep.name, ep.method, ep.path, &params).await
+        self.client.call(ep.name, ep.method, ep.path, &params, decode).await
     }
 }
 
@@ -332,7 +338,8 @@ impl Decoder {
         Ok(rows.into_iter().filter_map(|row| Some((self.row_labels(&row)?, row))).collect())
     }
 
-    /// The identifying labels of a row; `None` (counted) if it has no agent id.
+    /// The identifying labels of a row; `None` (counted) if it has no agent id, or an id longer
+    /// than [`MAX_LABEL_BYTES`].
     fn row_labels(&self, row: &Value) -> Option<Labels> {
         let Rows::Items(keys) = self.endpoint.rows else {
             return Some(Vec::new());
@@ -340,6 +347,10 @@ impl Decoder {
         let mut labels = Vec::with_capacity(keys.len());
         for (i, (label, key)) in keys.iter().enumerate() {
             match parse_id(row.get(*key)) {
+                Some(id) if id.len() > MAX_LABEL_BYTES => {
+                    self.errors.count(key, row.get(*key));
+                    return None;
+                }
                 Some(id) => labels.push((*label, id)),
                 // Without an agent the row means nothing; a missing group is an empty label.
                 None if i == 0 => {

@@ -52,11 +52,17 @@ impl LaafficClient {
         credentials: LaafficCredentials,
         telemetry: Arc<Telemetry>,
     ) -> Self {
-        Self { upstream: Upstream::new(settings, http, telemetry), credentials }
+        let secrets = vec![credentials.api_key.clone(), credentials.api_secret.clone()];
+        Self { upstream: Upstream::new(settings, http, secrets, telemetry), credentials }
     }
 
-    /// POSTs a seat query and returns its `data` object.
-    pub async fn seat_query(&self, body: &Value) -> Result<Value, UpstreamError> {
+    /// POSTs a seat query and returns its `data` object as `decode` reads it (an answer it
+    /// refuses is counted as `invalid_response`).
+    pub async fn seat_query<T>(
+        &self,
+        body: &Value,
+        decode: impl FnOnce(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         let key = &self.credentials.api_key;
         // Signed when the rate limiter lets the request go, so that the timestamp is fresh.
         let build = |client: &reqwest::Client, url: String| {
@@ -69,9 +75,9 @@ impl LaafficClient {
                 .header("Sign", sign)
                 .json(body)
         };
-        let secrets = [key.expose(), self.credentials.api_secret.expose()];
-        let check = |body| check_status(body).map_err(|e| e.redacted(&secrets));
-        self.upstream.send("seat_query", SEAT_QUERY, "0", build, check).await
+        self.upstream
+            .send("seat_query", SEAT_QUERY, "0", build, |body| check_status(body).and_then(decode))
+            .await
     }
 }
 

@@ -12,7 +12,7 @@ use super::{
     BATCH_APP_KEY, CALLS_PER_MINUTE, PlatformCredentials, PlatformEndpoint, STAFF_JOB_LIST, STAFF_LOG_INFOS,
     TENANT_LIST, check_answer,
 };
-use crate::collect::{ParseErrors, list};
+use crate::collect::{ParseErrors, label_id, label_name, list};
 use crate::secret::Secret;
 use crate::sign::{platform_email_token, platform_sign};
 use crate::telemetry::Telemetry;
@@ -84,8 +84,17 @@ impl PlatformClient {
     ) -> Self {
         let share = usize::try_from(replicas.max(1)).unwrap_or(usize::MAX);
         let calls = (CALLS_PER_MINUTE / share).max(1);
-        let upstream =
-            || Upstream::with_window_limit(settings, http.clone(), calls, LIMIT_WINDOW, telemetry.clone());
+        let secrets = vec![credentials.union_key.clone()];
+        let upstream = || {
+            Upstream::with_window_limit(
+                settings,
+                http.clone(),
+                calls,
+                LIMIT_WINDOW,
+                secrets.clone(),
+                telemetry.clone(),
+            )
+        };
         Self {
             credentials,
             tenant_list: upstream(),
@@ -115,15 +124,9 @@ impl PlatformClient {
         let mut rows = Vec::new();
         let mut page = 1u32;
         loop {
-            let mut body = self.tenant_page(page).await?;
-            let mut records = list(&mut body, TENANT_LIST.label, &["items"])?;
-            for record in &mut records {
-                if let Some(object) = record.as_object_mut() {
-                    object.remove("appKey");
-                }
-            }
+            let (records, page_count) = self.tenant_page(page).await?;
             let last = records.is_empty()
-                || match parse_u64(body.get("pageCount")) {
+                || match page_count {
                     Some(count) => u64::from(page) >= count,
                     None => records.len() < usize::try_from(self.page_size).unwrap_or(usize::MAX),
                 };
@@ -138,7 +141,8 @@ impl PlatformClient {
         }
     }
 
-    async fn tenant_page(&self, page: u32) -> Result<Value, UpstreamError> {
+    /// The records of one page (each without its `appKey`) and the answer's `pageCount`.
+    async fn tenant_page(&self, page: u32) -> Result<(Vec<Value>, Option<u64>), UpstreamError> {
         let c = &self.credentials;
         let build = |client: &reqwest::Client, url: String| {
             let ts = jiff::Timestamp::now().as_millisecond();
@@ -154,7 +158,16 @@ impl PlatformClient {
                 "pageSize": self.page_size,
             }))
         };
-        self.send(&self.tenant_list, TENANT_LIST, build).await
+        let decode = |mut body: Value| {
+            let mut records = list(&mut body, TENANT_LIST.label, &["items"])?;
+            for record in &mut records {
+                if let Some(object) = record.as_object_mut() {
+                    object.remove("appKey");
+                }
+            }
+            Ok((records, parse_u64(body.get("pageCount"))))
+        };
+        self.send(&self.tenant_list, TENANT_LIST, build, decode).await
     }
 
     /// Every tenant's app id and key. Entries without a company id, app id or app key are skipped
@@ -167,9 +180,9 @@ impl PlatformClient {
             // ts a String in seconds, as the table and the example write it.
             client.post(url).json(&json!({"unionCode": c.union_code, "ts": ts, "sign": sign}))
         };
-        let body = self.send(&self.batch_app_key, BATCH_APP_KEY, build).await?;
         let errors = ParseErrors::new(BATCH_APP_KEY.label, self.telemetry.clone());
-        tenant_keys(body, &c.union_code, &errors)
+        let decode = |body| tenant_keys(body, &c.union_code, &errors);
+        self.send(&self.batch_app_key, BATCH_APP_KEY, build, decode).await
     }
 
     /// The per-staff statistics of every tenant for one day (`start_date` = `end_date` = `day`,
@@ -189,9 +202,9 @@ impl PlatformClient {
                 "end_date": day,
             }))
         };
-        let mut body = self.send(&self.staff_job_list, STAFF_JOB_LIST, build).await?;
         // The table says `item`, the example `items`: accept both.
-        list(&mut body, STAFF_JOB_LIST.label, &["items", "item"])
+        let decode = |mut body: Value| list(&mut body, STAFF_JOB_LIST.label, &["items", "item"]);
+        self.send(&self.staff_job_list, STAFF_JOB_LIST, build, decode).await
     }
 
     /// Every staff's status changes of the last week: the answer's `items` (per company).
@@ -209,18 +222,20 @@ impl PlatformClient {
                 ("token", token.as_str()),
             ])
         };
-        let mut body = self.send(&self.staff_log_infos, STAFF_LOG_INFOS, build).await?;
-        list(&mut body, STAFF_LOG_INFOS.label, &["items"])
+        let decode = |mut body: Value| list(&mut body, STAFF_LOG_INFOS.label, &["items"]);
+        self.send(&self.staff_log_infos, STAFF_LOG_INFOS, build, decode).await
     }
 
-    async fn send(
+    /// Sends a request; the answer is checked, then read by `decode` (an answer it refuses is
+    /// counted as `invalid_response`).
+    async fn send<T>(
         &self,
         upstream: &Upstream,
         endpoint: PlatformEndpoint,
         build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
-    ) -> Result<Value, UpstreamError> {
-        let key = self.credentials.union_key.expose();
-        let check = |body| check_answer(body).map_err(|e| e.redacted(&[key]));
+        decode: impl FnOnce(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        let check = |body| check_answer(body).and_then(decode);
         upstream.send(endpoint.label, endpoint.path, endpoint.ok_code, build, check).await
     }
 }
@@ -250,7 +265,8 @@ pub(crate) fn tenant_keys(
     let mut keys = Vec::with_capacity(rows.len());
     for row in rows {
         let id = |key: &str| {
-            let id = parse_id(row.get(key));
+            // The company id is the tenant's label: of a label's length at most.
+            let id = if key == "companyId" { label_id(row.get(key)) } else { parse_id(row.get(key)) };
             if id.is_none() {
                 // Whatever stands in a key's place is not logged.
                 errors.count(key, if key == "appKey" { None } else { row.get(key) });
@@ -261,11 +277,12 @@ pub(crate) fn tenant_keys(
         else {
             continue;
         };
-        if !seen.insert(company_id.clone()) {
+        if !errors.first(&mut seen, company_id.clone()) {
             continue;
         }
         let company_name = match row.get("companyName") {
-            Some(Value::String(name)) => name.trim().to_string(),
+            // The `tenant_name` label of `/sd`.
+            Some(Value::String(name)) => label_name(name),
             _ => String::new(),
         };
         keys.push(TenantKey { company_id, company_name, app_id, app_key: Secret::new(app_key) });
@@ -276,7 +293,7 @@ pub(crate) fn tenant_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::parse_errors;
+    use crate::collect::{duplicates, parse_errors};
 
     fn errors() -> (ParseErrors, Arc<Telemetry>) {
         let telemetry = Arc::new(Telemetry::new());
@@ -326,6 +343,7 @@ mod tests {
             .map(|k| (k.company_id.as_str(), k.app_id.as_str(), k.company_name.as_str()))
             .collect();
         assert_eq!(ids, [("c1", "a1", "One"), ("66", "6", "")]);
+        assert_eq!(duplicates(&telemetry, "get_batch_app_key"), 1.0, "c1 twice: its first entry");
         assert_eq!(parse_errors(&telemetry, "get_batch_app_key", "appKey"), 1.0);
         assert_eq!(parse_errors(&telemetry, "get_batch_app_key", "appId"), 2.0);
 

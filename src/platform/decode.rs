@@ -12,10 +12,10 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 
 use super::{STAFF_JOB_LIST, STAFF_LOG_INFOS, TENANT_LIST};
-use crate::collect::{Families, Metric, ParseErrors};
+use crate::collect::{Families, Metric, ParseErrors, label_id, label_name};
 use crate::snapshot::{Family, Labels};
 use crate::telemetry::Telemetry;
-use crate::value::{Unit, parse_id, parse_u64};
+use crate::value::{Unit, parse_u64};
 use crate::window::Window;
 
 /// How a platform metric reads its upstream value.
@@ -238,7 +238,7 @@ fn table_of(endpoint: &str) -> impl Iterator<Item = &'static PlatformMetric> {
 /// A name cut to a label value of sane length.
 fn name_label(value: Option<&Value>) -> Option<String> {
     match value? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().chars().take(128).collect()),
+        Value::String(s) if !s.trim().is_empty() => Some(label_name(s)),
         _ => None,
     }
 }
@@ -262,11 +262,15 @@ impl TenantDecoder {
     /// counted and skipped, a tenant listed twice keeps its first record.
     pub fn families(&self, rows: &[Value]) -> Vec<Family> {
         let mut families = Families::new(&self.metrics);
+        let mut seen = std::collections::BTreeSet::new();
         for row in rows {
-            let Some(tenant) = parse_id(row.get("companyId")) else {
+            let Some(tenant) = label_id(row.get("companyId")) else {
                 self.errors.count("companyId", row.get("companyId"));
                 continue;
             };
+            if !self.errors.first(&mut seen, tenant.clone()) {
+                continue;
+            }
             let labels = || vec![("tenant", tenant.clone())];
             for (i, m) in table_of(TENANT_LIST.upstream_name()).enumerate() {
                 let value = match m.reading {
@@ -356,13 +360,14 @@ impl StaffJobDecoder {
     }
 
     /// One sample per row, field with a value and window; a row without a `companyid` or a
-    /// `staffid` is counted and skipped.
+    /// `staffid` is counted and skipped, a staff listed twice in a window keeps its first row.
     pub fn families(&self, windows: &[(Window, Vec<Value>)]) -> Vec<Family> {
         let mut families = Families::new(&self.metrics);
         for (window, rows) in windows {
+            let mut seen = std::collections::BTreeSet::new();
             for row in rows {
                 let id = |key: &str| {
-                    let id = parse_id(row.get(key));
+                    let id = label_id(row.get(key));
                     if id.is_none() {
                         self.errors.count(key, row.get(key));
                     }
@@ -370,6 +375,9 @@ impl StaffJobDecoder {
                 };
                 let Some(tenant) = id("companyid") else { continue };
                 let Some(staff) = id("staffid") else { continue };
+                if !self.errors.first(&mut seen, (tenant.clone(), staff.clone())) {
+                    continue;
+                }
                 for (i, m) in table_of(STAFF_JOB_LIST.upstream_name()).enumerate() {
                     let unit = if m.reading == Reading::Ratio { Unit::Ratio } else { Unit::Count };
                     if let Some(value) = self.errors.value(row, m.key, unit) {
@@ -434,12 +442,12 @@ impl StaffStatusDecoder {
     fn latest(&self, items: &[Value]) -> BTreeMap<(String, String), Latest> {
         let mut latest: BTreeMap<(String, String), Latest> = BTreeMap::new();
         for company in items {
-            let Some(tenant) = parse_id(company.get("companyId")) else {
+            let Some(tenant) = label_id(company.get("companyId")) else {
                 self.errors.count("companyId", company.get("companyId"));
                 continue;
             };
             for staff in self.nested(company, "companyStaffInfos") {
-                let Some(staff_id) = parse_id(staff.get("staffId")) else {
+                let Some(staff_id) = label_id(staff.get("staffId")) else {
                     self.errors.count("staffId", staff.get("staffId"));
                     continue;
                 };
@@ -498,8 +506,8 @@ mod fuzz;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::parse_errors;
     use crate::collect::series;
+    use crate::collect::{duplicates, parse_errors};
     use serde_json::json;
 
     const INTERVAL: Duration = Duration::from_secs(60);
@@ -607,7 +615,8 @@ mod tests {
             json!({"companyId": "b", "serviceNum": -1, "maxServiceCount": "", "tenantStatus": null,
                    "endTime": 4_102_415_999_u64}),
             json!({"companyId": "c", "serviceNum": 3, "tenantStatus": 0, "endTime": "-"}),
-            json!({"companyId": "c", "serviceNum": 4, "tenantStatus": 1}),
+            // Listed twice: nothing of the second record, not even what the first lacks.
+            json!({"companyId": "c", "serviceNum": 4, "tenantStatus": 1, "endTime": "2026-11-23 12:00:00"}),
         ];
         let s = series(&decoder.families(&rows));
         let want: BTreeMap<String, f64> = [
@@ -620,7 +629,8 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        assert_eq!(s, want, "a tenant listed twice keeps its first record");
+        assert_eq!(s, want, "a tenant listed twice keeps its first record whole");
+        assert_eq!(duplicates(&telemetry, "get_tenant_list"), 1.0);
         let errors = |field| parse_errors(&telemetry, "get_tenant_list", field);
         assert_eq!(errors("companyId"), 2.0);
         assert_eq!(errors("serviceNum"), 1.0, "-1");
@@ -669,6 +679,9 @@ mod tests {
             json!({"staffid": "s", "companyid": "c", "first_response_time_set": "3",
                    "transfer_first_response_count": "-", "session_human_visitor_consult": null,
                    "first_response_in60s_rate": 0.5}),
+            // Listed twice: nothing of the second row, not even what the first lacks.
+            json!({"staffid": "s", "companyid": "c", "first_response_time_set": "4",
+                   "transfer_first_response_count": "5"}),
             json!({"staffid": 7, "companyid": "c", "first_response_time_set": 2.5,
                    "transfer_first_response_count": "x", "first_response_in60s_rate": " 53.49% "}),
         ];
@@ -684,6 +697,11 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         assert_eq!(s, want);
+        assert_eq!(
+            duplicates(&telemetry, "tenant_staff_job_list"),
+            1.0,
+            "s today; yesterday is another window"
+        );
         let errors = |field| parse_errors(&telemetry, "tenant_staff_job_list", field);
         assert_eq!((errors("staffid"), errors("companyid")), (1.0, 1.0));
         assert_eq!(errors("first_response_in60s_rate"), 1.0, "a bare number is ambiguous");

@@ -149,6 +149,13 @@ pub(super) fn object_for_list(body: &Bytes) -> Bytes {
     })
 }
 
+/// The normal answer with its first object or list below the top (its data) replaced by a
+/// string, as an upstream that sends a string where the document has an object or a list.
+pub(super) fn string_for_data(body: &Bytes) -> Bytes {
+    let data = |v: &Value| v.is_object() || v.is_array();
+    reshape(body, &data, |_| Value::String("no data today".to_string()))
+}
+
 fn reshape(body: &Bytes, pick: &dyn Fn(&Value) -> bool, change: impl FnOnce(Value) -> Value) -> Bytes {
     let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(body) else {
         return body.clone();
@@ -238,6 +245,10 @@ mod tests {
             serde_json::json!({"0": {"a": "1"}, "1": {"a": "2"}})
         );
         assert_eq!(object_for_list(&item), item, "no list: unchanged");
+        assert_eq!(parse(string_for_data(&item))["item"], "no data today");
+        assert_eq!(parse(string_for_data(&items))["items"], "no data today");
+        let envelope = Bytes::from_static(br#"{"ret_code":"000000"}"#);
+        assert_eq!(string_for_data(&envelope), envelope, "no data: unchanged");
         assert!(serde_json::from_slice::<Value>(&truncated(&items)).is_err());
         assert!(items.starts_with(&truncated(&items)));
     }

@@ -139,6 +139,9 @@ pub enum Fault {
     /// The normal answer with an object where the document has a list (the first list turned into
     /// an object keyed by position).
     ObjectForList,
+    /// The normal answer with a string where the document has its data (the first object or list
+    /// below the top), as an upstream that sends `"data": "…"`.
+    StringForData,
     /// The normal answer grown to about this many bytes by `{"a":1}` rows in its first list,
     /// streamed in shared chunks rather than built in memory.
     Large(usize),
@@ -549,6 +552,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Option<Response<SimBody
         Some(Fault::Truncated) => ok(faults::truncated(&answer(state, &call).2)),
         Some(Fault::ListForObject) => ok(faults::list_for_object(&answer(state, &call).2)),
         Some(Fault::ObjectForList) => ok(faults::object_for_list(&answer(state, &call).2)),
+        Some(Fault::StringForData) => ok(faults::string_for_data(&answer(state, &call).2)),
         Some(Fault::Large(bytes)) => {
             record("large".to_string());
             return Some(with_body(StatusCode::OK, faults::large(&answer(state, &call).2, bytes)));

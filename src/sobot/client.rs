@@ -75,7 +75,7 @@ impl SobotClient {
         retry_after: Duration,
     ) -> Self {
         Self {
-            upstream: Upstream::new(settings, http, telemetry),
+            upstream: Upstream::new(settings, http, vec![credentials.app_key.clone()], telemetry),
             credentials,
             token: Mutex::new(TokenState::default()),
             retry_after,
@@ -88,17 +88,19 @@ impl SobotClient {
         self.token().await.map(drop)
     }
 
-    /// Calls an endpoint with the shared token and returns the whole JSON envelope of a
-    /// successful answer. On an expired token it fetches a new one once and retries once.
-    pub async fn call(
+    /// Calls an endpoint with the shared token and returns the JSON envelope of a successful
+    /// answer as `decode` reads it (an answer it refuses is counted as `invalid_response`). On an
+    /// expired token it fetches a new one once and retries once.
+    pub async fn call<T>(
         &self,
         name: &str,
         method: Method,
         path: &str,
         params: &[(&str, String)],
-    ) -> Result<Value, UpstreamError> {
+        decode: impl Fn(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         let token = self.token().await?;
-        match self.send(name, method, path, params, &token).await {
+        match self.send(name, method, path, params, &token, &decode).await {
             Err(e) if e.api_code().is_some_and(|code| TOKEN_EXPIRED.contains(&code)) => {
                 debug!(
                     endpoint = name,
@@ -106,20 +108,21 @@ impl SobotClient {
                     "token rejected as expired; fetching a new one"
                 );
                 let token = self.refresh_after(&token).await?;
-                self.send(name, method, path, params, &token).await
+                self.send(name, method, path, params, &token, &decode).await
             }
             other => other,
         }
     }
 
-    async fn send(
+    async fn send<T>(
         &self,
         name: &str,
         method: Method,
         path: &str,
         params: &[(&str, String)],
         token: &Secret,
-    ) -> Result<Value, UpstreamError> {
+        decode: &impl Fn(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         let build = |client: &reqwest::Client, url: String| {
             let request = match method {
                 Method::Get => client.get(url).query(params),
@@ -129,11 +132,17 @@ impl SobotClient {
                     client.post(url).json(&body)
                 }
             };
-            request.header("token", token.expose())
+            // Sensitive: the upstream layer redacts it from the upstream's text, as the key.
+            match reqwest::header::HeaderValue::from_str(token.expose()) {
+                Ok(mut value) => {
+                    value.set_sensitive(true);
+                    request.header("token", value)
+                }
+                // Not a header value: the builder carries the error, and the send fails.
+                Err(_) => request.header("token", token.expose()),
+            }
         };
-        let secrets = [self.credentials.app_key.expose(), token.expose()];
-        let check = |body| check_ret_code(body).map_err(|e| e.redacted(&secrets));
-        self.upstream.send(name, path, OK, build, check).await
+        self.upstream.send(name, path, OK, build, |body| check_ret_code(body).and_then(decode)).await
     }
 
     /// The current token, fetched or refreshed (at 90 % of its lifetime) when needed.
@@ -195,11 +204,8 @@ impl SobotClient {
         let build = |client: &reqwest::Client, url: String| client.get(url).query(&query);
         let result = self
             .upstream
-            .send("get_token", "/api/get_token", OK, build, |body| {
-                check_ret_code(body).map_err(|e| e.redacted(&[self.credentials.app_key.expose()]))
-            })
-            .await
-            .and_then(|body| parse_token(&body));
+            .send("get_token", "/api/get_token", OK, build, |body| parse_token(&check_ret_code(body)?))
+            .await;
         self.upstream.telemetry().count_token_refresh(result.is_ok());
         // A failure is logged by the target, once per change.
         let (value, lifetime) = result?;

@@ -132,11 +132,16 @@ impl UpstreamError {
     }
 
     /// The same error with every occurrence of `secrets` in the upstream's text replaced: an
-    /// upstream that echoes a key or token must not put it in the log.
-    pub fn redacted(self, secrets: &[&str]) -> Self {
+    /// upstream that echoes a key or token must not put it in the log. Only [`super::Upstream`]
+    /// calls it, on every error of every request.
+    pub(crate) fn redacted(self, secrets: &[&str]) -> Self {
         match self {
-            UpstreamError::Api { code, message } => {
-                UpstreamError::Api { code, message: crate::secret::redact(&message, secrets) }
+            UpstreamError::Api { code, message } => UpstreamError::Api {
+                code: crate::secret::redact(&code, secrets),
+                message: crate::secret::redact(&message, secrets),
+            },
+            UpstreamError::InvalidResponse(text) => {
+                UpstreamError::InvalidResponse(crate::secret::redact(&text, secrets))
             }
             UpstreamError::Call { endpoint, url, cause } => {
                 UpstreamError::Call { endpoint, url, cause: Box::new(cause.redacted(secrets)) }

@@ -13,6 +13,7 @@ mod capped;
 mod error;
 mod hint;
 
+use crate::secret::Secret;
 use crate::telemetry::Telemetry;
 #[cfg(test)]
 pub(crate) use capped::parse as parse_capped;
@@ -55,6 +56,8 @@ pub struct Upstream {
     max_items: usize,
     /// Endpoints whose answers were cut at `max_items`, warned about once.
     warned: Mutex<BTreeSet<String>>,
+    /// The credentials of the target: taken out of any upstream text an error carries.
+    secrets: Vec<Secret>,
     telemetry: Arc<Telemetry>,
 }
 
@@ -81,14 +84,21 @@ pub fn http_client(settings: &ClientSettings) -> reqwest::Result<reqwest::Client
 
 impl Upstream {
     /// One target's view of an upstream: the vendor's shared `client` (from [`http_client`]), the
-    /// base URL, a rate limiter of its own (the limit is per company), its self-metrics.
-    pub fn new(settings: &ClientSettings, client: reqwest::Client, telemetry: Arc<Telemetry>) -> Self {
+    /// base URL, a rate limiter of its own (the limit is per company), the target's `secrets`
+    /// (every one of them is redacted from the upstream's text in errors), its self-metrics.
+    pub fn new(
+        settings: &ClientSettings,
+        client: reqwest::Client,
+        secrets: Vec<Secret>,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
         Self {
             client,
             base_url: settings.base_url.trim_end_matches('/').to_string(),
             limiter: Limiter::Rate(RateLimiter::new(settings.rate_limit_per_minute, 20)),
             max_items: MAX_ITEMS,
             warned: Mutex::default(),
+            secrets,
             telemetry,
         }
     }
@@ -108,11 +118,12 @@ impl Upstream {
         client: reqwest::Client,
         max: usize,
         window: Duration,
+        secrets: Vec<Secret>,
         telemetry: Arc<Telemetry>,
     ) -> Self {
         Self {
             limiter: Limiter::Window(WindowLimiter::new(max, window)),
-            ..Self::new(settings, client, telemetry)
+            ..Self::new(settings, client, secrets, telemetry)
         }
     }
 
@@ -122,25 +133,31 @@ impl Upstream {
     }
 
     /// Waits for a rate-limit slot, then builds the request (so that a signed timestamp is fresh)
-    /// from the client and the URL of `path`, sends it, checks the vendor's result code with `check`,
-    /// and counts the outcome under `endpoint` (`ok_code` on success).
-    pub async fn send(
+    /// from the client and the URL of `path`, sends it, checks the vendor's result code and decodes
+    /// the answer into the documented shape with `check`, and counts the outcome under `endpoint`:
+    /// `ok_code` only when `check` took the answer, so that a well-formed answer of the wrong shape
+    /// counts as `invalid_response`, as a body that is not JSON does.
+    ///
+    /// Every error it returns has the target's secrets, and the values of the request's
+    /// sensitive headers (a token), taken out of the upstream's text.
+    pub async fn send<T>(
         &self,
         endpoint: &str,
         path: &str,
         ok_code: &str,
         build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
-        check: impl FnOnce(Value) -> Result<Value, UpstreamError>,
-    ) -> Result<Value, UpstreamError> {
+        check: impl FnOnce(Value) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         match &self.limiter {
             Limiter::Rate(limiter) => limiter.acquire().await,
             Limiter::Window(limiter) => limiter.acquire().await,
         }
         let url = format!("{}{path}", self.base_url);
-        let request = build(&self.client, url.clone());
+        let (client, request) = build(&self.client, url.clone()).build_split();
+        let sensitive: Vec<String> = request.as_ref().map_or_else(|_| Vec::new(), sensitive_headers);
         let started = Instant::now();
         let mut in_flight = InFlight { telemetry: &self.telemetry, endpoint, done: false };
-        let result = send_json(request, self.max_items)
+        let result = send_json(&client, request, self.max_items)
             .await
             .and_then(|(body, dropped)| {
                 if dropped > 0 {
@@ -148,7 +165,11 @@ impl Upstream {
                 }
                 check(body)
             })
-            .map_err(|e| e.at(endpoint, &url));
+            .map_err(|e| {
+                let secrets =
+                    self.secrets.iter().map(Secret::expose).chain(sensitive.iter().map(String::as_str));
+                e.redacted(&secrets.collect::<Vec<_>>()).at(endpoint, &url)
+            });
         in_flight.done = true;
         let code = match &result {
             Ok(_) => ok_code.to_string(),
@@ -201,14 +222,22 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The values of the headers of `request` marked sensitive (a token).
+fn sensitive_headers(request: &reqwest::Request) -> Vec<String> {
+    let values = request.headers().values().filter(|v| v.is_sensitive());
+    values.filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
+}
+
 /// Sends a request and parses its body as JSON, every list cut at `max_items` (see [`capped`]);
 /// returns the value and the number of items skipped. HTTP errors, timeouts and non-JSON bodies
 /// become [`UpstreamError`]s; the vendor's own result code is left to the caller.
 async fn send_json(
-    request: reqwest::RequestBuilder,
+    client: &reqwest::Client,
+    request: reqwest::Result<reqwest::Request>,
     max_items: usize,
 ) -> Result<(Value, u64), UpstreamError> {
-    let mut response = request.send().await.map_err(|e| UpstreamError::from_transport(&e))?;
+    let request = request.map_err(|e| UpstreamError::from_transport(&e))?;
+    let mut response = client.execute(request).await.map_err(|e| UpstreamError::from_transport(&e))?;
     let status = response.status();
     if !status.is_success() {
         return Err(UpstreamError::Http(status.as_u16()));

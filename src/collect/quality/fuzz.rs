@@ -93,7 +93,7 @@ fn pages(
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let mut seen = HashSet::new();
     for record in &records {
-        let Some(agent) = fuzz::model_id(record.get(source.agent_key)) else {
+        let Some(agent) = fuzz::model_label_id(record.get(source.agent_key)) else {
             prop_assert!(parse_errors(&telemetry, source.name, source.agent_key) >= 1.0);
             continue;
         };
@@ -131,7 +131,7 @@ fn pages(
             }
         }
         if let Some(Value::String(name)) = record.get(source.name_key) {
-            let name: String = name.trim().chars().take(128).collect();
+            let name = fuzz::model_name(name);
             if !name.is_empty() {
                 names.insert(agent, name);
             }

@@ -72,14 +72,17 @@ fn seat_page(bytes: &[u8], live: bool) -> Result<(), TestCaseError> {
         if fuzz::model_u64(record.get("deleteFlag")) == Some(1) {
             continue;
         }
-        let Some(id) = fuzz::model_id(record.get("keyId")) else {
+        let Some(id) = fuzz::model_label_id(record.get("keyId")) else {
             prop_assert!(parse_errors(&telemetry, ENDPOINT, "keyId") >= 1.0);
             continue;
         };
-        ids.push(id.clone());
         let group = fuzz::model_id(record.get("voiceGroupId"))
             .or_else(|| fuzz::model_id(record.get("sipGroupId")))
             .unwrap_or_default();
+        if group.len() > 128 {
+            continue;
+        }
+        ids.push(id.clone());
         let base = || vec![("group", group.clone()), ("seat", id.clone())];
         let mut put = |i: usize, mut labels: Labels, value: f64| {
             labels.sort();
@@ -113,8 +116,8 @@ fn seat_page(bytes: &[u8], live: bool) -> Result<(), TestCaseError> {
             _ => {}
         }
         let text = |key: &str| match record.get(key) {
-            Some(Value::String(s)) => s.trim().chars().take(128).collect(),
-            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => fuzz::model_name(s),
+            Some(Value::Number(n)) => fuzz::model_name(&n.to_string()),
             _ => String::new(),
         };
         let mut labels = base();

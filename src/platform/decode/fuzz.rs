@@ -120,11 +120,16 @@ fn tenant_list(bytes: &[u8]) -> Result<(), TestCaseError> {
     let tz = TimeZone::get("Asia/Shanghai").map_err(|e| TestCaseError::fail(e.to_string()))?;
     let families = TenantDecoder::new(INTERVAL, tz, telemetry.clone()).families(&rows);
     let mut want: BTreeMap<(usize, Labels), Expect> = BTreeMap::new();
+    // A tenant listed again is skipped whole.
+    let mut seen = std::collections::BTreeSet::new();
     for row in &rows {
-        let Some(tenant) = fuzz::model_id(row.get("companyId")) else {
+        let Some(tenant) = fuzz::model_label_id(row.get("companyId")) else {
             prop_assert!(parse_errors(&telemetry, TENANT_LIST.label, "companyId") >= 1.0);
             continue;
         };
+        if !seen.insert(tenant.clone()) {
+            continue;
+        }
         let labels = || vec![("tenant", tenant.clone())];
         let mut put = |i: usize, mut labels: Labels, e: Expect| {
             labels.sort();
@@ -133,7 +138,7 @@ fn tenant_list(bytes: &[u8]) -> Result<(), TestCaseError> {
         if let Some(Value::String(name)) = row.get("companyName")
             && !name.trim().is_empty()
         {
-            let name = name.trim().chars().take(128).collect();
+            let name = fuzz::model_name(name);
             put(0, vec![("tenant", tenant.clone()), ("name", name)], Expect::Value(1.0));
         }
         for (i, key) in [(1, "serviceNum"), (2, "maxServiceCount")] {
@@ -161,12 +166,12 @@ fn tenant_list(bytes: &[u8]) -> Result<(), TestCaseError> {
     // the years jiff knows.
     got.retain(|(i, labels), value| {
         *i != 4 || {
-            // From any record of the tenant: a tenant listed twice keeps the first value of each
-            // series, which may come from its second record.
+            // From the tenant's first record: a tenant listed twice keeps its first record whole.
             let tenant = &labels[0].1;
             let mut texts = rows
                 .iter()
-                .filter(|r| fuzz::model_id(r.get("companyId")).as_ref() == Some(tenant))
+                .filter(|r| fuzz::model_label_id(r.get("companyId")).as_ref() == Some(tenant))
+                .take(1)
                 .filter_map(|r| r.get("endTime").and_then(Value::as_str).map(str::trim));
             !(texts.any(|t| t.len() == 10 || t.len() == 19) && value.abs() < 253_402_300_800.0)
         }
@@ -211,12 +216,19 @@ fn staff_jobs(bytes: &[u8]) -> Result<(), TestCaseError> {
     let families =
         StaffJobDecoder::new(INTERVAL, telemetry.clone()).families(&[(Window::Today, rows.clone())]);
     let mut want: BTreeMap<(usize, Labels), Expect> = BTreeMap::new();
+    // A staff listed again is skipped whole: nothing of it is read.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut repeated = 0.0;
     for row in &rows {
         let (Some(tenant), Some(staff)) =
-            (fuzz::model_id(row.get("companyid")), fuzz::model_id(row.get("staffid")))
+            (fuzz::model_label_id(row.get("companyid")), fuzz::model_label_id(row.get("staffid")))
         else {
             continue;
         };
+        if !seen.insert((tenant.clone(), staff.clone())) {
+            repeated += 1.0;
+            continue;
+        }
         let metrics = table_of(STAFF_JOB_LIST.upstream_name());
         for (i, m) in metrics.enumerate() {
             let unit = if m.reading == Reading::Ratio { Unit::Ratio } else { Unit::Count };
@@ -228,10 +240,11 @@ fn staff_jobs(bytes: &[u8]) -> Result<(), TestCaseError> {
                 let mut labels =
                     vec![("tenant", tenant.clone()), ("staff", staff.clone()), ("window", "today".into())];
                 labels.sort();
-                want.entry((i, labels)).or_insert(e);
+                want.insert((i, labels), e);
             }
         }
     }
+    prop_assert_eq!(crate::collect::duplicates(&telemetry, STAFF_JOB_LIST.label), repeated);
     same(&samples(&families), &want)?;
     fuzz::check_families(&families)?;
     fuzz::check_families(&telemetry.families())
@@ -254,9 +267,9 @@ fn staff_logs(bytes: &[u8]) -> Result<(), TestCaseError> {
     };
     let mut latest: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
     for company in &items {
-        let Some(tenant) = fuzz::model_id(company.get("companyId")) else { continue };
+        let Some(tenant) = fuzz::model_label_id(company.get("companyId")) else { continue };
         for staff in nested(company, "companyStaffInfos") {
-            let Some(id) = fuzz::model_id(staff.get("staffId")) else { continue };
+            let Some(id) = fuzz::model_label_id(staff.get("staffId")) else { continue };
             for entry in nested(&staff, "staffLogInfos") {
                 let (time, word) = (entry.get("datetime"), entry.get("operationAction"));
                 if blank(time) || blank(word) {
