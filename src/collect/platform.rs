@@ -37,7 +37,7 @@ pub struct PlatformCollector {
 }
 
 /// The ids of the tenants whose statistics this replica keeps when the config has rules on
-/// names: those discovery listed that the shard owns and the id rules allow. Made once per list
+/// names: those discovery published, which every rule (names included) and the shard allowed. Made once per list
 /// discovery publishes (it publishes a new one only when the tenants changed), not per cycle.
 #[derive(Debug, Default)]
 struct ServedIds {
@@ -50,17 +50,16 @@ type Made = (Arc<Vec<Tenant>>, Arc<HashSet<String>>);
 
 impl ServedIds {
     /// The set for `list`: the one made before if `list` is the same list, else a new one.
-    fn of(&self, list: &Arc<Vec<Tenant>>, platform: &PlatformConfig) -> Arc<HashSet<String>> {
+    fn of(&self, list: &Arc<Vec<Tenant>>) -> Arc<HashSet<String>> {
         let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((from, set)) = made.as_ref()
             && Arc::ptr_eq(from, list)
         {
             return set.clone();
         }
-        let ids = list.iter().map(|t| &t.id);
-        let set: Arc<HashSet<String>> = Arc::new(
-            ids.filter(|id| platform.shard.owns(id) && platform.tenants.allows_id(id)).cloned().collect(),
-        );
+        // Discovery published only the tenants this replica serves (`targets::served`: every rule,
+        // names included, and the shard), so the list is the set.
+        let set: Arc<HashSet<String>> = Arc::new(list.iter().map(|t| t.id.clone()).collect());
         *made = Some((list.clone(), set.clone()));
         set
     }
@@ -182,7 +181,7 @@ impl PlatformCollector {
             let waited =
                 tokio::time::timeout(FIRST_DISCOVERY_WAIT, discovered.wait_for(Option::is_some)).await;
             match waited {
-                Ok(Ok(tenants)) => tenants.as_ref().map(|list| self.served_ids.of(list, platform)),
+                Ok(Ok(tenants)) => tenants.as_ref().map(|list| self.served_ids.of(list)),
                 _ => {
                     return Err(UpstreamError::InvalidResponse(
                         "no tenant list yet (discovery has not succeeded)".to_string(),
@@ -215,44 +214,44 @@ impl PlatformCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TenantFilter;
     use crate::secret::Secret;
     use crate::targets::Shard;
 
-    fn tenants(ids: &[&str]) -> Arc<Vec<Tenant>> {
-        let tenant = |id: &&str| Tenant {
-            id: (*id).to_string(),
-            name: String::new(),
-            app_id: format!("app-{id}"),
-            app_key: Secret::new("k"),
-        };
-        Arc::new(ids.iter().map(tenant).collect())
-    }
-
     #[test]
-    fn the_served_set_is_made_once_per_discovered_list() {
+    fn the_served_set_is_made_once_per_discovered_list_and_keeps_who_discovery_kept() {
         let platform = PlatformConfig {
             union_code: "10004".into(),
             email: "ops@example.com".into(),
             union_key: Secret::new("union-key"),
             interval: Duration::from_secs(60),
             collectors: Vec::new(),
-            tenants: Default::default(),
+            // One tenant by id, the others by name.
+            tenants: TenantFilter::including(&["t0"], "Shop .*"),
             tenants_on_metrics: true,
             shard: Shard::parse("1/2", None).expect("a shard"),
         };
+        let listed: Vec<Tenant> = (0..40)
+            .map(|i| Tenant {
+                id: format!("t{i}"),
+                name: if i % 4 == 0 { format!("Shop {i}") } else { format!("Other {i}") },
+                app_id: format!("app-{i}"),
+                app_key: Secret::new("k"),
+            })
+            .collect();
+        let want: HashSet<String> = listed
+            .iter()
+            .filter(|t| (t.id == "t0" || t.name.starts_with("Shop ")) && platform.shard.owns(&t.id))
+            .map(|t| t.id.clone())
+            .collect();
+        assert!(want.iter().any(|id| id != "t0"), "the shard owns a tenant included by name");
+        let list = Arc::new(crate::targets::served(listed, &platform, &Telemetry::new()));
         let served = ServedIds::default();
-        let ids: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
-        let list = tenants(&ids.iter().map(String::as_str).collect::<Vec<_>>());
-        let first = served.of(&list, &platform);
-        let owned: HashSet<String> = ids.iter().filter(|id| platform.shard.owns(id)).cloned().collect();
-        assert_eq!(*first, owned, "the shard's share of the list");
-        assert!(!owned.is_empty() && owned.len() < ids.len(), "the test has ids of both shards");
-        assert!(
-            Arc::ptr_eq(&first, &served.of(&list, &platform)),
-            "the same list: the same set, not made again"
-        );
-        let again = served.of(&Arc::new(list.as_ref().clone()), &platform);
+        let first = served.of(&list);
+        assert_eq!(*first, want, "what discovery serves, tenants included by name among them");
+        assert!(Arc::ptr_eq(&first, &served.of(&list)), "the same list: the same set, not made again");
+        let again = served.of(&Arc::new(list.as_ref().clone()));
         assert!(!Arc::ptr_eq(&first, &again), "a new discovery: a new set");
-        assert_eq!(*again, owned);
+        assert_eq!(*again, want);
     }
 }

@@ -331,6 +331,18 @@ impl TenantFilter {
     }
 }
 
+#[cfg(test)]
+impl TenantFilter {
+    /// Tenants with one of `ids`, or whose name `names` matches.
+    pub(crate) fn including(ids: &[&str], names: &str) -> Self {
+        TenantFilter {
+            include_ids: ids.iter().map(|i| (*i).to_string()).collect(),
+            include_names: Pattern::new(names).ok(),
+            ..TenantFilter::default()
+        }
+    }
+}
+
 /// A regular expression anchored at both ends, as Prometheus relabeling anchors them.
 #[derive(Debug, Clone)]
 pub struct Pattern {

@@ -105,6 +105,10 @@ pub(super) fn dashboard() -> Dashboard {
                 timeseries("Parse errors", 8, 8)
                     .describe("Upstream values that did not parse (no sample exported for them), by endpoint and field; 0 when there are none.")
                     .query("sum by (endpoint, field) (increase(sobot_exporter_parse_errors_total{..}[$__rate_interval])) or on() vector(0)", "{{endpoint}} {{field}}"),
+                timeseries("Answer items skipped", 8, 8)
+                    .describe("List items of upstream answers not read, by endpoint: past the cap (20,000 a list; 200,000 for the platform's; SobotUpstreamItemsDropped), or a record listed again (the first one is kept); 0 when there are none.")
+                    .query("sum by (endpoint) (increase(sobot_exporter_upstream_items_dropped_total{..}[$__rate_interval])) or on() vector(0)", "{{endpoint}} past the cap")
+                    .query("sum by (endpoint) (increase(sobot_exporter_upstream_duplicate_items_total{..}[$__rate_interval])) or on() vector(0)", "{{endpoint}} repeated"),
             ],
         )
 }
