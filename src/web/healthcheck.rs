@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use tokio_rustls::rustls::crypto::{CryptoProvider, aws_lc_rs};
+use tokio_rustls::rustls::crypto::aws_lc_rs;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::webconfig;
+use super::webconfig::Signatures;
 
 /// Asks `/healthz` of the exporter at `listen_address` (the unspecified address becomes
 /// loopback), over TLS when the web config at `web_config` enables it, and succeeds on HTTP 200.
@@ -105,7 +106,7 @@ fn client_config() -> Result<Arc<rustls::ClientConfig>, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(OwnServer { provider }))
+        .with_custom_certificate_verifier(Arc::new(OwnServer { signatures: Signatures(provider) }))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
@@ -114,7 +115,7 @@ fn client_config() -> Result<Arc<rustls::ClientConfig>, String> {
 /// signatures.
 #[derive(Debug)]
 struct OwnServer {
-    provider: Arc<CryptoProvider>,
+    signatures: Signatures,
 }
 
 impl ServerCertVerifier for OwnServer {
@@ -135,12 +136,7 @@ impl ServerCertVerifier for OwnServer {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -149,16 +145,11 @@ impl ServerCertVerifier for OwnServer {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.signatures.schemes()
     }
 }
 
