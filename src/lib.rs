@@ -47,12 +47,13 @@
 //! - [`window`]: which local day a value covers and how each endpoint wants dates written.
 //! - [`snapshot`]: the samples a collector's cycle produces.
 //! - [`exposition`]: chunks, the board, both text formats, content negotiation, gzip.
-//! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, `/-/reload`, and the `--healthcheck`
-//!   client; [`web::conn`]: the connections and their limits (write and idle timeouts, maximum
+//! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, `/-/reload` (each route listed once,
+//!   in `Route`), and the `--healthcheck` client (HTTP, or HTTPS with the web config's TLS);
+//!   [`web::conn`]: the connections and their limits (write and idle timeouts, maximum
 //!   age, connection limit, shutdown), the file-descriptor limit raised at start, on every
 //!   listener ([`web::listen`]: the listen addresses or systemd's sockets);
-//!   [`web::webconfig`]: `--web.config.file` (TLS with rustls, client certificates, headers,
-//!   re-read when its files change), [`web::auth`]: basic auth against bcrypt hashes.
+//!   [`web::webconfig`]: `--web.config.file` (TLS with rustls, client certificates, headers;
+//!   one task re-reads it when its files change), [`web::auth`]: basic auth against bcrypt hashes.
 //! - [`telemetry`]: the exporter's own metrics, per target and process-wide; [`process`]: the
 //!   `process_*` metrics from `/proc/self`, read when `/metrics` is asked for.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.
