@@ -56,8 +56,6 @@ struct Alert {
     severity: &'static str,
     summary: &'static str,
     description: &'static str,
-    /// `dashboards` or `deploy`: which README holds the runbook.
-    runbook_doc: &'static str,
     /// Grafana uid of the dashboard to open first.
     dashboard: Option<&'static str>,
 }
@@ -228,7 +226,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "critical",
             summary: "Sobot exporter {{ $labels.instance }} is down",
             description: "Prometheus could not scrape the Sobot exporter {{ $labels.instance }} (job {{ $labels.job }}) for 5 minutes: no Sobot or Laaffic metrics are being collected.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -239,7 +236,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Sobot collector {{ $labels.collector }} is failing",
             description: "Every cycle of collector {{ $labels.collector }} on {{ $labels.instance }} has failed for 5 minutes. Its last good samples are kept for three intervals, then dropped (SobotDataStale).",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -250,7 +246,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "critical",
             summary: "Sobot collector {{ $labels.collector }} has never succeeded",
             description: "Collector {{ $labels.collector }} on {{ $labels.instance }} has not completed one successful cycle in 10 minutes since it started: its metrics have never been exported.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -261,7 +256,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "critical",
             summary: "Sobot collector {{ $labels.collector }} data is stale",
             description: "Collector {{ $labels.collector }} on {{ $labels.instance }} last succeeded {{ $value | humanizeDuration }} ago, more than three collection intervals: its metrics are missing or out of date.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -272,7 +266,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Sobot rate-limits the exporter on {{ $labels.endpoint }}",
             description: "Endpoint {{ $labels.endpoint }} answered 210017 (rate limited) in the last 10 minutes on {{ $labels.instance }}.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -283,7 +276,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "critical",
             summary: "Sobot or Laaffic authentication is failing on {{ $labels.endpoint }}",
             description: "Endpoint {{ $labels.endpoint }} has answered authentication error {{ $labels.code }} for 10 minutes on {{ $labels.instance }}: check the credentials.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -294,7 +286,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Collector {{ $labels.collector }} drops {{ $value }} agents",
             description: "The cardinality guard (max_agents) dropped {{ $value }} agents or seats from collector {{ $labels.collector }} on {{ $labels.instance }} for 15 minutes: their series are missing.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -305,7 +296,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Collector {{ $labels.collector }} stops at the page cap",
             description: "Every cycle of collector {{ $labels.collector }} on {{ $labels.instance }} stopped at the page cap before the last page for 15 minutes: the rest of the answer is not exported.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -316,7 +306,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Answers of {{ $labels.endpoint }} hold more items than the exporter reads",
             description: "A list in the answers of {{ $labels.endpoint }} on {{ $labels.instance }} held more items than the cap in the last 15 minutes: the items past it were skipped.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -327,7 +316,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Field {{ $labels.field }} of {{ $labels.endpoint }} does not parse",
             description: "Values of {{ $labels.field }} from {{ $labels.endpoint }} on {{ $labels.instance }} have not parsed for 15 minutes: those samples are missing. The upstream may have changed its format.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -338,7 +326,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Platform tenant {{ $labels.tenant }} is not collected",
             description: "Every collector of tenant {{ $labels.tenant }} ({{ $labels.job }}) has failed, or its scrape has, for 15 minutes: its statistics are missing.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -351,7 +338,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "critical",
             summary: "{{ $value | humanizePercentage }} of the platform tenants of {{ $labels.job }} are failing",
             description: "More than 10% (and at least 2) of the tenants of {{ $labels.job }} have had every collector failing for 10 minutes.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -362,7 +348,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Sobot exporter {{ $labels.instance }} is at its connection limit",
             description: "The exporter {{ $labels.instance }} closed or refused connections at --web.max-connections in the last 10 minutes: scrapes may fail.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -373,7 +358,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Sobot exporter {{ $labels.instance }} failed to reload its configuration",
             description: "The last configuration reload of {{ $labels.instance }} failed: the exporter runs the configuration it had before, not the one on disk.",
-            runbook_doc: "dashboards",
             dashboard: health,
         },
         Alert {
@@ -384,7 +368,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "The robot transfers {{ $value | humanizePercentage }} of its sessions to humans",
             description: "More than 60% of the robot's valid sessions in the last 15 minutes were transferred to a human agent, for 15 minutes ({{ $labels.instance }}): the robot deflects too little and agents get the load.",
-            runbook_doc: "dashboards",
             dashboard: overview,
         },
         Alert {
@@ -395,7 +378,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "{{ $value | humanizePercentage }} of the human sessions were not received{{ with $labels.group }} in group {{ . }}{{ end }}",
             description: "More than 20% of the valid human sessions of the last 15 minutes were not received by any agent, for 10 minutes ({{ $labels.instance }}).",
-            runbook_doc: "dashboards",
             dashboard: overview,
         },
         Alert {
@@ -406,7 +388,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "{{ $value | humanizePercentage }} of the human consultations left the queue{{ with $labels.group }} in group {{ . }}{{ end }}",
             description: "Sessions that left while queued were more than 10% of the human consultation sessions of the last 15 minutes, for 10 minutes ({{ $labels.instance }}).",
-            runbook_doc: "dashboards",
             dashboard: overview,
         },
         Alert {
@@ -421,7 +402,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "Agents take {{ $value | humanizeDuration }} on average to respond today{{ with $labels.group }} in group {{ . }}{{ end }}",
             description: "The average agent response time of today's human sessions has been above 60 s for 15 minutes, over at least 20 valid receptions ({{ $labels.instance }}).",
-            runbook_doc: "dashboards",
             dashboard: overview,
         },
         Alert {
@@ -432,7 +412,6 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             severity: "warning",
             summary: "{{ $value | humanizePercentage }} of the last hour's evaluations are bad reviews{{ with $labels.group }} in group {{ . }}{{ end }}",
             description: "More than 10% of the satisfaction evaluations of human sessions in the last hour have been bad reviews, for 15 minutes ({{ $labels.instance }}).",
-            runbook_doc: "dashboards",
             dashboard: overview,
         },
     ]
@@ -455,7 +434,6 @@ fn shard_alerts() -> Vec<Alert> {
             severity: "warning",
             summary: "Shard {{ $labels.shard }}/{{ $labels.shards }} of {{ $labels.job }} runs on {{ $value }} replicas",
             description: "{{ $value }} replicas of {{ $labels.job }} serve shard {{ $labels.shard }} of {{ $labels.shards }}: they collect the same tenants twice (twice the upstream calls, and their tokens may invalidate each other) and each of those tenants is scraped twice.",
-            runbook_doc: "deploy",
             dashboard: None,
         },
         Alert {
@@ -466,7 +444,6 @@ fn shard_alerts() -> Vec<Alert> {
             severity: "critical",
             summary: "{{ $value }} shard(s) of {{ $labels.job }} are not served",
             description: "{{ $value }} of the shards of {{ $labels.job }} have no replica reporting them for 10 minutes: a replica is down, not scraped, or was started with the wrong --platform.shard. The tenants of those shards are not collected.",
-            runbook_doc: "deploy",
             dashboard: None,
         },
         Alert {
@@ -477,7 +454,6 @@ fn shard_alerts() -> Vec<Alert> {
             severity: "warning",
             summary: "Replicas of {{ $labels.job }} disagree on the number of shards",
             description: "The replicas of {{ $labels.job }} were started with {{ $value }} different shard counts (the M of --platform.shard N/M) for 15 minutes: their shares overlap or leave gaps, so some tenants are collected twice and others not at all.",
-            runbook_doc: "deploy",
             dashboard: None,
         },
         Alert {
@@ -490,7 +466,6 @@ fn shard_alerts() -> Vec<Alert> {
             severity: "warning",
             summary: "{{ $value }} discovered tenant(s) of {{ $labels.job }} are served by no replica",
             description: "Every shard of {{ $labels.job }} is up, yet the replicas together serve {{ $value }} fewer tenants than the platform lists, for 15 minutes: the replicas' tenant lists differ (a replica's discovery is failing or late) or their shard counts disagree.",
-            runbook_doc: "deploy",
             dashboard: None,
         },
         Alert {
@@ -501,7 +476,6 @@ fn shard_alerts() -> Vec<Alert> {
             severity: "critical",
             summary: "Tenant discovery of {{ $labels.instance }} is failing",
             description: "The exporter replica {{ $labels.instance }} ({{ $labels.job }}) has not discovered the platform's tenants for 15 minutes (its last discovery failed, or it knows no tenant): tenants added since are not collected, and a replica that never succeeded collects nothing.",
-            runbook_doc: "deploy",
             dashboard: None,
         },
     ]
@@ -524,7 +498,8 @@ fn write_expr(out: &mut String, indent: &str, expr: &str) {
     }
 }
 
-fn render_alerts(out: &mut String, group: &str, alerts: &[Alert], s: &Settings) {
+/// `alerts` as the rule group `group`, their runbooks in `<runbooks>/README.md`.
+fn render_alerts(out: &mut String, group: &str, runbooks: &str, alerts: &[Alert], s: &Settings) {
     let _ = writeln!(out, "groups:\n  - name: {group}\n    rules:");
     for (i, a) in alerts.iter().enumerate() {
         if i > 0 {
@@ -545,7 +520,7 @@ fn render_alerts(out: &mut String, group: &str, alerts: &[Alert], s: &Settings) 
         let runbook = format!(
             "{}/{}/README.md#{}",
             s.repository_url.trim_end_matches('/'),
-            a.runbook_doc,
+            runbooks,
             a.name.to_lowercase()
         );
         let _ = writeln!(out, "          runbook_url: {}", quoted(&runbook));
@@ -592,7 +567,7 @@ pub(super) fn render(settings: &Settings) -> Vec<File> {
          # (SobotExporterDown). Runbooks: dashboards/README.md, one section per alert.",
         &GENERATED[2..]
     );
-    render_alerts(&mut alerts_yml, "sobot_exporter", &alerts(settings), settings);
+    render_alerts(&mut alerts_yml, "sobot_exporter", "dashboards", &alerts(settings), settings);
 
     let mut shards = String::new();
     let _ = writeln!(
@@ -603,7 +578,7 @@ pub(super) fn render(settings: &Settings) -> Vec<File> {
          # the Prometheus that evaluates them; a deployment is one `job`. A replica that is down has none\n\
          # of the sobot_exporter_platform_* series: its shard counts as missing. Runbooks: deploy/README.md."
     );
-    render_alerts(&mut shards, "sobot_exporter_shards", &shard_alerts(), settings);
+    render_alerts(&mut shards, "sobot_exporter_shards", "deploy", &shard_alerts(), settings);
 
     vec![
         File { path: "dashboards/rules.yml", text: rules },
