@@ -479,7 +479,7 @@ async fn healthy_run(s: &Settings, dir: &Path) -> Healthy {
         mib(text.len()),
         mib(gzip.len()),
         ratio(text.len() as f64, gzip.len() as f64),
-        ms(median_duration(&mut scrapes))
+        ms(median(&mut scrapes))
     );
 
     // Capacity at the default intervals, from the figures above.
@@ -506,7 +506,7 @@ async fn healthy_run(s: &Settings, dir: &Path) -> Healthy {
         .unwrap_or(0);
     println!(
         "  /sd: median of {SD_REQUESTS} {:.2} ms; {:.0} KiB, {entries} entries",
-        ms(median_duration(&mut sd_times)),
+        ms(median(&mut sd_times)),
         sd.len() as f64 / 1024.0
     );
 
@@ -741,7 +741,7 @@ async fn steady(r: &Running, span: Duration, probes: &[String]) -> Steady {
     Steady {
         from,
         to,
-        steady_rss_kib: median_u64(&mut rss),
+        steady_rss_kib: median(&mut rss),
         peak_rss_kib: proc_status_kib(pid, "VmHWM:"),
         cores: ticks_to_s(cpu1.saturating_sub(cpu0), hz) / seconds,
         sim_cores: ticks_to_s(self1.saturating_sub(self0), hz) / seconds,
@@ -1032,24 +1032,10 @@ impl WrkRun {
     }
 }
 
-/// Runs `wrk` on a blocking thread (the in-process simulator keeps answering); `None`, with a
+/// Runs `wrk` ([`run_wrk`]) with [`WRK_ARGS`] and reads its rate and latencies; `None`, with a
 /// printed reason, if it fails.
 async fn wrk(url: &str) -> Option<WrkRun> {
-    let mut command = Command::new("wrk");
-    command.args(WRK_ARGS).arg(url).stdin(Stdio::null());
-    let output = tokio::task::spawn_blocking(move || command.output()).await.ok()?;
-    let output = match output {
-        Ok(o) if o.status.success() => o,
-        Ok(o) => {
-            println!("    wrk {url}: {} {}", o.status, String::from_utf8_lossy(&o.stderr).trim());
-            return None;
-        }
-        Err(e) => {
-            println!("    wrk {url}: cannot run: {e}");
-            return None;
-        }
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = run_wrk(&WRK_ARGS, url).await?;
     let after =
         |prefix: &str| stdout.lines().map(str::trim).find_map(|l| l.strip_prefix(prefix)).map(str::trim);
     let parsed = (|| {
@@ -1057,12 +1043,7 @@ async fn wrk(url: &str) -> Option<WrkRun> {
             requests_per_s: after("Requests/sec:")?.parse().ok()?,
             p50_ms: wrk_ms(after("50%")?)?,
             p99_ms: wrk_ms(after("99%")?)?,
-            errors: stdout
-                .lines()
-                .map(str::trim)
-                .filter(|l| l.starts_with("Non-2xx") || l.starts_with("Socket errors"))
-                .map(str::to_string)
-                .collect(),
+            errors: wrk_errors(&stdout),
         })
     })();
     if parsed.is_none() {
@@ -1223,14 +1204,4 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
-}
-
-fn median_u64(values: &mut [u64]) -> u64 {
-    values.sort_unstable();
-    values.get(values.len() / 2).copied().unwrap_or_default()
-}
-
-fn median_duration(values: &mut [Duration]) -> Duration {
-    values.sort_unstable();
-    values.get(values.len() / 2).copied().unwrap_or_default()
 }

@@ -427,29 +427,14 @@ impl WrkRun {
     }
 }
 
-/// Runs `wrk` against `url` (with `Accept-Encoding: gzip` when `gzip`) on a blocking thread, so
-/// that the in-process simulator keeps answering the exporter; `None`, with a printed reason, if it
-/// fails.
+/// Runs `wrk` ([`run_wrk`]) against `url`, with `Accept-Encoding: gzip` when `gzip`; `None`, with a
+/// printed reason, if it fails.
 async fn wrk(url: &str, gzip: bool) -> Option<WrkRun> {
-    let mut command = Command::new("wrk");
-    command.args(WRK_ARGS);
+    let mut args = WRK_ARGS.to_vec();
     if gzip {
-        command.args(["-H", "Accept-Encoding: gzip"]);
+        args.extend(["-H", "Accept-Encoding: gzip"]);
     }
-    command.arg(url).stdin(Stdio::null());
-    let output = tokio::task::spawn_blocking(move || command.output()).await.ok()?;
-    let output = match output {
-        Ok(o) if o.status.success() => o,
-        Ok(o) => {
-            println!("    wrk {url}: {} {}", o.status, String::from_utf8_lossy(&o.stderr).trim());
-            return None;
-        }
-        Err(e) => {
-            println!("    wrk {url}: cannot run: {e}");
-            return None;
-        }
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = run_wrk(&args, url).await?;
     let requests_per_s = stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
@@ -458,13 +443,7 @@ async fn wrk(url: &str, gzip: bool) -> Option<WrkRun> {
         println!("    wrk {url}: no Requests/sec in its output:\n{stdout}");
         return None;
     };
-    let errors = stdout
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("Non-2xx") || l.starts_with("Socket errors"))
-        .map(str::to_string)
-        .collect();
-    Some(WrkRun { requests_per_s, errors })
+    Some(WrkRun { requests_per_s, errors: wrk_errors(&stdout) })
 }
 
 /// One collector of the exporter's configuration, built in process like the binary builds it.
@@ -570,10 +549,4 @@ fn fresh_gzip(body: &[u8]) -> Vec<u8> {
     let mut gz =
         flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 5), flate2::Compression::fast());
     gz.write_all(body).and_then(|()| gz.finish()).expect("gzip into memory")
-}
-
-/// The median of `values` (sorts them); the default for none.
-fn median<T: Ord + Copy + Default>(values: &mut [T]) -> T {
-    values.sort_unstable();
-    values.get(values.len() / 2).copied().unwrap_or_default()
 }

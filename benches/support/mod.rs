@@ -36,6 +36,12 @@ pub fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
 }
 
+/// The median of `values` (sorts them); the default for none.
+pub fn median<T: Ord + Copy + Default>(values: &mut [T]) -> T {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
 /// Milliseconds.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -49,6 +55,35 @@ pub fn mib(bytes: usize) -> f64 {
 /// KiB in MiB.
 pub fn kib_mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// Runs `wrk` with `args` against `url` on a blocking thread, so that an in-process simulator
+/// keeps answering; its standard output, or `None`, with a printed reason, if it fails.
+pub async fn run_wrk(args: &[&str], url: &str) -> Option<String> {
+    let mut command = Command::new("wrk");
+    command.args(args).arg(url).stdin(Stdio::null());
+    let output = tokio::task::spawn_blocking(move || command.output()).await.ok()?;
+    match output {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Ok(o) => {
+            println!("    wrk {url}: {} {}", o.status, String::from_utf8_lossy(&o.stderr).trim());
+            None
+        }
+        Err(e) => {
+            println!("    wrk {url}: cannot run: {e}");
+            None
+        }
+    }
+}
+
+/// The `Non-2xx or 3xx responses` and `Socket errors` lines of wrk's output.
+pub fn wrk_errors(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("Non-2xx") || l.starts_with("Socket errors"))
+        .map(str::to_string)
+        .collect()
 }
 
 /// A child process, killed and reaped when dropped (also when the bench panics).
