@@ -1,6 +1,6 @@
 //! The monitoring mixin: recording rules, alerts and Grafana dashboards, rendered from one source.
 //!
-//! [`render`] writes `dashboards/rules.yml` (windowed rates of the day-so-far gauges, ratios with a
+//! [`render`] returns `dashboards/rules.yml` (windowed rates of the day-so-far gauges, ratios with a
 //! volume guard, KPIs), `dashboards/alerts.yml`, `deploy/prometheus/shard-alerts.yml` and the six
 //! `dashboards/*.json`. A test fails when a committed file differs from the output with
 //! [`Settings::default`]. Regenerate with `cargo run --example mixin -- --write`, or render a copy
@@ -54,7 +54,7 @@ impl Default for Settings {
 pub struct File {
     /// Path relative to the repository's root.
     pub path: &'static str,
-    /// The YAML.
+    /// Its text: YAML for the rules, JSON for the dashboards.
     pub text: String,
 }
 
