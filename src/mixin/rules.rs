@@ -55,7 +55,7 @@ struct Alert {
     for_: &'static str,
     severity: &'static str,
     summary: &'static str,
-    description: &'static str,
+    description: String,
     /// Grafana uid of the dashboard to open first.
     dashboard: Option<&'static str>,
 }
@@ -206,6 +206,11 @@ fn counter_rose(selector: &str, w: &str) -> String {
     format!("increase({selector}[{w}]) > 0\nor ({selector} unless {selector} offset {w})")
 }
 
+/// A ratio as a percentage: 0.2 is 20.
+pub(super) fn percent(ratio: f64) -> f64 {
+    (ratio * 1000.0).round() / 10.0
+}
+
 /// `sobot:<rule> > limit or sobot_group:<rule> > limit`: company-wide or per skill group.
 fn either_level(rule: &str, limit: Limit) -> String {
     format!("sobot:{rule} > {a}\nor sobot_group:{rule} > {a}", a = limit.alert)
@@ -225,7 +230,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "5m",
             severity: "critical",
             summary: "Sobot exporter {{ $labels.instance }} is down",
-            description: "Prometheus could not scrape the Sobot exporter {{ $labels.instance }} (job {{ $labels.job }}) for 5 minutes: no Sobot or Laaffic metrics are being collected.",
+            description: "Prometheus could not scrape the Sobot exporter {{ $labels.instance }} (job {{ $labels.job }}) for 5 minutes: no Sobot or Laaffic metrics are being collected.".into(),
             dashboard: health,
         },
         Alert {
@@ -235,7 +240,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "5m",
             severity: "warning",
             summary: "Sobot collector {{ $labels.collector }} is failing",
-            description: "Every cycle of collector {{ $labels.collector }} on {{ $labels.instance }} has failed for 5 minutes. Its last good samples are kept for three intervals, then dropped (SobotDataStale).",
+            description: "Every cycle of collector {{ $labels.collector }} on {{ $labels.instance }} has failed for 5 minutes. Its last good samples are kept for three intervals, then dropped (SobotDataStale).".into(),
             dashboard: health,
         },
         Alert {
@@ -245,7 +250,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "10m",
             severity: "critical",
             summary: "Sobot collector {{ $labels.collector }} has never succeeded",
-            description: "Collector {{ $labels.collector }} on {{ $labels.instance }} has not completed one successful cycle in 10 minutes since it started: its metrics have never been exported.",
+            description: "Collector {{ $labels.collector }} on {{ $labels.instance }} has not completed one successful cycle in 10 minutes since it started: its metrics have never been exported.".into(),
             dashboard: health,
         },
         Alert {
@@ -255,7 +260,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "5m",
             severity: "critical",
             summary: "Sobot collector {{ $labels.collector }} data is stale",
-            description: "Collector {{ $labels.collector }} on {{ $labels.instance }} last succeeded {{ $value | humanizeDuration }} ago, more than three collection intervals: its metrics are missing or out of date.",
+            description: "Collector {{ $labels.collector }} on {{ $labels.instance }} last succeeded {{ $value | humanizeDuration }} ago, more than three collection intervals: its metrics are missing or out of date.".into(),
             dashboard: health,
         },
         Alert {
@@ -265,7 +270,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "",
             severity: "warning",
             summary: "Sobot rate-limits the exporter on {{ $labels.endpoint }}",
-            description: "Endpoint {{ $labels.endpoint }} answered 210017 (rate limited) in the last 10 minutes on {{ $labels.instance }}.",
+            description: "Endpoint {{ $labels.endpoint }} answered 210017 (rate limited) in the last 10 minutes on {{ $labels.instance }}.".into(),
             dashboard: health,
         },
         Alert {
@@ -275,7 +280,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "10m",
             severity: "critical",
             summary: "Sobot or Laaffic authentication is failing on {{ $labels.endpoint }}",
-            description: "Endpoint {{ $labels.endpoint }} has answered authentication error {{ $labels.code }} for 10 minutes on {{ $labels.instance }}: check the credentials.",
+            description: "Endpoint {{ $labels.endpoint }} has answered authentication error {{ $labels.code }} for 10 minutes on {{ $labels.instance }}: check the credentials.".into(),
             dashboard: health,
         },
         Alert {
@@ -285,7 +290,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "15m",
             severity: "warning",
             summary: "Collector {{ $labels.collector }} drops {{ $value }} agents",
-            description: "The cardinality guard (max_agents) dropped {{ $value }} agents or seats from collector {{ $labels.collector }} on {{ $labels.instance }} for 15 minutes: their series are missing.",
+            description: "The cardinality guard (max_agents) dropped {{ $value }} agents or seats from collector {{ $labels.collector }} on {{ $labels.instance }} for 15 minutes: their series are missing.".into(),
             dashboard: health,
         },
         Alert {
@@ -295,7 +300,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "15m",
             severity: "warning",
             summary: "Collector {{ $labels.collector }} stops at the page cap",
-            description: "Every cycle of collector {{ $labels.collector }} on {{ $labels.instance }} stopped at the page cap before the last page for 15 minutes: the rest of the answer is not exported.",
+            description: "Every cycle of collector {{ $labels.collector }} on {{ $labels.instance }} stopped at the page cap before the last page for 15 minutes: the rest of the answer is not exported.".into(),
             dashboard: health,
         },
         Alert {
@@ -305,7 +310,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "",
             severity: "warning",
             summary: "Answers of {{ $labels.endpoint }} hold more items than the exporter reads",
-            description: "A list in the answers of {{ $labels.endpoint }} on {{ $labels.instance }} held more items than the cap in the last 15 minutes: the items past it were skipped.",
+            description: "A list in the answers of {{ $labels.endpoint }} on {{ $labels.instance }} held more items than the cap in the last 15 minutes: the items past it were skipped.".into(),
             dashboard: health,
         },
         Alert {
@@ -315,7 +320,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "15m",
             severity: "warning",
             summary: "Field {{ $labels.field }} of {{ $labels.endpoint }} does not parse",
-            description: "Values of {{ $labels.field }} from {{ $labels.endpoint }} on {{ $labels.instance }} have not parsed for 15 minutes: those samples are missing. The upstream may have changed its format.",
+            description: "Values of {{ $labels.field }} from {{ $labels.endpoint }} on {{ $labels.instance }} have not parsed for 15 minutes: those samples are missing. The upstream may have changed its format.".into(),
             dashboard: health,
         },
         Alert {
@@ -325,7 +330,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "15m",
             severity: "warning",
             summary: "Platform tenant {{ $labels.tenant }} is not collected",
-            description: "Every collector of tenant {{ $labels.tenant }} ({{ $labels.job }}) has failed, or its scrape has, for 15 minutes: its statistics are missing.",
+            description: "Every collector of tenant {{ $labels.tenant }} ({{ $labels.job }}) has failed, or its scrape has, for 15 minutes: its statistics are missing.".into(),
             dashboard: health,
         },
         Alert {
@@ -337,7 +342,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "10m",
             severity: "critical",
             summary: "{{ $value | humanizePercentage }} of the platform tenants of {{ $labels.job }} are failing",
-            description: "More than 10% (and at least 2) of the tenants of {{ $labels.job }} have had every collector failing for 10 minutes.",
+            description: "More than 10% (and at least 2) of the tenants of {{ $labels.job }} have had every collector failing for 10 minutes.".into(),
             dashboard: health,
         },
         Alert {
@@ -347,7 +352,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "",
             severity: "warning",
             summary: "Sobot exporter {{ $labels.instance }} is at its connection limit",
-            description: "The exporter {{ $labels.instance }} closed or refused connections at --web.max-connections in the last 10 minutes: scrapes may fail.",
+            description: "The exporter {{ $labels.instance }} closed or refused connections at --web.max-connections in the last 10 minutes: scrapes may fail.".into(),
             dashboard: health,
         },
         Alert {
@@ -357,7 +362,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "",
             severity: "warning",
             summary: "Sobot exporter {{ $labels.instance }} failed to reload its configuration",
-            description: "The last configuration reload of {{ $labels.instance }} failed: the exporter runs the configuration it had before, not the one on disk.",
+            description: "The last configuration reload of {{ $labels.instance }} failed: the exporter runs the configuration it had before, not the one on disk.".into(),
             dashboard: health,
         },
         Alert {
@@ -367,7 +372,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "15m",
             severity: "warning",
             summary: "The robot transfers {{ $value | humanizePercentage }} of its sessions to humans",
-            description: "More than 60% of the robot's valid sessions in the last 15 minutes were transferred to a human agent, for 15 minutes ({{ $labels.instance }}): the robot deflects too little and agents get the load.",
+            description: format!("More than {}% of the robot's valid sessions in the last 15 minutes were transferred to a human agent, for 15 minutes ({{{{ $labels.instance }}}}): the robot deflects too little and agents get the load.", percent(ROBOT_TO_HUMAN.alert)),
             dashboard: overview,
         },
         Alert {
@@ -377,7 +382,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "10m",
             severity: "warning",
             summary: "{{ $value | humanizePercentage }} of the human sessions were not received{{ with $labels.group }} in group {{ . }}{{ end }}",
-            description: "More than 20% of the valid human sessions of the last 15 minutes were not received by any agent, for 10 minutes ({{ $labels.instance }}).",
+            description: format!("More than {}% of the valid human sessions of the last 15 minutes were not received by any agent, for 10 minutes ({{{{ $labels.instance }}}}).", percent(NOT_RECEIVED.alert)),
             dashboard: overview,
         },
         Alert {
@@ -387,7 +392,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "10m",
             severity: "warning",
             summary: "{{ $value | humanizePercentage }} of the human consultations left the queue{{ with $labels.group }} in group {{ . }}{{ end }}",
-            description: "Sessions that left while queued were more than 10% of the human consultation sessions of the last 15 minutes, for 10 minutes ({{ $labels.instance }}).",
+            description: format!("Sessions that left while queued were more than {}% of the human consultation sessions of the last 15 minutes, for 10 minutes ({{{{ $labels.instance }}}}).", percent(QUEUE_ABANDONED.alert)),
             dashboard: overview,
         },
         Alert {
@@ -401,7 +406,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "15m",
             severity: "warning",
             summary: "Agents take {{ $value | humanizeDuration }} on average to respond today{{ with $labels.group }} in group {{ . }}{{ end }}",
-            description: "The average agent response time of today's human sessions has been above 60 s for 15 minutes, over at least 20 valid receptions ({{ $labels.instance }}).",
+            description: format!("The average agent response time of today's human sessions has been above {} s for 15 minutes, over at least {} valid receptions ({{{{ $labels.instance }}}}).", RESPONSE_TIME.alert, s.min_sessions),
             dashboard: overview,
         },
         Alert {
@@ -411,7 +416,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "15m",
             severity: "warning",
             summary: "{{ $value | humanizePercentage }} of the last hour's evaluations are bad reviews{{ with $labels.group }} in group {{ . }}{{ end }}",
-            description: "More than 10% of the satisfaction evaluations of human sessions in the last hour have been bad reviews, for 15 minutes ({{ $labels.instance }}).",
+            description: format!("More than {}% of the satisfaction evaluations of human sessions in the last hour have been bad reviews, for 15 minutes ({{{{ $labels.instance }}}}).", percent(BAD_REVIEWS.alert)),
             dashboard: overview,
         },
     ]
@@ -433,7 +438,7 @@ fn shard_alerts() -> Vec<Alert> {
             for_: "5m",
             severity: "warning",
             summary: "Shard {{ $labels.shard }}/{{ $labels.shards }} of {{ $labels.job }} runs on {{ $value }} replicas",
-            description: "{{ $value }} replicas of {{ $labels.job }} serve shard {{ $labels.shard }} of {{ $labels.shards }}: they collect the same tenants twice (twice the upstream calls, and their tokens may invalidate each other) and each of those tenants is scraped twice.",
+            description: "{{ $value }} replicas of {{ $labels.job }} serve shard {{ $labels.shard }} of {{ $labels.shards }}: they collect the same tenants twice (twice the upstream calls, and their tokens may invalidate each other) and each of those tenants is scraped twice.".into(),
             dashboard: None,
         },
         Alert {
@@ -443,7 +448,7 @@ fn shard_alerts() -> Vec<Alert> {
             for_: "10m",
             severity: "critical",
             summary: "{{ $value }} shard(s) of {{ $labels.job }} are not served",
-            description: "{{ $value }} of the shards of {{ $labels.job }} have no replica reporting them for 10 minutes: a replica is down, not scraped, or was started with the wrong --platform.shard. The tenants of those shards are not collected.",
+            description: "{{ $value }} of the shards of {{ $labels.job }} have no replica reporting them for 10 minutes: a replica is down, not scraped, or was started with the wrong --platform.shard. The tenants of those shards are not collected.".into(),
             dashboard: None,
         },
         Alert {
@@ -453,7 +458,7 @@ fn shard_alerts() -> Vec<Alert> {
             for_: "15m",
             severity: "warning",
             summary: "Replicas of {{ $labels.job }} disagree on the number of shards",
-            description: "The replicas of {{ $labels.job }} were started with {{ $value }} different shard counts (the M of --platform.shard N/M) for 15 minutes: their shares overlap or leave gaps, so some tenants are collected twice and others not at all.",
+            description: "The replicas of {{ $labels.job }} were started with {{ $value }} different shard counts (the M of --platform.shard N/M) for 15 minutes: their shares overlap or leave gaps, so some tenants are collected twice and others not at all.".into(),
             dashboard: None,
         },
         Alert {
@@ -465,7 +470,7 @@ fn shard_alerts() -> Vec<Alert> {
             for_: "15m",
             severity: "warning",
             summary: "{{ $value }} discovered tenant(s) of {{ $labels.job }} are served by no replica",
-            description: "Every shard of {{ $labels.job }} is up, yet the replicas together serve {{ $value }} fewer tenants than the platform lists, for 15 minutes: the replicas' tenant lists differ (a replica's discovery is failing or late) or their shard counts disagree.",
+            description: "Every shard of {{ $labels.job }} is up, yet the replicas together serve {{ $value }} fewer tenants than the platform lists, for 15 minutes: the replicas' tenant lists differ (a replica's discovery is failing or late) or their shard counts disagree.".into(),
             dashboard: None,
         },
         Alert {
@@ -475,7 +480,7 @@ fn shard_alerts() -> Vec<Alert> {
             for_: "15m",
             severity: "critical",
             summary: "Tenant discovery of {{ $labels.instance }} is failing",
-            description: "The exporter replica {{ $labels.instance }} ({{ $labels.job }}) has not discovered the platform's tenants for 15 minutes (its last discovery failed, or it knows no tenant): tenants added since are not collected, and a replica that never succeeded collects nothing.",
+            description: "The exporter replica {{ $labels.instance }} ({{ $labels.job }}) has not discovered the platform's tenants for 15 minutes (its last discovery failed, or it knows no tenant): tenants added since are not collected, and a replica that never succeeded collects nothing.".into(),
             dashboard: None,
         },
     ]
@@ -516,7 +521,7 @@ fn render_alerts(out: &mut String, group: &str, runbooks: &str, alerts: &[Alert]
         let _ = writeln!(out, "        labels:\n          severity: {}", a.severity);
         let _ = writeln!(out, "        annotations:");
         let _ = writeln!(out, "          summary: {}", quoted(a.summary));
-        let _ = writeln!(out, "          description: {}", quoted(a.description));
+        let _ = writeln!(out, "          description: {}", quoted(&a.description));
         let runbook = format!(
             "{}/{}/README.md#{}",
             s.repository_url.trim_end_matches('/'),

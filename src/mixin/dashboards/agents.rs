@@ -98,21 +98,21 @@ pub(super) fn dashboard() -> Dashboard {
             "Top and bottom performers",
             vec![
                 bars("Top $top agents by valid sessions", 6, 8)
-                    .describe("The five agents with the most valid sessions, selected window.")
+                    .describe("The $top agents with the most valid sessions, selected window.")
                     .query(&top(&agent_named(&selected("sobot_agent_valid_sessions"))), "{{name}} ({{group}})"),
                 bars("Bottom $top agents by valid sessions", 6, 8)
-                    .describe("The five agents with the fewest valid sessions, selected window.")
+                    .describe("The $top agents with the fewest valid sessions, selected window.")
                     .color("orange")
                     .query(&bottom(&agent_named(&selected("sobot_agent_valid_sessions"))), "{{name}} ({{group}})"),
                 bars("Bottom $top agents by 30 s answer ratio", 6, 8)
-                    .describe("The five agents with the lowest share of sessions answered within 30 s, selected window.")
+                    .describe("The $top agents with the lowest share of sessions answered within 30 s, selected window.")
                     .unit(Unit::Percent)
                     .min(0.0)
                     .max(1.0)
                     .worse_below(0.6, 0.8)
                     .query(&bottom(&agent_named(&selected("sobot_agent_response_in_30s_ratio"))), "{{name}} ({{group}})"),
                 bars("Slowest $top agents by first response time", 6, 8)
-                    .describe("The five agents with the highest average first response time, selected window.")
+                    .describe("The $top agents with the highest average first response time, selected window.")
                     .unit(Unit::Seconds)
                     .worse_above(30.0, 60.0)
                     .query(&top(&agent_named(&selected("sobot_agent_avg_first_response_time_seconds"))), "{{name}} ({{group}})"),
@@ -149,11 +149,11 @@ pub(super) fn dashboard() -> Dashboard {
                     .unit(Unit::Seconds)
                     .query(&top(&agent_named(&timed("sobot_agent_break_seconds"))), "{{name}}"),
                 bars("Top $top agents by online time", 12, 8)
-                    .describe("The five agents with the most online time, selected window.")
+                    .describe("The $top agents with the most online time, selected window.")
                     .unit(Unit::Seconds)
                     .query(&top(&agent_named(&timed("sobot_agent_online_seconds"))), "{{name}}"),
                 bars("Top $top agents by break time", 12, 8)
-                    .describe("The five agents with the most break time, selected window.")
+                    .describe("The $top agents with the most break time, selected window.")
                     .unit(Unit::Seconds)
                     .color("orange")
                     .query(&top(&agent_named(&timed("sobot_agent_break_seconds"))), "{{name}}"),

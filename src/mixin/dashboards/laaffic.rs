@@ -125,14 +125,14 @@ pub(super) fn dashboard(s: &Settings) -> Dashboard {
                     .column("Valid connected", Unit::Short, &seat_named_by(&selected("laaffic_seat_valid_connected_calls"), &selected("laaffic_seat_calls")))
                     .column("Valid connect ratio", Unit::Percent, &seat_named_by(&selected("laaffic_seat_valid_connect_ratio"), &selected("laaffic_seat_calls"))),
                 bars("Lowest $top seat connect ratios", 12, 8)
-                    .describe("The ten seats with the lowest connect ratio, selected window.")
+                    .describe("The $top seats with the lowest connect ratio, selected window.")
                     .unit(Unit::Percent)
                     .min(0.0)
                     .max(1.0)
                     .worse_below(0.5, 0.7)
                     .query(&bottom(&seat_named(&selected("laaffic_seat_connect_ratio"))), "{{name}} ({{seat}})"),
                 bars("Top $top seats by calls", 12, 8)
-                    .describe("The ten seats with the most calls, selected window.")
+                    .describe("The $top seats with the most calls, selected window.")
                     .color("blue")
                     .query(&top(&seat_named(&selected("laaffic_seat_calls"))), "{{name}} ({{seat}})"),
             ],

@@ -91,7 +91,7 @@ fn tenant_named(expr: &str) -> String {
 
 /// A ratio's threshold as the descriptions write it: `0.2` is "20 %".
 fn percent(ratio: f64) -> String {
-    format!("{} %", (ratio * 1000.0).round() / 10.0)
+    format!("{} %", super::rules::percent(ratio))
 }
 
 /// The `$top` highest series of `expr`.

@@ -70,7 +70,7 @@ pub(super) fn dashboard() -> Dashboard {
                     .describe("Quality inspections per agent and channel, selected window. Only the highest $top agents at each point in time (topk), so the panel stays readable at 2,000 agents; pick one with the variable to see it.")
                     .query(&top(&agent_named(&selected("sobot_quality_inspections"))), "{{name}} {{channel}}"),
                 bars("Lowest $top average quality scores", 8, 8)
-                    .describe("The five agent/channel pairs with the lowest score points per inspection, selected window.")
+                    .describe("The $top agent/channel pairs with the lowest score points per inspection, selected window.")
                     .color("orange")
                     .query(&bottom(&avg_score), "{{name}} {{channel}}"),
             ],
