@@ -139,9 +139,9 @@ pub(crate) struct Families {
 
 impl Families {
     /// Empty gauge families, in the order of `metrics`; samples are added by that index.
-    pub(crate) fn new(metrics: &[Metric]) -> Self {
+    pub(crate) fn new<'m>(metrics: impl IntoIterator<Item = &'m Metric>) -> Self {
         let families = metrics
-            .iter()
+            .into_iter()
             .map(|(name, help)| Family {
                 name: name.clone(),
                 help: help.clone(),

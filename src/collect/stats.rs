@@ -301,8 +301,6 @@ struct Decoder {
     endpoint: &'static Endpoint,
     /// The fields of `endpoint` the switches keep, each with its metric name and HELP text.
     fields: Arc<[(&'static Field, Metric)]>,
-    /// The metrics of `fields`, in their order.
-    metrics: Vec<Metric>,
     errors: ParseErrors,
 }
 
@@ -315,8 +313,7 @@ impl Decoder {
         errors: ParseErrors,
     ) -> Self {
         let fields = metrics_of(endpoint, per_group, interval, switches);
-        let metrics = fields.iter().map(|(_, m)| m.clone()).collect();
-        Self { endpoint, fields, metrics, errors }
+        Self { endpoint, fields, errors }
     }
 
     /// The `item` object of a company (or group) answer.
@@ -379,7 +376,7 @@ impl Decoder {
 
     /// One family per field, one sample per row and field that has a value.
     fn samples(&self, rows: &[(Window, &Decoded)]) -> Vec<Family> {
-        let mut families = Families::new(&self.metrics);
+        let mut families = Families::new(self.fields.iter().map(|(_, metric)| metric));
         for (window, (row_labels, values)) in rows {
             for (i, (field, _)) in self.fields.iter().enumerate() {
                 let Some(value) = values.get(i).copied().flatten() else {

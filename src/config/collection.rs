@@ -547,12 +547,7 @@ pub(crate) fn build(
     }
 
     let q = &file.quality;
-    let quality_interval = match &q.interval {
-        None => Duration::from_secs(300),
-        Some(v) => parse_duration(v).filter(|d| *d >= Duration::from_millis(100)).ok_or_else(|| {
-            err(format!("{}: invalid duration {} (e.g. 5m)", at("quality.interval"), quoted(v)))
-        })?,
-    };
+    let quality_interval = interval(&q.interval, &at("quality.interval"))?;
     let quality_page_size = match q.page_size {
         Some(n) if !(1..=10_000).contains(&n) => {
             return Err(err(format!("{}: must be between 1 and 10000", at("quality.page_size"))));
@@ -569,18 +564,13 @@ pub(crate) fn build(
     };
 
     let s = &file.sobot;
-    let duration = |value: &Option<String>, key: &str, default: u64| -> Result<Duration, ConfigError> {
-        match value {
-            None => Ok(Duration::from_secs(default)),
-            Some(v) => parse_duration(v)
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| err(format!("{}: invalid duration {} (e.g. 15s)", at(key), quoted(v)))),
-        }
+    let timeout = |value: &Option<String>, key: &str, default: u64| {
+        duration(value, &at(key), Duration::from_secs(default), Duration::from_nanos(1), "15s")
     };
     let sobot = ClientSettings {
         base_url: flags.sobot_base_url.clone(),
-        timeout: duration(&s.timeout, "sobot.timeout", 15)?,
-        connect_timeout: duration(&s.connect_timeout, "sobot.connect_timeout", 5)?,
+        timeout: timeout(&s.timeout, "sobot.timeout", 15)?,
+        connect_timeout: timeout(&s.connect_timeout, "sobot.connect_timeout", 5)?,
         rate_limit_per_minute: match s.rate_limit_per_minute {
             Some(0) => {
                 return Err(err(format!("{}: must be at least 1", at("sobot.rate_limit_per_minute"))));
@@ -593,8 +583,8 @@ pub(crate) fn build(
     let l = &file.laaffic;
     let laaffic = ClientSettings {
         base_url: flags.laaffic_base_url.clone(),
-        timeout: duration(&l.timeout, "laaffic.timeout", 15)?,
-        connect_timeout: duration(&l.connect_timeout, "laaffic.connect_timeout", 5)?,
+        timeout: timeout(&l.timeout, "laaffic.timeout", 15)?,
+        connect_timeout: timeout(&l.connect_timeout, "laaffic.connect_timeout", 5)?,
         rate_limit_per_minute: 600,
     };
 
@@ -760,12 +750,7 @@ fn platform(
     let key_file = at("platform.union_key_file");
     let union_key = one_credential(env, read, ENV_UNION_KEY, p.union_key_file.as_ref(), &key_file)?
         .ok_or_else(|| err(format!("the platform needs its union key: set {ENV_UNION_KEY} or {key_file}")))?;
-    let interval = match &p.interval {
-        None => Duration::from_secs(300),
-        Some(v) => parse_duration(v).filter(|d| *d >= Duration::from_millis(100)).ok_or_else(|| {
-            err(format!("{}: invalid duration {} (e.g. 5m)", at("platform.interval"), quoted(v)))
-        })?,
-    };
+    let interval = interval(&p.interval, &at("platform.interval"))?;
     let all = CollectorKind::all();
     let names: Vec<String> = match &p.collectors {
         Some(names) => names.clone(),
@@ -900,6 +885,29 @@ fn laaffic_credentials(
 }
 
 /// Fails on the first item listed twice.
+/// The duration `value` of the key `at` (`default` when unset): at least `min`, else an error
+/// line naming the key with an `example`.
+fn duration(
+    value: &Option<String>,
+    at: &str,
+    default: Duration,
+    min: Duration,
+    example: &str,
+) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => parse_duration(v)
+            .filter(|d| *d >= min)
+            .ok_or_else(|| err(format!("{at}: invalid duration {} (e.g. {example})", quoted(v)))),
+    }
+}
+
+/// The interval of the key `at` (the quality or the platform collectors'): 5m by default, at
+/// least 100ms.
+fn interval(value: &Option<String>, at: &str) -> Result<Duration, ConfigError> {
+    duration(value, at, Duration::from_secs(300), Duration::from_millis(100), "5m")
+}
+
 fn no_repeats<'a>(items: impl Iterator<Item = &'a str>, key: &str) -> Result<(), ConfigError> {
     let mut seen = std::collections::HashSet::new();
     for item in items {

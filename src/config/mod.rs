@@ -266,7 +266,8 @@ fn io_reason(e: &std::io::Error) -> String {
 /// file belongs).
 fn shown_path(path: &Path) -> String {
     let shown = path.display().to_string();
-    if looks_like_credential(&shown) { "(not shown: it looks like a key)".to_string() } else { shown }
+    // `quoted` gives the placeholder of a key; any other path is shown as it is, unquoted.
+    if looks_like_credential(&shown) { quoted(&shown) } else { shown }
 }
 
 /// `:PORT`, `HOST:PORT` or `[V6]:PORT`.

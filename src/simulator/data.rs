@@ -174,11 +174,11 @@ pub fn agent_rows(
         .iter()
         .map(|agent| {
             let seed = seed(&format!("{prefix}{}", agent.id), day);
-            let figures = Figures { human: Human::of(seed, progress), robot: Robot::default() };
-            let mut row = item(endpoint, &figures);
-            if endpoint.name == "human_duration" {
-                row = durations(seed, progress);
-            }
+            let mut row = if endpoint.name == "human_duration" {
+                durations(seed, progress)
+            } else {
+                item(endpoint, &Figures { human: Human::of(seed, progress), robot: Robot::default() })
+            };
             row.insert("serviceid".to_string(), Value::String(agent.id.clone()));
             if endpoint.name == "get_service_data" {
                 row.insert("groupid".to_string(), Value::String(agent.group.clone()));

@@ -30,6 +30,8 @@ use tokio::time::Instant;
 use crate::secret::Secret;
 use faults::SimBody;
 
+#[cfg(test)]
+pub(crate) use data::sobot_fixture;
 pub use data::{DataMode, mix};
 pub use platform::{SimPlatform, SimTenant, sim_platform};
 

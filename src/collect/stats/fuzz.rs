@@ -2,6 +2,7 @@
 //! the result code check, the decoder (company, group and agent scopes) and the exposition.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -9,31 +10,17 @@ use serde_json::Value;
 use super::*;
 use crate::collect::parse_errors;
 use crate::fuzz::{self, Expect};
+use crate::simulator::sobot_fixture;
 use crate::sobot::client::check_ret_code;
 use crate::sobot::endpoints::ENDPOINTS;
 
-const SEEDS: &[&str] = &[
-    include_str!("../../../tests/fixtures/sobot/robot_session.json"),
-    include_str!("../../../tests/fixtures/sobot/robot_satisfaction.json"),
-    include_str!("../../../tests/fixtures/sobot/human_session.json"),
-    include_str!("../../../tests/fixtures/sobot/human_satisfaction.json"),
-    include_str!("../../../tests/fixtures/sobot/customer_session.json"),
-    include_str!("../../../tests/fixtures/sobot/message_stats.json"),
-    include_str!("../../../tests/fixtures/sobot/get_service_data.json"),
-    include_str!("../../../tests/fixtures/sobot/human_duration.json"),
-];
-
-/// The endpoint of each seed, in the order of [`SEEDS`].
-const NAMES: [&str; 8] = [
-    "robot_session",
-    "robot_satisfaction",
-    "human_session",
-    "human_satisfaction",
-    "customer_session",
-    "message_stats",
-    "get_service_data",
-    "human_duration",
-];
+/// The document's example answer of each statistics endpoint, in the order of [`ENDPOINTS`].
+static SEEDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    ENDPOINTS
+        .iter()
+        .map(|e| sobot_fixture(e.name).expect("every statistics endpoint has its example"))
+        .collect()
+});
 
 /// Whether the envelope says success, as the document defines it: `ret_code` `000000` (a string,
 /// or the number 0).
@@ -47,7 +34,7 @@ fn says_ok(body: &Value) -> bool {
 
 /// Decodes one answer as the collector does and checks it against the model.
 fn statistics(seed: usize, other: Option<usize>, per_group: bool, bytes: &[u8]) -> Result<(), TestCaseError> {
-    let name = other.map_or(NAMES[seed], |i| ENDPOINTS[i % ENDPOINTS.len()].name);
+    let name = other.map_or(ENDPOINTS[seed].name, |i| ENDPOINTS[i % ENDPOINTS.len()].name);
     let endpoint = Endpoint::by_name(name).ok_or_else(|| TestCaseError::fail("no endpoint"))?;
     let per_group = per_group && endpoint.rows == Rows::Item;
     let telemetry = Arc::new(Telemetry::new());
@@ -179,7 +166,7 @@ proptest! {
 
     #[test]
     fn statistics_answers(
-        (seed, bytes) in fuzz::answer(SEEDS),
+        (seed, bytes) in fuzz::answer(&SEEDS),
         other in prop::option::weighted(0.15, any::<usize>()),
         per_group in any::<bool>(),
     ) {
