@@ -284,10 +284,12 @@ impl TargetState {
         // A cycle longer than the interval delays the next one instead of bunching them.
         slot.next_due = (started + wait).max(now);
         let retry_in_s = wait.as_secs_f64();
+        let tenant = crate::upstream::Origins::tenant();
+        // A tenant's app id and key are the platform's, whatever its config says.
+        let origins = if self.spec.kind == TargetKind::Tenant { &tenant } else { &self.spec.config.origins };
         let report = match &result {
             Ok(collected) => Ok(collected.series),
-            // A tenant's config carries the platform's origins (`discovery::tenant_config`).
-            Err(e) => Err((e.to_string(), hint(e, &self.spec.config.origins))),
+            Err(e) => Err((e.to_string(), hint(e, origins))),
         };
         match result {
             Ok(collected) => {
