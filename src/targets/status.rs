@@ -67,6 +67,10 @@ impl Status {
 
     /// Called when a target's first round is done: ready if every company and platform is.
     pub(crate) fn first_round_done(&self) {
+        // Sticky: once ready, a tenant's first round need not walk every entry again.
+        if self.ready() {
+            return;
+        }
         let targets = lock(&self.targets);
         let mut primaries = targets.values().filter(|t| t.kind != TargetKind::Tenant).peekable();
         if primaries.peek().is_some() && primaries.all(|t| lock(&t.inner).first_round.is_some()) {

@@ -799,22 +799,28 @@ fn stamps(path: &Path, files: &[PathBuf]) -> Vec<Stamp> {
 /// client certificate; for `--healthcheck`, which reads the file but not the certificates. The
 /// error is one line.
 pub(crate) fn client_auth(path: &Path) -> Result<Option<ClientAuth>, String> {
-    let fail = |e: String| format!("--web.config.file {}: {e}", path.display());
-    let yaml = crate::config::read_file(path, MAX_FILE).map_err(|e| fail(io_reason(&e)))?;
-    let spec = parse(&yaml, path.parent().unwrap_or(Path::new("."))).map_err(fail)?;
+    let spec = read_spec(path).map_err(|e| fail(path, &e))?;
     Ok(spec.tls.map(|tls| tls.client_auth))
 }
 
 fn load_with_files(path: &Path) -> Result<(Loaded, Vec<PathBuf>), (String, Vec<PathBuf>)> {
-    let fail = |e: String, files: Vec<PathBuf>| (format!("--web.config.file {}: {e}", path.display()), files);
-    let yaml = crate::config::read_file(path, MAX_FILE).map_err(|e| fail(io_reason(&e), Vec::new()))?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let spec = parse(&yaml, dir).map_err(|e| fail(e, Vec::new()))?;
+    let spec = read_spec(path).map_err(|e| (fail(path, &e), Vec::new()))?;
     let files = spec.files();
     match build(&spec) {
         Ok(loaded) => Ok((loaded, files)),
-        Err(e) => Err(fail(e, files)),
+        Err(e) => Err((fail(path, &e), files)),
     }
+}
+
+/// The file at `path` read and validated, paths in it relative to its directory.
+fn read_spec(path: &Path) -> Result<Spec, String> {
+    let yaml = crate::config::read_file(path, MAX_FILE).map_err(|e| io_reason(&e))?;
+    parse(&yaml, path.parent().unwrap_or(Path::new(".")))
+}
+
+/// A problem with the file at `path`, as one line.
+fn fail(path: &Path, e: &str) -> String {
+    format!("--web.config.file {}: {e}", path.display())
 }
 
 #[cfg(test)]
