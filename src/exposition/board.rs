@@ -1,10 +1,10 @@
 //! The published chunks of every target, and `/metrics` assembled from them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use super::{Body, Chunk, Format, assemble};
+use super::{Body, Chunk, Format, assemble, assemble_until};
 use crate::snapshot::Labels;
 
 /// What a chunk on the board belongs to.
@@ -16,6 +16,15 @@ pub enum Key {
     ProcessStats,
     /// A target, by id.
     Target(String),
+}
+
+impl Key {
+    /// The process's own figures change with every connection and reading: on `/metrics` they come
+    /// after the targets, so the targets' part is assembled (and compressed) once per change of
+    /// theirs, not per scrape.
+    fn volatile(&self) -> bool {
+        matches!(self, Key::Process | Key::ProcessStats)
+    }
 }
 
 /// What a target publishes: one chunk per collector (its last good cycle) and one for its own
@@ -62,6 +71,18 @@ struct Entries {
     map: BTreeMap<Key, Entry>,
     /// Bumped on every change: the assembled bodies of an older generation are stale.
     generation: u64,
+    /// Bumped on every change of a target (not of a [`Key::volatile`] one).
+    targets_generation: u64,
+}
+
+impl Entries {
+    /// `key`'s entry changed: the bodies with it are stale.
+    fn changed(&mut self, key: &Key) {
+        self.generation += 1;
+        if !key.volatile() {
+            self.targets_generation += 1;
+        }
+    }
 }
 
 /// `/metrics` bodies of one generation, each assembled by the first scrape that asks.
@@ -77,6 +98,8 @@ struct Assembled {
 pub struct Board {
     entries: Mutex<Entries>,
     assembled: Mutex<Arc<Assembled>>,
+    /// The targets' part of `/metrics`, by the targets' generation.
+    targets: Mutex<Arc<Assembled>>,
     epochs: AtomicU64,
 }
 
@@ -117,30 +140,60 @@ impl Board {
     }
 
     /// The whole exposition in `format`: assembled on the first call after a change, then kept.
+    /// The targets' part is kept across changes of the process's own figures, which follow it.
     pub fn body(&self, format: Format) -> Arc<Body> {
-        let generation = lock(&self.entries).generation;
-        let assembled = {
-            let mut current = lock(&self.assembled);
-            // Only ever forward: a scrape that read an older generation must not undo a newer body.
-            if current.generation < generation {
-                *current = Arc::new(Assembled { generation, bodies: Default::default() });
-            }
-            current.clone()
+        let (generation, targets_generation) = {
+            let entries = lock(&self.entries);
+            (entries.generation, entries.targets_generation)
         };
-        // Concurrent scrapes of a new generation wait for one assembly.
-        assembled.bodies[format as usize]
+        current(&self.assembled, generation).bodies[format as usize]
             .get_or_init(|| {
-                let entries: Vec<(Arc<str>, Arc<Published>)> = lock(&self.entries)
-                    .map
-                    .values()
-                    .filter(|e| e.on_metrics)
-                    .map(|e| (e.labels.clone(), e.published.clone()))
-                    .collect();
-                let chunks = entries.iter().flat_map(|(l, p)| p.parts.iter().map(move |c| (&**l, &**c)));
-                Arc::new(assemble(chunks, format))
+                let (volatile, targets) = self.on_metrics();
+                let families = |entries: &[OnMetrics]| {
+                    let chunks = entries.iter().flat_map(|(_, p)| p.parts.iter());
+                    chunks.flat_map(|c| c.families().iter().map(|f| f.name.clone())).collect::<Vec<_>>()
+                };
+                // A family both parts have must be written in one place: then no split.
+                let process: HashSet<Arc<str>> = families(&volatile).into_iter().collect();
+                if families(&targets).iter().any(|name| process.contains(name)) {
+                    let all: Vec<_> = volatile.iter().chain(&targets).collect();
+                    return Arc::new(assemble(chunks(all), format));
+                }
+                let head = current(&self.targets, targets_generation).bodies[format as usize]
+                    .get_or_init(|| Arc::new(assemble_until(chunks(targets.iter().collect()), format, false)))
+                    .clone();
+                Arc::new(Body::join(head, assemble(chunks(volatile.iter().collect()), format)))
             })
             .clone()
     }
+
+    /// What goes on `/metrics`: the process's own entries, and the targets'.
+    fn on_metrics(&self) -> (Vec<OnMetrics>, Vec<OnMetrics>) {
+        let (mut volatile, mut targets) = (Vec::new(), Vec::new());
+        for (key, e) in lock(&self.entries).map.iter().filter(|(_, e)| e.on_metrics) {
+            let list = if key.volatile() { &mut volatile } else { &mut targets };
+            list.push((e.labels.clone(), e.published.clone()));
+        }
+        (volatile, targets)
+    }
+}
+
+/// The cache of `generation` in `slot`, made anew if `slot` holds an older one.
+fn current(slot: &Mutex<Arc<Assembled>>, generation: u64) -> Arc<Assembled> {
+    let mut current = lock(slot);
+    // Only ever forward: a scrape that read an older generation must not undo a newer body.
+    if current.generation < generation {
+        *current = Arc::new(Assembled { generation, bodies: Default::default() });
+    }
+    current.clone()
+}
+
+/// An entry on `/metrics`: the labels added to its series, and its chunks.
+type OnMetrics = (Arc<str>, Arc<Published>);
+
+/// Every chunk of `entries`, with its entry's labels.
+fn chunks(entries: Vec<&OnMetrics>) -> impl Iterator<Item = (&str, &Chunk)> {
+    entries.into_iter().flat_map(|(l, p)| p.parts.iter().map(move |c| (&**l, &**c)))
 }
 
 /// Copies sample lines, adding `labels` (`k="v",…`) to each.
@@ -199,7 +252,7 @@ impl Publisher {
         entries.map.insert(self.key.clone(), entry);
         // A target kept off /metrics does not make /metrics stale.
         if self.on_metrics {
-            entries.generation += 1;
+            entries.changed(&self.key);
         }
     }
 
@@ -210,7 +263,7 @@ impl Publisher {
         self.retired.store(true, Ordering::Relaxed);
         if entries.map.get(&self.key).is_some_and(|e| e.epoch == self.epoch) {
             entries.map.remove(&self.key);
-            entries.generation += 1;
+            entries.changed(&self.key);
         }
     }
 
@@ -229,6 +282,8 @@ impl Drop for Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+
     use crate::snapshot::{Family, Kind, Sample};
 
     fn chunk(name: &str, labels: &[(&'static str, &str)], value: f64) -> Published {
@@ -284,6 +339,68 @@ mod tests {
         a2.publish(chunk("sobot_x", &[], 3.0));
         assert_eq!(text(&board, Format::Text), "");
         assert!(board.keys().is_empty());
+    }
+
+    fn gunzip(body: &Body) -> String {
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body.gzip()[..]), &mut out)
+            .expect("one valid gzip member");
+        out
+    }
+
+    #[test]
+    fn the_process_figures_follow_the_targets_whose_part_is_kept_across_their_changes() {
+        let board = Board::new();
+        let target = board.publisher(Key::Target("a".into()), &Vec::new(), true);
+        let process = board.publisher(Key::ProcessStats, &Vec::new(), true);
+        // Enough samples that the targets' part is shared in pieces, not copied.
+        let many: Vec<Published> = (0..3).map(|i| chunk(&format!("sobot_{i}"), &[], 1.0)).collect();
+        let parts: Vec<Arc<Chunk>> = many.iter().flat_map(|p| p.parts.iter().cloned()).collect();
+        target.publish(Published::new(parts));
+        process.publish(chunk("process_open_fds", &[], 7.0));
+        let first = board.body(Format::OpenMetrics);
+        process.publish(chunk("process_open_fds", &[], 8.0));
+        let second = board.body(Format::OpenMetrics);
+        let (a, b) = (first.head.clone().expect("a head"), second.head.clone().expect("a head"));
+        assert!(Arc::ptr_eq(&a, &b), "the targets' part is not assembled again");
+        let out = text(&board, Format::OpenMetrics);
+        assert!(out.starts_with("# HELP sobot_0 "), "{out}");
+        assert!(out.ends_with("process_open_fds 8.0\n# EOF\n"), "{out}");
+        assert_eq!(out.matches("# EOF").count(), 1);
+        for format in [Format::OpenMetrics, Format::Text] {
+            let body = board.body(format);
+            assert_eq!(gunzip(&body), String::from_utf8_lossy(&body.to_bytes()), "{format:?}");
+        }
+        // A target's change makes a new head.
+        target.publish(chunk("sobot_0", &[], 2.0));
+        let third = board.body(Format::OpenMetrics);
+        assert!(!Arc::ptr_eq(&a, third.head.as_ref().expect("a head")));
+        assert_eq!(gunzip(&third), String::from_utf8_lossy(&third.to_bytes()));
+        // A family both parts have is written once, in one place.
+        process.publish(chunk("sobot_0", &[("from", "process")], 3.0));
+        let out = text(&board, Format::Text);
+        assert_eq!(out.matches("# HELP sobot_0 ").count(), 1, "{out}");
+        assert!(out.contains("sobot_0{from=\"process\"} 3.0\nsobot_0 2.0\n"), "{out}");
+        assert_eq!(gunzip(&board.body(Format::Text)), out);
+    }
+
+    #[test]
+    fn a_gzip_of_a_head_and_a_tail_is_the_whole_body_whatever_their_sizes() {
+        let line = |i: usize| format!("sobot_x{{i=\"{i}\"}} {i}\n");
+        for (head_lines, tail_lines) in [(0, 0), (1, 0), (0, 3), (5000, 2), (20000, 20000)] {
+            let head: String = (0..head_lines).map(line).collect();
+            let tail: String = (0..tail_lines).map(line).collect();
+            let body = |text: &str| {
+                let mut parts = super::super::Parts::default();
+                for piece in text.as_bytes().chunks(5000) {
+                    parts.share(Bytes::copy_from_slice(piece));
+                }
+                parts.finish(false)
+            };
+            let joined = Body::join(Arc::new(body(&head)), body(&tail));
+            assert_eq!(joined.len(), head.len() + tail.len());
+            assert_eq!(gunzip(&joined), format!("{head}{tail}"), "{head_lines} + {tail_lines}");
+        }
     }
 
     #[test]

@@ -9,11 +9,10 @@
 mod board;
 mod chunk;
 
-use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use flate2::{Compression, write::GzEncoder};
+use flate2::{Compress, Compression, Crc, FlushCompress};
 
 pub use board::{Board, Key, Published, Publisher};
 pub use chunk::Chunk;
@@ -54,17 +53,31 @@ impl Format {
 /// changes), and (on first demand, then kept) gzipped.
 #[derive(Debug)]
 pub struct Body {
+    /// The body's first parts, kept in a body of their own (and compressed there) when they
+    /// change less often than the rest: `/metrics`' targets before the process's own figures.
+    head: Option<Arc<Body>>,
+    /// The parts after the head's.
     parts: Vec<Bytes>,
+    /// Length in bytes, the head's included.
     len: usize,
     /// The body gzip-compressed once by the first scrape that asks for it: most deployments only
     /// ever ask for one of the four variants.
     gzip: OnceLock<Bytes>,
+    /// As a head: its parts as raw deflate ending on a byte boundary (a sync flush), and their CRC.
+    deflated: OnceLock<(Bytes, Crc)>,
 }
 
 impl Body {
+    /// `head` followed by `tail`: the head's gzip work is reused by every body it starts.
+    fn join(head: Arc<Body>, tail: Body) -> Body {
+        let len = head.len + tail.len;
+        Body { head: Some(head), parts: tail.parts, len, gzip: OnceLock::new(), deflated: OnceLock::new() }
+    }
+
     /// The parts, in order: the body is their concatenation.
-    pub fn parts(&self) -> &[Bytes] {
-        &self.parts
+    pub fn parts(&self) -> Vec<Bytes> {
+        let head = self.head.as_ref().map(|h| h.parts()).unwrap_or_default();
+        head.into_iter().chain(self.parts.iter().cloned()).collect()
     }
 
     /// Length in bytes.
@@ -80,22 +93,88 @@ impl Body {
     /// The body in one piece (a copy).
     pub fn to_bytes(&self) -> Bytes {
         let mut out = Vec::with_capacity(self.len);
-        for part in &self.parts {
-            out.extend_from_slice(part);
+        for part in self.parts() {
+            out.extend_from_slice(&part);
         }
         Bytes::from(out)
     }
 
-    /// The body gzip-compressed (fast level: scrapes want low latency more than the last 10 %).
+    /// The body gzip-compressed (fast level: scrapes want low latency more than the last 10 %):
+    /// one gzip member whose deflate stream is the head's cached piece, then this body's own
+    /// parts compressed afresh (deflate blocks may follow a sync flush; the CRCs combine).
     pub fn gzip(&self) -> Bytes {
         self.gzip
             .get_or_init(|| {
-                let mut gz = GzEncoder::new(Vec::with_capacity(self.len / 5), Compression::fast());
-                // Writing to a Vec cannot fail.
-                let written = self.parts.iter().try_for_each(|part| gz.write_all(part));
-                Bytes::from(written.and_then(|()| gz.finish()).unwrap_or_default())
+                let mut out = Vec::with_capacity(self.len / 5 + 32);
+                // The gzip header: deflate, no name or time, unknown OS (RFC 1952).
+                out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+                let mut crc = Crc::new();
+                if let Some(head) = &self.head {
+                    let (deflated, head_crc) = head.deflated();
+                    out.extend_from_slice(deflated);
+                    crc.combine(head_crc);
+                }
+                deflate(&self.parts, FlushCompress::Finish, &mut out, &mut crc);
+                out.extend_from_slice(&crc.sum().to_le_bytes());
+                // ISIZE is the length modulo 2^32.
+                #[allow(clippy::cast_possible_truncation)]
+                out.extend_from_slice(&(self.len as u32).to_le_bytes());
+                Bytes::from(out)
             })
             .clone()
+    }
+
+    /// This body (a head: it has none itself) as a raw deflate piece to continue, and its CRC.
+    fn deflated(&self) -> &(Bytes, Crc) {
+        self.deflated.get_or_init(|| {
+            let (mut out, mut crc) = (Vec::with_capacity(self.len / 5), Crc::new());
+            deflate(&self.parts, FlushCompress::Sync, &mut out, &mut crc);
+            (Bytes::from(out), crc)
+        })
+    }
+}
+
+/// Compresses `parts` as raw deflate onto `out`, ending with `flush` (`Sync`: a piece more
+/// blocks may follow; `Finish`: the last block), and adds them to `crc`.
+fn deflate(parts: &[Bytes], flush: FlushCompress, out: &mut Vec<u8>, crc: &mut Crc) {
+    let mut z = Compress::new(Compression::fast(), false);
+    let input_len: usize = parts.iter().map(Bytes::len).sum();
+    out.reserve(input_len / 4 + 64);
+    let last = parts.len().saturating_sub(1);
+    for (i, part) in parts.iter().enumerate() {
+        crc.update(part);
+        let mode = if i == last { flush } else { FlushCompress::None };
+        compress_all(&mut z, part, mode, out);
+    }
+    if parts.is_empty() {
+        compress_all(&mut z, &[], flush, out);
+    }
+}
+
+/// Feeds `input` to `z` until all of it is taken and, for a flush, all of the output written.
+fn compress_all(z: &mut Compress, mut input: &[u8], mode: FlushCompress, out: &mut Vec<u8>) {
+    loop {
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(out.capacity().max(4096));
+        }
+        let before = z.total_in();
+        let room = out.capacity() - out.len();
+        // Compressing into a Vec with room cannot fail; a failure ends the body (a truncated
+        // gzip is refused by the scraper, never misread).
+        let Ok(status) = z.compress_vec(input, out, mode) else { return };
+        #[allow(clippy::cast_possible_truncation)]
+        let taken = (z.total_in() - before) as usize;
+        input = &input[taken..];
+        let filled = room - (out.capacity() - out.len());
+        let done = match mode {
+            FlushCompress::None => input.is_empty(),
+            FlushCompress::Finish => status == flate2::Status::StreamEnd,
+            // A flush is complete when the output did not fill the room given.
+            _ => input.is_empty() && filled < room,
+        };
+        if done {
+            return;
+        }
     }
 }
 
@@ -132,19 +211,34 @@ impl Parts {
         }
     }
 
-    fn finish(mut self, format: Format) -> Body {
-        if format == Format::OpenMetrics {
-            // OpenMetrics requires `# EOF`.
+    /// The body, ending with OpenMetrics' `# EOF` if `eof`.
+    fn finish(mut self, eof: bool) -> Body {
+        if eof {
             self.copy(b"# EOF\n");
         }
         self.flush();
-        Body { parts: self.parts, len: self.len, gzip: OnceLock::new() }
+        Body {
+            head: None,
+            parts: self.parts,
+            len: self.len,
+            gzip: OnceLock::new(),
+            deflated: OnceLock::new(),
+        }
     }
 }
 
 /// Merges chunks into one body: families in name order, each family's header once (from the first
 /// chunk that has it), then every chunk's sample lines with its labels (`k="v",…`) added.
 fn assemble<'a>(chunks: impl IntoIterator<Item = (&'a str, &'a Chunk)>, format: Format) -> Body {
+    assemble_until(chunks, format, true)
+}
+
+/// [`assemble`], with `# EOF` (OpenMetrics) only if `last`: a body another one follows has none.
+fn assemble_until<'a>(
+    chunks: impl IntoIterator<Item = (&'a str, &'a Chunk)>,
+    format: Format,
+    last: bool,
+) -> Body {
     let chunks: Vec<(&str, &Chunk)> = chunks.into_iter().collect();
     let mut index: std::collections::BTreeMap<&str, Vec<(usize, usize)>> = std::collections::BTreeMap::new();
     for (c, (_, chunk)) in chunks.iter().enumerate() {
@@ -168,7 +262,7 @@ fn assemble<'a>(chunks: impl IntoIterator<Item = (&'a str, &'a Chunk)>, format: 
             }
         }
     }
-    out.finish(format)
+    out.finish(last && format == Format::OpenMetrics)
 }
 
 /// Writes a family's HELP/TYPE lines in `format`: as encoded for OpenMetrics; for 0.0.4 a

@@ -43,12 +43,12 @@ pub struct Reply {
 
 impl Reply {
     fn one(bytes: Bytes) -> Reply {
-        Reply::many(std::slice::from_ref(&bytes))
+        Reply::many(vec![bytes])
     }
 
-    fn many(parts: &[Bytes]) -> Reply {
+    fn many(parts: Vec<Bytes>) -> Reply {
         let remaining = parts.iter().map(|p| p.len() as u64).sum();
-        Reply { parts: parts.iter().filter(|p| !p.is_empty()).cloned().collect(), remaining }
+        Reply { parts: parts.into_iter().filter(|p| !p.is_empty()).collect(), remaining }
     }
 }
 
