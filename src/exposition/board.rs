@@ -10,7 +10,7 @@ use crate::snapshot::Labels;
 /// What a chunk on the board belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
-    /// The exporter itself (`sobot_exporter_build_info`); listed first.
+    /// The exporter itself (`sobot_exporter_build_info`, the server's figures).
     Process,
     /// The process's CPU, memory and descriptors (`process_*`), read on demand.
     ProcessStats,

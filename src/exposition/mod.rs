@@ -1,6 +1,9 @@
 //! The exposition: each target's samples encoded once per cycle into a [`Chunk`], and the
 //! [`Board`] that assembles `/metrics` from the chunks (each family's HELP/TYPE once) in both
-//! formats, plain and gzipped, on the first scrape after a change.
+//! formats, plain and gzipped, on the first scrape after a change. The process's own figures,
+//! which change every second or connection, are a tail after the targets' part: that part is
+//! assembled and compressed once per change of a target, and a body's gzip continues its cached
+//! deflate piece with the tail's (one gzip member either way).
 //!
 //! Sample lines are the same in OpenMetrics and in the 0.0.4 text format (prometheus-client writes
 //! them); only the headers differ (a counter's HELP/TYPE name, `# EOF`), so a chunk is encoded
