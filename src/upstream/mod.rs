@@ -263,7 +263,7 @@ fn sensitive_headers(request: &reqwest::Request) -> Vec<String> {
 
 /// The `field` of `sobot_exporter_parse_errors_total` under which a string's lone surrogate
 /// escapes are counted (see [`surrogates`]): which key held the string is in no table.
-pub const LONE_SURROGATE: &str = "lone_surrogate";
+pub(crate) const LONE_SURROGATE: &str = "lone_surrogate";
 
 /// A parsed answer.
 struct Parsed {
