@@ -44,6 +44,8 @@ EXPOSE 9877
 # likewise SOBOT_EXPORTER_WEB_CONFIG_FILE rather than --web.config.file (the check then speaks HTTPS).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/usr/local/bin/sobot_exporter", "--healthcheck"]
+# Every interface, the demo's too (it listens on 127.0.0.1 only by default, outside a container).
+ENV SOBOT_EXPORTER_LISTEN_ADDRESS=:9877
 ENTRYPOINT ["/usr/local/bin/sobot_exporter"]
 # Config and secrets are mounted as files, e.g. -v ./config.yml:/etc/sobot_exporter/config.yml:ro and
 # a secret file named by sobot.app_key_file. `docker run IMAGE --demo` runs the demo.

@@ -123,6 +123,7 @@ pub async fn run(
         reloader: process.enable_lifecycle.then(|| reloader.clone()),
         process: process_telemetry,
         process_stats,
+        figures: crate::web::Figures::default(),
     };
     // The company and the platform now; tenants whenever discovery finds them; again on a reload.
     let follow = tokio::spawn(targets::follow(targets.clone(), config_rx, targets.discovered()));

@@ -59,11 +59,10 @@ impl LogLevel {
 )]
 pub struct Cli {
     /// Address to listen on (`:PORT` listens on every IPv4 interface); repeat it to serve the
-    /// same routes on several addresses.
+    /// same routes on several addresses. Default :9877, and 127.0.0.1:9877 with --demo.
     #[arg(
         long = "web.listen-address",
         env = "SOBOT_EXPORTER_LISTEN_ADDRESS",
-        default_value = ":9877",
         value_name = "ADDR",
         action = clap::ArgAction::Append
     )]
@@ -133,8 +132,8 @@ pub struct Cli {
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
 
-    /// Check the flags, the config file and the credential files it names, print one line and
-    /// exit: 0 if they are valid, 2 if not.
+    /// Check the flags, the config file, the credential files it names and --web.config.file,
+    /// print one line and exit: 0 if they are valid, 2 if not.
     #[arg(long = "config.check")]
     pub config_check: bool,
 

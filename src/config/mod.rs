@@ -4,7 +4,7 @@
 //! Every problem is reported as one line naming the flag, file and key at fault.
 
 pub(crate) mod collection;
-mod messages;
+pub(crate) mod messages;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -15,7 +15,7 @@ use thiserror::Error;
 use crate::cli::{Cli, LogFormat, LogLevel};
 pub use crate::collect::quality::QualitySource;
 use crate::demo::Demo;
-use crate::secret::{looks_like_credential, quoted, redact};
+use crate::secret::{Shape, redact, shown};
 use crate::targets::Shard;
 use collection::Flags;
 pub use collection::{CollectionConfig, CollectorKind, PlatformConfig, TenantFilter};
@@ -59,6 +59,25 @@ pub struct Config {
     pub process: Settings,
     /// What to collect, from the config file (and the collection flags).
     pub collection: CollectionConfig,
+}
+
+impl Config {
+    /// One line for `--config.check`: what is collected and, when `--web.config.file` is given,
+    /// that it was read and what it sets (no secrets).
+    pub fn summary(&self) -> String {
+        let mut line = self.collection.summary();
+        if let Some(web) = &self.process.web_config {
+            let loaded = web.current();
+            let tls = if loaded.tls.is_some() { "TLS" } else { "plain HTTP" };
+            let auth = match loaded.users.len() {
+                0 => "no basic auth".to_string(),
+                1 => "basic auth for 1 user".to_string(),
+                n => format!("basic auth for {n} users"),
+            };
+            line.push_str(&format!("; --web.config.file {} is valid: {tls}, {auth}", web.path().display()));
+        }
+        line
+    }
 }
 
 /// Validates the flags, reads the config file and builds the collection config from it. `env`
@@ -118,10 +137,16 @@ fn load_collection_unredacted(
 
 /// The process settings of the flags.
 fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
-    let listen = cli
-        .listen_address
+    // The demo answers on this machine only, as the quick start's http://localhost:9877 says; a
+    // container passes --web.listen-address (the image sets SOBOT_EXPORTER_LISTEN_ADDRESS).
+    let default = [if demo { DEMO_LISTEN_ADDRESS } else { LISTEN_ADDRESS }.to_string()];
+    let given = if cli.listen_address.is_empty() { &default[..] } else { &cli.listen_address[..] };
+    let listen = given
         .iter()
-        .map(|a| parse_listen(a).map_err(|m| err(format!("--web.listen-address {}: {m}", quoted(a)))))
+        .map(|a| {
+            parse_listen(a)
+                .map_err(|m| err(format!("--web.listen-address {}: {m}", shown(a, Shape::Address))))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let web_config = match &cli.web_config_file {
         Some(path) => Some(std::sync::Arc::new(crate::web::webconfig::WebConfig::open(path).map_err(err)?)),
@@ -139,7 +164,7 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
         return Err(err(format!(
             "--web.telemetry-path {}: must start with /, hold only letters, digits and /_.- \
              and differ from {}",
-            quoted(&telemetry_path),
+            shown(&telemetry_path, Shape::Path),
             taken.join(", ")
         )));
     }
@@ -162,7 +187,7 @@ fn limits(cli: &Cli) -> Result<crate::web::Limits, ConfigError> {
         cli.max_connections.trim().parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
             err(format!(
                 "--web.max-connections {}: expected a whole number of at least 1, e.g. 512",
-                quoted(&cli.max_connections)
+                shown(&cli.max_connections, Shape::Number)
             ))
         })?;
     let duration = |value: &str, flag: &str, zero: bool| {
@@ -170,7 +195,8 @@ fn limits(cli: &Cli) -> Result<crate::web::Limits, ConfigError> {
             .filter(|d| (zero && d.is_zero()) || *d >= Duration::from_millis(100))
             .ok_or_else(|| {
                 let off = if zero { " (0s: never)" } else { "" };
-                err(format!("{flag} {}: expected a duration of at least 100ms{off}, e.g. 30s", quoted(value)))
+                let value = shown(value, Shape::Duration);
+                err(format!("{flag} {value}: expected a duration of at least 100ms{off}, e.g. 30s"))
             })
     };
     let max_age = duration(&cli.max_connection_age, "--web.max-connection-age", true)?;
@@ -189,7 +215,7 @@ fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
         .ok_or_else(|| {
             err(format!(
                 "--collect.interval {}: expected a duration of at least 100ms, e.g. 60s",
-                quoted(&cli.collect_interval)
+                shown(&cli.collect_interval, Shape::Duration)
             ))
         })?;
     let hostname = std::env::var("HOSTNAME")
@@ -197,7 +223,7 @@ fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .map(|h| h.trim().to_string());
     let shard = Shard::parse(&cli.platform_shard, hostname.as_deref())
-        .map_err(|e| err(format!("--platform.shard {}: {e}", quoted(&cli.platform_shard))))?;
+        .map_err(|e| err(format!("--platform.shard {}: {e}", shown(&cli.platform_shard, Shape::Fraction))))?;
     Ok(Flags {
         interval,
         sobot_base_url: base_url(&cli.sobot_base_url, "--sobot.base-url")?,
@@ -219,11 +245,16 @@ fn base_url(value: &str, flag: &str) -> Result<String, ConfigError> {
     if parsed.is_none() {
         return Err(err(format!(
             "{flag} {}: expected an http(s) URL with a host, e.g. https://www.sobot.com",
-            quoted(value)
+            shown(value, Shape::Url)
         )));
     }
     Ok(url.to_string())
 }
+
+/// Where the exporter listens by default: every IPv4 interface.
+pub const LISTEN_ADDRESS: &str = ":9877";
+/// Where the demo listens by default: this machine only.
+pub const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9877";
 
 /// The largest config file read.
 const MAX_CONFIG_FILE: u64 = 1024 * 1024;
@@ -262,12 +293,14 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// A path for an error line: as given, unless it looks like a credential (a key given where its
-/// file belongs).
+/// A path for an error line: as given (unquoted) if it is shaped like a path, not a key given
+/// where its file belongs.
 fn shown_path(path: &Path) -> String {
-    let shown = path.display().to_string();
-    // `quoted` gives the placeholder of a key; any other path is shown as it is, unquoted.
-    if looks_like_credential(&shown) { quoted(&shown) } else { shown }
+    let written = path.display().to_string();
+    match shown(&written, Shape::Path) {
+        quoted if quoted.starts_with('"') => written,
+        placeholder => placeholder,
+    }
 }
 
 /// `:PORT`, `HOST:PORT` or `[V6]:PORT`.
@@ -358,6 +391,11 @@ mod tests {
         let Config { process: p, collection: c } =
             load(&cli(&[]), &env_with_credentials, None).expect("valid");
         assert_eq!(p.listen, vec!["0.0.0.0:9877".parse().expect("addr")]);
+        // The demo listens on this machine only, unless told otherwise (as the image does).
+        let demo = Demo::bind().expect("bind");
+        let listen = |args: &[&str]| load(&cli(args), &no_env, Some(&demo)).expect("valid").process.listen;
+        assert_eq!(listen(&["--demo"]), vec!["127.0.0.1:9877".parse().expect("addr")]);
+        assert_eq!(listen(&["--demo", "--web.listen-address=:9877"]), p.listen);
         assert_eq!(p.telemetry_path, "/metrics");
         assert_eq!(p.limits, crate::web::Limits::default());
         assert_eq!(p.limits.max_connections, 512);

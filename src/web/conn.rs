@@ -283,6 +283,40 @@ fn victim(conns: &HashMap<u64, Arc<ConnState>>) -> Option<u64> {
     idle.map(|(id, _)| *id).or_else(stalled)
 }
 
+/// The process's own figures on the board: the process-wide self-metrics (build info, reload
+/// status) and the server's. Published by the server's loop once a second when they changed,
+/// and by a reload before it answers (so its answer and the next scrape agree).
+pub(crate) struct ProcessFigures {
+    publisher: crate::exposition::Publisher,
+    server: Arc<Server>,
+    /// `Telemetry::changes` at the last publication; held while publishing, so that a caller
+    /// returns once the figures it changed are published, by whichever caller.
+    seen: Mutex<u64>,
+}
+
+impl std::fmt::Debug for ProcessFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessFigures").finish_non_exhaustive()
+    }
+}
+
+impl ProcessFigures {
+    /// Publishes the figures if they changed since the last publication. The process-wide
+    /// ones change rarely: counted, not compared.
+    pub(crate) fn publish_changes(&self, process: &telemetry::Telemetry) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let changes = process.changes();
+        let process_changed = std::mem::replace(&mut *seen, changes) != changes;
+        if self.server.changed.swap(false, Ordering::Relaxed) | process_changed {
+            let families = telemetry::process_families(process, self.server.values());
+            match Chunk::encode(vec![Arc::new(families)]) {
+                Ok(chunk) => self.publisher.publish(Published::new(vec![Arc::new(chunk)])),
+                Err(_) => debug!("cannot encode the process's own metrics"),
+            }
+        }
+    }
+}
+
 /// Serves on every listener until `shutdown` resolves; then closes the connections that serve no
 /// request and lets the others finish (up to [`DRAIN_TIMEOUT`]). `routes` is cloned per listener
 /// with its address; `access` is the web config (TLS, basic auth) and its checker.
@@ -294,21 +328,15 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let server = Arc::new(Server::new(limits));
-    let publisher = routes.board.publisher(Key::Process, &Vec::new(), true);
+    let figures = Arc::new(ProcessFigures {
+        publisher: routes.board.publisher(Key::Process, &Vec::new(), true),
+        server: server.clone(),
+        seen: Mutex::new(u64::MAX),
+    });
+    let mut routes = routes;
+    routes.figures = super::Figures(Some(figures.clone()));
     let (stop, stopped) = watch::channel(false);
-    // The process's own figures (build info, reload status) change rarely: counted, not compared.
-    let process_changes = std::sync::atomic::AtomicU64::new(u64::MAX);
-    let publish_changes = || {
-        let process = routes.process.changes();
-        let process_changed = process_changes.swap(process, Ordering::Relaxed) != process;
-        if server.changed.swap(false, Ordering::Relaxed) | process_changed {
-            let families = telemetry::process_families(&routes.process, server.values());
-            match Chunk::encode(vec![Arc::new(families)]) {
-                Ok(chunk) => publisher.publish(Published::new(vec![Arc::new(chunk)])),
-                Err(_) => debug!("cannot encode the process's own metrics"),
-            }
-        }
-    };
+    let publish_changes = || figures.publish_changes(&routes.process);
     publish_changes();
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

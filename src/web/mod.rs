@@ -93,7 +93,13 @@ pub struct Routes {
     pub process: Arc<crate::telemetry::Telemetry>,
     /// The `process_*` metrics, read again by a scrape when they are a second old.
     pub process_stats: Arc<crate::process::ProcessStats>,
+    /// The process's own figures on the board: empty (`Figures::default()`), set by the server.
+    pub figures: Figures,
 }
+
+/// The process's own figures on the board, as the server publishes them; set when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct Figures(Option<Arc<conn::ProcessFigures>>);
 
 /// Every route the server answers. The dispatch, the web config's exemptions, the methods (405
 /// and `Allow`), the landing page's links and the check of `--web.telemetry-path` read it.
@@ -287,7 +293,12 @@ async fn reload(routes: &Routes) -> Response<Reply> {
     let Some(reloader) = &routes.reloader else {
         return plain(StatusCode::FORBIDDEN, "the lifecycle API is not enabled (--web.enable-lifecycle)\n");
     };
-    match reloader.reload("POST /-/reload").await {
+    let outcome = reloader.reload("POST /-/reload").await;
+    // The reload status is on /metrics before the answer goes.
+    if let Figures(Some(figures)) = &routes.figures {
+        figures.publish_changes(&routes.process);
+    }
+    match outcome {
         Ok(()) => plain(StatusCode::OK, "reloaded\n"),
         Err(reason) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("reload failed: {reason}\n")),
     }
