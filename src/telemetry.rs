@@ -74,6 +74,8 @@ pub const HTTP_CONNECTIONS: &str = "sobot_exporter_http_connections";
 pub const HTTP_MAX_CONNECTIONS: &str = "sobot_exporter_http_max_connections";
 /// `sobot_exporter_http_connections_closed_total{reason}`.
 pub const HTTP_CONNECTIONS_CLOSED: &str = "sobot_exporter_http_connections_closed_total";
+/// `sobot_exporter_http_tls_handshake_failures_total{reason}`.
+pub const HTTP_TLS_HANDSHAKE_FAILURES: &str = "sobot_exporter_http_tls_handshake_failures_total";
 
 /// `sobot_exporter_platform_shard_info{shard,shards}`.
 pub const PLATFORM_SHARD_INFO: &str = "sobot_exporter_platform_shard_info";
@@ -237,6 +239,12 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         Kind::Counter,
         &["reason"],
         "HTTP connections the server closed, by reason: limit (closed to make room, or refused, at --web.max-connections), write_timeout (a response made no progress for --web.write-timeout), idle_timeout (no complete request header within --web.idle-timeout), max_age (open longer than --web.max-connection-age).",
+    ),
+    metric(
+        HTTP_TLS_HANDSHAKE_FAILURES,
+        Kind::Counter,
+        &["reason"],
+        "Connections to the TLS listener that failed before TLS was set up, by reason: plain_http (an HTTP request, answered 400), not_tls (other bytes than a TLS handshake), closed (the client closed or reset the connection, as TCP probes do), timeout (no handshake within --web.idle-timeout), incompatible (no TLS version, cipher suite, group or signature scheme in common), no_certificate (client_auth_type requires a client certificate and none was sent), unknown_ca (a client certificate not signed by client_ca_file), expired (a client certificate expired or not yet valid), bad_certificate (a client certificate refused otherwise: malformed, X.509 v1, not for client auth), client_alert (the client ended the handshake, often because it does not trust the server's certificate), protocol (a message that breaks the protocol), other. Only with TLS; the first of each reason is logged.",
     ),
     // The process metrics (`crate::process`): names and HELP texts of the Go client's collector.
     metric(PROCESS_CPU_SECONDS, Kind::Counter, &[], "Total user and system CPU time spent in seconds."),

@@ -758,6 +758,7 @@ impl WebConfig {
                 watch.stamps = if files == watch.files { before } else { stamps(&self.path, &files) };
                 watch.files = files;
                 watch.failed = None;
+                super::auth::warn_costly(&loaded.users);
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
                 Ok(true)
             }
