@@ -245,9 +245,9 @@ fn the_example_prometheus_config_is_valid() {
     let dir = temp_dir("promconfig");
     std::fs::create_dir_all(dir.join("rules")).expect("rules dir");
     std::fs::copy(Path::new(ROOT).join("examples/prometheus.yml"), dir.join("prometheus.yml")).expect("copy");
-    for file in ["rules.yml", "alerts.yml"] {
-        std::fs::copy(Path::new(ROOT).join("dashboards").join(file), dir.join("rules").join(file))
-            .expect("copy");
+    for file in ["dashboards/rules.yml", "dashboards/alerts.yml", "deploy/prometheus/shard-alerts.yml"] {
+        let name = Path::new(file).file_name().expect("name");
+        std::fs::copy(Path::new(ROOT).join(file), dir.join("rules").join(name)).expect("copy");
     }
     let out = promtool(&["check", "config", "prometheus.yml"], &dir);
     assert!(out.contains(&format!("SUCCESS: {} rules found", rules_in("rules.yml").len())), "{out}");
