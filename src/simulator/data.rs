@@ -106,8 +106,8 @@ pub(crate) fn statistics(
         let progress = progress(mode, now, day, Some(shift_of(agents, agent)), company);
         human.add(&Human::of(seed(&format!("{prefix}{}", agent.id), day, now), progress));
     }
-    // The robot's volume goes with the company's size: a sixteenth of it per agent.
-    let robot_progress = progress(mode, now, day, None, company) * agents.len() as u64 / 16;
+    // The robot's volume goes with the company's size (Robot::of takes a sixteenth per agent).
+    let robot_progress = progress(mode, now, day, None, company) * agents.len() as u64;
     let robot = Robot::of(seed(&format!("{prefix}robot"), day, now), robot_progress);
     let item = item(endpoint, &Figures { human, robot });
     Bytes::from(json!({"item": item, "ret_code": "000000", "ret_msg": "成功"}).to_string())
@@ -415,7 +415,8 @@ struct Robot {
 impl Robot {
     fn of(seed: u64, progress: u64) -> Robot {
         let r = |key, lo, span| pick(seed, key, lo, span);
-        let consult = progress * r(1, 10, 8);
+        // `progress` counts every agent: a sixteenth of it each.
+        let consult = progress * r(1, 160, 128) / 256;
         let valid = pct(consult, r(2, 60, 25));
         let evaluations = pct(valid, r(4, 3, 10));
         let solved = pct(evaluations, r(5, 50, 40));
