@@ -54,6 +54,9 @@ fn main() -> ExitCode {
         }
     };
     if cli.config_check {
+        if let Some(warning) = sobot_exporter::platform::interval_warning(&config.collection) {
+            eprintln!("sobot_exporter: warning: {warning}");
+        }
         println!("sobot_exporter: {}", config.collection.summary());
         return ExitCode::SUCCESS;
     }

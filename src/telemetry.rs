@@ -175,7 +175,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         UPSTREAM_REQUESTS,
         Kind::Counter,
         &["endpoint", "code"],
-        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect and reset are transport failures, invalid_response an answer that is not JSON or not of the documented shape, fd_limit the exporter out of file descriptors; deadline a request its cycle's deadline cut off).",
+        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect and reset are transport failures, invalid_response an answer that is not JSON or not of the documented shape, fd_limit the exporter out of file descriptors; deadline a request its cycle's deadline cut off; budget a request not sent because the endpoint's rate limit had no slot before its cycle's deadline).",
     ),
     metric(
         PARSE_ERRORS,
@@ -211,7 +211,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         PLATFORM_TENANTS_DISCOVERED,
         Kind::Gauge,
         &[],
-        "Tenants the platform lists that the config's include and exclude lists allow, as of the last successful discovery.",
+        "Tenants the platform lists that some shard serves (the config's include and exclude lists allow them; a reserved id, company or platform, and the configured company's own app id left out), as of the last successful discovery.",
     ),
     metric(
         PLATFORM_DISCOVERY_SUCCESS,
@@ -223,7 +223,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         PLATFORM_TENANTS_SERVED,
         Kind::Gauge,
         &[],
-        "Tenants of this replica's shard, collected as targets of their own.",
+        "Tenants of this replica's shard, collected as targets of their own: those /sd lists.",
     ),
     metric(HTTP_CONNECTIONS, Kind::Gauge, &[], "HTTP connections open to the exporter's server."),
     metric(
@@ -338,6 +338,14 @@ impl Telemetry {
     /// Counts one value that did not parse.
     pub fn count_parse_error(&self, endpoint: &str, field: &str) {
         self.inc(PARSE_ERRORS, vec![("endpoint", endpoint.to_string()), ("field", field.to_string())]);
+    }
+
+    /// Counts `n` values of `endpoint` that did not parse.
+    pub fn count_parse_errors(&self, endpoint: &str, field: &str, n: u64) {
+        #[allow(clippy::cast_precision_loss)]
+        let n = n as f64;
+        let labels = vec![("endpoint", endpoint.to_string()), ("field", field.to_string())];
+        *self.lock_mut().entry((PARSE_ERRORS, labels)).or_insert(0.0) += n;
     }
 
     /// Counts one token fetch.

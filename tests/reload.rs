@@ -188,3 +188,70 @@ fn config_check_says_valid_or_names_the_problem() {
     );
     assert!(!stderr.contains("key-that-is-not-printed") && !stdout.contains("key-that-is-not-printed"));
 }
+
+/// Issue 17: a reload that changed `groups` restarted the company with a new `get_token`, which
+/// invalidated the token in use. A token belongs to the credentials: a reload that changes what
+/// is collected keeps it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_that_keeps_the_credentials_keeps_the_token() {
+    let sim = fixture_simulator().await;
+    let dir = temp_dir("reload_token");
+    let config = write_file(&dir, "config.yml", "collectors: [robot_session]\ngroups: [\"1\"]\n");
+    let path = config.to_str().expect("utf8");
+    let exporter = Exporter::start(
+        "reload_token",
+        &sim.base_url(),
+        &["--collect.interval", "300ms", "--config.file", path],
+    )
+    .await;
+    let m = exporter.wait_for("the first config", SECS, |m| m.success("robot_session") == Some(1.0)).await;
+    let started_at = m.get(OK_AT).expect("a successful load at start");
+    assert_eq!(sim.tokens_issued_to(APP_ID), 1);
+
+    write_file(&dir, "config.yml", "collectors: [robot_session, human_session]\ngroups: [\"1\", \"2\"]\n");
+    hangup(&exporter);
+    exporter
+        .wait_for("the reloaded config collecting", SECS, |m| {
+            m.get(OK_AT) > Some(started_at) && m.success("human_session") == Some(1.0)
+        })
+        .await;
+    let n = sim.requests_for(APP_ID, "robot_session").len();
+    exporter
+        .wait_for("more cycles", SECS, |_| sim.requests_for(APP_ID, "robot_session").len() >= n + 4)
+        .await;
+    assert_eq!(sim.tokens_issued_to(APP_ID), 1, "the reload fetched a new token");
+}
+
+/// Issue 17: `--config.check` names a platform interval the shard's share of the platform's budget
+/// cannot carry, with the smallest that works (a warning: such a config still loads).
+#[test]
+fn config_check_warns_of_a_platform_interval_the_budget_cannot_carry() {
+    let dir = temp_dir("config_check_budget");
+    let yaml = "platform:\n  union_code: \"10004\"\n  email: ops@example.com\n  interval: 5s\n";
+    let file = write_file(&dir, "platform.yml", yaml);
+    let run = |shard: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sobot_exporter"))
+            .args([
+                "--config.check",
+                "--platform.shard",
+                shard,
+                "--config.file",
+                file.to_str().expect("utf8"),
+            ])
+            .env("SOBOT_PLATFORM_UNION_KEY", "union-key-not-printed")
+            .env_remove("SOBOT_APP_ID")
+            .env_remove("SOBOT_APP_KEY")
+            .env_remove("LAAFFIC_API_KEY")
+            .env_remove("LAAFFIC_API_SECRET")
+            .output()
+            .expect("runs")
+    };
+    let out = run("1/30");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.starts_with("sobot_exporter: warning: platform.interval 5.000s"), "{stderr}");
+    assert!(stderr.contains("30 shard(s)") && stderr.contains("at least 92s"), "{stderr}");
+    assert!(!stderr.contains("union-key-not-printed"));
+    let out = run("1/1");
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stderr).as_ref()), (Some(0), ""));
+}

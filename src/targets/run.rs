@@ -30,13 +30,13 @@ use tracing::{debug, error, info, warn};
 
 use super::jobs::{self, Job, Scheduled};
 use super::status::TargetStatus;
-use super::{KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
+use super::{DISCOVERY, KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
 use crate::sobot::client::SobotClient;
 use crate::telemetry::{
     COLLECTOR_DURATION, COLLECTOR_INTERVAL, COLLECTOR_LAST_SUCCESS, COLLECTOR_SERIES, COLLECTOR_SUCCESS,
-    Telemetry,
+    PLATFORM_DISCOVERY_SUCCESS, Telemetry,
 };
 use crate::upstream::{UpstreamError, hint};
 
@@ -214,7 +214,7 @@ async fn cycle(index: usize, (jobs, sobot, shared, own): CycleContext, deadline:
     let job = jobs[index].job.clone();
     let token_error = match &sobot {
         Some(client) if job.needs_sobot_token() => {
-            match tokio::time::timeout_at(end, client.ensure_token()).await {
+            match tokio::time::timeout_at(end, crate::upstream::within(end, client.ensure_token())).await {
                 Ok(result) => result.err(),
                 Err(_) => Some(overran.clone()),
             }
@@ -242,7 +242,7 @@ async fn cycle(index: usize, (jobs, sobot, shared, own): CycleContext, deadline:
             return (Err(overran), Duration::ZERO);
         };
         let started = Instant::now();
-        let result = match tokio::time::timeout_at(end, job.collect()).await {
+        let result = match tokio::time::timeout_at(end, crate::upstream::within(end, job.collect())).await {
             Ok(result) => result.and_then(Collected::encode),
             Err(_) => Err(overran),
         };
@@ -278,6 +278,10 @@ impl TargetState {
         let slot = &mut slots[index];
         slot.running = false;
         t.set_collector(COLLECTOR_DURATION, &slot.name, took.as_secs_f64());
+        if slot.name == DISCOVERY {
+            // The discovery's real outcome, a cycle cut off by its deadline included.
+            t.set(PLATFORM_DISCOVERY_SUCCESS, Vec::new(), f64::from(u8::from(result.is_ok())));
+        }
         slot.failures = if result.is_ok() { 0 } else { slot.failures.saturating_add(1) };
         let wait =
             backoff(slot.interval, slot.failures, stable_hash(id) ^ stable_hash(&slot.name) ^ self.cycles);
