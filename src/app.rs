@@ -76,7 +76,7 @@ pub async fn run(
 
     // Demo mode: the embedded simulator, kept alive until we return.
     let _simulator = match demo {
-        Some(demo) => Some(demo.start().await.map_err(StartError::Simulator)?),
+        Some(demo) => Some(demo.start(process.demo_speed).await.map_err(StartError::Simulator)?),
         None => None,
     };
 

@@ -147,6 +147,12 @@ pub struct Cli {
     /// needed.
     #[arg(long)]
     pub demo: bool,
+
+    /// With --demo: how many times as fast as the real clock the simulated day runs, 1 to 1440
+    /// (60: a day in 24 minutes, wrapping at the simulated midnight); the dates the exporter asks
+    /// for stay on the real clock. Default 1: the real time of day.
+    #[arg(long = "demo.speed", value_name = "N")]
+    pub demo_speed: Option<String>,
 }
 
 /// One line for a flag error: clap's message with its tip (`a similar argument exists:

@@ -48,6 +48,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Demo mode: run against the embedded simulator.
     pub demo: bool,
+    /// How many times as fast as the real clock the demo's day runs (`--demo.speed`, 1 without).
+    pub demo_speed: u32,
     /// Whether `POST /-/reload` is served (`--web.enable-lifecycle`).
     pub enable_lifecycle: bool,
 }
@@ -177,7 +179,27 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
         log_level: cli.log_level,
         log_format: cli.log_format,
         demo,
+        demo_speed: demo_speed(cli, demo)?,
         enable_lifecycle: cli.enable_lifecycle,
+    })
+}
+
+/// The fastest `--demo.speed`: a simulated day in a minute.
+const MAX_DEMO_SPEED: u32 = 1440;
+
+/// `--demo.speed`: a whole number from 1 to [`MAX_DEMO_SPEED`], only with `--demo`.
+fn demo_speed(cli: &Cli, demo: bool) -> Result<u32, ConfigError> {
+    let Some(value) = &cli.demo_speed else {
+        return Ok(1);
+    };
+    if !demo {
+        return Err(err("--demo.speed: only with --demo (it sets the pace of the demo's simulated day)"));
+    }
+    value.trim().parse::<u32>().ok().filter(|n| (1..=MAX_DEMO_SPEED).contains(n)).ok_or_else(|| {
+        err(format!(
+            "--demo.speed {}: expected a whole number from 1 to {MAX_DEMO_SPEED}, e.g. 60 (a simulated day in 24 minutes)",
+            quoted(value)
+        ))
     })
 }
 
@@ -442,6 +464,24 @@ mod tests {
         let half = |k: &str| (k == ENV_APP_ID).then(|| "id".to_string());
         let e = load(&cli(&[]), &half, None).expect_err("half a credential");
         assert!(e.0.contains("the Sobot app key"), "{e}");
+    }
+
+    #[test]
+    fn the_demo_speed_is_a_whole_number_and_needs_the_demo() {
+        let demo = Demo::bind().expect("bind");
+        let speed = |args: &[&str], demo| load(&cli(args), &no_env, demo).map(|c| c.process.demo_speed);
+        assert_eq!(speed(&["--demo"], Some(&demo)), Ok(1));
+        assert_eq!(speed(&["--demo", "--demo.speed", "60"], Some(&demo)), Ok(60));
+        assert_eq!(speed(&["--demo", "--demo.speed", "1440"], Some(&demo)), Ok(1440));
+        for bad in ["0", "1441", "60x", "1.5", "-3", ""] {
+            let e = speed(&["--demo", &format!("--demo.speed={bad}")], Some(&demo)).expect_err(bad);
+            assert!(
+                e.0.starts_with("--demo.speed ") && e.0.contains("from 1 to 1440") && !e.0.contains('\n'),
+                "{e}"
+            );
+        }
+        let e = speed(&["--demo.speed", "60"], None).expect_err("without --demo");
+        assert!(e.0.contains("only with --demo"), "{e}");
     }
 
     #[test]
