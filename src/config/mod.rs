@@ -198,7 +198,7 @@ fn demo_speed(cli: &Cli, demo: bool) -> Result<u32, ConfigError> {
     value.trim().parse::<u32>().ok().filter(|n| (1..=MAX_DEMO_SPEED).contains(n)).ok_or_else(|| {
         err(format!(
             "--demo.speed {}: expected a whole number from 1 to {MAX_DEMO_SPEED}, e.g. 60 (a simulated day in 24 minutes)",
-            quoted(value)
+            shown(value, Shape::Number)
         ))
     })
 }
