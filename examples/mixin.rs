@@ -4,6 +4,7 @@
 //! cargo run --example mixin -- --write                  rewrite the committed files (defaults)
 //! cargo run --example mixin -- --out DIR [settings]     write a copy with your URLs and guards
 //! settings: --repository-url URL --grafana-url URL --min-sessions N --min-evaluations N --min-calls N
+//!           --alert-minute-seconds N (each minute of an alert's `for:`, 60; fewer for quick tests)
 //! ```
 
 use std::path::PathBuf;
@@ -36,8 +37,9 @@ fn main() -> ExitCode {
             "--min-sessions" => number(value(&arg)).map(|n| settings.min_sessions = n),
             "--min-evaluations" => number(value(&arg)).map(|n| settings.min_evaluations = n),
             "--min-calls" => number(value(&arg)).map(|n| settings.min_calls = n),
+            "--alert-minute-seconds" => number(value(&arg)).map(|n| settings.alert_minute_seconds = n),
             "-h" | "--help" => {
-                println!("{}", include_str!("mixin.rs").lines().take(7).collect::<Vec<_>>().join("\n"));
+                println!("{}", include_str!("mixin.rs").lines().take(8).collect::<Vec<_>>().join("\n"));
                 return ExitCode::SUCCESS;
             }
             other => Err(format!("unknown argument {other}: see --help")),

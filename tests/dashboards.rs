@@ -150,6 +150,7 @@ fn other_settings_change_the_urls_and_guards_and_still_pass_promtool() {
         min_sessions: 50,
         min_evaluations: 25,
         min_calls: 40,
+        alert_minute_seconds: 2,
     };
     let dir = temp_dir("rules_settings");
     for file in sobot_exporter::mixin::render(&settings) {
@@ -169,6 +170,7 @@ fn other_settings_change_the_urls_and_guards_and_still_pass_promtool() {
     assert!(rendered.contains("(sobot:human_valid_sessions:increase15m >= 50)"));
     assert!(rendered.contains("(sobot:human_satisfaction_evaluations:increase1h >= 25)"));
     assert!(rendered.contains("(laaffic:seat_calls:increase15m >= 40)"));
+    assert!(rendered.contains("for: 30s") && !rendered.contains("for: 15m"), "for: at 2 s a minute");
 }
 
 #[test]

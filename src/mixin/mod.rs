@@ -30,6 +30,9 @@ pub struct Settings {
     pub min_evaluations: u32,
     /// Fewest Laaffic calls in a window for the connect ratio to be recorded.
     pub min_calls: u32,
+    /// Seconds that each minute of an alert's `for:` lasts: 60, or fewer for a quick copy that an
+    /// end-to-end test can wait for (at 1, `for: 15m` is rendered `for: 15s`).
+    pub alert_minute_seconds: u32,
 }
 
 /// Where the repository's files are published, unless `--repository-url` says otherwise.
@@ -45,6 +48,7 @@ impl Default for Settings {
             min_sessions: 20,
             min_evaluations: 10,
             min_calls: 20,
+            alert_minute_seconds: 60,
         }
     }
 }

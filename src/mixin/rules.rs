@@ -200,10 +200,10 @@ pub fn record_names() -> Vec<String> {
     records(&Settings::default()).into_iter().flat_map(|(_, _, r)| r).map(|r| r.name).collect()
 }
 
-/// A counter that rose in the last `w`, or appeared within it (a series born at 1 has no
-/// increase to see).
+/// A counter that rose in the last `w`, or appeared above 0 within it (a series born at 1 has no
+/// increase to see; one born at 0, as every counter of a fresh exporter, has nothing counted).
 fn counter_rose(selector: &str, w: &str) -> String {
-    format!("increase({selector}[{w}]) > 0\nor ({selector} unless {selector} offset {w})")
+    format!("increase({selector}[{w}]) > 0\nor ({selector} > 0 unless {selector} offset {w})")
 }
 
 /// A ratio as a percentage: 0.2 is 20.
@@ -221,7 +221,11 @@ const AUTH_CODES: &str = "910001|910003|910004|900001|900003|900004|-1";
 fn alerts(s: &Settings) -> Vec<Alert> {
     let health = Some("sobot-exporter-health");
     let overview = Some("sobot-overview");
-    let tenant_health = "max without (collector) (sobot_exporter_collector_success{tenant!=\"\"})";
+    // A platform tenant: a target with a tenant label, whose alert is SobotTenantFailing alone
+    // (one a tenant, not one a collector); the per-collector alerts are the company's.
+    let tenant_health = "min without (collector) (sobot_exporter_collector_success{tenant!=\"\"})";
+    let tenant_failing = "count without (collector) (sobot_exporter_collector_success{tenant!=\"\"} == 0)\n  or up{tenant!=\"\"} == 0";
+    let tenant_named = "topk by (tenant) (1, label_replace(sobot_platform_tenant_info, \"tenant_name\", \"$1\", \"name\", \"(.+)\"))";
     vec![
         Alert {
             name: "SobotExporterDown",
@@ -235,8 +239,8 @@ fn alerts(s: &Settings) -> Vec<Alert> {
         },
         Alert {
             name: "SobotCollectorFailing",
-            comment: "Fires before SobotDataStale: 5 minutes of failures against 3 intervals plus 5 minutes.",
-            expr: "sobot_exporter_collector_success == 0".into(),
+            comment: "The company's (a tenant's are SobotTenantFailing). Fires before SobotDataStale: 5 minutes of failures against 3 intervals plus 5 minutes.",
+            expr: "sobot_exporter_collector_success{tenant=\"\"} == 0".into(),
             for_: "5m",
             severity: "warning",
             summary: "Sobot collector {{ $labels.collector }} is failing",
@@ -245,28 +249,28 @@ fn alerts(s: &Settings) -> Vec<Alert> {
         },
         Alert {
             name: "SobotCollectorNeverSucceeded",
-            comment: "A collector that has an interval but no last success at all (wrong credentials from the start).",
-            expr: "sobot_exporter_collector_interval_seconds\nunless sobot_exporter_collector_last_success_timestamp_seconds".into(),
+            comment: "A collector of the company that has an interval but no last success at all (wrong credentials from the start).",
+            expr: "sobot_exporter_collector_interval_seconds{tenant=\"\"}\nunless sobot_exporter_collector_last_success_timestamp_seconds".into(),
             for_: "10m",
-            severity: "critical",
+            severity: "warning",
             summary: "Sobot collector {{ $labels.collector }} has never succeeded",
             description: "Collector {{ $labels.collector }} on {{ $labels.instance }} has not completed one successful cycle in 10 minutes since it started: its metrics have never been exported.".into(),
             dashboard: health,
         },
         Alert {
             name: "SobotDataStale",
-            comment: "",
-            expr: "time() - sobot_exporter_collector_last_success_timestamp_seconds\n> 3 * sobot_exporter_collector_interval_seconds".into(),
+            comment: "The company's collectors.",
+            expr: "time() - sobot_exporter_collector_last_success_timestamp_seconds{tenant=\"\"}\n> 3 * sobot_exporter_collector_interval_seconds".into(),
             for_: "5m",
-            severity: "critical",
+            severity: "warning",
             summary: "Sobot collector {{ $labels.collector }} data is stale",
             description: "Collector {{ $labels.collector }} on {{ $labels.instance }} last succeeded {{ $value | humanizeDuration }} ago, more than three collection intervals: its metrics are missing or out of date.".into(),
             dashboard: health,
         },
         Alert {
             name: "SobotUpstreamRateLimited",
-            comment: "",
-            expr: counter_rose("sobot_exporter_upstream_requests_total{code=\"210017\"}", "10m"),
+            comment: "The company's and the platform's endpoints (a tenant's failures are SobotTenantFailing).",
+            expr: counter_rose("sobot_exporter_upstream_requests_total{code=\"210017\", tenant=\"\"}", "10m"),
             for_: "",
             severity: "warning",
             summary: "Sobot rate-limits the exporter on {{ $labels.endpoint }}",
@@ -275,12 +279,12 @@ fn alerts(s: &Settings) -> Vec<Alert> {
         },
         Alert {
             name: "SobotUpstreamAuthFailing",
-            comment: "A failing target retries at least every 5 minutes (the longest backoff): a 10-minute window stays true while the credentials are wrong, one rejected request does not page.",
-            expr: counter_rose(&format!("sobot_exporter_upstream_requests_total{{code=~\"{AUTH_CODES}\"}}"), "10m"),
+            comment: "The company's or the platform's credentials (a tenant's are SobotTenantFailing): without them nothing of that vendor is collected. A failing target retries at least every 5 minutes (the longest backoff): a 10-minute window stays true while the credentials are wrong, one rejected request does not page.",
+            expr: counter_rose(&format!("sobot_exporter_upstream_requests_total{{code=~\"{AUTH_CODES}\", tenant=\"\"}}"), "10m"),
             for_: "10m",
             severity: "critical",
             summary: "Sobot or Laaffic authentication is failing on {{ $labels.endpoint }}",
-            description: "Endpoint {{ $labels.endpoint }} has answered authentication error {{ $labels.code }} for 10 minutes on {{ $labels.instance }}: check the credentials.".into(),
+            description: "Endpoint {{ $labels.endpoint }} has answered authentication error {{ $labels.code }} for 10 minutes on {{ $labels.instance }}: nothing that needs these credentials is collected. Check them.".into(),
             dashboard: health,
         },
         Alert {
@@ -325,12 +329,14 @@ fn alerts(s: &Settings) -> Vec<Alert> {
         },
         Alert {
             name: "SobotTenantFailing",
-            comment: "A platform tenant (a target with a tenant label) whose every collector fails, or whose scrape fails.",
-            expr: format!("{tenant_health} == 0\nor up{{tenant!=\"\"}} == 0"),
+            comment: "A platform tenant (a target with a tenant label) with a failing collector, or whose scrape fails: one alert a tenant, named from sobot_platform_tenant_info (or the tenant_name label of /sd where that is missing).",
+            expr: format!(
+                "(\n  {tenant_failing}\n)\n* on (tenant) group_left (tenant_name) {tenant_named}\nor (\n  {tenant_failing}\n)\nunless on (tenant) sobot_platform_tenant_info"
+            ),
             for_: "15m",
             severity: "warning",
-            summary: "Platform tenant {{ $labels.tenant }} is not collected",
-            description: "Every collector of tenant {{ $labels.tenant }} ({{ $labels.job }}) has failed, or its scrape has, for 15 minutes: its statistics are missing.".into(),
+            summary: "Platform tenant {{ $labels.tenant }}{{ with $labels.tenant_name }} ({{ . }}){{ end }} is not collected",
+            description: "Collectors of tenant {{ $labels.tenant }}{{ with $labels.tenant_name }} ({{ . }}){{ end }} ({{ $labels.job }}) have failed every cycle, or its scrape has, for 15 minutes: its statistics are missing or out of date. The exporter's warnings with its id as target_id say why (a key Sobot refuses is get_token code 910003).".into(),
             dashboard: health,
         },
         Alert {
@@ -342,7 +348,7 @@ fn alerts(s: &Settings) -> Vec<Alert> {
             for_: "10m",
             severity: "critical",
             summary: "{{ $value | humanizePercentage }} of the platform tenants of {{ $labels.job }} are failing",
-            description: "More than 10% (and at least 2) of the tenants of {{ $labels.job }} have had every collector failing for 10 minutes.".into(),
+            description: "More than 10% (and at least 2) of the tenants of {{ $labels.job }} have had a collector failing for 10 minutes: a cause common to them (the platform, the network, the exporter), not each tenant's credentials.".into(),
             dashboard: health,
         },
         Alert {
@@ -503,6 +509,15 @@ fn write_expr(out: &mut String, indent: &str, expr: &str) {
     }
 }
 
+/// A `for:` of whole minutes (`15m`) with each minute lasting `minute` seconds.
+fn scaled(for_: &str, minute: u32) -> String {
+    match for_.strip_suffix('m').and_then(|m| m.parse::<u32>().ok()) {
+        Some(m) if minute.is_multiple_of(60) => format!("{}m", m * minute / 60),
+        Some(m) => format!("{}s", m * minute),
+        None => for_.to_string(),
+    }
+}
+
 /// `alerts` as the rule group `group`, their runbooks in `<runbooks>/README.md`.
 fn render_alerts(out: &mut String, group: &str, runbooks: &str, alerts: &[Alert], s: &Settings) {
     let _ = writeln!(out, "groups:\n  - name: {group}\n    rules:");
@@ -516,7 +531,7 @@ fn render_alerts(out: &mut String, group: &str, runbooks: &str, alerts: &[Alert]
         }
         write_expr(out, "        ", &a.expr);
         if !a.for_.is_empty() {
-            let _ = writeln!(out, "        for: {}", a.for_);
+            let _ = writeln!(out, "        for: {}", scaled(a.for_, s.alert_minute_seconds));
         }
         let _ = writeln!(out, "        labels:\n          severity: {}", a.severity);
         let _ = writeln!(out, "        annotations:");
@@ -590,4 +605,39 @@ pub(super) fn render(settings: &Settings) -> Vec<File> {
         File { path: "dashboards/alerts.yml", text: alerts_yml },
         File { path: "deploy/prometheus/shard-alerts.yml", text: shards },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn for_durations_scale_by_the_minute() {
+        assert_eq!(scaled("15m", 60), "15m");
+        assert_eq!(scaled("15m", 1), "15s");
+        assert_eq!(scaled("5m", 120), "10m");
+        assert_eq!(scaled("5m", 90), "450s");
+        let quick = Settings { alert_minute_seconds: 1, ..Settings::default() };
+        let alerts = render(&quick).into_iter().find(|f| f.path == "dashboards/alerts.yml").map(|f| f.text);
+        let alerts = alerts.unwrap_or_default();
+        assert!(alerts.contains("for: 15s") && !alerts.contains("for: 15m"), "{alerts}");
+    }
+
+    #[test]
+    fn a_tenant_raises_only_its_own_alert_and_critical_is_for_the_whole() {
+        let settings = Settings::default();
+        for a in alerts(&settings) {
+            let tenants = a.expr.contains("tenant!=\"\"");
+            let company = a.expr.contains("tenant=\"\"");
+            // The failure alerts (data-quality ones such as truncation stay per tenant: Alertmanager
+            // holds them back while the tenant fails).
+            let per_collector =
+                ["collector_success", "last_success", "upstream_requests"].iter().any(|m| a.expr.contains(m));
+            if per_collector && !a.name.starts_with("SobotTenant") {
+                assert!(company && !tenants, "{}: the company's only", a.name);
+            }
+            let whole = ["SobotExporterDown", "SobotUpstreamAuthFailing", "SobotTenantsFailing"];
+            assert_eq!(a.severity == "critical", whole.contains(&a.name), "{}", a.name);
+        }
+    }
 }
