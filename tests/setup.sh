@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need besides Rust, and only what is missing: Debian's `prometheus` package
-<<<<<<< HEAD
-# (promtool and the server), Debian's `chromium` (renders the landing page headless), Debian's
-# `docker-compose` (validates docker-compose.yml offline, no Docker engine needed) and a Python
-=======
-# (promtool and the server), Debian's `prometheus-alertmanager`, Debian's `chromium` (renders the landing page headless) and a Python
->>>>>>> w-alerts
+# (promtool and the server), Debian's `prometheus-alertmanager` (the alerting end-to-end tests),
+# Debian's `chromium` (renders the landing page headless), Debian's `docker-compose` (validates
+# docker-compose.yml offline, no Docker engine needed) and a Python
 # venv with the official client library's strict parsers.
 # apt needs root (prefix sudo otherwise); the venv lives in target/test-venv.
 set -euo pipefail
@@ -13,11 +10,8 @@ cd "$(dirname "$0")/.."
 packages=()
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then packages+=(prometheus); fi
 command -v chromium >/dev/null || packages+=(chromium)
-<<<<<<< HEAD
 command -v docker-compose >/dev/null || packages+=(docker-compose)
-=======
 command -v prometheus-alertmanager >/dev/null || packages+=(prometheus-alertmanager)
->>>>>>> w-alerts
 if [ ${#packages[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
