@@ -7,7 +7,10 @@
 //! at 20 (once the exporter serves 20 and 100 s have passed: two intervals, and past the HTTP
 //! client's idle timeout, which closes the connections the 2,000 opened), its peak (VmHWM), and the
 //! series of its `/metrics`; then the level at 20 after the first cycle against the last, and the
-//! last against the fresh start. Figures, not assertions.
+//! last against the fresh start. Figures, not assertions. Then, if `gdb` is on `PATH`, what of the
+//! last level is memory glibc's malloc holds free: glibc's `malloc_stats()` (its arenas' system and
+//! in-use bytes, on the exporter's standard error) and VmRSS after `malloc_trim(0)`, both called in
+//! the exporter through gdb.
 //!
 //! `CHURN_BENCH_CYCLES`, `CHURN_BENCH_TENANTS` and `CHURN_BENCH_INTERVAL_S` change the cycles
 //! (10), the high tenant count (2,000) and the tenants' interval (30 s); the exporter inherits
@@ -81,7 +84,9 @@ impl Churn {
         loop {
             let log = self.sim.requests();
             let mut seen: std::collections::HashMap<&str, HashSet<&str>> = std::collections::HashMap::new();
-            for record in log.iter().filter(|r| r.at >= since) {
+            // Their collectors' endpoints only (a tenant's get_token is logged under its app id too).
+            let collected = log.iter().filter(|r| r.at >= since && COLLECTORS.contains(&r.endpoint.as_str()));
+            for record in collected {
                 if let Some(app) = record.company.as_deref().filter(|a| want.contains(a)) {
                     seen.entry(app).or_default().insert(record.endpoint.as_str());
                 }
@@ -226,5 +231,42 @@ async fn run() {
             ratio(*last as f64, fresh as f64),
             kib_mib(fresh)
         );
+        if let Some(trimmed) = trim(churn.exporter.id()).await {
+            println!(
+                "after malloc_trim(0) in the exporter (gdb): {:.1} MiB, {:.1} MiB less: free memory glibc held",
+                kib_mib(trimmed),
+                kib_mib(*last) - kib_mib(trimmed)
+            );
+        }
     }
+}
+
+/// Calls `malloc_stats()` and `malloc_trim(0)` in the process `pid` through gdb, then reads its
+/// VmRSS (the median of five readings a second apart); `None`, with a printed reason, without gdb
+/// or if gdb fails.
+async fn trim(pid: u32) -> Option<u64> {
+    if which("gdb").is_none() {
+        println!("gdb is not on PATH: no malloc_trim figure");
+        return None;
+    }
+    let mut command = Command::new("gdb");
+    command
+        // The executable by its /proc link: found even if a rebuild replaced the file since.
+        .arg(format!("/proc/{pid}/exe"))
+        .args(["-p", &pid.to_string(), "-batch", "-nx"])
+        .args(["-ex", "call (void) malloc_stats()", "-ex", "call (int) malloc_trim(0)"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let status = tokio::task::spawn_blocking(move || command.status()).await.ok()?;
+    if !status.as_ref().is_ok_and(std::process::ExitStatus::success) {
+        println!("gdb failed ({status:?}): no malloc_trim figure");
+        return None;
+    }
+    let mut readings = Vec::new();
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        readings.push(proc_status_kib(pid, "VmRSS:"));
+    }
+    Some(median(&mut readings))
 }

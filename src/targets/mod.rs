@@ -392,6 +392,51 @@ pub(crate) fn mix(mut x: u64) -> u64 {
 mod tests {
     use super::*;
 
+    /// A tenant spec with app id `id`, over `config` (whose base URL answers nothing).
+    fn tenant(id: &str, config: &Arc<CollectionConfig>) -> TargetSpec {
+        let sobot = Credentials { app_id: id.to_string(), app_key: crate::secret::Secret::new("key") };
+        TargetSpec {
+            id: id.to_string(),
+            name: String::new(),
+            kind: TargetKind::Tenant,
+            labels: vec![("tenant", id.to_string())],
+            on_metrics: false,
+            sobot: Some(sobot),
+            laaffic: None,
+            config: config.clone(),
+        }
+    }
+
+    /// Issue 17: after 20 → 2,000 → 20 tenants, the token cells and status entries are those of
+    /// the 20 (a map keyed by tenant that only grew would keep memory after churn).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_removed_tenant_leaves_no_token_cell_status_or_chunk() {
+        use clap::Parser;
+        let args = ["sobot_exporter", "--sobot.base-url", "http://127.0.0.1:9", "--collect.interval", "1h"];
+        let cli = crate::cli::Cli::try_parse_from(args).expect("flags");
+        let env = |k: &str| matches!(k, "SOBOT_APP_ID" | "SOBOT_APP_KEY").then(|| "company".to_string());
+        let config = Arc::new(crate::config::load_collection(&cli, &env, None).expect("config"));
+        let shared = Arc::new(Shared::new(Board::new(), &config).expect("clients"));
+        let set = TargetSet::new(shared.clone());
+        let specs = |n: usize| (0..n).map(|i| tenant(&format!("t{i:04}"), &config)).collect::<Vec<_>>();
+        set.reconcile(specs(200));
+        // Each target makes its token cell when its task starts.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while shared.tokens.len() < 200 {
+            assert!(std::time::Instant::now() < deadline, "{} of 200 token cells", shared.tokens.len());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(shared.status.targets().len(), 200);
+        set.reconcile(specs(2));
+        assert_eq!(shared.tokens.len(), 2, "the removed tenants' token cells go");
+        assert_eq!(shared.status.targets().len(), 2);
+        assert!(shared.board.keys().len() <= 2, "{:?}", shared.board.keys().len());
+        set.reconcile(Vec::new());
+        assert!(shared.tokens.is_empty());
+        assert!(shared.status.targets().is_empty());
+        assert!(shared.board.keys().is_empty());
+    }
+
     #[test]
     fn first_cycles_are_spread_by_a_stable_hash() {
         let minute = Duration::from_secs(60);
