@@ -1,7 +1,7 @@
 //! Memory after tenant churn: the release binary in platform mode against the simulator in
 //! process, whose platform lists 20 tenants, then 2,000, then 20 again, ten times over.
 //!
-//! `cargo bench --locked --bench churn` (about 25 minutes) prints, for a fresh start at 20 tenants
+//! `cargo bench --locked --bench churn` (about 22 minutes) prints, for a fresh start at 20 tenants
 //! and after each cycle, the exporter's resident memory (VmRSS, the median of five readings a
 //! second apart) at 2,000 tenants (once every tenant's collectors have each made a call) and back
 //! at 20 (once the exporter serves 20 and 100 s have passed: two intervals, and past the HTTP
