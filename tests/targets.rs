@@ -388,5 +388,7 @@ async fn sd_lists_every_tenant_once_and_probe_serves_one() {
     set.reconcile(ids.iter().filter(|i| *i != "shop03").map(renamed).collect());
     let groups: Vec<serde_json::Value> =
         client.get(format!("{base}/sd")).send().await.expect("sd").json().await.expect("json");
-    assert!(groups.iter().all(|g| g["labels"]["tenant_name"].as_str().is_some_and(|n| n.starts_with("New "))));
+    assert!(
+        groups.iter().all(|g| g["labels"]["tenant_name"].as_str().is_some_and(|n| n.starts_with("New ")))
+    );
 }

@@ -5,7 +5,7 @@
 //!
 //! The answer repeats the address once per tenant, so it is never built per request: the tenants'
 //! part is encoded once per change of the served set, as the pieces between the addresses, and
-//! joined with an address at most once for each of the first [`CACHED_ADDRESSES`] addresses asked
+//! joined with an address at most once for each of the first four addresses asked
 //! for. Any other address is sent between the shared pieces as they are written: a connection
 //! holds no more of its own than that address.
 
@@ -237,7 +237,7 @@ impl Spliced {
     /// The next part, `None` at the end.
     pub(crate) fn next_part(&mut self) -> Option<Bytes> {
         let next = self.next;
-        if next >= self.pieces.len() * 2 - 1 {
+        if next >= (self.pieces.len() * 2).saturating_sub(1) {
             return None;
         }
         self.next += 1;
