@@ -1,7 +1,7 @@
 # sobot_exporter container image.
 #
 # Build: docker build -t sobot_exporter .
-# The build step is the README's: `cargo build --release --locked` (a test keeps them identical).
+# The build step is the one docs/deployment.md gives: `cargo build --release --locked` (a test keeps them identical).
 
 # --- build stage -------------------------------------------------------------------------------
 FROM rust:1-bookworm AS build

@@ -1,6 +1,6 @@
 //! The metrics reference, generated from the tables (endpoints, quality sources, Laaffic seats,
 //! the platform, self-metrics).
-//! The README embeds it; a test fails when the two differ.
+//! docs/metrics.md embeds it; a test fails when the two differ.
 
 use std::fmt::Write;
 

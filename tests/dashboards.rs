@@ -254,10 +254,10 @@ fn the_example_prometheus_config_is_valid() {
     assert!(out.contains(&format!("SUCCESS: {} rules found", rules_in("alerts.yml").len())), "{out}");
 }
 
-/// The queries of the README's KPI cookbook: the lines of its `promql` blocks.
+/// The queries of the KPI cookbook (docs/alerts.md): the lines of its `promql` blocks.
 fn kpi_queries() -> Vec<String> {
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README");
-    let start = readme.find("### KPI cookbook").expect("a KPI cookbook in the README");
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("docs/alerts.md")).expect("docs/alerts.md");
+    let start = readme.find("## KPI cookbook").expect("a KPI cookbook in docs/alerts.md");
     let section = &readme[start..];
     let section = &section[..section[4..].find("\n## ").map_or(section.len(), |i| i + 4)];
     let mut out = Vec::new();
@@ -391,7 +391,8 @@ fn dashboards_are_well_formed() {
 #[test]
 fn the_dockerfile_builds_as_the_readme_says() {
     let docker = std::fs::read_to_string(Path::new(ROOT).join("Dockerfile")).expect("Dockerfile");
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README");
+    let readme =
+        std::fs::read_to_string(Path::new(ROOT).join("docs/deployment.md")).expect("docs/deployment.md");
     let build = "cargo build --release --locked";
     assert!(docker.contains(build) && readme.contains(build));
     for line in ["EXPOSE 9877", "USER nonroot", "\"--healthcheck\"", "AS build"] {

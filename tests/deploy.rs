@@ -1026,6 +1026,23 @@ async fn one_prometheus_scrapes_every_tenant_of_every_replica_as_a_target_of_its
     wait_for(&prometheus, "sobot_exporter_platform_shard_info", |r| r.len() == 3).await;
     assert_shard_alerts_quiet(&prometheus).await;
     assert_eq!(loaded_rules(&prometheus).await, rules, "the rules/*.yml files were loaded");
+    assert_the_verify_queries_hold(&prometheus).await;
+}
+
+/// The two queries of docs/platform.md's "Verify a deployment": every tenant once, with the value 1;
+/// and nothing wrong.
+async fn assert_the_verify_queries_hold(prometheus: &Prometheus) {
+    let doc = read("docs/platform.md");
+    let section = &doc[doc.find("## Verify a deployment").expect("a verify section in docs/platform.md")..];
+    let block = &section[section.find("```promql\n").expect("its promql block") + "```promql\n".len()..];
+    let queries: Vec<&str> = block[..block.find("```").expect("end of block")].lines().collect();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    let every = query(prometheus, queries[0]).await;
+    let tenants = by_tenant(&every);
+    assert_eq!(tenants.len(), TENANTS, "{every:?}");
+    assert!(tenants.values().all(|s| s["value"][1] == "1"), "{every:?}");
+    let wrong = query(prometheus, queries[1]).await;
+    assert!(wrong.is_empty(), "{wrong:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -191,7 +191,7 @@ fn records(s: &Settings) -> Vec<(&'static str, &'static str, Vec<Record>)> {
             rates,
         ),
         ("sobot_exporter_ratios", "Session ratios over the same windows, with the volume guard.", ratios),
-        ("sobot_exporter_kpis", "The KPI cookbook of the README.", kpis),
+        ("sobot_exporter_kpis", "The KPI cookbook of docs/alerts.md.", kpis),
     ]
 }
 
@@ -548,7 +548,7 @@ pub(super) fn render(settings: &Settings) -> Vec<File> {
          # revision (no change). Ratios exist only where the denominator reached the volume guard:\n\
          # {} sessions, {} evaluations, {} calls in the window. `sobot:` is per target (a company, or\n\
          # a platform tenant with its `tenant` label), `sobot_group:` per skill group, `laaffic:` and\n\
-         # `laaffic_group:` the call center. The KPIs are explained in the README's KPI cookbook.",
+         # `laaffic_group:` the call center. The KPIs are explained in the KPI cookbook of docs/alerts.md.",
         settings.min_sessions, settings.min_evaluations, settings.min_calls
     );
     let _ = writeln!(rules, "groups:");
