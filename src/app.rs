@@ -76,7 +76,7 @@ pub async fn run(
 
     // Demo mode: the embedded simulator, kept alive until we return.
     let _simulator = match demo {
-        Some(demo) => Some(demo.start().await.map_err(StartError::Simulator)?),
+        Some(demo) => Some(demo.start(process.demo_speed).await.map_err(StartError::Simulator)?),
         None => None,
     };
 
@@ -100,6 +100,9 @@ pub async fn run(
         interval_s = collection.interval.as_secs_f64(),
         "sobot_exporter listening"
     );
+    if let Some(warning) = crate::platform::interval_warning(&collection) {
+        warn!("{warning}");
+    }
     let targets = Arc::new(TargetSet::new(shared.clone()));
     let (config_tx, config_rx) = watch::channel(Arc::new(collection));
     let reloader = Arc::new(Reloader {
@@ -121,6 +124,7 @@ pub async fn run(
         reloader: process.enable_lifecycle.then(|| reloader.clone()),
         process: process_telemetry,
         process_stats,
+        figures: crate::web::Figures::default(),
     };
     // The company and the platform now; tenants whenever discovery finds them; again on a reload.
     let follow = tokio::spawn(targets::follow(targets.clone(), config_rx, targets.discovered()));
@@ -170,6 +174,9 @@ impl Reloader {
     /// Loads the configuration and puts it in force; whether the collection config changed.
     fn apply(&self) -> Result<bool, String> {
         let collection = (self.loader)().map_err(|e| e.to_string())?;
+        if let Some(warning) = crate::platform::interval_warning(&collection) {
+            warn!("{warning}");
+        }
         // The web config's one way to re-read (a bad one refuses the reload, and stays out).
         if let Some(web) = &self.web {
             web.reload(true)?;

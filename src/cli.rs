@@ -59,11 +59,10 @@ impl LogLevel {
 )]
 pub struct Cli {
     /// Address to listen on (`:PORT` listens on every IPv4 interface); repeat it to serve the
-    /// same routes on several addresses.
+    /// same routes on several addresses. Default :9877, and 127.0.0.1:9877 with --demo.
     #[arg(
         long = "web.listen-address",
         env = "SOBOT_EXPORTER_LISTEN_ADDRESS",
-        default_value = ":9877",
         value_name = "ADDR",
         action = clap::ArgAction::Append
     )]
@@ -138,8 +137,8 @@ pub struct Cli {
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
 
-    /// Check the flags, the config file and the credential files it names, print one line and
-    /// exit: 0 if they are valid, 2 if not.
+    /// Check the flags, the config file, the credential files it names and --web.config.file,
+    /// print one line and exit: 0 if they are valid, 2 if not.
     #[arg(long = "config.check")]
     pub config_check: bool,
 
@@ -153,6 +152,12 @@ pub struct Cli {
     /// needed.
     #[arg(long)]
     pub demo: bool,
+
+    /// With --demo: how many times as fast as the real clock the simulated day runs, 1 to 1440
+    /// (60: a day in 24 minutes, wrapping at the simulated midnight); the dates the exporter asks
+    /// for stay on the real clock. Default 1: the real time of day.
+    #[arg(long = "demo.speed", value_name = "N")]
+    pub demo_speed: Option<String>,
 }
 
 /// One line for a flag error: clap's message with its tip (`a similar argument exists:

@@ -1,7 +1,8 @@
 //! Demo mode (`--demo`) in one place: the embedded simulator with credentials of its own, and
 //! what the demo changes in the collection config (both vendors' base URLs, the credentials, the
 //! skill groups, both windows, a small quality page, and a platform of a few dozen tenants, one of them listed
-//! with a key that Sobot refuses).
+//! with a key that Sobot refuses, another refusing its key three simulated hours a day). Its figures
+//! follow a simulated day, at the real time of day or `--demo.speed` times as fast.
 
 use std::io;
 use std::path::Path;
@@ -26,6 +27,10 @@ const TENANTS: usize = 24;
 
 /// The demo tenant whose listed key Sobot refuses (it shows a failing tenant).
 const WRONG_KEY_TENANT: usize = 5;
+
+/// The demo tenant whose key Sobot refuses three simulated hours a day, from six simulated hours
+/// after the start (it shows a tenant failing and recovering).
+const OUTAGE_TENANT: usize = 11;
 
 /// The demo before it runs: the simulator's port, bound, and the credentials it accepts.
 #[derive(Debug)]
@@ -113,9 +118,10 @@ impl Demo {
         }
     }
 
-    /// Starts the simulator on the bound port (within the runtime); it stops when dropped. The
-    /// demo stays, for the config to be loaded again on a reload.
-    pub async fn start(&self) -> io::Result<Simulator> {
+    /// Starts the simulator on the bound port (within the runtime), its day running `speed`
+    /// times as fast as the real clock; it stops when dropped. The demo stays, for the config to
+    /// be loaded again on a reload.
+    pub async fn start(&self, speed: u32) -> io::Result<Simulator> {
         let config = SimConfig {
             data: DataMode::Live,
             agents: demo_population(),
@@ -124,12 +130,15 @@ impl Demo {
             laaffic_api_key: self.laaffic.api_key.clone(),
             laaffic_api_secret: self.laaffic.api_secret.clone(),
             platform: Some(self.platform.clone()),
+            speed,
+            outages: self.platform.tenants.get(OUTAGE_TENANT).map(|t| t.app_id.clone()),
             ..SimConfig::fixtures(&self.credentials.app_id, self.credentials.app_key.expose())
         };
         let simulator = Simulator::start_on(self.listener.try_clone()?, config).await?;
         info!(
             simulator = %simulator.base_url(),
             tenants = TENANTS,
+            speed,
             "demo mode: collecting from the embedded simulator (the platform's tenants are on /sd and /probe?target=<tenant>)"
         );
         Ok(simulator)
@@ -199,7 +208,7 @@ mod tests {
     async fn the_simulator_serves_on_the_bound_port() {
         let demo = Demo::bind().expect("bind");
         let url = demo.base_url().to_string();
-        let simulator = demo.start().await.expect("starts");
+        let simulator = demo.start(1).await.expect("starts");
         assert_eq!(simulator.base_url(), url);
     }
 }

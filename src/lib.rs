@@ -53,7 +53,9 @@
 //!   age, connection limit, shutdown), the file-descriptor limit raised at start, on every
 //!   listener ([`web::listen`]: the listen addresses or systemd's sockets);
 //!   [`web::webconfig`]: `--web.config.file` (TLS with rustls, client certificates, headers;
-//!   one task re-reads it when its files change), [`web::auth`]: basic auth against bcrypt hashes.
+//!   one task re-reads it when its files change), [`web::handshake`]: the TLS listener's failed
+//!   handshakes and its answer to plain HTTP, [`web::auth`]: basic auth against bcrypt hashes,
+//!   its checks limited per client address.
 //! - [`telemetry`]: the exporter's own metrics, per target and process-wide; [`process`]: the
 //!   `process_*` metrics from `/proc/self`, read when `/metrics` is asked for.
 //! - [`simulator`]: the fake upstream behind `--demo` and the tests.

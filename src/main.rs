@@ -23,7 +23,8 @@ fn main() -> ExitCode {
         }
     };
     if cli.healthcheck {
-        let address = cli.listen_address.first().map_or(":9877", String::as_str);
+        let default = if cli.demo { config::DEMO_LISTEN_ADDRESS } else { config::LISTEN_ADDRESS };
+        let address = cli.listen_address.first().map_or(default, String::as_str);
         return match healthcheck::check(address, cli.web_config_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -54,7 +55,10 @@ fn main() -> ExitCode {
         }
     };
     if cli.config_check {
-        println!("sobot_exporter: {}", config.collection.summary());
+        if let Some(warning) = sobot_exporter::platform::interval_warning(&config.collection) {
+            eprintln!("sobot_exporter: warning: {warning}");
+        }
+        println!("sobot_exporter: {}", config.summary());
         return ExitCode::SUCCESS;
     }
     // Before any other thread starts: taking them removes LISTEN_FDS and LISTEN_PID.

@@ -61,12 +61,88 @@ pub fn mask_credentials(text: &str) -> String {
     words.join(" ")
 }
 
-/// `value` quoted for an error line, or a placeholder when it looks like a credential.
-pub fn quoted(value: &str) -> String {
-    if looks_like_credential(value) {
-        "(not shown: it looks like a key)".to_string()
-    } else {
+/// What a field's values look like: an error line quotes a rejected value only when it has the
+/// shape of its field (a mistyped time zone, a path, a duration), so that a key put in the wrong
+/// field is not printed whatever its vendor's format (Laaffic's keys are 8 letters and digits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A time zone shaped like `Area/City` (`America/Argentina/Buenos_Aires`, `Etc/GMT+8`).
+    Zone,
+    /// A file path: it holds a `/` or ends in an extension (`key.txt`).
+    Path,
+    /// A number: a port, a count, a numeric id.
+    Number,
+    /// A lower-case name of words joined by `_` (`last_week`, `robot_session`).
+    Name,
+    /// A duration: numbers each followed by a unit of one or two letters (`1m30s`, `1.5s`, `10`).
+    Duration,
+    /// A listen address: `:PORT`, `HOST:PORT` or `[V6]:PORT`.
+    Address,
+    /// A URL: it holds `://` or a dotted host name.
+    Url,
+    /// `N/M` or `auto/M`.
+    Fraction,
+}
+
+/// What an error line shows in place of a value that is not quoted.
+pub const NOT_SHOWN: &str = "(value not shown)";
+
+impl Shape {
+    /// Whether `value` has this shape.
+    pub fn fits(self, value: &str) -> bool {
+        let v = value;
+        let lower_word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase());
+        let number = |w: &str| !w.is_empty() && w.len() <= 20 && w.bytes().all(|b| b.is_ascii_digit());
+        let host = |w: &str| w.bytes().all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
+        match self {
+            Shape::Zone => {
+                let parts: Vec<&str> = v.split('/').collect();
+                let part = |p: &str| {
+                    p.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+                        && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-+".contains(&b))
+                };
+                parts.len() >= 2
+                    && parts[0].bytes().all(|b| b.is_ascii_alphabetic())
+                    && parts.iter().all(|p| part(p))
+            }
+            Shape::Path => {
+                let extension = v.rsplit_once('.').is_some_and(|(stem, ext)| {
+                    !stem.is_empty()
+                        && (1..=4).contains(&ext.len())
+                        && ext.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                });
+                v.contains('/') || extension
+            }
+            Shape::Number => number(v),
+            Shape::Name => v.len() <= 40 && v.split('_').all(lower_word),
+            Shape::Duration => {
+                let mut rest = v;
+                while !rest.is_empty() {
+                    let digits = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+                    let unit = rest[digits..].bytes().take_while(u8::is_ascii_lowercase).count();
+                    if digits == 0 || unit > 2 {
+                        return false;
+                    }
+                    rest = &rest[digits + unit..];
+                }
+                !v.is_empty()
+            }
+            Shape::Address => v.rsplit_once(':').is_some_and(|(h, port)| host(h) && number(port)),
+            Shape::Url => v.contains("://") || (v.contains('.') && host(v)),
+            Shape::Fraction => {
+                v.split_once('/').is_some_and(|(n, m)| (number(n) || lower_word(n)) && number(m))
+            }
+        }
+    }
+}
+
+/// `value` quoted for an error line if it has the `shape` of its field and does not look like a
+/// credential; [`NOT_SHOWN`] otherwise (the line then says what the field expects).
+pub fn shown(value: &str, shape: Shape) -> String {
+    if shape.fits(value) && !looks_like_credential(value) {
         format!("{value:?}")
+    } else {
+        NOT_SHOWN.to_string()
     }
 }
 
@@ -96,7 +172,7 @@ mod tests {
             "abcdefghijklmnopqrstuvwxyz",
         ] {
             assert!(looks_like_credential(key), "{key}");
-            assert!(!quoted(key).contains(key), "{key}");
+            assert_eq!(shown(key, Shape::Path), NOT_SHOWN, "{key}");
         }
         for word in [
             "Beijing",
@@ -113,7 +189,56 @@ mod tests {
             "verbose",
         ] {
             assert!(!looks_like_credential(word), "{word}");
-            assert_eq!(quoted(word), format!("{word:?}"));
+        }
+    }
+
+    /// A value is quoted only where it has its field's shape: keys of every vendor's format, with
+    /// dashes or as short as Laaffic's, are not printed in any field.
+    #[test]
+    fn values_are_quoted_only_in_their_fields_shape() {
+        let all = [
+            Shape::Zone,
+            Shape::Path,
+            Shape::Number,
+            Shape::Name,
+            Shape::Duration,
+            Shape::Address,
+            Shape::Url,
+            Shape::Fraction,
+        ];
+        for key in ["SbtKey-4f1c9e-q7Vm2xR9", "bDqJFiq9", "d14N6QO9e3p6", "8748cd7faeb1401ab3d97cf45013afc4"]
+        {
+            for shape in all {
+                assert_eq!(shown(key, shape), NOT_SHOWN, "{key} as {shape:?}");
+            }
+        }
+        for (value, shape) in [
+            ("Mars/Olympus", Shape::Zone),
+            ("America/Argentina/Buenos_Aires", Shape::Zone),
+            ("Etc/GMT+8", Shape::Zone),
+            ("/run/secrets/missing", Shape::Path),
+            ("app_key.txt", Shape::Path),
+            ("0", Shape::Number),
+            ("last_week", Shape::Name),
+            ("1m30s", Shape::Duration),
+            ("1.5s", Shape::Duration),
+            ("50ms", Shape::Duration),
+            ("0.0.0.0:99999", Shape::Address),
+            (":9877", Shape::Address),
+            ("ftp://x", Shape::Url),
+            ("api.laaffic.com", Shape::Url),
+            ("3/2", Shape::Fraction),
+        ] {
+            assert_eq!(shown(value, shape), format!("{value:?}"), "{value} as {shape:?}");
+        }
+        for (value, shape) in [
+            ("Beijing", Shape::Zone),
+            ("app_key", Shape::Path),
+            ("often", Shape::Duration),
+            ("Today", Shape::Name),
+            ("nowhere", Shape::Address),
+        ] {
+            assert_eq!(shown(value, shape), NOT_SHOWN, "{value} as {shape:?}");
         }
     }
 

@@ -74,6 +74,8 @@ pub const HTTP_CONNECTIONS: &str = "sobot_exporter_http_connections";
 pub const HTTP_MAX_CONNECTIONS: &str = "sobot_exporter_http_max_connections";
 /// `sobot_exporter_http_connections_closed_total{reason}`.
 pub const HTTP_CONNECTIONS_CLOSED: &str = "sobot_exporter_http_connections_closed_total";
+/// `sobot_exporter_http_tls_handshake_failures_total{reason}`.
+pub const HTTP_TLS_HANDSHAKE_FAILURES: &str = "sobot_exporter_http_tls_handshake_failures_total";
 
 /// `sobot_exporter_platform_shard_info{shard,shards}`.
 pub const PLATFORM_SHARD_INFO: &str = "sobot_exporter_platform_shard_info";
@@ -175,7 +177,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         UPSTREAM_REQUESTS,
         Kind::Counter,
         &["endpoint", "code"],
-        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect and reset are transport failures, invalid_response an answer that is not JSON or not of the documented shape, fd_limit the exporter out of file descriptors; deadline a request its cycle's deadline cut off).",
+        "Upstream API requests by endpoint and result code (000000, 200000 or 0 is success; the vendors' documented codes, other for an undocumented one, invalid_code for one that is not a code; http_NNN, timeout, connect and reset are transport failures, invalid_response an answer that is not JSON or not of the documented shape, fd_limit the exporter out of file descriptors; deadline a request its cycle's deadline cut off; budget a request not sent because the endpoint's rate limit had no slot before its cycle's deadline).",
     ),
     metric(
         PARSE_ERRORS,
@@ -211,7 +213,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         PLATFORM_TENANTS_DISCOVERED,
         Kind::Gauge,
         &[],
-        "Tenants the platform lists that the config's include and exclude lists allow, as of the last successful discovery.",
+        "Tenants the platform lists that some shard serves (the config's include and exclude lists allow them; a reserved id, company or platform, and the configured company's own app id left out), as of the last successful discovery.",
     ),
     metric(
         PLATFORM_DISCOVERY_SUCCESS,
@@ -223,7 +225,7 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         PLATFORM_TENANTS_SERVED,
         Kind::Gauge,
         &[],
-        "Tenants of this replica's shard, collected as targets of their own.",
+        "Tenants of this replica's shard, collected as targets of their own: those /sd lists.",
     ),
     metric(HTTP_CONNECTIONS, Kind::Gauge, &[], "HTTP connections open to the exporter's server."),
     metric(
@@ -237,6 +239,12 @@ pub static SELF_METRICS: &[SelfMetric] = &[
         Kind::Counter,
         &["reason"],
         "HTTP connections the server closed, by reason: limit (closed to make room, or refused, at --web.max-connections), write_timeout (a response made no progress for --web.write-timeout), idle_timeout (no complete request header within --web.idle-timeout), max_age (open longer than --web.max-connection-age).",
+    ),
+    metric(
+        HTTP_TLS_HANDSHAKE_FAILURES,
+        Kind::Counter,
+        &["reason"],
+        "Connections to the TLS listener that failed before TLS was set up, by reason: plain_http (an HTTP request, answered 400), not_tls (other bytes than a TLS handshake), closed (the client closed or reset the connection, as TCP probes do), timeout (no handshake within --web.idle-timeout), incompatible (no TLS version, cipher suite, group or signature scheme in common), no_certificate (client_auth_type requires a client certificate and none was sent), unknown_ca (a client certificate not signed by client_ca_file), expired (a client certificate expired or not yet valid), bad_certificate (a client certificate refused otherwise: malformed, X.509 v1, not for client auth), client_alert (the client ended the handshake, often because it does not trust the server's certificate), protocol (a message that breaks the protocol), other. Only with TLS; the first of each reason is logged.",
     ),
     // The process metrics (`crate::process`): names and HELP texts of the Go client's collector.
     metric(PROCESS_CPU_SECONDS, Kind::Counter, &[], "Total user and system CPU time spent in seconds."),
@@ -338,6 +346,14 @@ impl Telemetry {
     /// Counts one value that did not parse.
     pub fn count_parse_error(&self, endpoint: &str, field: &str) {
         self.inc(PARSE_ERRORS, vec![("endpoint", endpoint.to_string()), ("field", field.to_string())]);
+    }
+
+    /// Counts `n` values of `endpoint` that did not parse.
+    pub fn count_parse_errors(&self, endpoint: &str, field: &str, n: u64) {
+        #[allow(clippy::cast_precision_loss)]
+        let n = n as f64;
+        let labels = vec![("endpoint", endpoint.to_string()), ("field", field.to_string())];
+        *self.lock_mut().entry((PARSE_ERRORS, labels)).or_insert(0.0) += n;
     }
 
     /// Counts one token fetch.

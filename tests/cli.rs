@@ -36,6 +36,13 @@ fn bad_flags_exit_2_with_one_line() {
     fails_with(&["--log.level", "loud"], CREDS, "loud");
     fails_with(&["--collect.interval", "soon"], CREDS, "--collect.interval");
     fails_with(&["--web.listen-address", "nowhere"], CREDS, "--web.listen-address");
+    fails_with(
+        &["--demo", "--demo.speed", "fast"],
+        &[],
+        "--demo.speed \"fast\": expected a whole number from 1 to 1440",
+    );
+    fails_with(&["--demo", "--demo.speed", "0"], &[], "--demo.speed");
+    fails_with(&["--demo.speed", "60"], CREDS, "--demo.speed: only with --demo");
 }
 
 #[test]
@@ -97,11 +104,32 @@ fn a_key_in_the_wrong_config_field_is_never_printed() {
         let line = fails_with(&["--config.file", file.to_str().expect("utf8")], env, field);
         assert!(!line.contains(KEY), "{yaml:?}: {line}");
     }
+    // Keys the shape heuristic cannot know: with dashes (no long run of letters and digits) and
+    // Laaffic's (8 letters and digits). A value is quoted only where it has its field's shape.
+    for key in ["SbtKey-4f1c9e-q7Vm2xR9", "bDqJFiq9"] {
+        for (yaml, field) in [
+            (format!("sobot:\n  app_id: x\n  app_key_file: {key}\n"), "sobot.app_key_file"),
+            (format!("timezone: {key}\n"), "timezone"),
+            (format!("groups: [{key}, {key}]\n"), "groups"),
+            (format!("groups: [\"g1,{key}\"]\n"), "groups"),
+            (format!("agents: {key}\n"), "agents"),
+            (format!("windows: [{key}]\n"), "windows"),
+            (format!("collectors: [{key}]\n"), "collectors"),
+            (format!("collector_windows: {{{key}: [today]}}\n"), "collector_windows"),
+            (format!("sobot:\n  timeout: {key}\n"), "sobot.timeout"),
+            (format!("sobot:\n  {key}: x\n"), "sobot: unknown key (value not shown)"),
+        ] {
+            let file = write_file(&dir, "other_key.yml", &yaml);
+            let env: &[(&str, &str)] = if yaml.contains("app_id") { &[] } else { CREDS };
+            let line = fails_with(&["--config.file", file.to_str().expect("utf8")], env, field);
+            assert!(!line.contains(key), "{yaml:?}: {line}");
+        }
+    }
     // The key of the environment, in a field where it does not look like a key.
-    let file = write_file(&dir, "env_key.yml", "timezone: plain-words\n");
-    let env = [("SOBOT_APP_ID", "a"), ("SOBOT_APP_KEY", "plain-words")];
+    let file = write_file(&dir, "env_key.yml", "timezone: Plain/Words\n");
+    let env = [("SOBOT_APP_ID", "a"), ("SOBOT_APP_KEY", "Plain/Words")];
     let line = fails_with(&["--config.file", file.to_str().expect("utf8")], &env, "timezone");
-    assert!(!line.contains("plain-words"), "{line}");
+    assert!(!line.contains("Plain/Words"), "{line}");
 }
 
 #[test]
@@ -111,10 +139,51 @@ fn config_errors_say_what_to_do() {
         ("timezone: Beijing\n", "did you mean Asia/Shanghai?"),
         ("windows: today\n", "windows: a list is needed, e.g. `windows: [today]`"),
         ("sobot:\n  app_key: x\n", "inline secrets are refused on purpose"),
+        (
+            "interval: 30s\n",
+            "the collection interval is a flag, --collect.interval (e.g. --collect.interval=60s)",
+        ),
+        // The parser notices at `timezone:` on line 2; the bracket is on line 1.
+        (
+            "windows: [today\ntimezone: UTC\n",
+            "windows: the `[` at line 1, column 10 is never closed: end the list with `]`",
+        ),
     ] {
         let file = write_file(&dir, "hint.yml", yaml);
         fails_with(&["--config.file", file.to_str().expect("utf8")], CREDS, want);
     }
+}
+
+#[test]
+fn web_config_keys_get_a_did_you_mean() {
+    let dir = temp_dir("cli_web_keys");
+    for (yaml, want) in [
+        (
+            "basic_auth_user:\n  prom: x\n",
+            "unknown key `basic_auth_user` at line 1, column 1; did you mean `basic_auth_users`?",
+        ),
+        (
+            "tls_server_config:\n  cert_fiel: a\n",
+            "tls_server_config: unknown key `cert_fiel` at line 2, column 3; did you mean `cert_file`?",
+        ),
+        (
+            "rate_limit:\n  brust: 1\n",
+            "rate_limit: unknown key `brust` at line 2, column 3; did you mean `burst`?",
+        ),
+    ] {
+        let file = write_file(&dir, "web.yml", yaml);
+        let line = fails_with(&["--web.config.file", file.to_str().expect("utf8")], CREDS, want);
+        assert!(
+            line.starts_with(&format!("sobot_exporter: --web.config.file {}: ", file.display())),
+            "{line}"
+        );
+    }
+    // Nothing close: the known keys are listed, a key-like name is not repeated.
+    let file = write_file(&dir, "web.yml", "bDqJFiq9: x\n");
+    let want = "unknown key (value not shown) at line 1, column 1 (known: tls_server_config, http_server_config, \
+                basic_auth_users, rate_limit)";
+    let line = fails_with(&["--web.config.file", file.to_str().expect("utf8")], CREDS, want);
+    assert!(!line.contains("bDqJFiq9"), "{line}");
 }
 
 #[test]
@@ -340,4 +409,26 @@ async fn a_wrong_base_url_and_a_refused_app_id_say_what_to_check() {
     let hint = warn["hint"].as_str().unwrap_or_default();
     assert!(hint.contains("c.yml: sobot.app_id") && !hint.contains("SOBOT_APP_ID"), "{warn}");
     exporter.terminate();
+}
+
+/// The demo listens on this machine only (the quick start opens http://localhost:9877); the image
+/// and compose listen on every interface, so that the published port reaches the exporter.
+#[test]
+fn the_image_and_compose_listen_on_every_interface() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docker = std::fs::read_to_string(root.join("Dockerfile")).expect("Dockerfile");
+    let runtime = docker.rsplit("\nFROM ").next().unwrap_or_default();
+    assert!(
+        runtime.lines().any(|l| l.trim() == "ENV SOBOT_EXPORTER_LISTEN_ADDRESS=:9877"),
+        "the runtime stage does not listen on every interface: {runtime}"
+    );
+    let compose: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(root.join("docker-compose.yml")).expect("docker-compose.yml"),
+    )
+    .expect("compose parses");
+    let command = compose["services"]["sobot-exporter"]["command"].as_array().expect("a command");
+    assert!(command.iter().any(|a| a == "--demo"), "{command:?}");
+    assert!(command.iter().any(|a| a == "--web.listen-address=:9877"), "{command:?}");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    assert!(readme.contains("http://localhost:9877/metrics"), "the quick start's address");
 }

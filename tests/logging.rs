@@ -172,3 +172,42 @@ async fn every_line_of_a_real_run_is_logfmt() {
     }
     assert!(!logs.contains(APP_KEY));
 }
+
+/// A tenant whose listed key Sobot refuses: its warning names the tenant's id and its name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_tenants_line_names_it() {
+    let mut platform = sobot_exporter::simulator::sim_platform(2);
+    platform.tenants[0].accepted_key = Some(sobot_exporter::secret::Secret::new("another-key"));
+    let config = SimConfig { platform: Some(platform.clone()), ..SimConfig::fixtures(APP_ID, APP_KEY) };
+    let sim = Simulator::start(config).await.expect("simulator");
+    let dir = temp_dir("tenant_name_log");
+    let yaml = format!(
+        "platform:\n  union_code: \"{}\"\n  email: {}\n  interval: 300ms\n",
+        platform.union_code, platform.email
+    );
+    let config = write_file(&dir, "config.yml", &yaml);
+    let key = platform.union_key.expose().to_string();
+    let exporter = Exporter::start_with_env(
+        "tenant_name_log",
+        &sim.base_url(),
+        &["--collect.interval", "300ms", "--config.file", config.to_str().expect("utf8")],
+        &[("SOBOT_PLATFORM_UNION_KEY", &key)],
+    )
+    .await;
+    let failing = &platform.tenants[0];
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let line = loop {
+        let logs = exporter.logs();
+        let found = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["level"] == "WARN" && v["target_id"] == failing.company_id.as_str());
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(std::time::Instant::now() < deadline, "no warning of the failing tenant: {logs}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(line["target_name"], failing.company_name.as_str(), "{line}");
+    exporter.terminate();
+}

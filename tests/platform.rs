@@ -409,3 +409,83 @@ async fn the_configured_company_is_collected_by_the_first_shard_only() {
     assert!(m.success("robot_session").is_none(), "shard 2 collects the company too");
     assert_eq!(sim.tokens_issued_to(APP_ID), 1, "one replica holds the company's token");
 }
+
+/// Issue 17: two tenants listed with one app id (different company ids) invalidated each other's
+/// token for ever. Now they share one token, and a warning names them.
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_listed_with_one_app_id_share_one_token() {
+    let mut listed = sim_platform(3);
+    listed.tenants[1].app_id = listed.tenants[0].app_id.clone();
+    listed.tenants[1].app_key = listed.tenants[0].app_key.clone();
+    let config = SimConfig { platform: Some(listed.clone()), ..SimConfig::fixtures(APP_ID, APP_KEY) };
+    let sim = Simulator::start(config).await.expect("simulator");
+    let exporter = exporter("one_app_id", &sim, &listed, "5s", &[]).await;
+    let (a, b) = (&listed.tenants[0], &listed.tenants[1]);
+    exporter
+        .wait_for("both tenants collected", SECS, |m| {
+            [a, b].iter().all(|t| collector_success(m, &t.company_id, "robot_session") == Some(1.0))
+        })
+        .await;
+    let n = sim.requests_for(&a.app_id, "robot_session").len();
+    let m = exporter
+        .wait_for("more cycles of both", SECS, |_| {
+            sim.requests_for(&a.app_id, "robot_session").len() >= n + 8
+        })
+        .await;
+    assert_eq!(sim.tokens_issued_to(&a.app_id), 1, "one token for the two tenants");
+    for t in [a, b] {
+        assert_eq!(collector_success(&m, &t.company_id, "robot_session"), Some(1.0), "{}", t.company_id);
+    }
+    let logs = exporter.logs();
+    let mut ids = [a.company_id.as_str(), b.company_id.as_str()];
+    ids.sort_unstable();
+    assert!(logs.contains("tenants listed with one app id") && logs.contains(&ids.join(",")), "{logs}");
+    assert!(!logs.contains(&a.app_id), "the app id is not printed");
+}
+
+/// Issue 17: ids `company` and `platform` and the company's own app id were counted as discovered
+/// and served while `/sd` left them out. The counts are what some shard can serve and what `/sd`
+/// lists.
+#[tokio::test(flavor = "multi_thread")]
+async fn discovered_and_served_count_what_sd_lists() {
+    let mut listed = sim_platform(10);
+    listed.tenants[0].company_id = "company".to_string();
+    listed.tenants[1].company_id = "platform".to_string();
+    listed.tenants[2].app_id = APP_ID.to_string();
+    listed.tenants[2].app_key = sobot_exporter::secret::Secret::new(APP_KEY);
+    let config = SimConfig { platform: Some(listed.clone()), ..SimConfig::fixtures(APP_ID, APP_KEY) };
+    let sim = Simulator::start(config).await.expect("simulator");
+    let company = [("SOBOT_APP_ID", APP_ID), ("SOBOT_APP_KEY", APP_KEY)];
+    let exporter = exporter_with("counts", &sim, &listed, "5s", &[], &company).await;
+    let m = exporter
+        .wait_for("discovery", SECS, |m| m.get("sobot_exporter_platform_tenants_served").is_some())
+        .await;
+    let groups: Vec<serde_json::Value> =
+        http().get(exporter.url("/sd")).send().await.expect("sd").json().await.expect("json");
+    assert_eq!(groups.len(), 7);
+    assert_eq!(m.get("sobot_exporter_platform_tenants_discovered"), Some(7.0));
+    assert_eq!(m.get("sobot_exporter_platform_tenants_served"), Some(7.0));
+    let reserved = "sobot_exporter_parse_errors_total{endpoint=\"get_batch_app_key\",field=\"companyId\"}";
+    assert_eq!(m.get(reserved), Some(2.0), "each reserved id a parse error");
+}
+
+/// Issue 17: with 30 shards and a 1 s interval every platform cycle waited for a budget slot it
+/// could never get, failed as `deadline` (reserving the slot all the same), and
+/// `discovery_success` stayed 1. Now: a warning with the numbers at start, the code `budget` at
+/// once, and the discovery's real outcome.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_platform_interval_the_budget_cannot_carry_is_named() {
+    let (sim, platform) = platform(3, None).await;
+    let exporter = exporter("budget", &sim, &platform, "1s", &["--platform.shard", "1/30"]).await;
+    let budget = "sobot_exporter_upstream_requests_total{endpoint=\"get_batch_app_key\",code=\"budget\"}";
+    let m = exporter
+        .wait_for("a budget failure", SECS, |m| {
+            m.get(budget).is_some_and(|n| n >= 1.0) && m.success("platform_discovery") == Some(0.0)
+        })
+        .await;
+    assert_eq!(m.get("sobot_exporter_platform_discovery_success"), Some(0.0), "the discovery's real outcome");
+    assert_eq!(sim.requests_to("getBatchAppKey").len(), 1, "one call in the shard's share of the budget");
+    let logs = exporter.logs();
+    assert!(logs.contains("set platform.interval to at least 92s"), "{logs}");
+    assert!(logs.contains(r#""code":"budget""#) && logs.contains("lengthen platform.interval"), "{logs}");
+}

@@ -349,3 +349,39 @@ async fn a_union_key_echoed_by_the_platform_is_taken_out_of_the_error() {
     let e = client.batch_app_keys().await.expect_err("the echo is an error");
     assert_eq!(e.to_string(), "upstream error 999999: key <redacted> unknown");
 }
+
+/// Issue 17: a lone surrogate escape in one company's name made the whole getBatchAppKey answer
+/// "not JSON", and the tenant list froze. Now the name loses the bad character, counted.
+#[tokio::test]
+async fn a_lone_surrogate_costs_the_name_not_the_answer() {
+    let platform = sim_platform(3);
+    let sim = simulator(platform.clone()).await;
+    let rows: Vec<String> = platform
+        .tenants
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            // Written as JSON text: `\ud800` is an escape serde_json refuses in a string.
+            let name = if i == 1 { r"Shop \ud800 two".to_string() } else { t.company_name.clone() };
+            format!(
+                r#"{{"appId": "{}", "appKey": "{}", "companyId": "{}", "companyName": "{name}"}}"#,
+                t.app_id,
+                t.app_key.expose(),
+                t.company_id
+            )
+        })
+        .collect();
+    let body =
+        format!(r#"{{"{}": {{"data": [{}]}}, "retCode": "000000"}}"#, platform.union_code, rows.join(","));
+    sim.set_fault("getBatchAppKey", Some(Fault::Body(body)));
+    let (client, telemetry) = client(&sim, credentials(&platform));
+    let keys = client.batch_app_keys().await.expect("the answer is read");
+    let names: Vec<&str> = keys.iter().map(|k| k.company_name.as_str()).collect();
+    let want =
+        [platform.tenants[0].company_name.as_str(), "Shop \u{fffd} two", &platform.tenants[2].company_name];
+    assert_eq!(names, want);
+    assert_eq!(keys[1].app_key, platform.tenants[1].app_key);
+    assert_eq!(requests(&telemetry, "get_batch_app_key", "000000"), 1.0);
+    let labels = vec![("endpoint", "get_batch_app_key".to_string()), ("field", "lone_surrogate".to_string())];
+    assert_eq!(telemetry.get(sobot_exporter::telemetry::PARSE_ERRORS, &labels), Some(1.0));
+}

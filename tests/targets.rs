@@ -304,6 +304,7 @@ async fn serve(board: Arc<Board>, set: Arc<TargetSet>) -> String {
         reloader: None,
         process: std::sync::Arc::new(sobot_exporter::telemetry::process_telemetry()),
         process_stats: std::sync::Arc::new(sobot_exporter::process::ProcessStats::new(&board)),
+        figures: sobot_exporter::web::Figures::default(),
     };
     tokio::spawn(sobot_exporter::web::serve(
         vec![listener],

@@ -122,3 +122,34 @@ async fn a_token_or_key_echoed_by_the_upstream_is_taken_out_of_the_error() {
     let e = client(&sim.base_url()).ensure_token().await.expect_err("no token");
     assert_eq!(e.to_string(), "upstream error 910003: no key <redacted>");
 }
+
+/// Issue 17: clients of the same credentials (two tenants listed with one app id, a target
+/// restarted by a reload) share one token; other credentials have their own.
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_of_the_same_credentials_share_one_token() {
+    let sim = fixture_simulator().await;
+    let tokens = sobot_exporter::sobot::client::Tokens::default();
+    let shared = || Arc::new(Arc::into_inner(client(&sim.base_url())).expect("one owner").sharing(&tokens));
+    let (a, b) = (shared(), shared());
+    for _ in 0..5 {
+        robot_session(&a).await.expect("a's call");
+        robot_session(&b).await.expect("b's call");
+    }
+    assert_eq!(sim.tokens_issued(), 1, "one token for both");
+    assert_eq!(tokens.len(), 1);
+    let slash = Arc::into_inner(client(&format!("{}/", sim.base_url()))).expect("one owner").sharing(&tokens);
+    assert_eq!(tokens.len(), 1, "a trailing slash is the same base URL");
+    robot_session(&slash).await.expect("the same token");
+    assert_eq!(sim.tokens_issued(), 1);
+    let credentials = Credentials { app_id: APP_ID.to_string(), app_key: Secret::new(APP_KEY) };
+    let base = sim.base_url();
+    tokens.retain([(base.as_str(), &credentials)]);
+    assert_eq!(tokens.len(), 1);
+    tokens.retain([]);
+    assert!(tokens.is_empty());
+    // Without sharing, each client fetches its own.
+    let (c, d) = (client(&sim.base_url()), client(&sim.base_url()));
+    robot_session(&c).await.expect("c's call");
+    robot_session(&d).await.expect("d's call");
+    assert_eq!(sim.tokens_issued(), 3);
+}

@@ -100,8 +100,32 @@ fn tls_dir(name: &str, ca: &Ca, yaml: &str) -> (TempDir, Vec<u8>) {
     (dir, der)
 }
 
+/// Scrapes `url` with `client` until `check` holds on the metrics; panics after 15 s.
+async fn tls_wait_for(
+    exporter: &Exporter,
+    client: &reqwest::Client,
+    url: &str,
+    check: impl Fn(&Metrics) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = client.get(url).send().await.expect("TLS scrape").text().await.expect("body");
+        let metrics = Metrics::parse(&text);
+        if check(&metrics) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{text}\nlogs:\n{}", exporter.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `sobot_exporter_http_tls_handshake_failures_total{reason}`.
+fn handshake_failures(m: &Metrics, reason: &str) -> Option<f64> {
+    m.get(&format!("sobot_exporter_http_tls_handshake_failures_total{{reason=\"{reason}\"}}"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_tls_client_scrapes_and_plain_http_to_the_tls_port_fails() {
+async fn a_tls_client_scrapes_and_plain_http_to_the_tls_port_gets_a_400_that_says_so() {
     let sim = fixture_simulator().await;
     let ca = Ca::new("test CA");
     // Relative paths resolve against the web config's directory, not the working directory.
@@ -117,9 +141,13 @@ async fn a_tls_client_scrapes_and_plain_http_to_the_tls_port_fails() {
     assert_eq!(served_certificate(&response), der);
     let body = response.text().await.expect("body");
     assert!(body.contains("sobot_exporter_build_info"), "{body}");
-    let plain = http().get(exporter.url("/metrics")).send().await;
-    assert!(plain.is_err(), "plain HTTP to the TLS port must fail: {:?}", plain.map(|r| r.status()));
+    // As Go's servers answer, then the connection is closed.
+    let plain = http().get(exporter.url("/metrics")).send().await.expect("an answer to plain HTTP");
+    assert_eq!(plain.status(), 400);
+    assert_eq!(plain.headers()["connection"], "close");
+    assert_eq!(plain.text().await.expect("body"), "Client sent an HTTP request to an HTTPS server.\n");
     assert!(exporter.logs().contains("\"tls\":true"), "{}", exporter.logs());
+    tls_wait_for(&exporter, &client, &url, |m| handshake_failures(m, "plain_http") == Some(1.0)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -145,6 +173,53 @@ async fn require_and_verify_client_cert_accepts_the_ca_s_clients_only() {
     let (cert, key, _) = foreign.issue("intruder", false);
     let refused = tls_client(&ca, Some((&cert, &key))).get(&url).send().await;
     assert!(refused.is_err(), "a certificate of another CA: {:?}", refused.map(|r| r.status()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_tls_clients_are_counted_by_reason_and_the_first_of_each_is_logged() {
+    let sim = fixture_simulator().await;
+    let ca = Ca::new("test CA");
+    let yaml =
+        format!("{GOOD_TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n");
+    let (dir, _) = tls_dir("tls_refusals", &ca, &yaml);
+    let web = dir.join("web.yml");
+    let exporter =
+        Exporter::start("tls_refusals", &sim.base_url(), &["--web.config.file", web.to_str().expect("path")])
+            .await;
+    let url = format!("https://{}/metrics", exporter.addr);
+    let foreign = Ca::new("another CA");
+    let (cert, key, _) = foreign.issue("intruder", false);
+    for _ in 0..2 {
+        assert!(tls_client(&ca, None).get(&url).send().await.is_err(), "no client certificate");
+        assert!(tls_client(&ca, Some((&cert, &key))).get(&url).send().await.is_err(), "another CA's");
+    }
+    // A client that does not trust the server's certificate ends the handshake with an alert.
+    let (cert, key, _) = ca.issue("prometheus", false);
+    assert!(tls_client(&foreign, Some((&cert, &key))).get(&url).send().await.is_err());
+    // A TCP probe: connects and closes.
+    drop(tokio::net::TcpStream::connect(&exporter.addr).await.expect("connect"));
+
+    let client = tls_client(&ca, Some((&cert, &key)));
+    let expected = [
+        ("no_certificate", 2.0),
+        ("unknown_ca", 2.0),
+        ("client_alert", 1.0),
+        ("closed", 1.0),
+        ("plain_http", 0.0),
+    ];
+    tls_wait_for(&exporter, &client, &url, |m| {
+        expected.iter().all(|(reason, n)| handshake_failures(m, reason) == Some(*n))
+    })
+    .await;
+    let logs = exporter.logs();
+    for (reason, _) in &expected[..4] {
+        let lines = logs
+            .lines()
+            .filter(|l| l.contains("TLS handshake failed") && l.contains(&format!("\"reason\":\"{reason}\"")))
+            .count();
+        assert_eq!(lines, 1, "{reason}: {logs}");
+    }
+    assert!(logs.contains("UnknownIssuer"), "the first refusal says why: {logs}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,20 +2,21 @@
 //! keys) and the platform statistics (getTenantList, tenantStaffJobList, getStaffLogInfos), each
 //! limited to the tenants this replica serves, so that replicas never export the same series.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::watch;
+use tracing::warn;
 
 use crate::config::PlatformConfig;
 use crate::platform::PlatformClient;
 use crate::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
 use crate::snapshot::Family;
-use crate::targets::{Tenant, served};
-use crate::telemetry::{COLLECTOR_TRUNCATED, PLATFORM_DISCOVERY_SUCCESS, Telemetry};
+use crate::targets::{Tenant, served, sharing_an_app_id};
+use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
 use crate::window::Window;
 
@@ -33,6 +34,10 @@ pub struct PlatformCollector {
     discovered: watch::Sender<Option<Arc<Vec<Tenant>>>>,
     /// The ids the statistics keep, made once per discovery (shared by the three).
     served_ids: Arc<ServedIds>,
+    /// The configured company's app id: a tenant listed with it is the company.
+    company_app: Option<String>,
+    /// The groups of tenants sharing an app id last warned about.
+    shared_apps: Mutex<Vec<Vec<String>>>,
     telemetry: Arc<Telemetry>,
 }
 
@@ -77,6 +82,7 @@ impl PlatformCollector {
     /// The platform's four collectors.
     pub(crate) fn all(
         platform: &PlatformConfig,
+        company_app: Option<&str>,
         tz: &TimeZone,
         client: &Arc<PlatformClient>,
         discovered: &watch::Sender<Option<Arc<Vec<Tenant>>>>,
@@ -99,6 +105,8 @@ impl PlatformCollector {
                 client: client.clone(),
                 discovered: discovered.clone(),
                 served_ids: served_ids.clone(),
+                company_app: company_app.map(str::to_string),
+                shared_apps: Mutex::default(),
                 telemetry: telemetry.clone(),
             })
             .collect()
@@ -138,19 +146,14 @@ impl PlatformCollector {
 
     /// Lists the tenants, keeps this replica's and tells the target set.
     async fn discover(&self, platform: &PlatformConfig) -> Result<Vec<Family>, UpstreamError> {
-        let keys = match self.client.batch_app_keys().await {
-            Ok(keys) => keys,
-            Err(e) => {
-                // The last good list stays: the tenants keep running.
-                self.telemetry.set(PLATFORM_DISCOVERY_SUCCESS, Vec::new(), 0.0);
-                return Err(e);
-            }
-        };
+        // On failure the last good list stays: the tenants keep running. The outcome goes to
+        // `sobot_exporter_platform_discovery_success` where the cycle ends (`targets::run`), so
+        // that a cycle cut off by its deadline counts too.
+        let keys = self.client.batch_app_keys().await?;
         // A platform does not lose every tenant at once: an empty list (or one whose every entry was
         // unreadable) after a good one is a failed discovery, and the tenants keep running.
         let had = self.discovered.borrow().as_ref().is_some_and(|list| !list.is_empty());
         if keys.is_empty() && had {
-            self.telemetry.set(PLATFORM_DISCOVERY_SUCCESS, Vec::new(), 0.0);
             return Err(UpstreamError::InvalidResponse(
                 "getBatchAppKey listed no tenant; keeping the last list".to_string(),
             ));
@@ -159,8 +162,9 @@ impl PlatformCollector {
             .into_iter()
             .map(|k| Tenant { id: k.company_id, name: k.company_name, app_id: k.app_id, app_key: k.app_key })
             .collect();
-        let served = Arc::new(served(listed, platform, &self.telemetry));
-        self.telemetry.set(PLATFORM_DISCOVERY_SUCCESS, Vec::new(), 1.0);
+        let company_app = self.company_app.as_deref();
+        self.warn_shared_apps(sharing_an_app_id(&listed, platform, company_app));
+        let served = Arc::new(served(listed, platform, company_app, &self.telemetry));
         self.discovered.send_if_modified(|current| {
             let changed = current.as_deref() != Some(&*served);
             if changed {
@@ -169,6 +173,36 @@ impl PlatformCollector {
             changed
         });
         Ok(Vec::new())
+    }
+
+    /// Warns about tenants listed with one app id when the groups change: each `get_token`
+    /// invalidates the token before it, so they share one token in a replica; replicas serving
+    /// tenants of one group each fetch their own, and invalidate each other's.
+    fn warn_shared_apps(&self, groups: Vec<Vec<String>>) {
+        let mut last = self.shared_apps.lock().unwrap_or_else(PoisonError::into_inner);
+        if *last == groups {
+            return;
+        }
+        let shard = self.platform.shard;
+        for ids in &groups {
+            let shards: BTreeSet<u32> =
+                ids.iter().map(|id| crate::targets::shard_of(id, shard.count())).collect();
+            let company_ids = ids.join(",");
+            if shards.len() > 1 {
+                let shards = shards.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+                warn!(
+                    company_ids,
+                    shards,
+                    "tenants listed with one app id are served by different shards: each shard's get_token invalidates the others' token; give each tenant an app id of its own, or run one shard"
+                );
+            } else {
+                warn!(
+                    company_ids,
+                    "tenants listed with one app id: they share one token (each get_token invalidates the last); give each tenant an app id of its own"
+                );
+            }
+        }
+        *last = groups;
     }
 
     /// The samples of the tenants this replica serves: those of its shard that the id rules
@@ -245,7 +279,7 @@ mod tests {
             .map(|t| t.id.clone())
             .collect();
         assert!(want.iter().any(|id| id != "t0"), "the shard owns a tenant included by name");
-        let list = Arc::new(crate::targets::served(listed, &platform, &Telemetry::new()));
+        let list = Arc::new(crate::targets::served(listed, &platform, None, &Telemetry::new()));
         let served = ServedIds::default();
         let first = served.of(&list);
         assert_eq!(*first, want, "what discovery serves, tenants included by name among them");

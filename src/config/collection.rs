@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::{ConfigError, err, io_reason, parse_duration};
 use crate::collect::quality::{QUALITY_SOURCES, QualitySource};
 use crate::laaffic::client::LaafficCredentials;
-use crate::secret::{Secret, looks_like_credential, quoted, redact};
+use crate::secret::{NOT_SHOWN, Secret, Shape, looks_like_credential, redact, shown};
 use crate::sobot::client::Credentials;
 use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 use crate::targets::Shard;
@@ -207,11 +207,11 @@ impl CollectionConfig {
 
     /// One line saying what this config collects, for `--config.check` (no secrets).
     pub fn summary(&self) -> String {
-        let mut parts = vec![format!(
-            "configuration is valid: {} collectors every {}",
-            self.collectors.len(),
-            humantime(self.interval)
-        )];
+        let mut parts = Vec::new();
+        // A platform alone runs no collector of the company's: its tenants' are counted below.
+        if !self.collectors.is_empty() || self.platform.is_none() {
+            parts.push(format!("{} collectors every {}", self.collectors.len(), humantime(self.interval)));
+        }
         if let Some(c) = &self.credentials {
             parts.push(format!("Sobot app id {}", c.app_id));
         }
@@ -219,9 +219,17 @@ impl CollectionConfig {
             parts.push("Laaffic".to_string());
         }
         if let Some(p) = &self.platform {
-            parts.push(format!("platform {} (shard {}/{})", p.union_code, p.shard.number(), p.shard.count()));
+            parts.push(format!(
+                "platform {} (shard {}/{}): {} collectors for each tenant every {}, discovery every {}",
+                p.union_code,
+                p.shard.number(),
+                p.shard.count(),
+                p.collectors.len(),
+                humantime(self.interval),
+                humantime(p.interval)
+            ));
         }
-        parts.join("; ")
+        format!("configuration is valid: {}", parts.join("; "))
     }
 }
 
@@ -466,11 +474,17 @@ pub(crate) fn build(
 
     let tz_name = file.timezone.as_deref().unwrap_or("Asia/Shanghai");
     let tz = TimeZone::get(tz_name).map_err(|_| {
-        let hint = match super::messages::suggest_zone(tz_name) {
+        let suggestion = super::messages::suggest_zone(tz_name);
+        // A name close to a zone's (`Beijing`) is a mistyped zone: safe to repeat.
+        let value = match &suggestion {
+            Some(_) if !looks_like_credential(tz_name) => format!("{tz_name:?}"),
+            _ => shown(tz_name, Shape::Zone),
+        };
+        let hint = match suggestion {
             Some(zone) => format!("; did you mean {zone}?"),
             None => "; expected an IANA name, e.g. Asia/Shanghai".to_string(),
         };
-        err(format!("{}: unknown time zone {}{hint}", at("timezone"), quoted(tz_name)))
+        err(format!("{}: unknown time zone {value}{hint}", at("timezone")))
     })?;
 
     let windows = match &file.windows {
@@ -480,11 +494,14 @@ pub(crate) fn build(
 
     let ids = |list: &Option<Vec<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
         let list = list.clone().unwrap_or_default();
-        if let Some(bad) = list.iter().find(|id| id.trim().is_empty() || id.contains([',', ' '])) {
+        // An id of the documents' form (32 hex digits) looks like an app key: the entry's
+        // position is named, not its value.
+        if let Some(n) = list.iter().position(|id| id.trim().is_empty() || id.contains([',', ' '])) {
             return Err(err(format!(
-                "{}: invalid id {} (no blanks, spaces or commas)",
+                "{}: entry {} is not one id {NOT_SHOWN}: one id per entry, without blanks, spaces \
+                 or commas (the documents' ids are 32 hex digits)",
                 at(key),
-                quoted(bad)
+                n + 1
             )));
         }
         Ok(list)
@@ -522,7 +539,7 @@ pub(crate) fn build(
                     err(format!(
                         "{}: unknown collector {} (known: {})",
                         at("collectors"),
-                        quoted(n),
+                        shown(n, Shape::Name),
                         known.join(", ")
                     ))
                 })
@@ -536,9 +553,9 @@ pub(crate) fn build(
     }
     let names: Vec<String> = collectors.iter().map(CollectorKind::name).collect();
     // A repeated entry would run twice and count everything twice.
-    no_repeats(names.iter().map(String::as_str), &at("collectors"))?;
-    no_repeats(groups.iter().map(String::as_str), &at("groups"))?;
-    no_repeats(agents.iter().map(String::as_str), &at("agents"))?;
+    no_repeats(names.iter().map(String::as_str), &at("collectors"), Shape::Name)?;
+    no_repeats(groups.iter().map(String::as_str), &at("groups"), Shape::Number)?;
+    no_repeats(agents.iter().map(String::as_str), &at("agents"), Shape::Number)?;
     if names.iter().any(|n| n == "quality_result") && names.iter().any(|n| n == "chat_result") {
         return Err(err(format!(
             "{}: quality_result and chat_result both give the chat channel's inspections; choose one",
@@ -653,14 +670,15 @@ fn window_list(names: &[String], key: &str) -> Result<Vec<Window>, ConfigError> 
     let windows = names
         .iter()
         .map(|n| {
-            Window::parse(n)
-                .ok_or_else(|| err(format!("{key}: unknown window {} (known: today, yesterday)", quoted(n))))
+            Window::parse(n).ok_or_else(|| {
+                err(format!("{key}: unknown window {} (known: today, yesterday)", shown(n, Shape::Name)))
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     if windows.is_empty() {
         return Err(err(format!("{key}: at least one window is needed")));
     }
-    no_repeats(windows.iter().map(|w| w.label()), key)?;
+    no_repeats(windows.iter().map(|w| w.label()), key, Shape::Name)?;
     Ok(windows)
 }
 
@@ -686,7 +704,7 @@ fn collector_windows(
             return Err(err(format!(
                 "{}: unknown collector {}{hint}",
                 at("collector_windows"),
-                quoted(name)
+                shown(name, Shape::Name)
             )));
         }
         if !running(name) {
@@ -767,11 +785,15 @@ fn platform(
                     "{}: {n} cannot run for tenants (per-group collectors need a tenant's groups; Laaffic is not a Sobot tenant's)",
                     at("platform.collectors")
                 ))),
-                None => Err(err(format!("{}: unknown collector {}", at("platform.collectors"), quoted(n)))),
+                None => Err(err(format!(
+                    "{}: unknown collector {} (e.g. robot_session)",
+                    at("platform.collectors"),
+                    shown(n, Shape::Name)
+                ))),
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    no_repeats(names.iter().map(String::as_str), &at("platform.collectors"))?;
+    no_repeats(names.iter().map(String::as_str), &at("platform.collectors"), Shape::Name)?;
     if collectors.is_empty() {
         return Err(err(format!("{}: at least one collector is needed", at("platform.collectors"))));
     }
@@ -884,7 +906,6 @@ fn laaffic_credentials(
     })
 }
 
-/// Fails on the first item listed twice.
 /// The duration `value` of the key `at` (`default` when unset): at least `min`, else an error
 /// line naming the key with an `example`.
 fn duration(
@@ -896,9 +917,9 @@ fn duration(
 ) -> Result<Duration, ConfigError> {
     match value {
         None => Ok(default),
-        Some(v) => parse_duration(v)
-            .filter(|d| *d >= min)
-            .ok_or_else(|| err(format!("{at}: invalid duration {} (e.g. {example})", quoted(v)))),
+        Some(v) => parse_duration(v).filter(|d| *d >= min).ok_or_else(|| {
+            err(format!("{at}: invalid duration {} (e.g. {example})", shown(v, Shape::Duration)))
+        }),
     }
 }
 
@@ -908,11 +929,17 @@ fn interval(value: &Option<String>, at: &str) -> Result<Duration, ConfigError> {
     duration(value, at, Duration::from_secs(300), Duration::from_millis(100), "5m")
 }
 
-fn no_repeats<'a>(items: impl Iterator<Item = &'a str>, key: &str) -> Result<(), ConfigError> {
-    let mut seen = std::collections::HashSet::new();
-    for item in items {
-        if !seen.insert(item) {
-            return Err(err(format!("{key}: {} is listed twice", quoted(item))));
+/// Fails on the first item listed twice: quoted if it has the list's `shape`, else by position.
+fn no_repeats<'a>(items: impl Iterator<Item = &'a str>, key: &str, shape: Shape) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashMap::new();
+    for (n, item) in items.enumerate() {
+        if let Some(first) = seen.insert(item, n) {
+            let value = shown(item, shape);
+            return Err(err(if value == NOT_SHOWN {
+                format!("{key}: entries {} and {} are the same {NOT_SHOWN}; list each once", first + 1, n + 1)
+            } else {
+                format!("{key}: {value} is listed twice")
+            }));
         }
     }
     Ok(())
@@ -920,13 +947,15 @@ fn no_repeats<'a>(items: impl Iterator<Item = &'a str>, key: &str) -> Result<(),
 
 /// Reads a credential file: surrounding white space (a trailing newline) is not part of it.
 fn read_secret_file(read: &ReadFile<'_>, path: &Path, key: &str) -> Result<Secret, ConfigError> {
-    // A key written where its file's name belongs is not printed as a file name.
-    let shown = path.to_string_lossy();
-    let hint = "; the value looks like a key itself: put the key in a file and name that file here";
-    let (file, hint) = if looks_like_credential(&shown) {
-        ("the file named there".to_string(), hint)
+    // Only a value shaped like a path is printed: a key written where its file's name belongs
+    // is not.
+    let written = path.to_string_lossy();
+    let hint = "; expected the path of a file holding the secret, e.g. /run/secrets/sobot_app_key \
+                (never the secret itself)";
+    let (file, hint) = if shown(&written, Shape::Path) == NOT_SHOWN {
+        (format!("the file named there {NOT_SHOWN}"), hint)
     } else {
-        (shown.into_owned(), "")
+        (written.into_owned(), "")
     };
     let content =
         read(path).map_err(|e| err(format!("{key}: cannot read {file}: {}{hint}", io_reason(&e))))?;
@@ -1005,7 +1034,8 @@ mod tests {
         ),
         (
             "bad_platform_interval.yml",
-            "testdata/bad_platform_interval.yml: platform.interval: invalid duration \"often\" (e.g. 5m)",
+            "testdata/bad_platform_interval.yml: platform.interval: invalid duration (value not shown) (e.g. \
+             5m)",
         ),
         (
             "bad_unknown_key.yml",
@@ -1040,7 +1070,11 @@ mod tests {
             "testdata/bad_key_as_a_key.yml: sobot: unknown key that looks like a credential (not shown) at \
              line 2, column 3: secrets are read from files or the environment only (see --help)",
         ),
-        ("bad_yaml.yml", "testdata/bad_yaml.yml: unclosed bracket '[' at line 1, column 10"),
+        (
+            "bad_yaml.yml",
+            "testdata/bad_yaml.yml: windows: the `[` at line 1, column 10 is never closed: end the list with \
+             `]` (entries may go on several lines, each but the last followed by a comma)",
+        ),
         ("bad_type.yml", "testdata/bad_type.yml: max_agents: a whole number is needed at line 1, column 13"),
         (
             "bad_key_in_max_agents.yml",
@@ -1058,7 +1092,8 @@ mod tests {
         ),
         (
             "bad_agents_scalar.yml",
-            "testdata/bad_agents_scalar.yml: agents: a list is needed, e.g. `agents: [g2]` at line 3, column 9",
+            "testdata/bad_agents_scalar.yml: agents: a list is needed, e.g. `agents: [AGENT_ID]` at line 3, \
+             column 9",
         ),
         (
             "bad_section_scalar.yml",
@@ -1101,54 +1136,55 @@ mod tests {
         ),
         (
             "bad_key_in_timezone.yml",
-            "testdata/bad_key_in_timezone.yml: timezone: unknown time zone (not shown: it looks like a key); \
-             expected an IANA name, e.g. Asia/Shanghai",
+            "testdata/bad_key_in_timezone.yml: timezone: unknown time zone (value not shown); expected an \
+             IANA name, e.g. Asia/Shanghai",
         ),
         (
             "bad_key_in_app_key_file.yml",
-            "testdata/bad_key_in_app_key_file.yml: sobot.app_key_file: cannot read the file named there: no \
-             such file; the value looks like a key itself: put the key in a file and name that file here",
+            "testdata/bad_key_in_app_key_file.yml: sobot.app_key_file: cannot read the file named there \
+             (value not shown): no such file; expected the path of a file holding the secret, e.g. \
+             /run/secrets/sobot_app_key (never the secret itself)",
         ),
         (
             "bad_key_in_windows.yml",
-            "testdata/bad_key_in_windows.yml: windows: unknown window (not shown: it looks like a key) \
-             (known: today, yesterday)",
+            "testdata/bad_key_in_windows.yml: windows: unknown window (value not shown) (known: today, \
+             yesterday)",
         ),
         (
             "bad_key_in_collectors.yml",
-            "testdata/bad_key_in_collectors.yml: collectors: unknown collector (not shown: it looks like a \
-             key) (known: robot_session, robot_satisfaction, human_session, human_satisfaction, \
-             customer_session, message_stats, get_service_data, human_duration, group_human_session, \
-             group_human_satisfaction, quality_result, chat_result, call_result, laaffic_seats)",
+            "testdata/bad_key_in_collectors.yml: collectors: unknown collector (value not shown) (known: \
+             robot_session, robot_satisfaction, human_session, human_satisfaction, customer_session, \
+             message_stats, get_service_data, human_duration, group_human_session, group_human_satisfaction, \
+             quality_result, chat_result, call_result, laaffic_seats)",
         ),
         (
             "bad_key_in_groups.yml",
-            "testdata/bad_key_in_groups.yml: groups: invalid id (not shown: it looks like a key) (no blanks, \
-             spaces or commas)",
+            "testdata/bad_key_in_groups.yml: groups: entry 1 is not one id (value not shown): one id per \
+             entry, without blanks, spaces or commas (the documents' ids are 32 hex digits)",
         ),
         (
             "bad_key_in_agents.yml",
-            "testdata/bad_key_in_agents.yml: agents: (not shown: it looks like a key) is listed twice",
+            "testdata/bad_key_in_agents.yml: agents: entries 1 and 2 are the same (value not shown); list \
+             each once",
         ),
         (
             "bad_key_in_duration.yml",
-            "testdata/bad_key_in_duration.yml: sobot.timeout: invalid duration (not shown: it looks like a \
-             key) (e.g. 15s)",
+            "testdata/bad_key_in_duration.yml: sobot.timeout: invalid duration (value not shown) (e.g. 15s)",
         ),
         (
             "bad_key_in_quality_interval.yml",
-            "testdata/bad_key_in_quality_interval.yml: quality.interval: invalid duration (not shown: it \
-             looks like a key) (e.g. 5m)",
+            "testdata/bad_key_in_quality_interval.yml: quality.interval: invalid duration (value not shown) \
+             (e.g. 5m)",
         ),
         (
             "bad_key_in_platform_interval.yml",
-            "testdata/bad_key_in_platform_interval.yml: platform.interval: invalid duration (not shown: it \
-             looks like a key) (e.g. 5m)",
+            "testdata/bad_key_in_platform_interval.yml: platform.interval: invalid duration (value not \
+             shown) (e.g. 5m)",
         ),
         (
             "bad_key_in_platform_collectors.yml",
-            "testdata/bad_key_in_platform_collectors.yml: platform.collectors: unknown collector (not \
-             shown: it looks like a key)",
+            "testdata/bad_key_in_platform_collectors.yml: platform.collectors: unknown collector (value not \
+             shown) (e.g. robot_session)",
         ),
         (
             "bad_window.yml",
@@ -1158,11 +1194,13 @@ mod tests {
         ("bad_window_twice.yml", "testdata/bad_window_twice.yml: windows: \"today\" is listed twice"),
         (
             "bad_agent_id.yml",
-            "testdata/bad_agent_id.yml: agents: invalid id \"a,b\" (no blanks, spaces or commas)",
+            "testdata/bad_agent_id.yml: agents: entry 1 is not one id (value not shown): one id per entry, \
+             without blanks, spaces or commas (the documents' ids are 32 hex digits)",
         ),
         (
             "bad_group_id.yml",
-            "testdata/bad_group_id.yml: groups: invalid id \"g 1\" (no blanks, spaces or commas)",
+            "testdata/bad_group_id.yml: groups: entry 1 is not one id (value not shown): one id per entry, \
+             without blanks, spaces or commas (the documents' ids are 32 hex digits)",
         ),
         ("bad_max_agents.yml", "testdata/bad_max_agents.yml: max_agents: must be at least 1"),
         (
@@ -1181,8 +1219,16 @@ mod tests {
             "bad_collector_twice.yml",
             "testdata/bad_collector_twice.yml: collectors: \"robot_session\" is listed twice",
         ),
-        ("bad_group_twice.yml", "testdata/bad_group_twice.yml: groups: \"g1\" is listed twice"),
-        ("bad_agent_twice.yml", "testdata/bad_agent_twice.yml: agents: \"a1\" is listed twice"),
+        (
+            "bad_group_twice.yml",
+            "testdata/bad_group_twice.yml: groups: entries 1 and 2 are the same (value not shown); list each \
+             once",
+        ),
+        (
+            "bad_agent_twice.yml",
+            "testdata/bad_agent_twice.yml: agents: entries 1 and 3 are the same (value not shown); list each \
+             once",
+        ),
         (
             "bad_quality_and_chat.yml",
             "testdata/bad_quality_and_chat.yml: collectors: quality_result and chat_result both give \
@@ -1196,7 +1242,7 @@ mod tests {
         ("bad_max_pages.yml", "testdata/bad_max_pages.yml: quality.max_pages: must be at least 1"),
         (
             "bad_sobot_timeout.yml",
-            "testdata/bad_sobot_timeout.yml: sobot.timeout: invalid duration \"soon\" (e.g. 15s)",
+            "testdata/bad_sobot_timeout.yml: sobot.timeout: invalid duration (value not shown) (e.g. 15s)",
         ),
         (
             "bad_sobot_connect_timeout.yml",
@@ -1283,7 +1329,79 @@ mod tests {
             "testdata/bad_part_scores.yml: quality.part_scores: `true` or `false` is needed at line 2, \
              column 16",
         ),
+        // The parser notices an unclosed bracket at the next key, a line late: the bracket is named.
+        (
+            "bad_unclosed_bracket.yml",
+            "testdata/bad_unclosed_bracket.yml: windows: the `[` at line 1, column 10 is never closed: end \
+             the list with `]` (entries may go on several lines, each but the last followed by a comma)",
+        ),
+        (
+            "bad_unclosed_brace.yml",
+            "testdata/bad_unclosed_brace.yml: sobot: the `{` at line 1, column 8 is never closed: end the \
+             section with `}` (entries may go on several lines, each but the last followed by a comma)",
+        ),
+        (
+            "bad_interval.yml",
+            "testdata/bad_interval.yml: unknown key `interval` at line 1, column 1: the collection interval \
+             is a flag, --collect.interval (e.g. --collect.interval=60s); `interval:` is a key of the \
+             quality and platform sections only",
+        ),
+        (
+            "bad_key_case.yml",
+            "testdata/bad_key_case.yml: sobot: unknown key (value not shown) at line 2, column 3; did you \
+             mean `timeout`?",
+        ),
     ];
+
+    /// Keys of other shapes than `KEY` in wrong fields: with dashes (no long run of letters and
+    /// digits) and Laaffic's (8 letters and digits). Never quoted.
+    const OTHER_KEYS: &[(&str, &str)] = &[
+        (
+            "bad_dashed_key_in_timezone.yml",
+            "testdata/bad_dashed_key_in_timezone.yml: timezone: unknown time zone (value not shown); expected \
+             an IANA name, e.g. Asia/Shanghai",
+        ),
+        (
+            "bad_dashed_key_in_groups.yml",
+            "testdata/bad_dashed_key_in_groups.yml: groups: entry 2 is not one id (value not shown): one id \
+             per entry, without blanks, spaces or commas (the documents' ids are 32 hex digits)",
+        ),
+        (
+            "bad_dashed_key_in_app_key_file.yml",
+            "testdata/bad_dashed_key_in_app_key_file.yml: sobot.app_key_file: cannot read the file named \
+             there (value not shown): no such file; expected the path of a file holding the secret, e.g. \
+             /run/secrets/sobot_app_key (never the secret itself)",
+        ),
+        (
+            "bad_laaffic_key_in_windows.yml",
+            "testdata/bad_laaffic_key_in_windows.yml: windows: unknown window (value not shown) (known: \
+             today, yesterday)",
+        ),
+        (
+            "bad_laaffic_key_in_duration.yml",
+            "testdata/bad_laaffic_key_in_duration.yml: laaffic.timeout: invalid duration (value not shown) \
+             (e.g. 15s)",
+        ),
+        (
+            "bad_laaffic_key_in_timezone.yml",
+            "testdata/bad_laaffic_key_in_timezone.yml: timezone: unknown time zone (value not shown); \
+             expected an IANA name, e.g. Asia/Shanghai",
+        ),
+        (
+            "bad_laaffic_key_in_groups.yml",
+            "testdata/bad_laaffic_key_in_groups.yml: groups: entries 2 and 3 are the same (value not shown); \
+             list each once",
+        ),
+    ];
+
+    #[test]
+    fn keys_of_any_shape_in_wrong_fields_are_not_printed() {
+        for (name, want) in OTHER_KEYS {
+            let e = testdata(name).expect_err(name);
+            assert_eq!(e.0, *want, "{name}");
+            assert!(!e.0.contains("SbtKey") && !e.0.contains("bDqJFiq9"), "{name}: {e}");
+        }
+    }
 
     /// Every good file of `testdata`; [`good_files_load`] checks values of each.
     const GOOD: &[&str] =
@@ -1327,11 +1445,11 @@ mod tests {
         // A union key that does not look like one, copied into the wrong field: redacted all the same.
         let read = |p: &Path| -> Result<String, io::Error> {
             match p.to_str() {
-                Some("/run/secrets/union") => Ok("hunter-two\n".to_string()),
+                Some("/run/secrets/union") => Ok("Hunter/Two\n".to_string()),
                 _ => files(p),
             }
         };
-        let yaml = "timezone: hunter-two\nplatform:\n  union_code: u\n  email: e\n  union_key_file: /run/secrets/union\n";
+        let yaml = "timezone: Hunter/Two\nplatform:\n  union_code: u\n  email: e\n  union_key_file: /run/secrets/union\n";
         let e = from_yaml(yaml, Some(Path::new("c.yml")), &flags(), &no_env, &read).expect_err("bad zone");
         assert_eq!(
             e.0,
@@ -1345,12 +1463,12 @@ mod tests {
         for entry in std::fs::read_dir(TESTDATA).expect("testdata") {
             let name = entry.expect("entry").file_name().into_string().expect("utf8");
             assert!(
-                BAD.iter().any(|(bad, _)| *bad == name) || GOOD.contains(&name.as_str()),
-                "{name} is in neither BAD nor GOOD"
+                BAD.iter().chain(OTHER_KEYS).any(|(bad, _)| *bad == name) || GOOD.contains(&name.as_str()),
+                "{name} is in neither BAD, OTHER_KEYS nor GOOD"
             );
             seen += 1;
         }
-        assert_eq!(seen, BAD.len() + GOOD.len());
+        assert_eq!(seen, BAD.len() + OTHER_KEYS.len() + GOOD.len());
     }
 
     fn names(c: &CollectionConfig) -> Vec<String> {

@@ -1,10 +1,11 @@
 //! Error lines that help: the YAML library's errors said in the config's own terms (which key,
 //! what is needed), suggestions for a mistyped time zone or key, and the refusal of inline
-//! secrets with what to use instead. No line quotes a value that looks like a credential.
+//! secrets with what to use instead. A line quotes a value only where it has the shape of its
+//! field (see [`Shape`]), and never one that looks like a credential.
 
 use serde_saphyr::Error;
 
-use crate::secret::looks_like_credential;
+use crate::secret::{NOT_SHOWN, Shape, looks_like_credential};
 
 /// Every key the config file knows, at any depth: only these are named from the file's text.
 const KEYS: &[&str] = &[
@@ -49,15 +50,16 @@ fn is_collector(key: &str) -> bool {
     crate::config::CollectorKind::all().iter().any(|k| k.name() == key)
 }
 
-/// An example value of each list key, for "a list is needed" lines.
-fn list_example(key: &str) -> &'static str {
+/// An example value of each list key, for "a list is needed" lines, and the shape of its
+/// entries.
+fn list_example(key: &str) -> (&'static str, Shape) {
     match key {
-        "windows" => "today",
-        _ if is_collector(key) => "today",
-        "collectors" => "robot_session, human_session",
-        "groups" => "GROUP_ID",
-        "agents" => "AGENT_ID",
-        _ => "COMPANY_ID",
+        "windows" => ("today", Shape::Name),
+        _ if is_collector(key) => ("today", Shape::Name),
+        "collectors" => ("robot_session, human_session", Shape::Name),
+        "groups" => ("GROUP_ID", Shape::Number),
+        "agents" => ("AGENT_ID", Shape::Number),
+        _ => ("COMPANY_ID", Shape::Number),
     }
 }
 
@@ -75,8 +77,9 @@ pub(crate) fn yaml_error(e: &Error, yaml: &str) -> String {
     match e {
         Error::Unexpected { expected: "sequence start", .. } => {
             let name = path.last().map_or("windows", String::as_str);
+            let (example, shape) = list_example(name);
             let written = location.and_then(|l| scalar_at(yaml, l.line(), l.column()));
-            let example = written.unwrap_or_else(|| list_example(name).to_string());
+            let example = written.filter(|w| shape.fits(w)).unwrap_or_else(|| example.to_string());
             key(&format!("a list is needed, e.g. `{name}: [{example}]`{at}"))
         }
         Error::Unexpected { expected: "mapping start", .. } if path.is_empty() => {
@@ -110,6 +113,9 @@ pub(crate) fn yaml_error(e: &Error, yaml: &str) -> String {
         Error::UnsupportedTag { .. } => {
             format!("YAML tags (`!!str`, `!custom`) are not supported: remove it{at}")
         }
+        Error::Eof { .. } | Error::Message { .. } if unclosed(yaml, location).is_some() => {
+            unclosed(yaml, location).unwrap_or_default()
+        }
         Error::Eof { .. } => {
             format!("the file ends in the middle of a value (an unclosed quote or bracket?){at}")
         }
@@ -123,9 +129,63 @@ pub(crate) fn yaml_error(e: &Error, yaml: &str) -> String {
             if text.contains("recursion limit") {
                 return too_large.to_string();
             }
+            if let Some(line) = unclosed(yaml, location) {
+                return line;
+            }
             readable(&text)
         }
     }
+}
+
+/// The line for a syntax error met while a flow list or section (`[`, `{`) opened before it is
+/// still open: the parser only notices at the next key, a line late, so the bracket is named
+/// where it was opened. `None` when no bracket is open at `location` (the end of the file when
+/// there is none).
+fn unclosed(yaml: &str, location: Option<serde_saphyr::Location>) -> Option<String> {
+    let (end_line, end_column) = location.map_or((u64::MAX, u64::MAX), |l| (l.line(), l.column()));
+    let mut open: Vec<(u64, u64, char)> = Vec::new();
+    for (index, text) in yaml.lines().enumerate() {
+        let line = index as u64 + 1;
+        if line > end_line {
+            break;
+        }
+        let mut quote: Option<char> = None;
+        // The last character other than a space on this line: a bracket or quote starts a value
+        // only at the line's start or after `:`, `-`, `,` or another bracket.
+        let mut last: Option<char> = None;
+        let mut previous = ' ';
+        for (i, c) in text.chars().enumerate() {
+            let column = i as u64 + 1;
+            // The error's own position is included: the parser may point at the bracket.
+            if line == end_line && column > end_column {
+                break;
+            }
+            let starts_value = matches!(last, None | Some(':' | '-' | ',' | '[' | '{'));
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '#') if previous == ' ' => break,
+                (None, '"' | '\'') if starts_value => quote = Some(c),
+                (None, '[' | '{') if starts_value => open.push((line, column, c)),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            if c != ' ' {
+                last = Some(c);
+            }
+            previous = c;
+        }
+    }
+    let &(line, column, bracket) = open.last()?;
+    let (what, close) = if bracket == '[' { ("list", ']') } else { ("section", '}') };
+    let path = key_path(yaml, line, column).filter(|p| !p.is_empty());
+    let key = path.map(|p| format!("{}: ", p.join("."))).unwrap_or_default();
+    Some(format!(
+        "{key}the `{bracket}` at line {line}, column {column} is never closed: end the {what} with \
+         `{close}` (entries may go on several lines, each but the last followed by a comma)"
+    ))
 }
 
 /// The error itself, out of the snippet and alias wrappers.
@@ -194,11 +254,41 @@ fn unknown_key(field: &str, expected: &[&str], at: &str) -> String {
              version control): put it in a file named by {file_key}, or set {env}"
         );
     }
-    let closest = expected.iter().map(|k| (distance(field, k), *k)).filter(|(d, _)| *d <= 2).min();
-    match closest {
-        Some((_, k)) => format!("{prefix}unknown key `{field}`{at}; did you mean `{k}`?"),
-        None => format!("{prefix}unknown key `{field}`{at} (known: {})", expected.join(", ")),
+    if section.is_empty() && field == "interval" {
+        return format!(
+            "unknown key `interval`{at}: the collection interval is a flag, --collect.interval \
+             (e.g. --collect.interval=60s); `interval:` is a key of the quality and platform sections only"
+        );
     }
+    // Keys are lower_snake_case words: another name is not repeated (it could be a value).
+    let name = if Shape::Name.fits(field) { format!("`{field}`") } else { NOT_SHOWN.to_string() };
+    let lower = field.to_ascii_lowercase();
+    let closest = expected.iter().map(|k| (distance(&lower, k), *k)).filter(|(d, _)| *d <= 2).min();
+    match closest {
+        Some((_, k)) => format!("{prefix}unknown key {name}{at}; did you mean `{k}`?"),
+        None => format!("{prefix}unknown key {name}{at} (known: {})", expected.join(", ")),
+    }
+}
+
+/// The YAML library's line for an unknown key of another file (`unknown field `cert_fiel`,
+/// expected one of cert, cert_file at line 2, column 3`) said with the known key it is closest
+/// to: `unknown key `cert_fiel` at line 2, column 3; did you mean `cert_file`?`, or with the
+/// known keys when none is within two edits. The key is not repeated unless it is a
+/// lower_snake_case word. `None` for another line.
+pub(crate) fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let (list, at) = match rest.rfind(" at line ") {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let list = list.trim_start_matches(", expected ").trim_start_matches("one of ");
+    let known: Vec<String> = list.split(", ").map(|k| k.trim_matches('`').to_string()).collect();
+    let name = if Shape::Name.fits(field) { format!("`{field}`") } else { NOT_SHOWN.to_string() };
+    Some(match closest(&field.to_ascii_lowercase(), &known) {
+        Some(k) => format!("unknown key {name}{at}; did you mean `{k}`?"),
+        None => format!("unknown key {name}{at} (known: {})", known.join(", ")),
+    })
 }
 
 /// The keys leading to the node at `line`/`column` (1-based) of a block-style file: those before

@@ -4,7 +4,7 @@
 //! Every problem is reported as one line naming the flag, file and key at fault.
 
 pub(crate) mod collection;
-mod messages;
+pub(crate) mod messages;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -15,7 +15,7 @@ use thiserror::Error;
 use crate::cli::{Cli, LogFormat, LogLevel};
 pub use crate::collect::quality::QualitySource;
 use crate::demo::Demo;
-use crate::secret::{looks_like_credential, quoted, redact};
+use crate::secret::{Shape, redact, shown};
 use crate::targets::Shard;
 use collection::Flags;
 pub use collection::{CollectionConfig, CollectorKind, PlatformConfig, TenantFilter};
@@ -51,6 +51,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Demo mode: run against the embedded simulator.
     pub demo: bool,
+    /// How many times as fast as the real clock the demo's day runs (`--demo.speed`, 1 without).
+    pub demo_speed: u32,
     /// Whether `POST /-/reload` is served (`--web.enable-lifecycle`).
     pub enable_lifecycle: bool,
 }
@@ -62,6 +64,25 @@ pub struct Config {
     pub process: Settings,
     /// What to collect, from the config file (and the collection flags).
     pub collection: CollectionConfig,
+}
+
+impl Config {
+    /// One line for `--config.check`: what is collected and, when `--web.config.file` is given,
+    /// that it was read and what it sets (no secrets).
+    pub fn summary(&self) -> String {
+        let mut line = self.collection.summary();
+        if let Some(web) = &self.process.web_config {
+            let loaded = web.current();
+            let tls = if loaded.tls.is_some() { "TLS" } else { "plain HTTP" };
+            let auth = match loaded.users.len() {
+                0 => "no basic auth".to_string(),
+                1 => "basic auth for 1 user".to_string(),
+                n => format!("basic auth for {n} users"),
+            };
+            line.push_str(&format!("; --web.config.file {} is valid: {tls}, {auth}", web.path().display()));
+        }
+        line
+    }
 }
 
 /// Validates the flags, reads the config file and builds the collection config from it. `env`
@@ -121,10 +142,16 @@ fn load_collection_unredacted(
 
 /// The process settings of the flags.
 fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
-    let listen = cli
-        .listen_address
+    // The demo answers on this machine only, as the quick start's http://localhost:9877 says; a
+    // container passes --web.listen-address (the image sets SOBOT_EXPORTER_LISTEN_ADDRESS).
+    let default = [if demo { DEMO_LISTEN_ADDRESS } else { LISTEN_ADDRESS }.to_string()];
+    let given = if cli.listen_address.is_empty() { &default[..] } else { &cli.listen_address[..] };
+    let listen = given
         .iter()
-        .map(|a| parse_listen(a).map_err(|m| err(format!("--web.listen-address {}: {m}", quoted(a)))))
+        .map(|a| {
+            parse_listen(a)
+                .map_err(|m| err(format!("--web.listen-address {}: {m}", shown(a, Shape::Address))))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let web_config = match &cli.web_config_file {
         Some(path) => Some(std::sync::Arc::new(crate::web::webconfig::WebConfig::open(path).map_err(err)?)),
@@ -142,7 +169,7 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
         return Err(err(format!(
             "--web.telemetry-path {}: must start with /, hold only letters, digits and /_.- \
              and differ from {}",
-            quoted(&telemetry_path),
+            shown(&telemetry_path, Shape::Path),
             taken.join(", ")
         )));
     }
@@ -164,7 +191,27 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
         log_level: cli.log_level,
         log_format: cli.log_format,
         demo,
+        demo_speed: demo_speed(cli, demo)?,
         enable_lifecycle: cli.enable_lifecycle,
+    })
+}
+
+/// The fastest `--demo.speed`: a simulated day in a minute.
+const MAX_DEMO_SPEED: u32 = 1440;
+
+/// `--demo.speed`: a whole number from 1 to [`MAX_DEMO_SPEED`], only with `--demo`.
+fn demo_speed(cli: &Cli, demo: bool) -> Result<u32, ConfigError> {
+    let Some(value) = &cli.demo_speed else {
+        return Ok(1);
+    };
+    if !demo {
+        return Err(err("--demo.speed: only with --demo (it sets the pace of the demo's simulated day)"));
+    }
+    value.trim().parse::<u32>().ok().filter(|n| (1..=MAX_DEMO_SPEED).contains(n)).ok_or_else(|| {
+        err(format!(
+            "--demo.speed {}: expected a whole number from 1 to {MAX_DEMO_SPEED}, e.g. 60 (a simulated day in 24 minutes)",
+            quoted(value)
+        ))
     })
 }
 
@@ -174,7 +221,7 @@ fn limits(cli: &Cli) -> Result<crate::web::Limits, ConfigError> {
         cli.max_connections.trim().parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
             err(format!(
                 "--web.max-connections {}: expected a whole number of at least 1, e.g. 512",
-                quoted(&cli.max_connections)
+                shown(&cli.max_connections, Shape::Number)
             ))
         })?;
     let duration = |value: &str, flag: &str, zero: bool| {
@@ -182,7 +229,8 @@ fn limits(cli: &Cli) -> Result<crate::web::Limits, ConfigError> {
             .filter(|d| (zero && d.is_zero()) || *d >= Duration::from_millis(100))
             .ok_or_else(|| {
                 let off = if zero { " (0s: never)" } else { "" };
-                err(format!("{flag} {}: expected a duration of at least 100ms{off}, e.g. 30s", quoted(value)))
+                let value = shown(value, Shape::Duration);
+                err(format!("{flag} {value}: expected a duration of at least 100ms{off}, e.g. 30s"))
             })
     };
     let max_age = duration(&cli.max_connection_age, "--web.max-connection-age", true)?;
@@ -201,7 +249,7 @@ fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
         .ok_or_else(|| {
             err(format!(
                 "--collect.interval {}: expected a duration of at least 100ms, e.g. 60s",
-                quoted(&cli.collect_interval)
+                shown(&cli.collect_interval, Shape::Duration)
             ))
         })?;
     let hostname = std::env::var("HOSTNAME")
@@ -209,7 +257,7 @@ fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .map(|h| h.trim().to_string());
     let shard = Shard::parse(&cli.platform_shard, hostname.as_deref())
-        .map_err(|e| err(format!("--platform.shard {}: {e}", quoted(&cli.platform_shard))))?;
+        .map_err(|e| err(format!("--platform.shard {}: {e}", shown(&cli.platform_shard, Shape::Fraction))))?;
     Ok(Flags {
         interval,
         sobot_base_url: base_url(&cli.sobot_base_url, "--sobot.base-url")?,
@@ -231,11 +279,16 @@ fn base_url(value: &str, flag: &str) -> Result<String, ConfigError> {
     if parsed.is_none() {
         return Err(err(format!(
             "{flag} {}: expected an http(s) URL with a host, e.g. https://www.sobot.com",
-            quoted(value)
+            shown(value, Shape::Url)
         )));
     }
     Ok(url.to_string())
 }
+
+/// Where the exporter listens by default: every IPv4 interface.
+pub const LISTEN_ADDRESS: &str = ":9877";
+/// Where the demo listens by default: this machine only.
+pub const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9877";
 
 /// The largest config file read.
 const MAX_CONFIG_FILE: u64 = 1024 * 1024;
@@ -274,12 +327,14 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// A path for an error line: as given, unless it looks like a credential (a key given where its
-/// file belongs).
+/// A path for an error line: as given (unquoted) if it is shaped like a path, not a key given
+/// where its file belongs.
 fn shown_path(path: &Path) -> String {
-    let shown = path.display().to_string();
-    // `quoted` gives the placeholder of a key; any other path is shown as it is, unquoted.
-    if looks_like_credential(&shown) { quoted(&shown) } else { shown }
+    let written = path.display().to_string();
+    match shown(&written, Shape::Path) {
+        quoted if quoted.starts_with('"') => written,
+        placeholder => placeholder,
+    }
 }
 
 /// `:PORT`, `HOST:PORT` or `[V6]:PORT`.
@@ -370,6 +425,11 @@ mod tests {
         let Config { process: p, collection: c } =
             load(&cli(&[]), &env_with_credentials, None).expect("valid");
         assert_eq!(p.listen, vec!["0.0.0.0:9877".parse().expect("addr")]);
+        // The demo listens on this machine only, unless told otherwise (as the image does).
+        let demo = Demo::bind().expect("bind");
+        let listen = |args: &[&str]| load(&cli(args), &no_env, Some(&demo)).expect("valid").process.listen;
+        assert_eq!(listen(&["--demo"]), vec!["127.0.0.1:9877".parse().expect("addr")]);
+        assert_eq!(listen(&["--demo", "--web.listen-address=:9877"]), p.listen);
         assert_eq!(p.telemetry_path, "/metrics");
         assert_eq!(p.limits, crate::web::Limits::default());
         assert_eq!(p.limits.max_connections, 512);
@@ -416,6 +476,24 @@ mod tests {
         let half = |k: &str| (k == ENV_APP_ID).then(|| "id".to_string());
         let e = load(&cli(&[]), &half, None).expect_err("half a credential");
         assert!(e.0.contains("the Sobot app key"), "{e}");
+    }
+
+    #[test]
+    fn the_demo_speed_is_a_whole_number_and_needs_the_demo() {
+        let demo = Demo::bind().expect("bind");
+        let speed = |args: &[&str], demo| load(&cli(args), &no_env, demo).map(|c| c.process.demo_speed);
+        assert_eq!(speed(&["--demo"], Some(&demo)), Ok(1));
+        assert_eq!(speed(&["--demo", "--demo.speed", "60"], Some(&demo)), Ok(60));
+        assert_eq!(speed(&["--demo", "--demo.speed", "1440"], Some(&demo)), Ok(1440));
+        for bad in ["0", "1441", "60x", "1.5", "-3", ""] {
+            let e = speed(&["--demo", &format!("--demo.speed={bad}")], Some(&demo)).expect_err(bad);
+            assert!(
+                e.0.starts_with("--demo.speed ") && e.0.contains("from 1 to 1440") && !e.0.contains('\n'),
+                "{e}"
+            );
+        }
+        let e = speed(&["--demo.speed", "60"], None).expect_err("without --demo");
+        assert!(e.0.contains("only with --demo"), "{e}");
     }
 
     #[test]

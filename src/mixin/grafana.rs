@@ -16,7 +16,8 @@ use super::rules::Limit;
 pub(super) enum Tenants {
     /// No tenant variable.
     None,
-    /// One tenant at a time, or the company's own series (empty): part of the scope.
+    /// One tenant at a time, or the company's series (those without a tenant label), listed first
+    /// as `(company)` and selected by default where there are any: part of the scope.
     One,
     /// Several tenants ("All" by default): queries name `tenant=~"$tenant"` themselves.
     Many,
@@ -36,6 +37,17 @@ pub(super) struct Dashboard {
     top: bool,
     rows: Vec<(String, Vec<Panel>)>,
 }
+
+/// The tenant variable's value for the series without a tenant label: `tenant=~"^$"` matches only
+/// those. Grafana passes a single-value variable's value to Prometheus with only `\` and `'`
+/// escaped (its Prometheus data source's `interpolateQueryExpr`), and takes a `query_result`
+/// option's value from a non-empty capture only, so the empty label value itself cannot be one.
+pub(super) const NO_TENANT: &str = "^$";
+
+/// How the tenant variable lists the company: first (`(` sorts before letters and digits), and
+/// only where a company collector has series (the platform's own collectors, `platform_*`, have
+/// no tenant label either).
+const COMPANY: &str = "(company)";
 
 impl Dashboard {
     pub(super) fn new(uid: &'static str, title: &'static str, description: &str) -> Self {
@@ -190,14 +202,18 @@ impl Dashboard {
         let by_name = r#"/name="(?<text>[^"]*)".*tenant="(?<value>[^"]*)"/"#;
         match self.tenants {
             Tenants::None => {}
-            Tenants::One => vars.push(query_var(
-                "tenant",
-                "Tenant",
-                "Platform tenant (companyId, shown by name). Empty without a platform: the company's own series (no tenant label). One tenant at a time; the Sobot platform dashboard compares tenants.",
-                r#"query_result(sobot_platform_tenant_info{job=~"$job", instance=~"$instance"})"#,
-                false,
-                by_name,
-            )),
+            Tenants::One => {
+                let mut var = query_var(
+                    "tenant",
+                    "Tenant",
+                    "(company) first: the company's own series (no tenant label), the default where there are any; then the platform's tenants by name (the value is the companyId). One at a time; the Sobot platform dashboard compares tenants.",
+                    &format!("query_result({})", tenant_options()),
+                    false,
+                    by_name,
+                );
+                var["current"] = json!({"selected": true, "text": COMPANY, "value": NO_TENANT});
+                vars.push(var);
+            }
             Tenants::Many => vars.push(query_var(
                 "tenant",
                 "Tenant",
@@ -247,6 +263,22 @@ impl Dashboard {
         }
         vars
     }
+}
+
+/// What the [`Tenants::One`] variable lists: one series for the company where a company collector
+/// has series (`tenant` set to [`NO_TENANT`], `name` to `(company)`), and each platform tenant
+/// with its name.
+fn tenant_options() -> String {
+    let process = r#"job=~"$job", instance=~"$instance""#;
+    format!(
+        r#"label_replace(label_replace(max(sobot_exporter_collector_success{{{process}, tenant="", collector!~"platform_.*"}}), "tenant", "{NO_TENANT}", "", ""), "name", "{COMPANY}", "", "") or on(tenant) max by (tenant, name) (sobot_platform_tenant_info{{{process}}})"#
+    )
+}
+
+/// `metric` of the exporter processes in scope: `job` and `instance`, never `tenant`, for a
+/// process's own series such as `sobot_exporter_build_info`, which no tenant has.
+pub(super) fn per_process(metric: &str) -> String {
+    format!(r#"{metric}{{job=~"$job", instance=~"$instance"}}"#)
 }
 
 fn datasource() -> Value {
@@ -722,5 +754,22 @@ mod tests {
         assert_eq!(two["transformations"][1]["options"]["indexByName"]["Value #B"], 2);
         assert_eq!(two["options"]["sortBy"][0]["displayName"], "A");
         assert_eq!(two["targets"][0]["expr"], "a{s}");
+    }
+
+    #[test]
+    fn one_tenant_at_a_time_lists_the_company_first_and_opens_on_it() {
+        let json = Dashboard::new("u", "t", "d").tenants(Tenants::One).to_json();
+        let vars = json["templating"]["list"].as_array().cloned().unwrap_or_default();
+        let tenant = vars.iter().find(|v| v["name"] == "tenant").cloned().unwrap_or_default();
+        assert_eq!(tenant["current"]["value"], NO_TENANT);
+        assert_eq!(tenant["current"]["text"], COMPANY);
+        assert_eq!((tenant["multi"].as_bool(), tenant["includeAll"].as_bool()), (Some(false), Some(false)));
+        let query = tenant["definition"].as_str().unwrap_or("");
+        assert!(
+            query.contains(r#""tenant", "^$", "", """#) && query.contains(r#""name", "(company)", "", """#),
+            "{query}"
+        );
+        assert!(query.contains(r#"collector!~"platform_.*""#), "{query}");
+        assert_eq!(per_process("x"), r#"x{job=~"$job", instance=~"$instance"}"#);
     }
 }

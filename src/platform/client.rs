@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use serde_json::{Value, json};
 
 use super::{
-    BATCH_APP_KEY, CALLS_PER_MINUTE, PlatformCredentials, PlatformEndpoint, STAFF_JOB_LIST, STAFF_LOG_INFOS,
+    BATCH_APP_KEY, Budget, PlatformCredentials, PlatformEndpoint, STAFF_JOB_LIST, STAFF_LOG_INFOS,
     TENANT_LIST, check_answer,
 };
 use crate::collect::{ParseErrors, label_id, label_name, list};
@@ -72,9 +72,9 @@ pub struct PlatformClient {
 impl PlatformClient {
     /// A client over the Sobot host's shared HTTP client (`settings.base_url` is the Sobot base
     /// URL, the statistics API's): each endpoint gets a limiter of its own that lets at most
-    /// [`CALLS_PER_MINUTE`] calls start in any [`LIMIT_WINDOW`], whatever
+    /// [`super::CALLS_PER_MINUTE`] calls start in any [`LIMIT_WINDOW`], whatever
     /// `settings.rate_limit_per_minute` says — divided by `replicas`, the exporters that share
-    /// the platform's limit (the shards), so that together they stay under it.
+    /// the platform's limit (the shards), so that together they stay under it ([`Budget`]).
     pub fn new(
         settings: &ClientSettings,
         http: reqwest::Client,
@@ -82,15 +82,14 @@ impl PlatformClient {
         telemetry: Arc<Telemetry>,
         replicas: u32,
     ) -> Self {
-        let share = usize::try_from(replicas.max(1)).unwrap_or(usize::MAX);
-        let calls = (CALLS_PER_MINUTE / share).max(1);
+        let Budget { calls, window } = Budget::of(replicas);
         let secrets = vec![credentials.union_key.clone()];
         let upstream = || {
             Upstream::with_window_limit(
                 settings,
                 http.clone(),
                 calls,
-                LIMIT_WINDOW,
+                window,
                 secrets.clone(),
                 telemetry.clone(),
             )

@@ -36,6 +36,64 @@ pub struct PlatformCredentials {
 /// Calls a minute the platform allows per endpoint (the document: "目前的上限是每分钟调用 20 次").
 pub const CALLS_PER_MINUTE: usize = 20;
 
+/// Why the platform's interval of `config` is too short for this replica's share of the budget
+/// (see [`Budget::too_short`]); `None` without a platform or when the budget carries it.
+pub fn interval_warning(config: &crate::config::CollectionConfig) -> Option<String> {
+    let platform = config.platform.as_ref()?;
+    let shards = platform.shard.count();
+    Budget::of(shards).too_short(platform.interval, shards)
+}
+
+/// One replica's share of an endpoint's limit: at most `calls` calls start in any `window`.
+///
+/// With `shards` replicas sharing the platform's [`CALLS_PER_MINUTE`], each gets
+/// `CALLS_PER_MINUTE / shards` calls per [`client::LIMIT_WINDOW`]; past 20 shards, one call per
+/// `LIMIT_WINDOW × shards / 20`, so that together they stay under the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Calls in any window.
+    pub calls: usize,
+    /// The sliding window.
+    pub window: std::time::Duration,
+}
+
+impl Budget {
+    /// The share of one of `shards` replicas (at least 1).
+    pub fn of(shards: u32) -> Budget {
+        let shards = usize::try_from(shards.max(1)).unwrap_or(usize::MAX);
+        if shards <= CALLS_PER_MINUTE {
+            return Budget { calls: CALLS_PER_MINUTE / shards, window: client::LIMIT_WINDOW };
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let factor = shards as f64 / CALLS_PER_MINUTE as f64;
+        Budget { calls: 1, window: client::LIMIT_WINDOW.mul_f64(factor) }
+    }
+
+    /// The shortest interval whose cycles (one call of each endpoint per cycle) the budget carries.
+    pub fn min_interval(&self) -> std::time::Duration {
+        self.window / u32::try_from(self.calls.max(1)).unwrap_or(u32::MAX)
+    }
+
+    /// Why `interval` is too short for this budget with `shards` replicas (naming the smallest
+    /// whole-second interval that works), or `None` if the budget carries it.
+    pub fn too_short(&self, interval: std::time::Duration, shards: u32) -> Option<String> {
+        let min = self.min_interval();
+        if interval >= min {
+            return None;
+        }
+        let (calls, window_s) = (self.calls, self.window.as_secs_f64());
+        let suggested = min.as_secs() + u64::from(min.subsec_nanos() > 0);
+        Some(format!(
+            "platform.interval {:.3}s is shorter than the platform's budget carries: {CALLS_PER_MINUTE} calls \
+             a minute per endpoint shared by {shards} shard(s) (--platform.shard) leave this one {calls} \
+             call(s) in {window_s:.1}s, one every {:.2}s; its platform collectors will fail with \
+             code=\"budget\" on most cycles: set platform.interval to at least {suggested}s",
+            interval.as_secs_f64(),
+            min.as_secs_f64(),
+        ))
+    }
+}
+
 /// One platform endpoint the exporter calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlatformEndpoint {
@@ -195,6 +253,27 @@ mod tests {
                 "{invalid}"
             );
         }
+    }
+
+    #[test]
+    fn the_budget_of_a_shard_and_the_shortest_interval_it_carries() {
+        use std::time::Duration;
+        let one = Budget::of(1);
+        assert_eq!((one.calls, one.window), (20, Duration::from_secs(61)));
+        assert_eq!(one.min_interval(), Duration::from_millis(3050));
+        assert_eq!(Budget::of(3).calls, 6);
+        // Past 20 shards, one call each in a longer window: together still 20 a minute.
+        let thirty = Budget::of(30);
+        assert_eq!((thirty.calls, thirty.window), (1, Duration::from_millis(91_500)));
+        let why = thirty.too_short(Duration::from_secs(5), 30).expect("5 s is too short");
+        assert!(
+            why.contains("30 shard(s)") && why.contains("at least 92s") && why.contains("budget"),
+            "{why}"
+        );
+        assert_eq!(thirty.too_short(Duration::from_secs(92), 30), None);
+        let why = one.too_short(Duration::from_secs(1), 1).expect("1 s is too short");
+        assert!(why.contains("one every 3.05s") && why.contains("at least 4s"), "{why}");
+        assert_eq!(one.too_short(Duration::from_secs(60), 1), None);
     }
 
     #[test]

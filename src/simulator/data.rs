@@ -6,6 +6,7 @@ use bytes::Bytes;
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
+use super::day::{self, Shift, SimNow};
 use crate::collect::quality::{Paging, QualitySource};
 use crate::sobot::endpoints::Endpoint;
 
@@ -38,53 +39,6 @@ pub fn sobot_fixture(endpoint: &str) -> Option<&'static str> {
 
 /// The document's example answer of the Laaffic seat query.
 pub const LAAFFIC_FIXTURE: &str = include_str!("../../tests/fixtures/laaffic/seat_query.json");
-
-/// One page of `seats` simulated seats in groups of eight; their status changes every few
-/// seconds in live mode.
-pub fn seat_page(mode: &DataMode, seats: usize, current: usize, size: usize, uptime: Duration) -> Bytes {
-    let tick = if *mode == DataMode::Live { uptime.as_secs() / 7 } else { 0 };
-    let start = (current - 1).saturating_mul(size).min(seats);
-    let end = start.saturating_add(size).min(seats);
-    let records: Vec<Value> = (start..end)
-        .map(|i| {
-            let seed = mix(i as u64);
-            let group = 1_000_001 + i / 8;
-            let calls = 10 + seed % 90 + tick / 3;
-            let connected = calls * (50 + seed % 40) / 100;
-            let valid = connected * (60 + seed % 30) / 100;
-            let pct = |n: u64, d: u64| format!("{}%", (n * 100).checked_div(d).unwrap_or(0));
-            json!({
-                "keyId": 600 + i,
-                "empNo": format!("{:03}", i + 1),
-                "name": format!("Seat {:03} 坐席", i + 1),
-                "groupName": format!("Group {} 坐席組", i / 8 + 1),
-                "voiceGroupId": group,
-                "enable": u8::from(seed.is_multiple_of(17)),
-                "status": ((mix(seed ^ tick) % 5) + 1).to_string(),
-                "account": format!("acct{i}"),
-                "password": "452061e7b50b70001c1e2168632ea56d",
-                "ccode": null,
-                "num": calls,
-                "connectNum": connected,
-                "connectRate": pct(connected, calls),
-                "validConnectNum": valid,
-                "validConnectRate": pct(valid, calls),
-            })
-        })
-        .collect();
-    let body = json!({
-        "status": "0",
-        "reason": "success",
-        "data": {
-            "total": seats,
-            "size": size,
-            "current": current,
-            "pages": seats.div_ceil(size.max(1)),
-            "records": records
-        }
-    });
-    Bytes::from(body.to_string())
-}
 
 /// The agents of a company with values of its own when the simulator has none configured: three
 /// in one group, with ids derived from its app id.
@@ -130,12 +84,12 @@ fn day_seed(day: Date) -> u64 {
 /// up (see [`Figures`]): the sums of `agents`' (those of `group` when given) with the company's
 /// robot figures, seeded by the company (a platform's tenant, by app id) and standing still in
 /// fixture mode.
-pub fn statistics(
+pub(crate) fn statistics(
     mode: &DataMode,
     endpoint: &Endpoint,
     day: Date,
     group: Option<&str>,
-    uptime: Duration,
+    now: &SimNow,
     company: Option<&str>,
     agents: &[super::SimAgent],
 ) -> Bytes {
@@ -145,14 +99,16 @@ pub fn statistics(
     {
         return Bytes::from_static(fixture.as_bytes());
     }
-    let progress = progress(mode, day, uptime);
     let prefix = company.map(|c| format!("{c}/")).unwrap_or_default();
     let groups: Vec<&str> = group.map(|g| g.split(',').collect()).unwrap_or_default();
     let mut human = Human::default();
     for agent in agents.iter().filter(|a| groups.is_empty() || groups.contains(&a.group.as_str())) {
-        human.add(&Human::of(seed(&format!("{prefix}{}", agent.id), day), progress));
+        let progress = progress(mode, now, day, Some(shift_of(agents, agent)), company);
+        human.add(&Human::of(seed(&format!("{prefix}{}", agent.id), day, now), progress));
     }
-    let robot = Robot::of(seed(&format!("{prefix}robot"), day), progress);
+    // The robot's volume goes with the company's size (Robot::of takes a sixteenth per agent).
+    let robot_progress = progress(mode, now, day, None, company) * agents.len() as u64;
+    let robot = Robot::of(seed(&format!("{prefix}robot"), day, now), robot_progress);
     let item = item(endpoint, &Figures { human, robot });
     Bytes::from(json!({"item": item, "ret_code": "000000", "ret_msg": "成功"}).to_string())
 }
@@ -160,22 +116,27 @@ pub fn statistics(
 /// The rows of a per-agent endpoint for the selected agents; a company with values of its own
 /// (`company`, its app id) gets values seeded by it too. The same figures the company and group
 /// answers add up.
-pub fn agent_rows(
+pub(crate) fn agent_rows(
     mode: &DataMode,
     endpoint: &Endpoint,
-    agents: &[&super::SimAgent],
+    (all, agents): (&[super::SimAgent], &[&super::SimAgent]),
     day: Date,
-    uptime: Duration,
+    now: &SimNow,
     company: Option<&str>,
 ) -> Bytes {
-    let progress = progress(mode, day, uptime);
     let prefix = company.map(|c| format!("{c}/")).unwrap_or_default();
     let items: Vec<Value> = agents
         .iter()
         .map(|agent| {
-            let seed = seed(&format!("{prefix}{}", agent.id), day);
+            let seed = seed(&format!("{prefix}{}", agent.id), day, now);
+            let shift = shift_of(all, agent);
+            let progress = progress(mode, now, day, Some(shift), company);
             let mut row = if endpoint.name == "human_duration" {
-                durations(seed, progress)
+                let login = match mode {
+                    DataMode::Fixtures => u32::try_from((progress * 30).min(86_400)).unwrap_or(0),
+                    DataMode::Live => shift.online_seconds(now.second_of(day)),
+                };
+                durations(seed, u64::from(login))
             } else {
                 item(endpoint, &Figures { human: Human::of(seed, progress), robot: Robot::default() })
             };
@@ -242,25 +203,43 @@ pub fn quality_page(
     Bytes::from(body.to_string())
 }
 
-/// A subject's seed for one day.
-fn seed(subject: &str, day: Date) -> u64 {
-    mix(hash_str(subject) ^ day_seed(day))
+/// A subject's seed for one day (and, in a day that runs faster, for one simulated day).
+fn seed(subject: &str, day: Date, now: &SimNow) -> u64 {
+    mix(hash_str(subject) ^ day_seed(day) ^ now.seed_of(day))
 }
 
-/// Today in the documents' time zone (Sobot is in China).
-fn today() -> Date {
-    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC);
-    jiff::Timestamp::now().to_zoned(tz).date()
-}
+/// Volume per hour at the peak of the demand curve: an agent's (while logged in), and the
+/// company's robot's per unit of [`Robot::of`].
+const PER_PEAK_HOUR: u64 = 130;
 
-/// How much of its day a figure covers: a past day is settled (a full day, standing still);
-/// today's grow as the simulator runs (every five seconds in live mode).
-fn progress(mode: &DataMode, day: Date, uptime: Duration) -> u64 {
-    if day < today() {
-        return 2000;
+/// How much of its day a figure covers, the volume that [`Human::of`] and [`Robot::of`] scale:
+/// in fixture mode 20 today and 2000 for a past day, standing still; in live mode
+/// [`PER_PEAK_HOUR`] for each hour of peak demand so far in the simulated day, while logged in
+/// (an agent's `shift`; the robot has none), a settled day's whole. A platform's tenant (a
+/// `company` of its own) is one to four times as busy, by its id.
+fn progress(mode: &DataMode, now: &SimNow, day: Date, shift: Option<Shift>, company: Option<&str>) -> u64 {
+    if *mode == DataMode::Fixtures {
+        return if day < now.today { 2000 } else { 20 };
     }
-    let tick = if *mode == DataMode::Live { uptime.as_secs() / 5 } else { 0 };
-    20 + tick
+    let second = now.second_of(day);
+    let demand = shift.map_or_else(|| day::demand_until(second), |s| s.demand_until(second));
+    let size = company.map_or(1, |c| 1 + hash_str(c) % 4);
+    PER_PEAK_HOUR * size * demand / 3_600_000
+}
+
+/// An agent's shift: the agents of a skill group take their offs in turn over the day, each
+/// group from an hour of its own.
+fn shift_of(agents: &[super::SimAgent], agent: &super::SimAgent) -> Shift {
+    let team: Vec<&super::SimAgent> = agents.iter().filter(|a| a.group == agent.group).collect();
+    let k = team.iter().position(|a| a.id == agent.id).unwrap_or(0);
+    Shift::of_team(k, team.len(), hash_str(&agent.group) % u64::from(day::DAY_S))
+}
+
+/// `x` split into `(n percent of it, the rest)`, both rounded down and up: as `x` grows neither
+/// part shrinks, so that counts split this way grow with their total.
+fn split(x: u64, n: u64) -> (u64, u64) {
+    let part = pct(x, n);
+    (part, x - part)
 }
 
 /// A pseudo-random number in `lo..lo + span` from `seed` and a key.
@@ -314,34 +293,39 @@ struct Human {
 impl Human {
     fn of(seed: u64, progress: u64) -> Human {
         let r = |key, lo, span| pick(seed, key, lo, span);
-        let valid = progress * r(1, 3, 6) / 4;
-        let not_received = pct(valid, r(3, 5, 15));
-        let invalid_reception = pct(valid, r(4, 5, 15));
-        let evaluations = pct(valid, r(11, 10, 30));
+        let valid = progress * r(1, 4, 4) / 4;
+        // Every count is a share of a growing one, or what a split leaves: all grow with valid.
+        let (not_received, received) = split(valid, r(3, 2, 5));
+        let (invalid_reception, valid_reception) = split(received, r(4, 3, 8));
+        let invalid = pct(valid, r(2, 10, 25));
+        let (solved, unsolved) = split(valid + invalid, r(9, 30, 40));
+        let evaluations = pct(valid, r(11, 45, 20));
+        // The bad scores are rounded down and the 5s take the rest: few bad reviews, even in a
+        // 15-minute window of a few sessions.
         let mut scores = [0; 5];
         let mut left = evaluations;
-        for (i, share) in [(4, r(12, 40, 30)), (3, r(13, 40, 30)), (2, r(14, 40, 30)), (1, r(15, 30, 40))] {
+        for (i, share) in [(0, r(15, 0, 2)), (1, r(14, 1, 2)), (2, r(13, 5, 6)), (3, r(12, 25, 16))] {
             scores[i] = pct(left, share);
             left -= scores[i];
         }
-        scores[0] = left;
+        scores[4] = left;
         let invites = pct(evaluations, r(16, 20, 40));
         let solution_answers = pct(evaluations, r(17, 60, 40));
         let transfer_out = pct(valid, r(6, 2, 8));
         let agent_messages = valid * r(19, 2, 4);
-        let queue_left = pct(valid, r(10, 1, 6));
+        let queue_left = pct(valid, r(10, 1, 4));
         Human {
             valid,
             invalid: pct(valid, r(2, 10, 25)),
             self_reception: pct(valid, r(5, 60, 30)),
-            valid_reception: valid - not_received - invalid_reception,
+            valid_reception,
             invalid_reception,
             not_received,
             transfer_in: pct(valid, r(7, 2, 8)),
             transfer_out,
             black: pct(valid, r(8, 0, 3)),
-            solved: pct(valid, r(9, 30, 40)),
-            not_solved: pct(valid, r(20, 2, 8)),
+            solved,
+            not_solved: pct(unsolved, r(20, 2, 8)),
             initiative: pct(valid, r(21, 1, 5)),
             queued: pct(valid, r(22, 20, 30)) + queue_left,
             queue_left,
@@ -431,8 +415,9 @@ struct Robot {
 impl Robot {
     fn of(seed: u64, progress: u64) -> Robot {
         let r = |key, lo, span| pick(seed, key, lo, span);
-        let consult = progress * r(1, 20, 20);
-        let valid = pct(consult, r(2, 55, 30));
+        // `progress` counts every agent: a sixteenth of it each.
+        let consult = progress * r(1, 160, 128) / 256;
+        let valid = pct(consult, r(2, 60, 25));
         let evaluations = pct(valid, r(4, 3, 10));
         let solved = pct(evaluations, r(5, 50, 40));
         Robot {
@@ -622,11 +607,11 @@ fn item(endpoint: &Endpoint, f: &Figures) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), Value::String(v))).collect()
 }
 
-/// An agent's login, status and break durations (human_duration): online and busy within the
-/// login time, the rest small.
-fn durations(seed: u64, progress: u64) -> Map<String, Value> {
+/// An agent's login, status and break durations (human_duration) after `logged_in` seconds
+/// logged in: online and busy within the login time, the rest small.
+fn durations(seed: u64, logged_in: u64) -> Map<String, Value> {
     let r = |key, lo, span| pick(seed, key, lo, span);
-    let login = (progress * 30).min(86_400) * r(1, 70, 30) / 100;
+    let login = logged_in * r(1, 70, 30) / 100;
     let online = pct(login, r(2, 70, 25));
     let busy = pct(online, r(3, 40, 40));
     let rest = [
@@ -691,18 +676,19 @@ mod tests {
     fn live_values_parse_and_move() {
         let agents = crate::simulator::population(2, 3);
         let selected: Vec<&crate::simulator::SimAgent> = agents.iter().collect();
+        let day = jiff::civil::date(2026, 11, 23);
+        let (morning, noon) = (SimNow::at_second(day, 9 * 3600), SimNow::at_second(day, 12 * 3600));
         for ep in ENDPOINTS {
-            let (day, zero, later) = (today(), Duration::from_secs(0), Duration::from_secs(600));
-            let answer = |day, uptime| match ep.rows {
-                Rows::Item => statistics(&DataMode::Live, ep, day, None, uptime, None, &agents),
-                Rows::Items(_) => agent_rows(&DataMode::Live, ep, &selected, day, uptime, None),
+            let answer = |day, now: &SimNow| match ep.rows {
+                Rows::Item => statistics(&DataMode::Live, ep, day, None, now, None, &agents),
+                Rows::Items(_) => agent_rows(&DataMode::Live, ep, (&agents, &selected), day, now, None),
             };
-            let a = answer(day, zero);
-            assert_ne!(a, answer(day, later), "{} does not move", ep.name);
+            let a = answer(day, &morning);
+            assert_ne!(a, answer(day, &noon), "{} does not move", ep.name);
             let yesterday = day.yesterday().expect("a day before");
             assert_eq!(
-                answer(yesterday, zero),
-                answer(yesterday, later),
+                answer(yesterday, &morning),
+                answer(yesterday, &noon),
                 "{}: a past day is settled",
                 ep.name
             );
@@ -722,17 +708,20 @@ mod tests {
     fn a_company_of_its_own_stands_still_and_differs() {
         let day = jiff::civil::date(2026, 11, 23);
         let ep = ENDPOINTS.iter().find(|e| e.name == "robot_session").expect("robot_session");
-        let zero = Duration::from_secs(0);
+        let (now, later) = (SimNow::at_second(day, 3600), SimNow::at_second(day, 4200));
         let agents = company_agents("app-a");
-        let statistics = |mode, ep, day, group, uptime, company| {
-            statistics(mode, ep, day, group, uptime, company, &agents)
+        let statistics = |mode, ep, day, group, now: &SimNow, company| {
+            statistics(mode, ep, day, group, now, company, &agents)
         };
-        let first = statistics(&DataMode::Fixtures, ep, day, None, zero, None);
+        let first = statistics(&DataMode::Fixtures, ep, day, None, &now, None);
         assert_eq!(first, Bytes::from_static(sobot_fixture("robot_session").unwrap_or("").as_bytes()));
-        let a = statistics(&DataMode::Fixtures, ep, day, None, zero, Some("app-a"));
-        let later = statistics(&DataMode::Fixtures, ep, day, None, Duration::from_secs(600), Some("app-a"));
-        let b = statistics(&DataMode::Fixtures, ep, day, None, zero, Some("app-b"));
-        assert_eq!(a, later, "fixture mode stands still");
+        let a = statistics(&DataMode::Fixtures, ep, day, None, &now, Some("app-a"));
+        let b = statistics(&DataMode::Fixtures, ep, day, None, &now, Some("app-b"));
+        assert_eq!(
+            a,
+            statistics(&DataMode::Fixtures, ep, day, None, &later, Some("app-a")),
+            "fixture mode stands still"
+        );
         assert_ne!(a, b);
         assert_ne!(a, first);
         assert_ne!(company_agents("app-a"), company_agents("app-b"));

@@ -2,10 +2,11 @@
 
 use bytes::Bytes;
 use hyper::StatusCode;
-use jiff::civil::DateTime;
+use jiff::civil::{Date, DateTime};
 use serde_json::{Value, json};
 
-use super::{Call, State, data};
+use super::day::{Shift, SimNow};
+use super::{Call, DataMode, State, data};
 use crate::sign::laaffic_sign;
 
 /// How far the `Timestamp` header may be from the simulator's clock (`-16` beyond).
@@ -79,5 +80,80 @@ fn check(state: &State, call: &Call) -> Result<Bytes, &'static str> {
     }
     let (current, size) =
         (usize::try_from(current).unwrap_or(usize::MAX), usize::try_from(size).unwrap_or(100));
-    Ok(data::seat_page(&config.data, seats, current, size, state.started.elapsed()))
+    let now = super::sim_now(state);
+    Ok(seat_page(&config.data, seats, (current, size), start.date(), &now))
+}
+
+/// Calls per hour of a seat at the peak of the demand curve, while logged in (a third to
+/// nine tenths more for the busier ones).
+const CALLS_PER_PEAK_HOUR: u64 = 120;
+
+/// One page (`current`, `size`) of `seats` simulated seats in groups of eight, for `day`. In
+/// live mode the seats of a group take their offs in turn (status offline), their calls grow
+/// with the simulated day while logged in, and their status changes every two simulated minutes.
+pub(super) fn seat_page(
+    mode: &DataMode,
+    seats: usize,
+    (current, size): (usize, usize),
+    day: Date,
+    now: &SimNow,
+) -> Bytes {
+    let live = *mode == DataMode::Live;
+    let start = (current - 1).saturating_mul(size).min(seats);
+    let end = start.saturating_add(size).min(seats);
+    let records: Vec<Value> = (start..end)
+        .map(|i| {
+            let seed = data::mix(i as u64);
+            let group = 1_000_001 + i / 8;
+            let team = (seats - i / 8 * 8).min(8);
+            let shift = Shift::of_team(i % 8, team, (i / 8) as u64 * 5 * 3600);
+            let (calls, status) = if live {
+                let busier = 100 + data::mix(seed ^ day_seed(day) ^ now.seed_of(day)) % 90;
+                let demand = shift.demand_until(now.second_of(day));
+                let calls = CALLS_PER_PEAK_HOUR * busier * demand / 360_000_000;
+                let tick = u64::from(now.second / 120);
+                let status = if shift.online(now.second) { data::mix(seed ^ tick) % 4 + 2 } else { 1 };
+                (calls, status)
+            } else {
+                (10 + seed % 90, data::mix(seed) % 5 + 1)
+            };
+            let connected = calls * (50 + seed % 40) / 100;
+            let valid = connected * (60 + seed % 30) / 100;
+            let pct = |n: u64, d: u64| format!("{}%", (n * 100).checked_div(d).unwrap_or(0));
+            json!({
+                "keyId": 600 + i,
+                "empNo": format!("{:03}", i + 1),
+                "name": format!("Seat {:03} 坐席", i + 1),
+                "groupName": format!("Group {} 坐席組", i / 8 + 1),
+                "voiceGroupId": group,
+                "enable": u8::from(seed.is_multiple_of(17)),
+                "status": status.to_string(),
+                "account": format!("acct{i}"),
+                "password": "452061e7b50b70001c1e2168632ea56d",
+                "ccode": null,
+                "num": calls,
+                "connectNum": connected,
+                "connectRate": pct(connected, calls),
+                "validConnectNum": valid,
+                "validConnectRate": pct(valid, calls),
+            })
+        })
+        .collect();
+    let body = json!({
+        "status": "0",
+        "reason": "success",
+        "data": {
+            "total": seats,
+            "size": size,
+            "current": current,
+            "pages": seats.div_ceil(size.max(1)),
+            "records": records
+        }
+    });
+    Bytes::from(body.to_string())
+}
+
+/// A day's seed, as the Sobot figures' (a day of their own each).
+fn day_seed(day: Date) -> u64 {
+    u64::try_from(day.day_of_year()).unwrap_or(0) + 1000 * u64::try_from(day.year()).unwrap_or(0)
 }

@@ -5,6 +5,9 @@
 //! from cycle to cycle (`--demo`). Tests also use it to inject faults and to count requests.
 
 mod data;
+mod day;
+#[cfg(test)]
+mod day_tests;
 mod faults;
 mod laaffic;
 mod platform;
@@ -33,6 +36,7 @@ use faults::SimBody;
 #[cfg(test)]
 pub(crate) use data::sobot_fixture;
 pub use data::{DataMode, mix};
+pub use day::SimClock;
 pub use platform::{SimPlatform, SimTenant, sim_platform};
 
 /// What the simulator serves and accepts.
@@ -62,6 +66,12 @@ pub struct SimConfig {
     /// The e-commerce platform it serves (`/tenantpro/...`), if any; each of its tenants is a
     /// company with its own token and its own statistics.
     pub platform: Option<SimPlatform>,
+    /// How many times as fast as the real clock the simulated day runs in live mode (1: the
+    /// real time of day; the clock starts at the real time when the simulator starts).
+    pub speed: u32,
+    /// The app id of a company (a platform's tenant) that refuses its key and its tokens for
+    /// three simulated hours a day, the first six simulated hours after the start.
+    pub outages: Option<String>,
 }
 
 /// An agent of the simulated company.
@@ -110,6 +120,8 @@ impl SimConfig {
             laaffic_api_key: Secret::new("bDqJFiq9"),
             laaffic_api_secret: Secret::new("7bz1lzh9"),
             platform: None,
+            speed: 1,
+            outages: None,
         }
     }
 }
@@ -245,6 +257,8 @@ struct State {
     /// The arrival of the calls each platform endpoint let through in the last minute.
     platform_calls: Mutex<HashMap<&'static str, VecDeque<Instant>>>,
     started: Instant,
+    /// The simulated day's clock (live mode).
+    clock: SimClock,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -281,6 +295,7 @@ impl Simulator {
         for tenant in &tenants {
             tokens.register_tenant(tenant, &config.sobot_app_id);
         }
+        let config_speed = config.speed;
         let state = Arc::new(State {
             agents: Mutex::new(config.agents.clone()),
             config,
@@ -296,6 +311,7 @@ impl Simulator {
             tenants: Mutex::new(tenants),
             platform_calls: Mutex::default(),
             started: Instant::now(),
+            clock: SimClock::new(jiff::Timestamp::now(), config_speed),
         });
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(accept_loop(listener, state.clone(), stopped));
@@ -419,15 +435,9 @@ impl Simulator {
     pub fn tenant_item(endpoint: &str, company: &str, day: jiff::civil::Date) -> Option<serde_json::Value> {
         let endpoint = crate::sobot::endpoints::Endpoint::by_name(endpoint)?;
         let agents = data::company_agents(company);
-        let body = data::statistics(
-            &DataMode::Fixtures,
-            endpoint,
-            day,
-            None,
-            Duration::ZERO,
-            Some(company),
-            &agents,
-        );
+        let real = jiff::Timestamp::now();
+        let now = SimClock::new(real, 1).at(real);
+        let body = data::statistics(&DataMode::Fixtures, endpoint, day, None, &now, Some(company), &agents);
         let mut body: serde_json::Value = serde_json::from_slice(&body).ok()?;
         body.get_mut("item").map(serde_json::Value::take)
     }
@@ -598,6 +608,11 @@ fn error_body(call: &Call, code: &str) -> Bytes {
 fn now(state: &State) -> jiff::Timestamp {
     let skew = jiff::SignedDuration::from_secs(state.clock_skew_s.load(Ordering::Relaxed));
     jiff::Timestamp::now().checked_add(skew).unwrap_or_else(|_| jiff::Timestamp::now())
+}
+
+/// The simulated day's moment now.
+fn sim_now(state: &State) -> day::SimNow {
+    state.clock.at(jiff::Timestamp::now())
 }
 
 fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) {

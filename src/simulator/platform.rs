@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use super::data::{DataMode, hash_str, mix};
+use super::day::{self, SimNow};
 use super::{Call, State, lock};
 use crate::platform::decode::STAFF_STATES;
 use crate::platform::{
@@ -212,7 +213,10 @@ fn check(state: &State, call: &Call, endpoint: &PlatformEndpoint) -> Result<Byte
     match *endpoint {
         TENANT_LIST => tenant_list(call, &tenants, fixtures, tick(60)),
         BATCH_APP_KEY => Ok(batch_app_key(&platform.union_code, &tenants, fixtures)),
-        STAFF_JOB_LIST => staff_job_list(call, &tenants, fixtures, tick(5)),
+        STAFF_JOB_LIST => {
+            let now = super::sim_now(state);
+            staff_job_list(call, &tenants, fixtures, (state.config.data == DataMode::Live).then_some(&now))
+        }
         _ => staff_log_infos(call, &tenants, fixtures, tick(20)),
     }
 }
@@ -356,11 +360,13 @@ fn staff_of(company_id: &str) -> Vec<String> {
     (1..=3u64).map(|k| format!("{:016x}{:016x}", mix(seed ^ k), mix(seed ^ (k << 8)))).collect()
 }
 
+/// The staff's figures of the day asked for; in live mode (`now`) they grow with the simulated
+/// day and start again at its midnight.
 fn staff_job_list(
     call: &Call,
     tenants: &[SimTenant],
     fixtures: bool,
-    tick: u64,
+    now: Option<&SimNow>,
 ) -> Result<Bytes, &'static str> {
     let date = |key: &str| -> Result<Date, &'static str> {
         let raw = param(call, key).filter(|v| !v.trim().is_empty()).ok_or("210003")?;
@@ -379,14 +385,20 @@ fn staff_job_list(
     for tenant in tenants {
         for staff in staff_of(&tenant.company_id) {
             let seed = mix(hash_str(&staff) ^ day);
-            let first = seed % 40 + tick / 6 + mix(seed ^ tick) % 2;
+            // Thousandths of the day's volume so far.
+            let share =
+                now.map_or(1000, |n| 1000 * day::demand_until(n.second_of(start)) / day::demand_of_day());
+            let first = match now {
+                Some(_) => (40 + seed % 80) * share / 1000,
+                None => seed % 40 + mix(seed) % 2,
+            };
             let in60s = if first == 0 { 0 } else { 50 + (seed >> 24) % 51 };
             items.push(json!({
                 "staffid": staff,
                 "companyid": tenant.company_id,
                 "first_response_time_set": first,
-                "transfer_first_response_count": (seed >> 8) % 5,
-                "session_human_visitor_consult": first + (seed >> 16) % 20,
+                "transfer_first_response_count": (seed >> 8) % 5 * share / 1000,
+                "session_human_visitor_consult": first + (seed >> 16) % 20 * share / 1000,
                 "first_response_in60s_rate": format!("{in60s:02}%"),
             }));
         }

@@ -65,6 +65,10 @@ fn get_token(state: &State, call: &Call) -> Result<Bytes, &'static str> {
     let Some(company) = tokens.companies.get(appid) else {
         return Err("910004");
     };
+    if in_outage(state, appid) {
+        // The tenant's outage: its key refused, as after a key change upstream.
+        return Err("910003");
+    }
     if !create_time.bytes().all(|b| b.is_ascii_digit())
         || sign != sobot_token_sign(appid, create_time, company.key.expose())
     {
@@ -115,7 +119,7 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
             filters.push((key, ids));
         }
     }
-    let uptime = state.started.elapsed();
+    let now = super::sim_now(state);
     let mode = &state.config.data;
     let own = own_values(state, call);
     let by = |key: &str| filters.iter().find(|(k, _)| *k == key).map(|(_, ids)| ids.clone());
@@ -129,7 +133,7 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
         Rows::Item => {
             // The company's and groups' figures are their agents' summed.
             let group = by("groupids").map(|ids| ids.join(","));
-            Ok(data::statistics(mode, endpoint, day, group.as_deref(), uptime, own.as_deref(), &agents))
+            Ok(data::statistics(mode, endpoint, day, group.as_deref(), &now, own.as_deref(), &agents))
         }
         Rows::Items(_) => {
             if agents.is_empty() {
@@ -143,7 +147,7 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
                 }
                 (None, None) => agents.iter().collect(),
             };
-            Ok(data::agent_rows(mode, endpoint, &selected, day, uptime, own.as_deref()))
+            Ok(data::agent_rows(mode, endpoint, (&agents, &selected), day, &now, own.as_deref()))
         }
     }
 }
@@ -209,13 +213,19 @@ fn check_token(
         return Err(missing);
     };
     let tokens = lock(&state.tokens);
-    let valid = tokens.companies.values().any(|c| {
+    let valid = tokens.companies.iter().any(|(id, c)| {
         !c.always_expired
+            && !in_outage(state, id)
             && c.current
                 .as_ref()
                 .is_some_and(|(current, expires)| current == token && Instant::now() < *expires)
     });
     if valid { Ok(()) } else { Err(expired) }
+}
+
+/// Whether the company `app_id` is the tenant with outages and in one now.
+fn in_outage(state: &State, app_id: &str) -> bool {
+    state.config.outages.as_deref() == Some(app_id) && super::sim_now(state).outage()
 }
 
 /// Checks the start and end dates against the endpoint's format; returns the start day.

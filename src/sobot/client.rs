@@ -1,9 +1,11 @@
 //! The one request path to the Sobot API: token, signing, rate limit, timeouts, result codes.
 //!
-//! One client per tenant (company): it owns that tenant's credentials and its single shared
-//! token. Collectors never build HTTP requests themselves.
+//! One client per tenant (company): it holds that tenant's credentials and the single token of
+//! those credentials, shared ([`Tokens`]) with every other client that has the same base URL, app
+//! id and key, across reloads. Collectors never build HTTP requests themselves.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -52,14 +54,80 @@ struct TokenState {
     failed: Option<(Instant, UpstreamError)>,
 }
 
+/// The token of one set of credentials. A tokio mutex, held across the fetch so that concurrent
+/// callers wait for one refresh instead of starting several (each new token invalidates the
+/// previous one).
+type TokenCell = Arc<Mutex<TokenState>>;
+
+/// The app keys seen with one base URL and app id, each with its token.
+type KeyCells = Vec<(Secret, TokenCell)>;
+
+/// The tokens of the process, one per set of credentials: base URL, app id and app key. Each
+/// `get_token` invalidates the token before it, so every client of the same credentials (two
+/// tenants listed with one app id, a target restarted by a reload that kept its credentials)
+/// must use the same one.
+#[derive(Default)]
+pub struct Tokens {
+    /// By base URL and app id: the keys seen with them, each with its token.
+    cells: std::sync::Mutex<HashMap<(String, String), KeyCells>>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("Tokens").field("credentials", &cells.values().map(Vec::len).sum::<usize>()).finish()
+    }
+}
+
+impl Tokens {
+    /// The token cell of `credentials` at `base_url`, made on first use.
+    fn cell(&self, base_url: &str, credentials: &Credentials) -> TokenCell {
+        let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+        let keys = cells.entry((base(base_url), credentials.app_id.clone())).or_default();
+        if let Some((_, cell)) = keys.iter().find(|(key, _)| *key == credentials.app_key) {
+            return cell.clone();
+        }
+        let cell = TokenCell::default();
+        keys.push((credentials.app_key.clone(), cell.clone()));
+        cell
+    }
+
+    /// Forgets the tokens of every set of credentials not in `keep` (`(base URL, credentials)`):
+    /// those no target has any more.
+    pub fn retain<'a>(&self, keep: impl IntoIterator<Item = (&'a str, &'a Credentials)>) {
+        let keep: Vec<(String, &Credentials)> = keep.into_iter().map(|(url, c)| (base(url), c)).collect();
+        let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+        cells.retain(|(url, app_id), keys| {
+            keys.retain(|(key, _)| {
+                keep.iter().any(|(u, c)| u == url && c.app_id == *app_id && c.app_key == *key)
+            });
+            !keys.is_empty()
+        });
+    }
+
+    /// How many sets of credentials have a token cell.
+    pub fn len(&self) -> usize {
+        self.cells.lock().unwrap_or_else(PoisonError::into_inner).values().map(Vec::len).sum()
+    }
+
+    /// Whether no credentials have a token cell.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A base URL as the upstream layer uses it (no trailing slash).
+fn base(url: &str) -> String {
+    url.trim_end_matches('/').to_string()
+}
+
 /// A Sobot API client for one company.
 #[derive(Debug)]
 pub struct SobotClient {
     upstream: Upstream,
     credentials: Credentials,
-    /// The shared token. A tokio mutex, held across the fetch so that concurrent callers wait for
-    /// one refresh instead of starting several (each new token invalidates the previous one).
-    token: Mutex<TokenState>,
+    /// The token of the credentials (of this client alone unless [`SobotClient::sharing`]).
+    token: TokenCell,
     /// How long a failed token fetch stands (about half the target's interval).
     retry_after: Duration,
 }
@@ -77,9 +145,17 @@ impl SobotClient {
         Self {
             upstream: Upstream::new(settings, http, vec![credentials.app_key.clone()], telemetry),
             credentials,
-            token: Mutex::new(TokenState::default()),
+            token: TokenCell::default(),
             retry_after,
         }
+    }
+
+    /// The same client using the token `tokens` keeps for its base URL and credentials, shared
+    /// with every other client of them.
+    #[must_use]
+    pub fn sharing(mut self, tokens: &Tokens) -> Self {
+        self.token = tokens.cell(self.upstream.base_url(), &self.credentials);
+        self
     }
 
     /// Makes sure a token is at hand (fetched, or the standing failure returned): a cycle calls it

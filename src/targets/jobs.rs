@@ -88,7 +88,9 @@ pub(crate) fn build(
             // Every replica calls the platform: they share its limit.
             platform.shard.count(),
         ));
-        let collectors = PlatformCollector::all(platform, &config.tz, &client, &shared.discovered, telemetry);
+        let company_app = config.credentials.as_ref().map(|c| c.app_id.as_str());
+        let collectors =
+            PlatformCollector::all(platform, company_app, &config.tz, &client, &shared.discovered, telemetry);
         jobs.extend(
             collectors
                 .into_iter()
@@ -97,13 +99,16 @@ pub(crate) fn build(
         return (jobs, None);
     }
     let sobot = spec.sobot.clone().map(|credentials| {
-        Arc::new(SobotClient::new(
-            &config.sobot,
-            shared.sobot_http(),
-            credentials,
-            telemetry.clone(),
-            config.interval / 2,
-        ))
+        Arc::new(
+            SobotClient::new(
+                &config.sobot,
+                shared.sobot_http(),
+                credentials,
+                telemetry.clone(),
+                config.interval / 2,
+            )
+            .sharing(&shared.tokens),
+        )
     });
     if let Some(client) = &sobot {
         let ctx = Context {

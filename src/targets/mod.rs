@@ -22,10 +22,11 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tracing::info;
 
-pub(crate) use discovery::served;
 pub use discovery::{Tenant, desired, follow};
+pub(crate) use discovery::{served, sharing_an_app_id};
 pub use jobs::Job;
 pub use shard::Shard;
+pub(crate) use shard::shard_of;
 pub(crate) use status::TargetStatus;
 pub use status::{CollectorStatus, LastError, Status, TargetView};
 
@@ -33,7 +34,7 @@ use crate::config::CollectionConfig;
 use crate::exposition::{Board, Key, Publisher};
 use crate::laaffic::client::LaafficCredentials;
 use crate::snapshot::Labels;
-use crate::sobot::client::Credentials;
+use crate::sobot::client::{Credentials, Tokens};
 use crate::upstream::ClientSettings;
 
 /// A failed cycle's samples stay this many intervals after the last success.
@@ -123,6 +124,10 @@ pub struct Shared {
     /// The tenants the platform's discovery found for this replica; `None` until it first
     /// succeeds.
     pub(crate) discovered: watch::Sender<Option<Arc<Vec<Tenant>>>>,
+    /// The Sobot tokens, one per base URL, app id and key: shared by the targets that have the
+    /// same credentials, and kept for a target restarted with them (a reload that changed only
+    /// what it collects).
+    pub(crate) tokens: Tokens,
     /// What the landing page and `/-/ready` show.
     pub status: Arc<Status>,
 }
@@ -154,6 +159,7 @@ impl Shared {
             http: Mutex::new(HttpClients::new(config)?),
             permits: Arc::new(Semaphore::new(MAX_CONCURRENT_CYCLES)),
             discovered: watch::Sender::new(None),
+            tokens: Tokens::default(),
             status: Arc::default(),
         })
     }
@@ -233,6 +239,11 @@ impl TargetSet {
         let mut desired: BTreeMap<String, TargetSpec> =
             desired.into_iter().map(|s| (s.id.clone(), s)).collect();
         let count = desired.len();
+        // The tokens of credentials no target has any more go; the others stay, for the targets
+        // that keep or restart with them.
+        let keep =
+            desired.values().filter_map(|s| Some((s.config.sobot.base_url.as_str(), s.sobot.as_ref()?)));
+        self.shared.tokens.retain(keep);
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         let mut done = Reconciled::default();
         let status = &self.shared.status;

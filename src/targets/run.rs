@@ -30,13 +30,13 @@ use tracing::{debug, error, info, warn};
 
 use super::jobs::{self, Job, Scheduled};
 use super::status::TargetStatus;
-use super::{KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
+use super::{DISCOVERY, KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
 use crate::sobot::client::SobotClient;
 use crate::telemetry::{
     COLLECTOR_DURATION, COLLECTOR_INTERVAL, COLLECTOR_LAST_SUCCESS, COLLECTOR_SERIES, COLLECTOR_SUCCESS,
-    Telemetry,
+    PLATFORM_DISCOVERY_SUCCESS, Telemetry,
 };
 use crate::upstream::{UpstreamError, hint};
 
@@ -138,8 +138,16 @@ pub(super) async fn run(
     if status.nothing_to_collect() {
         shared.status.first_round_done();
     }
-    let mut target =
-        TargetState { spec, telemetry, publisher, status, shared: shared.clone(), failing: None, cycles: 0 };
+    let mut target = TargetState {
+        spec,
+        telemetry,
+        publisher,
+        status,
+        shared: shared.clone(),
+        failing: None,
+        cycles: 0,
+        started: Instant::now(),
+    };
     target.publish(&slots);
     let jobs: Arc<Vec<Scheduled>> = Arc::new(scheduled);
     let own = Arc::new(Semaphore::new(MAX_CYCLES_PER_TARGET));
@@ -214,7 +222,7 @@ async fn cycle(index: usize, (jobs, sobot, shared, own): CycleContext, deadline:
     let job = jobs[index].job.clone();
     let token_error = match &sobot {
         Some(client) if job.needs_sobot_token() => {
-            match tokio::time::timeout_at(end, client.ensure_token()).await {
+            match tokio::time::timeout_at(end, crate::upstream::within(end, client.ensure_token())).await {
                 Ok(result) => result.err(),
                 Err(_) => Some(overran.clone()),
             }
@@ -242,7 +250,7 @@ async fn cycle(index: usize, (jobs, sobot, shared, own): CycleContext, deadline:
             return (Err(overran), Duration::ZERO);
         };
         let started = Instant::now();
-        let result = match tokio::time::timeout_at(end, job.collect()).await {
+        let result = match tokio::time::timeout_at(end, crate::upstream::within(end, job.collect())).await {
             Ok(result) => result.and_then(Collected::encode),
             Err(_) => Err(overran),
         };
@@ -266,9 +274,16 @@ struct TargetState {
     /// The token failure the target last logged.
     failing: Option<UpstreamError>,
     cycles: u64,
+    /// When this target's task started (at start or when a reload restarted it).
+    started: Instant,
 }
 
 impl TargetState {
+    /// The tenant's name for log lines (the company and the platform have none).
+    fn name(&self) -> Option<&str> {
+        Some(self.spec.name.as_str()).filter(|n| !n.is_empty())
+    }
+
     fn apply(&mut self, slots: &mut [Slot], outcome: Outcome) {
         let Outcome { index, started, token_error, result, took } = outcome;
         let id = &self.spec.id;
@@ -278,6 +293,10 @@ impl TargetState {
         let slot = &mut slots[index];
         slot.running = false;
         t.set_collector(COLLECTOR_DURATION, &slot.name, took.as_secs_f64());
+        if slot.name == DISCOVERY {
+            // The discovery's real outcome, a cycle cut off by its deadline included.
+            t.set(PLATFORM_DISCOVERY_SUCCESS, Vec::new(), f64::from(u8::from(result.is_ok())));
+        }
         slot.failures = if result.is_ok() { 0 } else { slot.failures.saturating_add(1) };
         let wait =
             backoff(slot.interval, slot.failures, stable_hash(id) ^ stable_hash(&slot.name) ^ self.cycles);
@@ -299,11 +318,11 @@ impl TargetState {
                 t.set_collector(COLLECTOR_LAST_SUCCESS, &slot.name, unix_now());
                 slot.snapshot = Some((collected, now));
                 if slot.logged.take().is_some() {
-                    info!(target_id = %id, collector = %slot.name, "collector recovered");
+                    info!(target_id = %id, target_name = self.name(), collector = %slot.name, "collector recovered");
                 }
                 // A collector that needs the token got one: the target's token works again.
                 if slot.needs_token && self.failing.take().is_some() {
-                    info!(target_id = %id, "target recovered");
+                    info!(target_id = %id, target_name = self.name(), "target recovered");
                 }
             }
             Err(e) => {
@@ -316,7 +335,7 @@ impl TargetState {
                     if self.failing.as_ref() != Some(&token) {
                         let (endpoint, url) = token.request().unwrap_or(("get_token", ""));
                         let code = token.code_label();
-                        warn!(target_id = %id, endpoint, url, code, error = %token, hint, retry_in_s, "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
+                        warn!(target_id = %id, target_name = self.name(), endpoint, url, code, error = %token, hint, retry_in_s, "cannot fetch a Sobot token; the target's Sobot collectors wait for the next attempt");
                         self.failing = Some(token);
                     } else {
                         debug!(target_id = %id, error = %token, "still no Sobot token");
@@ -326,7 +345,7 @@ impl TargetState {
                 } else {
                     let (endpoint, url) = e.request().unwrap_or((slot.name.as_str(), ""));
                     let code = e.code_label();
-                    warn!(target_id = %id, collector = %slot.name, endpoint, url, code, error = %e, hint, retry_in_s, "collection failed");
+                    warn!(target_id = %id, target_name = self.name(), collector = %slot.name, endpoint, url, code, error = %e, hint, retry_in_s, "collection failed");
                     slot.logged = Some(e);
                 }
             }
@@ -342,18 +361,19 @@ impl TargetState {
         let Some((succeeded, failed)) = self.status.cycle_done(index, report) else {
             return;
         };
-        let took_s = self.shared.status.uptime().as_secs_f64();
+        // Since this target started: a reload that restarts it starts the count again.
+        let took_s = self.started.elapsed().as_secs_f64();
         let id = &self.spec.id;
         match self.spec.kind {
             TargetKind::Company => {
-                info!(target_id = %id, succeeded, failed, took_s, "first collection completed");
+                info!(target_id = %id, target_name = self.name(), succeeded, failed, took_s, "first collection completed");
             }
             TargetKind::Platform => {
                 let tenants = self.shared.discovered.borrow().as_ref().map_or(0, |t| t.len());
-                info!(target_id = %id, succeeded, failed, tenants, took_s, "first discovery completed");
+                info!(target_id = %id, target_name = self.name(), succeeded, failed, tenants, took_s, "first discovery completed");
             }
             TargetKind::Tenant => {
-                debug!(target_id = %id, succeeded, failed, took_s, "first collection completed");
+                debug!(target_id = %id, target_name = self.name(), succeeded, failed, took_s, "first collection completed");
             }
         }
         self.shared.status.first_round_done();
@@ -370,7 +390,7 @@ impl TargetState {
                 self.status.expired(index);
                 self.telemetry.set_collector(COLLECTOR_SERIES, &slot.name, 0.0);
                 let keep_for_s = (slot.interval * KEEP_INTERVALS).as_secs();
-                warn!(target_id = %self.spec.id, collector = %slot.name, keep_for_s, "dropping stale samples");
+                warn!(target_id = %self.spec.id, target_name = self.name(), collector = %slot.name, keep_for_s, "dropping stale samples");
                 dropped = true;
             }
         }

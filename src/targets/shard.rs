@@ -67,6 +67,11 @@ impl Shard {
     }
 }
 
+/// The shard number (from 1) of `count` shards that serves the tenant `id`.
+pub(crate) fn shard_of(id: &str, count: u32) -> u32 {
+    jump(stable_hash(id), count.max(1)) + 1
+}
+
 /// The jump consistent hash of `key` into `buckets` buckets.
 pub(crate) fn jump(mut key: u64, buckets: u32) -> u32 {
     let (mut b, mut j): (i64, i64) = (-1, 0);

@@ -31,7 +31,7 @@ pub(crate) fn parse(body: impl Read, max_items: usize) -> Result<(Value, u64), s
 /// A body as the chunks it arrived in, read in order.
 #[derive(Debug, Default)]
 pub(crate) struct Chunks {
-    parts: std::collections::VecDeque<bytes::Bytes>,
+    pub(super) parts: std::collections::VecDeque<bytes::Bytes>,
     len: usize,
 }
 

@@ -31,6 +31,10 @@ pub enum UpstreamError {
     /// timeout): it counts as failed at once instead of holding on to its place.
     #[error("the cycle overran its deadline of {0} ms")]
     Deadline(u64),
+    /// The endpoint's call budget (its rate limit) has no slot before the cycle's deadline: the
+    /// call was not sent. Carries the milliseconds until the next slot.
+    #[error("no call left in the endpoint's rate limit before the cycle's deadline (the next in {0} ms)")]
+    Budget(u64),
     /// The collector's cycle panicked: a bug in the exporter, never the upstream's fault.
     #[error("the collector panicked (a bug; see the log)")]
     Panicked,
@@ -68,6 +72,7 @@ impl UpstreamError {
             UpstreamError::InvalidResponse(_) => "invalid_response".to_string(),
             UpstreamError::Panicked => "panic".to_string(),
             UpstreamError::Deadline(_) => "deadline".to_string(),
+            UpstreamError::Budget(_) => "budget".to_string(),
             // A code becomes a label value: only the documented ones, so that an upstream
             // answering random codes (or garbage) cannot grow the label set without bound.
             UpstreamError::Api { code, .. } if DOCUMENTED_CODES.contains(&code.as_str()) => code.clone(),

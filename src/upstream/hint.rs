@@ -84,6 +84,20 @@ pub fn hint(e: &UpstreamError, origins: &Origins) -> String {
             "the cycle took longer than its interval: lengthen the interval, or check the upstream's speed"
                 .to_string()
         }
+        UpstreamError::Budget(_) if platform => "the platform's 20 calls a minute per endpoint, shared by \
+             the shards (--platform.shard), cannot carry platform.interval (getTenantList also takes one \
+             call per page): lengthen platform.interval; the start-up warning names the smallest that works"
+            .to_string(),
+        UpstreamError::Budget(_) => {
+            let limit = if laaffic {
+                "the 600 calls a minute kept for Laaffic"
+            } else {
+                "sobot.rate_limit_per_minute"
+            };
+            format!(
+                "the cycle's calls do not fit {limit} within its interval: lengthen the interval or collect less"
+            )
+        }
         UpstreamError::Panicked => "a bug in the exporter: please report it with this log".to_string(),
         UpstreamError::Api { code, .. } if platform => platform_hint(code, origins),
         UpstreamError::Api { code, .. } if laaffic => laaffic_hint(code, origins),
@@ -164,6 +178,8 @@ mod tests {
             (at("robot_session", UpstreamError::Timeout), "sobot.timeout"),
             (at("robot_session", UpstreamError::InvalidResponse("x".into())), "points at the API"),
             (UpstreamError::Deadline(5), "lengthen the interval"),
+            (at("get_batch_app_key", UpstreamError::Budget(9)), "lengthen platform.interval"),
+            (at("robot_session", UpstreamError::Budget(9)), "sobot.rate_limit_per_minute"),
         ];
         for (e, want) in cases {
             let h = hint(&e, &o);

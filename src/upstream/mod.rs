@@ -12,6 +12,7 @@ use tracing::{debug, warn};
 mod capped;
 mod error;
 mod hint;
+mod surrogates;
 
 use crate::secret::Secret;
 use crate::telemetry::Telemetry;
@@ -31,6 +32,19 @@ pub const MAX_ITEMS: usize = 20_000;
 
 /// Bodies larger than this are parsed on a blocking thread, off the runtime's workers.
 const PARSE_INLINE_MAX: usize = 1024 * 1024;
+
+tokio::task_local! {
+    /// The deadline of the cycle a call belongs to (set by the target's task for its collectors):
+    /// a call whose rate-limit slot would come after it fails at once with
+    /// [`UpstreamError::Budget`] and takes no slot, instead of waiting to be cut off while its
+    /// slot stays reserved (which starved every later cycle).
+    static DEADLINE: Instant;
+}
+
+/// Runs `work` (a collector's cycle) with calls bound by `deadline` (see [`DEADLINE`]).
+pub(crate) async fn within<F: std::future::Future>(deadline: Instant, work: F) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
 
 /// How to reach an upstream API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +141,11 @@ impl Upstream {
         }
     }
 
+    /// The base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
     /// The self-metrics the calls are counted in.
     pub fn telemetry(&self) -> &Telemetry {
         &self.telemetry
@@ -148,20 +167,34 @@ impl Upstream {
         build: impl FnOnce(&reqwest::Client, String) -> reqwest::RequestBuilder,
         check: impl FnOnce(Value) -> Result<T, UpstreamError>,
     ) -> Result<T, UpstreamError> {
-        match &self.limiter {
-            Limiter::Rate(limiter) => limiter.acquire().await,
-            Limiter::Window(limiter) => limiter.acquire().await,
-        }
         let url = format!("{}{path}", self.base_url);
+        let deadline = DEADLINE.try_with(|d| *d).ok();
+        let slot = match &self.limiter {
+            Limiter::Rate(limiter) => limiter.acquire(deadline).await,
+            Limiter::Window(limiter) => limiter.acquire(deadline).await,
+        };
+        if let Err(wait) = slot {
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            debug!(endpoint, code = "budget", wait_ms, "no rate-limit slot before the cycle's deadline");
+            self.telemetry.count_request(endpoint, "budget");
+            return Err(UpstreamError::Budget(wait_ms).at(endpoint, &url));
+        }
         let (client, request) = build(&self.client, url.clone()).build_split();
         let sensitive: Vec<String> = request.as_ref().map_or_else(|_| Vec::new(), sensitive_headers);
         let started = Instant::now();
         let mut in_flight = InFlight { telemetry: &self.telemetry, endpoint, done: false };
         let result = send_json(&client, request, self.max_items)
             .await
-            .and_then(|(body, dropped)| {
+            .and_then(|Parsed { body, dropped, replaced }| {
                 if dropped > 0 {
                     self.items_dropped(endpoint, dropped);
+                }
+                if replaced > 0 {
+                    debug!(
+                        endpoint,
+                        replaced, "lone surrogate escapes in the answer's strings replaced by U+FFFD"
+                    );
+                    self.telemetry.count_parse_errors(endpoint, LONE_SURROGATE, replaced);
                 }
                 check(body)
             })
@@ -228,14 +261,27 @@ fn sensitive_headers(request: &reqwest::Request) -> Vec<String> {
     values.filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
 }
 
-/// Sends a request and parses its body as JSON, every list cut at `max_items` (see [`capped`]);
-/// returns the value and the number of items skipped. HTTP errors, timeouts and non-JSON bodies
-/// become [`UpstreamError`]s; the vendor's own result code is left to the caller.
+/// The `field` of `sobot_exporter_parse_errors_total` under which a string's lone surrogate
+/// escapes are counted (see [`surrogates`]): which key held the string is in no table.
+pub(crate) const LONE_SURROGATE: &str = "lone_surrogate";
+
+/// A parsed answer.
+struct Parsed {
+    body: Value,
+    /// List items skipped past the cap.
+    dropped: u64,
+    /// Lone surrogate escapes replaced by U+FFFD.
+    replaced: u64,
+}
+
+/// Sends a request and parses its body as JSON, lone surrogate escapes replaced (see
+/// [`surrogates`]) and every list cut at `max_items` (see [`capped`]). HTTP errors, timeouts and
+/// non-JSON bodies become [`UpstreamError`]s; the vendor's own result code is left to the caller.
 async fn send_json(
     client: &reqwest::Client,
     request: reqwest::Result<reqwest::Request>,
     max_items: usize,
-) -> Result<(Value, u64), UpstreamError> {
+) -> Result<Parsed, UpstreamError> {
     let request = request.map_err(|e| UpstreamError::from_transport(&e))?;
     let mut response = client.execute(request).await.map_err(|e| UpstreamError::from_transport(&e))?;
     let status = response.status();
@@ -258,7 +304,9 @@ async fn send_json(
     }
     let inline = body.len() <= PARSE_INLINE_MAX;
     let parse = move || {
+        let replaced = surrogates::repair(&mut body);
         capped::parse(body, max_items)
+            .map(|(body, dropped)| Parsed { body, dropped, replaced })
             .map_err(|e| UpstreamError::InvalidResponse(format!("body is not JSON ({e})")))
     };
     if inline {
@@ -286,17 +334,22 @@ impl RateLimiter {
         Self { spacing, burst: spacing * burst.saturating_sub(1), next: Mutex::new(None) }
     }
 
-    /// Waits for this request's slot.
-    pub async fn acquire(&self) {
+    /// Waits for this request's slot; if it comes after `deadline`, takes none and returns at
+    /// once how long it would have waited.
+    pub async fn acquire(&self, deadline: Option<Instant>) -> Result<(), Duration> {
         let slot = {
             let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();
             let tat = next.map_or(now, |t| t.max(now));
             let slot = tat.checked_sub(self.burst).map_or(now, |t| t.max(now));
+            if deadline.is_some_and(|d| slot > d) {
+                return Err(slot - now);
+            }
             *next = Some(tat + self.spacing);
             slot
         };
         tokio::time::sleep_until(slot).await;
+        Ok(())
     }
 }
 
@@ -318,21 +371,28 @@ impl WindowLimiter {
         Self { max, window, slots: Mutex::new(VecDeque::with_capacity(max)) }
     }
 
-    /// Waits for this request's slot.
-    pub async fn acquire(&self) {
+    /// Waits for this request's slot; if it comes after `deadline`, takes none and returns at
+    /// once how long it would have waited.
+    pub async fn acquire(&self, deadline: Option<Instant>) -> Result<(), Duration> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();
-            let slot = if slots.len() < self.max {
-                now
-            } else {
-                // The oldest of the last `max`: this one may start a window after it.
-                slots.pop_front().map_or(now, |oldest| (oldest + self.window).max(now))
+            // The oldest of the last `max`: this one may start a window after it.
+            let slot = match slots.front() {
+                Some(oldest) if slots.len() >= self.max => (*oldest + self.window).max(now),
+                _ => now,
             };
+            if deadline.is_some_and(|d| slot > d) {
+                return Err(slot - now);
+            }
+            if slots.len() >= self.max {
+                slots.pop_front();
+            }
             slots.push_back(slot);
             slot
         };
         tokio::time::sleep_until(slot).await;
+        Ok(())
     }
 }
 
@@ -345,12 +405,37 @@ mod tests {
         let limiter = RateLimiter::new(60, 3); // one a second, bursts of three
         let start = Instant::now();
         for _ in 0..3 {
-            limiter.acquire().await;
+            assert_eq!(limiter.acquire(None).await, Ok(()));
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
-        limiter.acquire().await;
-        limiter.acquire().await;
+        let soon = Some(Instant::now() + Duration::from_millis(500));
+        assert_eq!(
+            limiter.acquire(soon).await,
+            Err(Duration::from_secs(1)),
+            "its slot is after the deadline"
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO, "no wait");
+        limiter.acquire(None).await.expect("no deadline");
+        limiter.acquire(None).await.expect("no deadline");
         assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    /// Found in issue 17: a call cut off while it waited kept its slot, so with one call a window
+    /// and cycles shorter than it, every later cycle queued behind slots nobody used, for ever.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_whose_slot_is_past_its_deadline_takes_none() {
+        let (window, cycle) = (Duration::from_secs(60), Duration::from_secs(5));
+        let limiter = WindowLimiter::new(1, window);
+        let start = Instant::now();
+        limiter.acquire(Some(start + cycle)).await.expect("the first is free");
+        for i in 1..11u32 {
+            tokio::time::advance(cycle).await;
+            let wait = limiter.acquire(Some(Instant::now() + cycle)).await;
+            assert_eq!(wait, Err(window - cycle * i), "cycle {i}: refused at once, with the wait");
+        }
+        tokio::time::advance(cycle).await;
+        limiter.acquire(Some(Instant::now() + cycle)).await.expect("a window after the first: its slot");
+        assert_eq!(start.elapsed(), window, "not pushed back by the refused calls");
     }
 
     #[tokio::test(start_paused = true)]
@@ -360,7 +445,7 @@ mod tests {
         let start = Instant::now();
         let mut starts = Vec::new();
         for i in 0..8 {
-            limiter.acquire().await;
+            limiter.acquire(None).await.expect("no deadline");
             starts.push(start.elapsed());
             if i == 3 {
                 // A pause: the next waits for the window of its own predecessors only.

@@ -47,9 +47,12 @@ use tokio::sync::{Notify, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use super::handshake::{self, Opening};
 use super::{Access, Routes, respond};
 use crate::exposition::{Chunk, Key, Published};
-use crate::telemetry::{self, HTTP_CONNECTIONS, HTTP_CONNECTIONS_CLOSED, HTTP_MAX_CONNECTIONS};
+use crate::telemetry::{
+    self, HTTP_CONNECTIONS, HTTP_CONNECTIONS_CLOSED, HTTP_MAX_CONNECTIONS, HTTP_TLS_HANDSHAKE_FAILURES,
+};
 use crate::upstream::out_of_files;
 
 /// How long in-flight responses may take to finish after a shutdown signal, or after their
@@ -142,6 +145,9 @@ struct Server {
     start: Instant,
     conns: Mutex<Conns>,
     closed: [AtomicU64; 4],
+    /// The failed TLS handshakes, published when the server speaks TLS.
+    handshakes: handshake::Failures,
+    tls: bool,
     /// Set by every change of the figures; cleared when they are published.
     changed: AtomicBool,
     /// Notified when the last connection goes.
@@ -164,12 +170,14 @@ fn lock(m: &Mutex<Conns>) -> MutexGuard<'_, Conns> {
 }
 
 impl Server {
-    fn new(limits: Limits) -> Server {
+    fn new(limits: Limits, tls: bool) -> Server {
         Server {
             limits,
             start: Instant::now(),
             conns: Mutex::default(),
             closed: Default::default(),
+            handshakes: handshake::Failures::default(),
+            tls,
             changed: AtomicBool::new(true),
             emptied: Notify::new(),
         }
@@ -181,6 +189,11 @@ impl Server {
 
     fn count_close(&self, reason: Reason) {
         self.closed[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.changed.store(true, Ordering::Relaxed);
+    }
+
+    fn count_handshake_failure(&self, reason: handshake::Reason, peer: std::net::SocketAddr, error: &str) {
+        self.handshakes.count(reason, peer, &error);
         self.changed.store(true, Ordering::Relaxed);
     }
 
@@ -255,6 +268,12 @@ impl Server {
             let n = self.closed[reason as usize].load(Ordering::Relaxed);
             values.push((HTTP_CONNECTIONS_CLOSED, vec![("reason", reason.label().to_string())], n as f64));
         }
+        if self.tls {
+            for (reason, n) in self.handshakes.counts() {
+                let labels = vec![("reason", reason.label().to_string())];
+                values.push((HTTP_TLS_HANDSHAKE_FAILURES, labels, n as f64));
+            }
+        }
         values
     }
 
@@ -288,6 +307,40 @@ fn victim(conns: &HashMap<u64, Arc<ConnState>>) -> Option<u64> {
     idle.map(|(id, _)| *id).or_else(stalled)
 }
 
+/// The process's own figures on the board: the process-wide self-metrics (build info, reload
+/// status) and the server's. Published by the server's loop once a second when they changed,
+/// and by a reload before it answers (so its answer and the next scrape agree).
+pub(crate) struct ProcessFigures {
+    publisher: crate::exposition::Publisher,
+    server: Arc<Server>,
+    /// `Telemetry::changes` at the last publication; held while publishing, so that a caller
+    /// returns once the figures it changed are published, by whichever caller.
+    seen: Mutex<u64>,
+}
+
+impl std::fmt::Debug for ProcessFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessFigures").finish_non_exhaustive()
+    }
+}
+
+impl ProcessFigures {
+    /// Publishes the figures if they changed since the last publication. The process-wide
+    /// ones change rarely: counted, not compared.
+    pub(crate) fn publish_changes(&self, process: &telemetry::Telemetry) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let changes = process.changes();
+        let process_changed = std::mem::replace(&mut *seen, changes) != changes;
+        if self.server.changed.swap(false, Ordering::Relaxed) | process_changed {
+            let families = telemetry::process_families(process, self.server.values());
+            match Chunk::encode(vec![Arc::new(families)]) {
+                Ok(chunk) => self.publisher.publish(Published::new(vec![Arc::new(chunk)])),
+                Err(_) => debug!("cannot encode the process's own metrics"),
+            }
+        }
+    }
+}
+
 /// Serves on every listener until `shutdown` resolves; then closes the connections that serve no
 /// request and lets the others finish (up to [`DRAIN_TIMEOUT`]). `routes` is cloned per listener
 /// with its address; `access` is the web config (TLS, basic auth) and its checker.
@@ -298,22 +351,17 @@ pub(crate) async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let server = Arc::new(Server::new(limits));
-    let publisher = routes.board.publisher(Key::Process, &Vec::new(), true);
+    let tls = access.web.as_ref().is_some_and(|web| web.tls());
+    let server = Arc::new(Server::new(limits, tls));
+    let figures = Arc::new(ProcessFigures {
+        publisher: routes.board.publisher(Key::Process, &Vec::new(), true),
+        server: server.clone(),
+        seen: Mutex::new(u64::MAX),
+    });
+    let mut routes = routes;
+    routes.figures = super::Figures(Some(figures.clone()));
     let (stop, stopped) = watch::channel(false);
-    // The process's own figures (build info, reload status) change rarely: counted, not compared.
-    let process_changes = std::sync::atomic::AtomicU64::new(u64::MAX);
-    let publish_changes = || {
-        let process = routes.process.changes();
-        let process_changed = process_changes.swap(process, Ordering::Relaxed) != process;
-        if server.changed.swap(false, Ordering::Relaxed) | process_changed {
-            let families = telemetry::process_families(&routes.process, server.values());
-            match Chunk::encode(vec![Arc::new(families)]) {
-                Ok(chunk) => publisher.publish(Published::new(vec![Arc::new(chunk)])),
-                Err(_) => debug!("cannot encode the process's own metrics"),
-            }
-        }
-    };
+    let publish_changes = || figures.publish_changes(&routes.process);
     publish_changes();
     let mut publish = tokio::time::interval(PUBLISH_EVERY);
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -401,8 +449,24 @@ impl Connection {
             return self.serve(io, peer, stopped).await;
         };
         // The handshake counts as waiting for a request: the idle timeout bounds it, and the
-        // connection limit may close it.
-        let handshake = tokio::time::timeout(limits.idle_timeout, TlsAcceptor::from(tls).accept(io));
+        // connection limit may close it. Plain HTTP is not given to rustls: it is answered.
+        let handshake = async {
+            match handshake::opening(&io.inner).await {
+                Ok(Opening::Tls) => TlsAcceptor::from(tls)
+                    .accept(io)
+                    .await
+                    .map_err(|e| (handshake::Reason::of(&e), e.to_string(), None)),
+                Ok(Opening::Http) => {
+                    Err((handshake::Reason::PlainHttp, "an HTTP request".to_string(), Some(io)))
+                }
+                Ok(Opening::Other) => Err((handshake::Reason::NotTls, "not a TLS record".to_string(), None)),
+                Ok(Opening::Closed) => {
+                    Err((handshake::Reason::Closed, "closed before a byte".to_string(), None))
+                }
+                Err(e) => Err((handshake::Reason::of(&e), e.to_string(), None)),
+            }
+        };
+        let handshake = tokio::time::timeout(limits.idle_timeout, handshake);
         let outcome = tokio::select! {
             outcome = handshake => outcome,
             () = self.state.kill.notified() => {
@@ -416,12 +480,17 @@ impl Connection {
         };
         match outcome {
             Ok(Ok(stream)) => self.serve(stream, peer, stopped).await,
-            Ok(Err(e)) => {
-                debug!(%peer, error = %e, "TLS handshake failed");
+            Ok(Err((reason, error, plain))) => {
+                self.server.count_handshake_failure(reason, peer, &error);
+                if let Some(io) = plain {
+                    handshake::refuse_plain_http(io).await;
+                }
                 self.server.remove(self.id);
             }
             Err(_) => {
-                debug!(%peer, "TLS handshake timed out");
+                let error =
+                    format!("no handshake within {} s (--web.idle-timeout)", limits.idle_timeout.as_secs());
+                self.server.count_handshake_failure(handshake::Reason::Timeout, peer, &error);
                 if self.server.remove(self.id) {
                     self.server.count_close(Reason::IdleTimeout);
                 }
@@ -442,7 +511,7 @@ impl Connection {
             let guard = Serving { state: state.clone(), server: server.clone() };
             let (routes, access) = (routes.clone(), access.clone());
             async move {
-                let response = respond(&routes, &access, &req).await;
+                let response = respond(&routes, &access, peer.ip(), &req).await;
                 Ok::<_, Infallible>(response.map(|body| Tracked { body, _guard: guard }))
             }
         });
@@ -694,7 +763,7 @@ mod tests {
 
     #[test]
     fn at_the_limit_a_connection_makes_room_or_is_refused() {
-        let server = Server::new(Limits { max_connections: 2, ..Limits::default() });
+        let server = Server::new(Limits { max_connections: 2, ..Limits::default() }, false);
         let (a, a_state) = server.admit().expect("room");
         let (_, b_state) = server.admit().expect("room");
         b_state.serving.store(1, Ordering::Relaxed);

@@ -55,6 +55,13 @@ pub fn check(listen_address: &str, web_config: Option<&Path>) -> Result<(), Stri
             ask(&mut rustls::Stream::new(&mut conn, &mut stream)).map_err(|e| tls_failure(addr, &e))?
         }
     };
+    // A TLS listener answers plain HTTP with a 400 that says so (`handshake`).
+    if head.windows(HTTPS_ONLY.len()).any(|w| w == HTTPS_ONLY) {
+        return Err(format!(
+            "{addr} serves HTTPS: give --healthcheck the same --web.config.file (or set \
+             SOBOT_EXPORTER_WEB_CONFIG_FILE for both)"
+        ));
+    }
     if !head.starts_with(b"HTTP/") {
         return Err(format!(
             "{addr} did not answer HTTP: if it serves TLS, give --healthcheck the same --web.config.file \
@@ -66,14 +73,18 @@ pub fn check(listen_address: &str, web_config: Option<&Path>) -> Result<(), Stri
     if status == "200" { Ok(()) } else { Err(format!("/healthz answered {status:?}")) }
 }
 
-/// Sends the request and reads the status line (at most 256 bytes).
+/// What a TLS listener's answer to plain HTTP says.
+const HTTPS_ONLY: &[u8] = b"Client sent an HTTP request to an HTTPS server.";
+
+/// Sends the request and reads the answer (at most 512 bytes: the status line, and the body of a
+/// short one).
 fn ask(stream: &mut impl ReadWrite) -> std::io::Result<Vec<u8>> {
     stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
     stream.flush()?;
     let mut head = Vec::new();
-    let mut buf = [0u8; 256];
-    while head.len() < buf.len() && !head.contains(&b'\n') {
-        match stream.read(&mut buf[..256 - head.len()]) {
+    let mut buf = [0u8; 512];
+    while head.len() < buf.len() {
+        match stream.read(&mut buf[..512 - head.len()]) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),
             Err(e) if head.is_empty() => return Err(e),

@@ -5,13 +5,14 @@
 //!
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
 //! encoded chunks. [`conn`] runs the connections within their limits, on every listener
-//! ([`listen`]); [`webconfig`] is `--web.config.file` (TLS, headers, basic auth checked by
-//! [`auth`]). The routes are one table, `Route`: everything is behind the web config except
+//! ([`listen`]); [`webconfig`] is `--web.config.file` (TLS, whose failed handshakes and plain
+//! HTTP [`handshake`] counts and answers, headers, basic auth checked by [`auth`]). The routes are one table, `Route`: everything is behind the web config except
 //! `/healthz`, `/-/healthy` and `/-/ready`, which stay open for liveness and readiness probes
 //! (they tell nothing but "the process serves" and "the first collection is done").
 
 pub mod auth;
 pub mod conn;
+pub mod handshake;
 pub mod healthcheck;
 pub mod landing;
 pub mod listen;
@@ -114,7 +115,13 @@ pub struct Routes {
     pub process: Arc<crate::telemetry::Telemetry>,
     /// The `process_*` metrics, read again by a scrape when they are a second old.
     pub process_stats: Arc<crate::process::ProcessStats>,
+    /// The process's own figures on the board: empty (`Figures::default()`), set by the server.
+    pub figures: Figures,
 }
+
+/// The process's own figures on the board, as the server publishes them; set when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct Figures(Option<Arc<conn::ProcessFigures>>);
 
 /// Every route the server answers. The dispatch, the web config's exemptions, the methods (405
 /// and `Allow`), the landing page's links and the check of `--web.telemetry-path` read it.
@@ -211,6 +218,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let watch = web.clone().map(|web| tokio::spawn(webconfig::watch(web)));
+    if let Some(web) = &web {
+        let loaded = web.current();
+        tokio::task::spawn_blocking(move || auth::warn_costly(&loaded.users));
+    }
     let access = Access { web, gate: Arc::default() };
     conn::serve(listeners, routes, access, limits, shutdown).await;
     if let Some(watch) = watch {
@@ -225,8 +236,14 @@ pub(crate) struct Access {
     gate: Arc<auth::Gate>,
 }
 
-/// The answer to one request: the web config's checks, the route, the web config's headers.
-async fn respond(routes: &Routes, access: &Access, req: &Request<Incoming>) -> Response<Reply> {
+/// The answer to one request from `client`: the web config's checks, the route, the web
+/// config's headers.
+async fn respond(
+    routes: &Routes,
+    access: &Access,
+    client: std::net::IpAddr,
+    req: &Request<Incoming>,
+) -> Response<Reply> {
     let route = Route::of(req.uri().path(), &routes.telemetry_path);
     let Some(web) = access.web.as_ref().map(|web| web.current()) else {
         return answer(routes, route, req).await;
@@ -234,7 +251,7 @@ async fn respond(routes: &Routes, access: &Access, req: &Request<Incoming>) -> R
     let mut response = if route.is_some_and(Route::open) {
         answer(routes, route, req).await
     } else {
-        guarded(routes, access, &web, route, req).await
+        guarded(routes, access, &web, route, client, req).await
     };
     let headers = response.headers_mut();
     for (name, value) in &web.headers {
@@ -243,20 +260,24 @@ async fn respond(routes: &Routes, access: &Access, req: &Request<Incoming>) -> R
     response
 }
 
-/// The rate limit and basic auth, then the route.
+/// The rate limit (every client's requests, before authentication, as in the exporter-toolkit)
+/// and basic auth (its checks limited per client address, see [`auth`]), then the route.
 async fn guarded(
     routes: &Routes,
     access: &Access,
     web: &webconfig::Loaded,
     route: Option<Route>,
+    client: std::net::IpAddr,
     req: &Request<Incoming>,
 ) -> Response<Reply> {
-    if !access.gate.within_rate(web.rate_limit) {
-        return plain(StatusCode::TOO_MANY_REQUESTS, "too many requests (rate_limit of --web.config.file)\n");
+    if let Err(retry) = access.gate.within_rate(web.rate_limit) {
+        let text = "too many requests: the rate_limit of --web.config.file is spent (it counts every \
+                    client's requests, before authentication)\n";
+        return too_many(text, retry);
     }
     if !web.users.is_empty() {
         let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
-        match access.gate.check(&web.users, authorization).await {
+        match access.gate.check(&web.users, authorization, client).await {
             auth::Verdict::Allowed => {}
             auth::Verdict::Denied => {
                 let mut response = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
@@ -265,14 +286,20 @@ async fn guarded(
                     .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"sobot_exporter\""));
                 return response;
             }
-            auth::Verdict::Busy => {
-                let mut response = plain(StatusCode::TOO_MANY_REQUESTS, "too many password checks; retry\n");
-                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
-                return response;
+            auth::Verdict::Busy => return too_many("too many password checks at once; retry\n", 1),
+            auth::Verdict::Failing(retry) => {
+                return too_many("too many failed password checks from this address; retry later\n", retry);
             }
         }
     }
     answer(routes, route, req).await
+}
+
+/// 429 with `Retry-After: seconds`.
+fn too_many(text: &'static str, seconds: u64) -> Response<Reply> {
+    let mut response = plain(StatusCode::TOO_MANY_REQUESTS, text);
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 /// The route's answer: 404 for an unknown path whatever the method, 405 with `Allow` for a
@@ -308,7 +335,12 @@ async fn reload(routes: &Routes) -> Response<Reply> {
     let Some(reloader) = &routes.reloader else {
         return plain(StatusCode::FORBIDDEN, "the lifecycle API is not enabled (--web.enable-lifecycle)\n");
     };
-    match reloader.reload("POST /-/reload").await {
+    let outcome = reloader.reload("POST /-/reload").await;
+    // The reload status is on /metrics before the answer goes.
+    if let Figures(Some(figures)) = &routes.figures {
+        figures.publish_changes(&routes.process);
+    }
+    match outcome {
         Ok(()) => plain(StatusCode::OK, "reloaded\n"),
         Err(reason) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("reload failed: {reason}\n")),
     }

@@ -342,7 +342,9 @@ fn yaml_error(message: &str) -> String {
     } else {
         ""
     };
-    format!("{section}{}", mask_credentials(&message).replacen("unknown field", "unknown key", 1))
+    let line = crate::config::messages::unknown_field(&message)
+        .unwrap_or_else(|| mask_credentials(&message).replacen("unknown field", "unknown key", 1));
+    format!("{section}{line}")
 }
 
 /// The lower-case spelling hyper wants for one of [`HEADERS`].
@@ -756,6 +758,7 @@ impl WebConfig {
                 watch.stamps = if files == watch.files { before } else { stamps(&self.path, &files) };
                 watch.files = files;
                 watch.failed = None;
+                super::auth::warn_costly(&loaded.users);
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
                 Ok(true)
             }

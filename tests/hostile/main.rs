@@ -1,6 +1,7 @@
-//! Hostile clients against the real binary over real sockets: huge or malformed headers, many
-//! unread answers beside a scraper that must keep being served, and shutdown with them pending.
-//! Each module is one surface; the assertions are status codes and body sizes (memory figures
-//! are in the benches).
+//! Hostile clients against the server, with the real binary and real sockets: huge or malformed
+//! headers, floods beside a scraper (from two loopback addresses, 127.0.0.2 floods and 127.0.0.1
+//! scrapes), many unread answers, and shutdown with them pending, asserting status codes and body
+//! sizes (memory figures are in the benches). One module per surface.
 
+mod auth;
 mod sd;

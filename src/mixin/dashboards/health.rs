@@ -11,11 +11,11 @@ pub(super) fn dashboard() -> Dashboard {
             "Status",
             vec![
                 stat("Exporter version", 4, 4)
-                    .describe("Version of the running exporter (sobot_exporter_build_info).")
+                    .describe("Version of the running exporters (sobot_exporter_build_info; whatever the tenant).")
                     .color("blue")
                     .no_graph()
                     .show_name()
-                    .query("sobot_exporter_build_info{..}", "{{version}}"),
+                    .query(&per_process("sobot_exporter_build_info"), "{{version}}"),
                 stat("Collectors failing", 4, 4)
                     .describe("Collectors whose last cycle failed.")
                     .steps("green", &[("red", 1.0)])

@@ -339,7 +339,7 @@ fn discovery(bytes: &[u8], shard: Shard) -> Result<(), TestCaseError> {
         .into_iter()
         .map(|k| Tenant { id: k.company_id, name: k.company_name, app_id: k.app_id, app_key: k.app_key })
         .collect();
-    let tenants = served(listed, &platform, &telemetry);
+    let tenants = served(listed, &platform, None, &telemetry);
     // Each served tenant's series go on /metrics with its id as the `tenant` label.
     let board = Board::new();
     let mut publishers = Vec::new();
