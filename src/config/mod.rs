@@ -177,7 +177,7 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
         crate::web::sd::check_address(address).map_err(|reason| {
             err(format!(
                 "--web.external-address {}: {reason}; give HOST[:PORT], e.g. exporter.example.com:9877",
-                quoted(address)
+                shown(address, Shape::Address)
             ))
         })?;
     }
@@ -210,7 +210,7 @@ fn demo_speed(cli: &Cli, demo: bool) -> Result<u32, ConfigError> {
     value.trim().parse::<u32>().ok().filter(|n| (1..=MAX_DEMO_SPEED).contains(n)).ok_or_else(|| {
         err(format!(
             "--demo.speed {}: expected a whole number from 1 to {MAX_DEMO_SPEED}, e.g. 60 (a simulated day in 24 minutes)",
-            quoted(value)
+            shown(value, Shape::Number)
         ))
     })
 }
@@ -546,8 +546,8 @@ mod tests {
             (&["--collect.interval", "often"][..], "--collect.interval"),
             (&["--web.listen-address", "nowhere"][..], "--web.listen-address"),
             (&["--web.telemetry-path", "metrics"][..], "--web.telemetry-path"),
-            (&["--web.external-address", "http://x:80"][..], "--web.external-address \"http://x:80\": "),
-            (&["--web.external-address", "x:99999"][..], "--web.external-address \"x:99999\": "),
+            (&["--web.external-address", "http://x:80"][..], "--web.external-address "),
+            (&["--web.external-address", "x:99999"][..], "--web.external-address "),
             (&["--sobot.base-url", "ftp://x"][..], "--sobot.base-url"),
             (&["--web.max-connections", "0"][..], "--web.max-connections \"0\": "),
             (&["--web.max-connections", "many"][..], "--web.max-connections"),
