@@ -3,5 +3,8 @@
 //! scrapes), many unread answers, and shutdown with them pending, asserting status codes and body
 //! sizes (memory figures are in the benches). One module per surface.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod auth;
 mod sd;

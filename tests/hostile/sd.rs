@@ -2,12 +2,9 @@
 //! valid `host[:port]` (else 400) or not used at all (`--web.external-address`); floods of unread
 //! answers leave `/metrics` served, and SIGTERM still ends the process.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use sobot_exporter::simulator::{SimPlatform, sim_platform};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
