@@ -216,6 +216,7 @@ fn help_and_version_exit_0() {
     for flag in [
         "--web.listen-address",
         "--web.telemetry-path",
+        "--web.external-address",
         "--config.file",
         "--sobot.base-url",
         "--collect.interval",
