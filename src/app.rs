@@ -120,6 +120,7 @@ pub async fn run(
         board,
         targets: targets.clone(),
         address,
+        discovery: Arc::new(web::sd::Discovery::new(process.external_address.as_deref())),
         reloader: process.enable_lifecycle.then(|| reloader.clone()),
         process: process_telemetry,
         process_stats,

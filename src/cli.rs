@@ -68,6 +68,11 @@ pub struct Cli {
     )]
     pub listen_address: Vec<String>,
 
+    /// The address `/sd` gives its targets (`HOST[:PORT]`, e.g. a Kubernetes Service's name), in
+    /// place of the request's Host header: set it behind a proxy, or to pin it.
+    #[arg(long = "web.external-address", value_name = "HOST[:PORT]")]
+    pub external_address: Option<String>,
+
     /// Listen on the sockets systemd passes (socket activation) instead of --web.listen-address.
     #[arg(long = "web.systemd-socket")]
     pub systemd_socket: bool,

@@ -97,9 +97,16 @@ impl Shape {
         match self {
             Shape::Zone => {
                 let parts: Vec<&str> = v.split('/').collect();
+                // A capital, then letters, `_` and `-` (`Port-au-Prince`); digits only at the end
+                // of an all-capital name, after an optional sign (`GMT+8`, `GMT0`): a key's mix of
+                // letters and digits is no zone.
                 let part = |p: &str| {
-                    p.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-                        && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-+".contains(&b))
+                    let name = p.trim_end_matches(|c: char| c.is_ascii_digit());
+                    let name = name.strip_suffix(['+', '-']).unwrap_or(name);
+                    let digits = name.len() < p.len();
+                    name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+                        && name.bytes().all(|b| b.is_ascii_alphabetic() || b"_-".contains(&b))
+                        && (!digits || name.bytes().all(|b| b.is_ascii_uppercase()))
                 };
                 parts.len() >= 2
                     && parts[0].bytes().all(|b| b.is_ascii_alphabetic())
@@ -211,11 +218,14 @@ mod tests {
             for shape in all {
                 assert_eq!(shown(key, shape), NOT_SHOWN, "{key} as {shape:?}");
             }
+            // A key behind an area is still a key, not a city.
+            assert_eq!(shown(&format!("Asia/{key}"), Shape::Zone), NOT_SHOWN, "Asia/{key}");
         }
         for (value, shape) in [
             ("Mars/Olympus", Shape::Zone),
             ("America/Argentina/Buenos_Aires", Shape::Zone),
             ("Etc/GMT+8", Shape::Zone),
+            ("America/Port-au-Prince", Shape::Zone),
             ("/run/secrets/missing", Shape::Path),
             ("app_key.txt", Shape::Path),
             ("0", Shape::Number),

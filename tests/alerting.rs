@@ -107,17 +107,8 @@ async fn start_alertmanager(dir: &Path, hook: &str) -> Alertmanager {
         .spawn()
         .expect("prometheus-alertmanager is installed (Debian package; tests/setup.sh installs it)");
     let alertmanager = Alertmanager { child, url: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http().get(format!("{}/-/ready", alertmanager.url)).send().await
-            && r.status() == 200
-        {
-            return alertmanager;
-        }
-        let log = std::fs::read_to_string(dir.join("alertmanager.log")).unwrap_or_default();
-        assert!(Instant::now() < deadline, "alertmanager did not start: {log}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_ready(&alertmanager.url, &dir.join("alertmanager.log"), "alertmanager").await;
+    alertmanager
 }
 
 /// Everything of one run: the simulator, the exporter, Prometheus, Alertmanager and the webhook.

@@ -39,7 +39,7 @@ fn bad_flags_exit_2_with_one_line() {
     fails_with(
         &["--demo", "--demo.speed", "fast"],
         &[],
-        "--demo.speed \"fast\": expected a whole number from 1 to 1440",
+        "--demo.speed (value not shown): expected a whole number from 1 to 1440",
     );
     fails_with(&["--demo", "--demo.speed", "0"], &[], "--demo.speed");
     fails_with(&["--demo.speed", "60"], CREDS, "--demo.speed: only with --demo");
@@ -216,6 +216,7 @@ fn help_and_version_exit_0() {
     for flag in [
         "--web.listen-address",
         "--web.telemetry-path",
+        "--web.external-address",
         "--config.file",
         "--sobot.base-url",
         "--collect.interval",

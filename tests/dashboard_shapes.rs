@@ -108,8 +108,9 @@ fn names(expr: &str) -> BTreeSet<String> {
 }
 
 /// A query whose recording rules are guarded ratios only (`…:ratio15m`, `…:ratio1h`): empty until
-/// enough sessions arrive in their window, which a simulator whose day totals stand still never
-/// sends. Such a query may be empty where another query of its panel has data.
+/// enough sessions arrive in their window, which a shape's short run at the real pace of the day
+/// (these shapes run at 1x; `tests/dashboards.rs` runs the demo fast and requires them) may not
+/// reach. Such a query may be empty where another query of its panel has data.
 fn guarded(expr: &str) -> bool {
     let rules: Vec<String> = names(expr).into_iter().filter(|n| n.matches(':').count() == 2).collect();
     !rules.is_empty() && rules.iter().all(|n| n.ends_with(":ratio15m") || n.ends_with(":ratio1h"))

@@ -528,6 +528,21 @@ fn prometheus_operator_objects_are_well_formed_and_name_every_replica() {
             )
         })
         .collect();
+    // Each pod's /sd lists its tenants at the host Prometheus reads that /sd from.
+    let sts_args = sts["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    let external = sts_args.split('"').find_map(|a| a.strip_prefix("--web.external-address="));
+    let env = sts["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    for (var, field) in [("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace")] {
+        let entry = format!(r#"{{"name":"{var}","valueFrom":{{"fieldRef":{{"fieldPath":"{field}"}}}}}}"#);
+        assert!(env.contains(&entry), "{env}");
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        let pod = format!("$(POD_NAME)=sobot-exporter-{i}, $(POD_NAMESPACE)=monitoring");
+        let expand = |a: &str| {
+            a.replace("$(POD_NAME)", &format!("sobot-exporter-{i}")).replace("$(POD_NAMESPACE)", "monitoring")
+        };
+        assert_eq!(external.map(expand).as_ref(), Some(host), "{pod}");
+    }
 
     let spec_fields = [
         "jobName",

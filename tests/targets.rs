@@ -300,6 +300,7 @@ async fn serve(board: Arc<Board>, set: Arc<TargetSet>) -> String {
         board: board.clone(),
         targets: set,
         address,
+        discovery: Default::default(),
         reloader: None,
         process: std::sync::Arc::new(sobot_exporter::telemetry::process_telemetry()),
         process_stats: std::sync::Arc::new(sobot_exporter::process::ProcessStats::new(&board)),
@@ -383,4 +384,12 @@ async fn sd_lists_every_tenant_once_and_probe_serves_one() {
     let groups: Vec<serde_json::Value> =
         client.get(format!("{base}/sd")).send().await.expect("sd").json().await.expect("json");
     assert_eq!(groups.len(), ids.len() - 1);
+    // A renamed tenant keeps running and is listed under its new name (the answer is re-encoded).
+    let renamed = |id: &String| TargetSpec { name: format!("New {id}"), ..tenant(id, id, &config) };
+    set.reconcile(ids.iter().filter(|i| *i != "shop03").map(renamed).collect());
+    let groups: Vec<serde_json::Value> =
+        client.get(format!("{base}/sd")).send().await.expect("sd").json().await.expect("json");
+    assert!(
+        groups.iter().all(|g| g["labels"]["tenant_name"].as_str().is_some_and(|n| n.starts_with("New ")))
+    );
 }

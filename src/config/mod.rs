@@ -40,6 +40,9 @@ pub struct Settings {
     pub web_config: Option<std::sync::Arc<crate::web::webconfig::WebConfig>>,
     /// Path of the metrics endpoint.
     pub telemetry_path: String,
+    /// The address `/sd` gives its targets instead of the request's `Host`
+    /// (`--web.external-address`).
+    pub external_address: Option<String>,
     /// The HTTP server's limits.
     pub limits: crate::web::Limits,
     /// Log level.
@@ -170,11 +173,20 @@ fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
             taken.join(", ")
         )));
     }
+    if let Some(address) = &cli.external_address {
+        crate::web::sd::check_address(address).map_err(|reason| {
+            err(format!(
+                "--web.external-address {}: {reason}; give HOST[:PORT], e.g. exporter.example.com:9877",
+                shown(address, Shape::Address)
+            ))
+        })?;
+    }
     Ok(Settings {
         listen,
         systemd_socket: cli.systemd_socket,
         web_config,
         telemetry_path,
+        external_address: cli.external_address.clone(),
         limits: limits(cli)?,
         log_level: cli.log_level,
         log_format: cli.log_format,
@@ -534,6 +546,8 @@ mod tests {
             (&["--collect.interval", "often"][..], "--collect.interval"),
             (&["--web.listen-address", "nowhere"][..], "--web.listen-address"),
             (&["--web.telemetry-path", "metrics"][..], "--web.telemetry-path"),
+            (&["--web.external-address", "http://x:80"][..], "--web.external-address "),
+            (&["--web.external-address", "x:99999"][..], "--web.external-address "),
             (&["--sobot.base-url", "ftp://x"][..], "--sobot.base-url"),
             (&["--web.max-connections", "0"][..], "--web.max-connections \"0\": "),
             (&["--web.max-connections", "many"][..], "--web.max-connections"),

@@ -14,6 +14,7 @@ mod shard;
 mod status;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -222,12 +223,14 @@ pub struct Reconciled {
 pub struct TargetSet {
     shared: Arc<Shared>,
     running: Mutex<BTreeMap<String, Running>>,
+    /// Changes (under `running`'s lock) whenever the tenants or their names change.
+    version: AtomicU64,
 }
 
 impl TargetSet {
     /// No targets yet.
     pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, running: Mutex::default() }
+        Self { shared, running: Mutex::default(), version: AtomicU64::new(0) }
     }
 
     /// Makes the running targets those of `desired` (ids must be unique; a repeated id keeps the
@@ -250,6 +253,9 @@ impl TargetSet {
             match desired.remove(&id) {
                 Some(spec) if running.get(&id).is_some_and(|r| r.spec.unchanged(&spec)) => {
                     if let Some(r) = running.get_mut(&id) {
+                        if r.spec.name != spec.name {
+                            self.version.fetch_add(1, Ordering::Relaxed);
+                        }
                         r.status.rename(&spec.name);
                         r.spec.name = spec.name;
                     }
@@ -280,6 +286,7 @@ impl TargetSet {
             running.insert(spec.id.clone(), self.start(spec, entry, count));
         }
         if done != (Reconciled { kept: done.kept, ..Reconciled::default() }) {
+            self.version.fetch_add(1, Ordering::Relaxed);
             info!(
                 added = done.added,
                 removed = done.removed,
@@ -298,12 +305,24 @@ impl TargetSet {
 
     /// The running tenants: `(id, name)`, in id order.
     pub fn tenants(&self) -> Vec<(String, String)> {
+        self.tenants_versioned().1
+    }
+
+    /// The running tenants as [`TargetSet::tenants`], with the version of that set: the same
+    /// version, the same tenants and names.
+    pub(crate) fn tenants_versioned(&self) -> (u64, Vec<(String, String)>) {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        running
+        let tenants = running
             .values()
             .filter(|r| r.spec.kind == TargetKind::Tenant)
             .map(|r| (r.spec.id.clone(), r.spec.name.clone()))
-            .collect()
+            .collect();
+        (self.version.load(Ordering::Relaxed), tenants)
+    }
+
+    /// The version of the running tenants (see [`TargetSet::tenants_versioned`]).
+    pub(crate) fn tenants_version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
     }
 
     /// Whether `id` is a running tenant.
@@ -330,6 +349,7 @@ impl TargetSet {
     /// Stops every target.
     pub fn stop_all(&self) {
         let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
+        self.version.fetch_add(1, Ordering::Relaxed);
         for r in running.into_values() {
             r.stop(&self.shared.status);
         }

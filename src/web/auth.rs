@@ -1,6 +1,6 @@
 //! Basic auth against the bcrypt hashes of `basic_auth_users`, and the rate limit.
 //!
-//! bcrypt is slow on purpose (about 50 ms at cost 10, doubling with each step), so:
+//! bcrypt is slow on purpose (tens of milliseconds at cost 10, doubling with each step), so:
 //!
 //! - an outcome is cached per user, password and hash: a success for as long as it is used
 //!   (`CACHE_FOR`, five minutes, after its last use), a failure for `CACHE_FOR`. A Prometheus

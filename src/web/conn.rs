@@ -18,7 +18,8 @@
 //!   still answers when idle or stuck clients fill the limit. One WARN when the limit is reached,
 //!   one INFO when the connections are back under three quarters of it.
 //! - **Shutdown**: connections not serving a request close at once; a response in flight gets
-//!   10 s to finish.
+//!   10 s to finish, unless its write makes no progress for a second (a client not reading): then
+//!   its connection closes.
 //!
 //! `raise_fd_limit` lifts the soft file-descriptor limit to the hard one at start, so that the
 //! limit, not `EMFILE`, is what bites; should `accept` still fail for want of descriptors, the
@@ -57,6 +58,10 @@ use crate::upstream::out_of_files;
 /// How long in-flight responses may take to finish after a shutdown signal, or after their
 /// connection reached its maximum age.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After a shutdown signal, a response whose write has made no progress for this long closes its
+/// connection instead of holding the drain.
+const STALLED_AT_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// How often the `sobot_exporter_http_*` figures are published when they changed.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
@@ -521,6 +526,7 @@ impl Connection {
         let mut aged = false;
         let mut closing: Option<Reason> = None;
         let mut stopping = *stopped.borrow();
+        let mut stall_check = tokio::time::interval(STALLED_AT_SHUTDOWN / 4);
         let reason = loop {
             if stopping && !self.state.busy() {
                 break None;
@@ -548,6 +554,14 @@ impl Connection {
                     closing = Some(Reason::MaxAge);
                     conn.as_mut().graceful_shutdown();
                     age.as_mut().reset(tokio::time::Instant::now() + DRAIN_TIMEOUT);
+                }
+                _ = stall_check.tick(), if stopping => {
+                    let since = self.state.stalled_since.load(Ordering::Acquire);
+                    let stalled_ms = self.server.now_ms().saturating_sub(since.saturating_sub(1));
+                    if since != 0 && stalled_ms >= STALLED_AT_SHUTDOWN.as_millis() as u64 {
+                        debug!(%peer, "shutting down: closing a connection whose client does not read");
+                        break None;
+                    }
                 }
                 changed = stopped.changed(), if !stopping => {
                     // A closed channel: the server is gone; stop as on a signal.

@@ -16,6 +16,7 @@ pub mod handshake;
 pub mod healthcheck;
 pub mod landing;
 pub mod listen;
+pub mod sd;
 pub mod webconfig;
 
 use std::convert::Infallible;
@@ -25,8 +26,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{
-    ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue,
-    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
+    ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER,
+    VARY, WWW_AUTHENTICATE,
 };
 use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
@@ -35,10 +36,12 @@ use crate::exposition::{self, Board, Body, Format, Key};
 use crate::targets::TargetSet;
 pub use conn::Limits;
 
-/// A response body: the parts of a body (shared with the exposition, not copied), sent in order.
+/// A response body: the parts of a body (shared with the exposition, not copied), sent in order;
+/// or `/sd`'s shared pieces with an address between them.
 #[derive(Debug)]
 pub struct Reply {
     parts: std::collections::VecDeque<Bytes>,
+    spliced: Option<sd::Spliced>,
     remaining: u64,
 }
 
@@ -49,7 +52,23 @@ impl Reply {
 
     fn many(parts: Vec<Bytes>) -> Reply {
         let remaining = parts.iter().map(|p| p.len() as u64).sum();
-        Reply { parts: parts.into_iter().filter(|p| !p.is_empty()).collect(), remaining }
+        Reply { parts: parts.into_iter().filter(|p| !p.is_empty()).collect(), spliced: None, remaining }
+    }
+
+    fn spliced(spliced: sd::Spliced) -> Reply {
+        Reply { parts: Default::default(), remaining: spliced.len(), spliced: Some(spliced) }
+    }
+
+    fn next_part(&mut self) -> Option<Bytes> {
+        loop {
+            let part = match &mut self.spliced {
+                Some(spliced) => spliced.next_part(),
+                None => self.parts.pop_front(),
+            }?;
+            if !part.is_empty() {
+                return Some(part);
+            }
+        }
     }
 }
 
@@ -61,7 +80,7 @@ impl hyper::body::Body for Reply {
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
-        let part = self.parts.pop_front();
+        let part = self.next_part();
         if let Some(part) = &part {
             self.remaining -= part.len() as u64;
         }
@@ -69,7 +88,7 @@ impl hyper::body::Body for Reply {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.parts.is_empty()
+        self.remaining == 0
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
@@ -88,6 +107,8 @@ pub struct Routes {
     pub targets: Arc<TargetSet>,
     /// The address listened on, for `/sd` answers to requests without a `Host` header.
     pub address: std::net::SocketAddr,
+    /// `/sd`'s address (`--web.external-address`) and its encoded answers.
+    pub discovery: Arc<sd::Discovery>,
     /// `POST /-/reload`, if the lifecycle endpoint is enabled (`--web.enable-lifecycle`).
     pub reloader: Option<Arc<crate::app::Reloader>>,
     /// The process-wide self-metrics (build info, reload status), published with the server's.
@@ -298,7 +319,7 @@ async fn answer(routes: &Routes, route: Option<Route>, req: &Request<Incoming>) 
         Route::Landing => landing(routes),
         Route::Metrics => metrics(routes, req),
         Route::Probe => probe(routes, req),
-        Route::ServiceDiscovery => service_discovery(routes, req),
+        Route::ServiceDiscovery => routes.discovery.answer(&routes.targets, req, routes.address),
         Route::Healthz | Route::Healthy => plain(StatusCode::OK, "ok\n"),
         Route::Ready if !routes.targets.status().ready() => {
             plain(StatusCode::SERVICE_UNAVAILABLE, "not ready: the first collection has not completed\n")
@@ -352,35 +373,6 @@ fn probe(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
         Some(published) => exposition_response(req, |format| published.body(format)),
         None => plain(StatusCode::NOT_FOUND, "this exporter does not serve that tenant (see /sd)\n"),
     }
-}
-
-/// Prometheus HTTP service discovery: one group per tenant this replica serves, each scraped
-/// through `/probe` at the address the request was sent to.
-fn service_discovery(routes: &Routes, req: &Request<Incoming>) -> Response<Reply> {
-    let host = match header(req, HOST) {
-        "" => routes.address.to_string(),
-        host => host.to_string(),
-    };
-    let groups: Vec<serde_json::Value> = routes
-        .targets
-        .tenants()
-        .into_iter()
-        .map(|(id, name)| {
-            serde_json::json!({
-                "targets": [host],
-                "labels": {
-                    "tenant": id,
-                    "tenant_name": name,
-                    "__metrics_path__": "/probe",
-                    "__param_target": id,
-                }
-            })
-        })
-        .collect();
-    let body = serde_json::Value::Array(groups).to_string();
-    let mut response = Response::new(Reply::one(Bytes::from(body)));
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }
 
 /// An exposition in the format and encoding the request asks for.

@@ -361,17 +361,24 @@ impl Prometheus {
             .spawn()
             .expect("prometheus is installed (Debian package prometheus; tests/setup.sh installs it)");
         let prometheus = Prometheus { child, url: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = http().get(format!("{}/-/ready", prometheus.url)).send().await
-                && r.status() == 200
-            {
-                return prometheus;
-            }
-            let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
-            assert!(Instant::now() < deadline, "prometheus did not start: {log}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        wait_ready(&prometheus.url, &dir.join("prometheus.log"), "prometheus").await;
+        prometheus
+    }
+}
+
+/// Waits (30 s at most) until the Prometheus-style server at `url` answers 200 on `/-/ready`;
+/// a timeout fails the test with the server's log.
+pub async fn wait_ready(url: &str, log: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http().get(format!("{url}/-/ready")).send().await
+            && r.status() == 200
+        {
+            return;
         }
+        let log = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(Instant::now() < deadline, "{what} did not start: {log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

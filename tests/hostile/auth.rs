@@ -2,15 +2,12 @@
 //! sends wrong passwords from 16 connections at once; the rate limit is spent before
 //! authentication, as documented; a costly hash is warned of at start.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// The flooding client's address (Linux routes all of 127.0.0.0/8 to loopback).
 const FLOODER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
