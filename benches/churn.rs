@@ -36,16 +36,6 @@ const CYCLES: usize = 10;
 const INTERVAL: Duration = Duration::from_secs(30);
 /// `platform.interval`: how soon the exporter sees a new tenant list.
 const DISCOVERY: Duration = Duration::from_secs(10);
-/// What every tenant collects: the six defaults and one per-agent endpoint.
-const COLLECTORS: [&str; 7] = [
-    "robot_session",
-    "robot_satisfaction",
-    "human_session",
-    "human_satisfaction",
-    "customer_session",
-    "message_stats",
-    "get_service_data",
-];
 /// How long the level at 20 is left to settle: past the HTTP client's idle timeout (reqwest's
 /// default, 90 s), when the connections the 2,000 tenants opened are closed.
 const SETTLE: Duration = Duration::from_secs(100);
@@ -85,13 +75,14 @@ impl Churn {
             let log = self.sim.requests();
             let mut seen: std::collections::HashMap<&str, HashSet<&str>> = std::collections::HashMap::new();
             // Their collectors' endpoints only (a tenant's get_token is logged under its app id too).
-            let collected = log.iter().filter(|r| r.at >= since && COLLECTORS.contains(&r.endpoint.as_str()));
+            let collected =
+                log.iter().filter(|r| r.at >= since && TENANT_COLLECTORS.contains(&r.endpoint.as_str()));
             for record in collected {
                 if let Some(app) = record.company.as_deref().filter(|a| want.contains(a)) {
                     seen.entry(app).or_default().insert(record.endpoint.as_str());
                 }
             }
-            let done = seen.values().filter(|e| e.len() == COLLECTORS.len()).count();
+            let done = seen.values().filter(|e| e.len() == TENANT_COLLECTORS.len()).count();
             if done == want.len() {
                 return;
             }
@@ -163,7 +154,7 @@ async fn run() {
         all.union_code,
         all.email,
         DISCOVERY.as_secs(),
-        COLLECTORS.join(", ")
+        TENANT_COLLECTORS.join(", ")
     );
     std::fs::write(&config, yaml).expect("write the exporter's config");
     let port = free_port();

@@ -54,16 +54,6 @@ use sobot_exporter::telemetry::{COLLECTOR_LAST_SUCCESS, COLLECTOR_SUCCESS};
 const TENANTS: usize = 1_000;
 /// `--collect.interval`, the tenants' interval (the default).
 const INTERVAL: Duration = Duration::from_secs(60);
-/// What every tenant collects: the six defaults and one per-agent endpoint.
-const COLLECTORS: [&str; 7] = [
-    "robot_session",
-    "robot_satisfaction",
-    "human_session",
-    "human_satisfaction",
-    "customer_session",
-    "message_stats",
-    "get_service_data",
-];
 /// The platform's endpoints, as the simulator logs them.
 const PLATFORM_ENDPOINTS: [&str; 4] =
     ["getBatchAppKey", "getTenantList", "tenantStaffJobList", "getStaffLogInfos"];
@@ -135,7 +125,7 @@ async fn run() {
         "platform of {} tenants, 3 agents each; tenant collectors: {} (interval {} s); platform at its \
          default interval (5 min)",
         s.tenants,
-        COLLECTORS.join(", "),
+        TENANT_COLLECTORS.join(", "),
         s.interval.as_secs()
     );
     let dir = TempDir::new("sobot_exporter_platform");
@@ -262,7 +252,7 @@ impl Running {
             "platform:\n  union_code: \"{}\"\n  email: {}\n  collectors: [{}]\n  tenants_on_metrics: {on_metrics}\n",
             tenants.platform.union_code,
             tenants.platform.email,
-            COLLECTORS.join(", ")
+            TENANT_COLLECTORS.join(", ")
         );
         std::fs::write(&config, yaml).expect("write the exporter's config");
         let log = dir.join(format!("{name}.log"));
@@ -383,7 +373,7 @@ async fn healthy_run(s: &Settings, dir: &Path) -> Healthy {
         Some(t) => println!(
             "  first full cycle, process start to every tenant's {} collectors succeeded:  {:>7.1} s \
              (first getBatchAppKey at {:.1} s; first cycles are spread over the {} s interval by design)",
-            COLLECTORS.len(),
+            TENANT_COLLECTORS.len(),
             t.as_secs_f64(),
             discovery.map_or(f64::NAN, |d| d.as_secs_f64()),
             s.interval.as_secs()
@@ -559,7 +549,7 @@ async fn off_metrics_run(s: &Settings, dir: &Path, healthy: Option<&Healthy>) {
             let text = String::from_utf8_lossy(&body);
             let ok =
                 text.lines().filter(|l| l.starts_with(COLLECTOR_SUCCESS) && value(l) == Some(1.0)).count();
-            if ok == COLLECTORS.len() {
+            if ok == TENANT_COLLECTORS.len() {
                 confirmed.insert(company.clone());
             }
         }
@@ -662,7 +652,7 @@ async fn failure_run(s: &Settings, dir: &Path, failure: Failure, healthy: Option
     // Healthy tenants' statistics calls in each interval of the run.
     let buckets = usize::try_from(s.span().as_secs().div_ceil(s.interval.as_secs().max(1))).unwrap_or(1);
     let mut per_interval = vec![0usize; buckets];
-    for record in log.iter().filter(|x| COLLECTORS.contains(&x.endpoint.as_str())) {
+    for record in log.iter().filter(|x| TENANT_COLLECTORS.contains(&x.endpoint.as_str())) {
         if r.tenants.of(record).is_some_and(|(_, ok)| ok) {
             let k = record.at.duration_since(r.started).as_secs() / s.interval.as_secs().max(1);
             if let Some(n) = usize::try_from(k).ok().and_then(|k| per_interval.get_mut(k)) {
@@ -674,7 +664,7 @@ async fn failure_run(s: &Settings, dir: &Path, failure: Failure, healthy: Option
         "  healthy tenants' statistics calls in each {} s of the run: {} (every healthy tenant once: {})",
         s.interval.as_secs(),
         per_interval.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-        want.len() * COLLECTORS.len()
+        want.len() * TENANT_COLLECTORS.len()
     );
     let tokens = log
         .iter()
@@ -786,12 +776,12 @@ fn answered_apps(log: &[Recorded]) -> HashSet<String> {
     let mut seen: HashMap<&str, HashSet<&str>> = HashMap::new();
     for record in log.iter().filter(|x| x.code == "000000") {
         if let Some(app) = record.company.as_deref()
-            && COLLECTORS.contains(&record.endpoint.as_str())
+            && TENANT_COLLECTORS.contains(&record.endpoint.as_str())
         {
             seen.entry(app).or_default().insert(record.endpoint.as_str());
         }
     }
-    seen.into_iter().filter(|(_, e)| e.len() == COLLECTORS.len()).map(|(a, _)| a.to_string()).collect()
+    seen.into_iter().filter(|(_, e)| e.len() == TENANT_COLLECTORS.len()).map(|(a, _)| a.to_string()).collect()
 }
 
 /// The tenants on a `/metrics` body whose every collector's last cycle succeeded.
@@ -802,7 +792,7 @@ fn collected_tenants(body: &str) -> HashSet<String> {
             *ok.entry(tenant).or_default() += 1;
         }
     }
-    ok.into_iter().filter(|(_, n)| *n == COLLECTORS.len()).map(|(t, _)| t.to_string()).collect()
+    ok.into_iter().filter(|(_, n)| *n == TENANT_COLLECTORS.len()).map(|(t, _)| t.to_string()).collect()
 }
 
 /// Seconds since the last success of every collector of the tenants in `want`; a collector
@@ -817,7 +807,7 @@ fn last_success_ages(body: &str, want: &HashSet<String>, now: f64) -> Vec<f64> {
             ages.push(now - value);
         }
     }
-    let missing = want.len() * COLLECTORS.len() - seen.values().sum::<usize>();
+    let missing = want.len() * TENANT_COLLECTORS.len() - seen.values().sum::<usize>();
     ages.extend(std::iter::repeat_n(f64::INFINITY, missing));
     ages.sort_by(f64::total_cmp);
     ages
@@ -889,8 +879,9 @@ struct Cycles {
 impl Cycles {
     fn of(log: &[Recorded], tenants: &Tenants, from: Instant, to: Instant, interval: Duration) -> Cycles {
         let mut calls: Vec<Vec<Instant>> = vec![Vec::new(); tenants.len()];
-        for record in
-            log.iter().filter(|x| x.at >= from && x.at < to && COLLECTORS.contains(&x.endpoint.as_str()))
+        for record in log
+            .iter()
+            .filter(|x| x.at >= from && x.at < to && TENANT_COLLECTORS.contains(&x.endpoint.as_str()))
         {
             if let Some((i, true)) = tenants.of(record) {
                 calls[i].push(record.at);

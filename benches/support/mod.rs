@@ -258,3 +258,14 @@ impl Drop for Nginx {
         self.child.wait_for(Duration::from_secs(5));
     }
 }
+
+/// What every tenant of the platform benches collects: the six defaults and one per-agent endpoint.
+pub const TENANT_COLLECTORS: [&str; 7] = [
+    "robot_session",
+    "robot_satisfaction",
+    "human_session",
+    "human_satisfaction",
+    "customer_session",
+    "message_stats",
+    "get_service_data",
+];
