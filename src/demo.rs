@@ -14,10 +14,10 @@ use crate::config::collection::{
     PlatformSection, ReadFile, SobotSection,
 };
 use crate::config::{CollectionConfig, ConfigError};
-use crate::laaffic::client::LaafficCredentials;
 use crate::secret::Secret;
 use crate::simulator::{DataMode, SimConfig, SimPlatform, Simulator, demo_population, mix, sim_platform};
-use crate::sobot::client::Credentials;
+use crate::sources::laaffic::client::LaafficCredentials;
+use crate::sources::sobot::client::Credentials;
 
 /// Quality page size of the demo: small, so that it shows paging at work.
 pub(crate) const QUALITY_PAGE_SIZE: u32 = 50;

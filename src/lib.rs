@@ -77,17 +77,15 @@ pub mod demo;
 pub mod exposition;
 #[cfg(test)]
 pub(crate) mod fuzz;
-pub mod laaffic;
 pub mod logging;
 pub mod mixin;
-pub mod platform;
 pub mod process;
 pub mod reference;
 pub mod secret;
 pub mod sign;
 pub mod simulator;
 pub mod snapshot;
-pub mod sobot;
+pub mod sources;
 pub mod table;
 pub mod targets;
 pub mod telemetry;

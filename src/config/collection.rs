@@ -11,11 +11,11 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use super::{ConfigError, err, io_reason, parse_duration};
-use crate::collect::quality::{QUALITY_SOURCES, QualitySource};
-use crate::laaffic::client::LaafficCredentials;
 use crate::secret::{NOT_SHOWN, Secret, Shape, looks_like_credential, redact, shown};
-use crate::sobot::client::Credentials;
-use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
+use crate::sources::laaffic::client::LaafficCredentials;
+use crate::sources::sobot::client::Credentials;
+use crate::sources::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
+use crate::sources::sobot::quality::{QUALITY_SOURCES, QualitySource};
 use crate::targets::Shard;
 use crate::upstream::{ClientSettings, Origins};
 use crate::window::Window;

@@ -13,9 +13,9 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::cli::{Cli, LogFormat, LogLevel};
-pub use crate::collect::quality::QualitySource;
 use crate::demo::Demo;
 use crate::secret::{Shape, redact, shown};
+pub use crate::sources::sobot::quality::QualitySource;
 use crate::targets::Shard;
 use collection::Flags;
 pub use collection::{CollectionConfig, CollectorKind, PlatformConfig, TenantFilter};

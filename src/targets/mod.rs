@@ -32,9 +32,9 @@ pub use status::{CollectorStatus, LastError, Status, TargetView};
 
 use crate::config::CollectionConfig;
 use crate::exposition::{Board, Key, Publisher};
-use crate::laaffic::client::LaafficCredentials;
 use crate::snapshot::Labels;
-use crate::sobot::client::{Credentials, Tokens};
+use crate::sources::laaffic::client::LaafficCredentials;
+use crate::sources::sobot::client::{Credentials, Tokens};
 use crate::upstream::ClientSettings;
 
 /// A failed cycle's samples stay this many intervals after the last success.

@@ -12,9 +12,9 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::config::PlatformConfig;
-use crate::platform::PlatformClient;
-use crate::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
 use crate::snapshot::Family;
+use crate::sources::platform::PlatformClient;
+use crate::sources::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
 use crate::targets::{Tenant, served, sharing_an_app_id};
 use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;

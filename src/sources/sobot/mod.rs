@@ -2,3 +2,5 @@
 
 pub mod client;
 pub mod endpoints;
+pub mod quality;
+pub mod stats;
