@@ -77,11 +77,13 @@ pub mod demo;
 pub mod exposition;
 #[cfg(test)]
 pub(crate) mod fuzz;
+pub mod input;
 pub mod logging;
 pub mod mixin;
 pub mod process;
 pub mod reference;
 pub mod secret;
+pub mod shard;
 pub mod sign;
 pub mod simulator;
 pub mod snapshot;

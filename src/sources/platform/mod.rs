@@ -14,6 +14,7 @@
 
 pub mod client;
 pub mod collectors;
+pub mod config;
 pub mod decode;
 
 use serde_json::Value;
