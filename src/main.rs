@@ -55,7 +55,9 @@ fn main() -> ExitCode {
         }
     };
     if cli.config_check {
-        if let Some(warning) = sobot_exporter::sources::platform::interval_warning(&config.collection) {
+        if let Some(warning) =
+            config.collection.platform.as_ref().and_then(sobot_exporter::sources::platform::interval_warning)
+        {
             eprintln!("sobot_exporter: warning: {warning}");
         }
         println!("sobot_exporter: {}", config.summary());

@@ -16,6 +16,7 @@ use crate::input::{duration, err, interval, no_repeats};
 use crate::secret::{NOT_SHOWN, Shape, looks_like_credential, redact, shown};
 use crate::shard::Shard;
 pub use crate::sources::CollectorKind;
+use crate::sources::Origins;
 use crate::sources::SECRET_ENV;
 use crate::sources::laaffic::client::LaafficCredentials;
 use crate::sources::laaffic::config::{
@@ -27,7 +28,7 @@ use crate::sources::sobot::client::Credentials;
 use crate::sources::sobot::config::{
     ENV_APP_ID, ENV_APP_KEY, QualitySection, SobotSection, sobot_credentials,
 };
-use crate::upstream::{ClientSettings, Origins};
+use crate::upstream::ClientSettings;
 use crate::window::Window;
 
 /// The YAML file as written. Unknown keys are errors.

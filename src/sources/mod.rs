@@ -1,9 +1,12 @@
 //! The sources: one folder a vendor, each with its client and signing, its field tables, its
 //! pure decoders, its config section and its collectors.
 
+mod hint;
 pub mod laaffic;
 pub mod platform;
 pub mod sobot;
+
+pub use hint::{Origins, hint};
 
 use crate::sources::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 use crate::sources::sobot::quality::{QUALITY_SOURCES, QualitySource};

@@ -23,8 +23,8 @@ use tracing::info;
 
 pub use crate::shard::Shard;
 pub(crate) use crate::shard::{mix, stable_hash};
-pub use discovery::{Tenant, desired, follow};
-pub(crate) use discovery::{served, sharing_an_app_id};
+pub use crate::sources::platform::tenants::Tenant;
+pub use discovery::{desired, follow};
 pub use jobs::Job;
 pub(crate) use status::TargetStatus;
 pub use status::{CollectorStatus, LastError, Status, TargetView};

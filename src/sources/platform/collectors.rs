@@ -11,11 +11,11 @@ use jiff::tz::TimeZone;
 use tokio::sync::watch;
 use tracing::warn;
 
-use crate::config::PlatformConfig;
+use super::config::PlatformConfig;
+use super::tenants::{Tenant, served, sharing_an_app_id};
 use crate::snapshot::Family;
 use crate::sources::platform::PlatformClient;
 use crate::sources::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
-use crate::targets::{Tenant, served, sharing_an_app_id};
 use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
 use crate::window::Window;
@@ -248,9 +248,9 @@ impl PlatformCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TenantFilter;
     use crate::secret::Secret;
     use crate::shard::Shard;
+    use crate::sources::platform::config::TenantFilter;
 
     #[test]
     fn the_served_set_is_made_once_per_discovered_list_and_keeps_who_discovery_kept() {
@@ -279,7 +279,8 @@ mod tests {
             .map(|t| t.id.clone())
             .collect();
         assert!(want.iter().any(|id| id != "t0"), "the shard owns a tenant included by name");
-        let list = Arc::new(crate::targets::served(listed, &platform, None, &Telemetry::new()));
+        let list =
+            Arc::new(crate::sources::platform::tenants::served(listed, &platform, None, &Telemetry::new()));
         let served = ServedIds::default();
         let first = served.of(&list);
         assert_eq!(*first, want, "what discovery serves, tenants included by name among them");

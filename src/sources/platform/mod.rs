@@ -16,6 +16,7 @@ pub mod client;
 pub mod collectors;
 pub mod config;
 pub mod decode;
+pub mod tenants;
 
 use serde_json::Value;
 
@@ -38,10 +39,9 @@ pub struct PlatformCredentials {
 /// Calls a minute the platform allows per endpoint (the document: "目前的上限是每分钟调用 20 次").
 pub const CALLS_PER_MINUTE: usize = 20;
 
-/// Why the platform's interval of `config` is too short for this replica's share of the budget
+/// Why the interval of `platform` is too short for this replica's share of the budget
 /// (see [`Budget::too_short`]); `None` without a platform or when the budget carries it.
-pub fn interval_warning(config: &crate::config::CollectionConfig) -> Option<String> {
-    let platform = config.platform.as_ref()?;
+pub fn interval_warning(platform: &config::PlatformConfig) -> Option<String> {
     let shards = platform.shard.count();
     Budget::of(shards).too_short(platform.interval, shards)
 }

@@ -12,9 +12,10 @@ use crate::config::PlatformConfig;
 use crate::exposition::{Board, Chunk, Format, Key, Published};
 use crate::fuzz::{self, Expect};
 use crate::secret::Secret;
+use crate::shard::Shard;
 use crate::sources::platform::client::tenant_keys;
+use crate::sources::platform::tenants::{Tenant, served};
 use crate::sources::platform::{BATCH_APP_KEY, check_answer};
-use crate::targets::{Shard, Tenant, served};
 
 const TENANTS: &[&str] =
     &[include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/get_tenant_list.json"))];

@@ -1,7 +1,7 @@
 //! What to do about an upstream failure: one hint per kind of failure and documented code, naming
 //! the flag, config key or environment variable to check, as the operator configured it.
 
-use super::UpstreamError;
+use crate::upstream::UpstreamError;
 
 /// Where a target's credentials come from, named as the operator gave them (`SOBOT_APP_ID`,
 /// `sobot.app_id in /etc/sobot.yml`, the platform for a tenant): hints name these.
