@@ -9,9 +9,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::config::{CollectionConfig, CollectorKind, Config, ConfigError};
+use crate::config::{CollectionConfig, CollectorKind, ConfigError};
 use crate::demo::Demo;
 use crate::exposition::Board;
+use crate::settings::Config;
 use crate::targets::{self, Shared, TargetSet};
 use crate::telemetry::{CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, CONFIG_LAST_RELOAD_SUCCESSFUL, Telemetry};
 use crate::web::{self, Routes};

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use tracing::info;
 
-use crate::config::collection::{self, Flags};
+use crate::config::{self as collection, Flags};
 use crate::config::{CollectionConfig, ConfigError};
 use crate::input::ReadFile;
 use crate::secret::Secret;

@@ -83,6 +83,7 @@ pub mod mixin;
 pub mod process;
 pub mod reference;
 pub mod secret;
+pub mod settings;
 pub mod shard;
 pub mod sign;
 pub mod simulator;

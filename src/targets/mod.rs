@@ -420,7 +420,7 @@ mod tests {
         let args = ["sobot_exporter", "--sobot.base-url", "http://127.0.0.1:9", "--collect.interval", "1h"];
         let cli = crate::cli::Cli::try_parse_from(args).expect("flags");
         let env = |k: &str| matches!(k, "SOBOT_APP_ID" | "SOBOT_APP_KEY").then(|| "company".to_string());
-        let config = Arc::new(crate::config::load_collection(&cli, &env, None).expect("config"));
+        let config = Arc::new(crate::settings::load_collection(&cli, &env, None).expect("config"));
         let shared = Arc::new(Shared::new(Board::new(), &config).expect("clients"));
         let set = TargetSet::new(shared.clone());
         let specs = |n: usize| (0..n).map(|i| tenant(&format!("t{i:04}"), &config)).collect::<Vec<_>>();
