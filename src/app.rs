@@ -100,7 +100,7 @@ pub async fn run(
         interval_s = collection.interval.as_secs_f64(),
         "sobot_exporter listening"
     );
-    if let Some(warning) = crate::platform::interval_warning(&collection) {
+    if let Some(warning) = crate::sources::platform::interval_warning(&collection) {
         warn!("{warning}");
     }
     let targets = Arc::new(TargetSet::new(shared.clone()));
@@ -174,7 +174,7 @@ impl Reloader {
     /// Loads the configuration and puts it in force; whether the collection config changed.
     fn apply(&self) -> Result<bool, String> {
         let collection = (self.loader)().map_err(|e| e.to_string())?;
-        if let Some(warning) = crate::platform::interval_warning(&collection) {
+        if let Some(warning) = crate::sources::platform::interval_warning(&collection) {
             warn!("{warning}");
         }
         // The web config's one way to re-read (a bad one refuses the reload, and stays out).

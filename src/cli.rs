@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
-use crate::config::collection::SECRET_ENV;
 use crate::secret::{mask_credentials, redact};
+use crate::sources::SECRET_ENV;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

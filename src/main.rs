@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         }
     };
     if cli.config_check {
-        if let Some(warning) = sobot_exporter::platform::interval_warning(&config.collection) {
+        if let Some(warning) = sobot_exporter::sources::platform::interval_warning(&config.collection) {
             eprintln!("sobot_exporter: warning: {warning}");
         }
         println!("sobot_exporter: {}", config.summary());

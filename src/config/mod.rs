@@ -6,28 +6,20 @@
 pub(crate) mod collection;
 pub(crate) mod messages;
 
+pub use crate::input::ConfigError;
+pub(crate) use crate::input::{err, io_reason, parse_duration, read_file, shown_path};
+
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
-use thiserror::Error;
-
 use crate::cli::{Cli, LogFormat, LogLevel};
-pub use crate::collect::quality::QualitySource;
 use crate::demo::Demo;
 use crate::secret::{Shape, redact, shown};
-use crate::targets::Shard;
+use crate::shard::Shard;
+pub use crate::sources::sobot::quality::QualitySource;
 use collection::Flags;
 pub use collection::{CollectionConfig, CollectorKind, PlatformConfig, TenantFilter};
-
-/// A configuration problem: the process exits with code 2 and prints this one line.
-#[derive(Debug, Error, PartialEq, Eq)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
-fn err(msg: impl Into<String>) -> ConfigError {
-    ConfigError(msg.into())
-}
 
 /// Process settings: where to listen, how to log, whether this is the demo.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +107,7 @@ fn redacted<T>(
     env: &dyn Fn(&str) -> Option<String>,
     load: impl FnOnce() -> Result<T, ConfigError>,
 ) -> Result<T, ConfigError> {
-    let secrets: Vec<String> = collection::SECRET_ENV.iter().filter_map(|name| env(name)).collect();
+    let secrets: Vec<String> = crate::sources::SECRET_ENV.iter().filter_map(|name| env(name)).collect();
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     load().map_err(|e| ConfigError(redact(&e.0, &secrets)))
 }
@@ -295,48 +287,6 @@ const MAX_CONFIG_FILE: u64 = 1024 * 1024;
 /// The largest credential file read.
 const MAX_SECRET_FILE: u64 = 64 * 1024;
 
-/// Reads a regular file of at most `max` bytes: a FIFO would block, a device (`/dev/zero`) never
-/// end, and neither is what a config or a secret is.
-pub(crate) fn read_file(path: &Path, max: u64) -> std::io::Result<String> {
-    use std::io::Read;
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() {
-        let what =
-            if meta.is_dir() { "a directory" } else { "not a regular file (a FIFO, a socket or a device?)" };
-        return Err(std::io::Error::other(what));
-    }
-    let too_large = || std::io::Error::other(format!("larger than {} KiB", max / 1024));
-    if meta.len() > max {
-        return Err(too_large());
-    }
-    let mut text = String::new();
-    std::fs::File::open(path)?.take(max + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(too_large());
-    }
-    Ok(text)
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        std::io::ErrorKind::Other => e.to_string(),
-        std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
-        _ => e.kind().to_string(),
-    }
-}
-
-/// A path for an error line: as given (unquoted) if it is shaped like a path, not a key given
-/// where its file belongs.
-fn shown_path(path: &Path) -> String {
-    let written = path.display().to_string();
-    match shown(&written, Shape::Path) {
-        quoted if quoted.starts_with('"') => written,
-        placeholder => placeholder,
-    }
-}
-
 /// `:PORT`, `HOST:PORT` or `[V6]:PORT`.
 fn parse_listen(s: &str) -> Result<SocketAddr, &'static str> {
     if let Some((_, port)) = s.rsplit_once(':')
@@ -353,42 +303,11 @@ fn parse_listen(s: &str) -> Result<SocketAddr, &'static str> {
         .ok_or("expected HOST:PORT or :PORT")
 }
 
-/// A Prometheus-style duration: one or more `<number><unit>` with units `ms`, `s`, `m`, `h`
-/// (`90s`, `1m30s`, `500ms`).
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let (unit, len) = if rest.starts_with("ms") {
-            (Duration::from_millis(1), 2)
-        } else if rest.starts_with('s') {
-            (Duration::from_secs(1), 1)
-        } else if rest.starts_with('m') {
-            (Duration::from_secs(60), 1)
-        } else if rest.starts_with('h') {
-            (Duration::from_secs(3600), 1)
-        } else {
-            return None;
-        };
-        rest = &rest[len..];
-        total = total.checked_add(unit.checked_mul(u32::try_from(n).ok()?)?)?;
-    }
-    Some(total)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::collection::{ENV_APP_ID, ENV_APP_KEY, ENV_LAAFFIC_KEY};
     use super::*;
+    use crate::sources::laaffic::config::ENV_LAAFFIC_KEY;
+    use crate::sources::sobot::config::{ENV_APP_ID, ENV_APP_KEY};
     use crate::window::Window;
     use clap::Parser;
 

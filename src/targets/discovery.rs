@@ -10,9 +10,9 @@ use tracing::debug;
 
 use super::{TargetKind, TargetSet, TargetSpec};
 use crate::config::{CollectionConfig, PlatformConfig};
-use crate::platform::BATCH_APP_KEY;
 use crate::secret::Secret;
-use crate::sobot::client::Credentials;
+use crate::sources::platform::BATCH_APP_KEY;
+use crate::sources::sobot::client::Credentials;
 use crate::telemetry::{
     PLATFORM_SHARD_INFO, PLATFORM_SHARDS, PLATFORM_TENANTS_DISCOVERED, PLATFORM_TENANTS_SERVED, Telemetry,
 };

@@ -10,7 +10,6 @@
 mod discovery;
 mod jobs;
 mod run;
-mod shard;
 mod status;
 
 use std::collections::BTreeMap;
@@ -22,19 +21,19 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tracing::info;
 
+pub use crate::shard::Shard;
+pub(crate) use crate::shard::{mix, stable_hash};
 pub use discovery::{Tenant, desired, follow};
 pub(crate) use discovery::{served, sharing_an_app_id};
 pub use jobs::Job;
-pub use shard::Shard;
-pub(crate) use shard::shard_of;
 pub(crate) use status::TargetStatus;
 pub use status::{CollectorStatus, LastError, Status, TargetView};
 
 use crate::config::CollectionConfig;
 use crate::exposition::{Board, Key, Publisher};
-use crate::laaffic::client::LaafficCredentials;
 use crate::snapshot::Labels;
-use crate::sobot::client::{Credentials, Tokens};
+use crate::sources::laaffic::client::LaafficCredentials;
+use crate::sources::sobot::client::{Credentials, Tokens};
 use crate::upstream::ClientSettings;
 
 /// A failed cycle's samples stay this many intervals after the last success.
@@ -392,20 +391,6 @@ fn first_delay(id: &str, interval: Duration, targets: usize) -> Duration {
     #[allow(clippy::cast_precision_loss)]
     let share = (targets - 1) as f64 / targets as f64;
     interval.mul_f64(fraction * share)
-}
-
-/// A 64-bit hash of a string, stable across runs, platforms and versions: FNV-1a, whose high
-/// bits vary little between short similar ids, finished with [`mix`].
-pub(crate) fn stable_hash(s: &str) -> u64 {
-    mix(s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)))
-}
-
-/// SplitMix64's finaliser: spreads every input bit over the output.
-pub(crate) fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 #[cfg(test)]

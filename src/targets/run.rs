@@ -33,7 +33,7 @@ use super::status::TargetStatus;
 use super::{DISCOVERY, KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
-use crate::sobot::client::SobotClient;
+use crate::sources::sobot::client::SobotClient;
 use crate::telemetry::{
     COLLECTOR_DURATION, COLLECTOR_INTERVAL, COLLECTOR_LAST_SUCCESS, COLLECTOR_SERIES, COLLECTOR_SUCCESS,
     PLATFORM_DISCOVERY_SUCCESS, Telemetry,

@@ -45,7 +45,7 @@ impl Origins {
 pub fn hint(e: &UpstreamError, origins: &Origins) -> String {
     let endpoint = e.request().map_or("", |(endpoint, _)| endpoint);
     let laaffic = endpoint == "seat_query";
-    let platform = crate::platform::ENDPOINTS.iter().any(|p| p.label == endpoint);
+    let platform = crate::sources::platform::ENDPOINTS.iter().any(|p| p.label == endpoint);
     let flag = if laaffic { "--laaffic.base-url" } else { "--sobot.base-url" };
     let timeout = if laaffic { "laaffic.timeout" } else { "sobot.timeout" };
     match e.cause() {

@@ -4,8 +4,6 @@
 
 use std::fmt;
 
-use super::stable_hash;
-
 /// This replica's share: shard `index + 1` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -84,6 +82,20 @@ pub(crate) fn jump(mut key: u64, buckets: u32) -> u32 {
         }
     }
     u32::try_from(b).unwrap_or(0)
+}
+
+/// A 64-bit hash of a string, stable across runs, platforms and versions: FNV-1a, whose high
+/// bits vary little between short similar ids, finished with [`mix`].
+pub(crate) fn stable_hash(s: &str) -> u64 {
+    mix(s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)))
+}
+
+/// SplitMix64's finaliser: spreads every input bit over the output.
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 #[cfg(test)]

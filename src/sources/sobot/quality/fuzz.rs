@@ -8,12 +8,12 @@ use proptest::prelude::*;
 use super::*;
 use crate::collect::parse_errors;
 use crate::fuzz::{self, Expect};
-use crate::sobot::client::check_ret_code;
+use crate::sources::sobot::client::check_ret_code;
 
 const SEEDS: &[&str] = &[
-    include_str!("../../../tests/fixtures/sobot/quality_result.json"),
-    include_str!("../../../tests/fixtures/sobot/chat_result.json"),
-    include_str!("../../../tests/fixtures/sobot/call_result.json"),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/quality_result.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/chat_result.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/call_result.json")),
 ];
 
 /// The model's sums of one agent: inspections, then (score, max) per part if the part had both.

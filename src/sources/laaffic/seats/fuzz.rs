@@ -8,9 +8,10 @@ use proptest::prelude::*;
 use super::*;
 use crate::collect::parse_errors;
 use crate::fuzz::{self, Expect};
-use crate::laaffic::client::check_status;
+use crate::sources::laaffic::client::check_status;
 
-const SEEDS: &[&str] = &[include_str!("../../../tests/fixtures/laaffic/seat_query.json")];
+const SEEDS: &[&str] =
+    &[include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/laaffic/seat_query.json"))];
 
 /// Whether `status` says success as the document defines it: `0`, a string or a number equal to
 /// zero (`0`, `0.0`, `-0`, `0e5`; not `1e-400`, which only rounds to zero).

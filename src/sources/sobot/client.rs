@@ -352,8 +352,11 @@ mod tests {
 
     #[test]
     fn token_answer_of_the_document() {
-        let body: Value = serde_json::from_str(include_str!("../../tests/fixtures/sobot/get_token.json"))
-            .expect("fixture is JSON");
+        let body: Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/get_token.json"
+        )))
+        .expect("fixture is JSON");
         let (token, lifetime) = parse_token(&body).expect("documented answer parses");
         assert_eq!(token.expose(), "4ac37cb2e9c740dba4b75a34d5358802");
         assert_eq!(lifetime, Duration::from_secs(86_400));

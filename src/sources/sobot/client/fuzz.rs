@@ -7,9 +7,9 @@ use super::*;
 use crate::fuzz;
 
 const SEEDS: &[&str] = &[
-    include_str!("../../../tests/fixtures/sobot/get_token.json"),
-    include_str!("../../../tests/fixtures/sobot/robot_session.json"),
-    include_str!("../../../tests/fixtures/sobot/call_result.json"),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/get_token.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/robot_session.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/call_result.json")),
 ];
 
 fn token_answer(bytes: &[u8]) -> Result<(), TestCaseError> {

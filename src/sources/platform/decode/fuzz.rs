@@ -11,15 +11,21 @@ use crate::collect::{list, parse_errors};
 use crate::config::PlatformConfig;
 use crate::exposition::{Board, Chunk, Format, Key, Published};
 use crate::fuzz::{self, Expect};
-use crate::platform::client::tenant_keys;
-use crate::platform::{BATCH_APP_KEY, check_answer};
 use crate::secret::Secret;
+use crate::sources::platform::client::tenant_keys;
+use crate::sources::platform::{BATCH_APP_KEY, check_answer};
 use crate::targets::{Shard, Tenant, served};
 
-const TENANTS: &[&str] = &[include_str!("../../../tests/fixtures/platform/get_tenant_list.json")];
-const JOBS: &[&str] = &[include_str!("../../../tests/fixtures/platform/tenant_staff_job_list.json")];
-const LOGS: &[&str] = &[include_str!("../../../tests/fixtures/platform/get_staff_log_infos.json")];
-const KEYS: &[&str] = &[include_str!("../../../tests/fixtures/platform/get_batch_app_key.json")];
+const TENANTS: &[&str] =
+    &[include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/get_tenant_list.json"))];
+const JOBS: &[&str] = &[include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/platform/tenant_staff_job_list.json"
+))];
+const LOGS: &[&str] =
+    &[include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/get_staff_log_infos.json"))];
+const KEYS: &[&str] =
+    &[include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/get_batch_app_key.json"))];
 
 const INTERVAL: Duration = Duration::from_secs(60);
 

@@ -11,8 +11,8 @@ use super::*;
 use crate::collect::parse_errors;
 use crate::fuzz::{self, Expect};
 use crate::simulator::sobot_fixture;
-use crate::sobot::client::check_ret_code;
-use crate::sobot::endpoints::ENDPOINTS;
+use crate::sources::sobot::client::check_ret_code;
+use crate::sources::sobot::endpoints::ENDPOINTS;
 
 /// The document's example answer of each statistics endpoint, in the order of [`ENDPOINTS`].
 static SEEDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {

@@ -12,9 +12,9 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::config::PlatformConfig;
-use crate::platform::PlatformClient;
-use crate::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
 use crate::snapshot::Family;
+use crate::sources::platform::PlatformClient;
+use crate::sources::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
 use crate::targets::{Tenant, served, sharing_an_app_id};
 use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
@@ -186,7 +186,7 @@ impl PlatformCollector {
         let shard = self.platform.shard;
         for ids in &groups {
             let shards: BTreeSet<u32> =
-                ids.iter().map(|id| crate::targets::shard_of(id, shard.count())).collect();
+                ids.iter().map(|id| crate::shard::shard_of(id, shard.count())).collect();
             let company_ids = ids.join(",");
             if shards.len() > 1 {
                 let shards = shards.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
@@ -250,7 +250,7 @@ mod tests {
     use super::*;
     use crate::config::TenantFilter;
     use crate::secret::Secret;
-    use crate::targets::Shard;
+    use crate::shard::Shard;
 
     #[test]
     fn the_served_set_is_made_once_per_discovered_list_and_keeps_who_discovery_kept() {

@@ -12,7 +12,7 @@ use tracing::warn;
 use super::stats::Context;
 use crate::collect::{Families, Guard, Metric, ParseErrors, Windows, list};
 use crate::snapshot::{Family, Labels};
-use crate::sobot::client::SobotClient;
+use crate::sources::sobot::client::SobotClient;
 use crate::table::{DateFormat, Method};
 use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
@@ -486,7 +486,10 @@ mod tests {
     #[test]
     fn quality_result_of_the_document() {
         let (decoder, _) = decoder("quality_result", 100);
-        let body = fixture(include_str!("../../tests/fixtures/sobot/quality_result.json"));
+        let body = fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/quality_result.json"
+        )));
         let (families, last) = decode(&decoder, vec![body], Window::Today);
         assert!(last, "one record on a page of 100 is the last page");
         assert_eq!(families.len(), QUALITY_METRICS.len());
@@ -508,7 +511,10 @@ mod tests {
     fn part_scores_switched_off_leave_the_totals() {
         let (decoder, _) = decoder("quality_result", 100);
         let decoder = decoder.part_scores(false);
-        let body = fixture(include_str!("../../tests/fixtures/sobot/quality_result.json"));
+        let body = fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/quality_result.json"
+        )));
         let (families, _) = decode(&decoder, vec![body], Window::Today);
         assert!(families.iter().all(|f| !f.name.starts_with("sobot_quality_part_")), "no HELP, no TYPE");
         let a = [("agent", "61673ee8d98d4282a95cdad38ffd5f5b"), ("channel", "chat"), ("window", "today")];
@@ -519,14 +525,20 @@ mod tests {
     #[test]
     fn chat_and_call_results_map_their_own_keys() {
         let (chat, _) = decoder("chat_result", 15);
-        let body = fixture(include_str!("../../tests/fixtures/sobot/chat_result.json"));
+        let body = fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/chat_result.json"
+        )));
         let (families, last) = decode(&chat, vec![body], Window::Yesterday);
         assert!(last, "no page_count: the short page is the last");
         let a = [("agent", "61673ee8d98d4282a95cdad38ffd5f5b"), ("channel", "chat"), ("window", "yesterday")];
         assert_eq!(value(&families, "sobot_quality_score_points", &a), Some(210.0));
 
         let (call, _) = decoder("call_result", 1);
-        let body = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
+        let body = fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/call_result.json"
+        )));
         let (families, last) = decode(&call, vec![body], Window::Today);
         assert!(last, "page_count 1: a full page 1 is the last");
         let a = [("agent", "2856580f156a4f9ea73dd4e9ac86896e"), ("channel", "call"), ("window", "today")];
@@ -618,7 +630,10 @@ mod tests {
         // The list may change while it is paged: a record seen again counts once.
         let (decoder, telemetry) = decoder("call_result", 1);
         let page = |n: u64| {
-            let mut body = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
+            let mut body = fixture(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/sobot/call_result.json"
+            )));
             body["page_count"] = json!(n.to_string());
             body
         };
@@ -629,7 +644,10 @@ mod tests {
         assert_eq!(day.sums.get("2856580f156a4f9ea73dd4e9ac86896e").map(|s| s.inspections), Some(1));
         assert_eq!(crate::collect::duplicates(&telemetry, "call_result"), 2.0, "seen again twice");
         // Records without their key still count, each.
-        let mut keyless = fixture(include_str!("../../tests/fixtures/sobot/call_result.json"));
+        let mut keyless = fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/call_result.json"
+        )));
         keyless["items"][0]["call_log_jestid"] = json!(null);
         let mut day = Day::default();
         assert_eq!(decoder.page(keyless.clone(), 1, &mut day), Ok(true));

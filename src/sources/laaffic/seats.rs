@@ -12,8 +12,8 @@ use tracing::warn;
 use crate::collect::{
     Families, Guard, MAX_LABEL_BYTES, Metric, ParseErrors, Windows, label_id, label_name, list,
 };
-use crate::laaffic::client::LaafficClient;
 use crate::snapshot::{Family, Labels};
+use crate::sources::laaffic::client::LaafficClient;
 use crate::table::{DateFormat, Field, field};
 use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
@@ -320,7 +320,7 @@ mod tests {
     use super::*;
     use crate::collect::parse_errors;
     use crate::collect::series;
-    use crate::laaffic::client::check_status;
+    use crate::sources::laaffic::client::check_status;
 
     #[test]
     fn a_seat_keeps_the_fields_the_families_read_and_no_other() {
@@ -346,8 +346,11 @@ mod tests {
 
     /// The `data` of the document's example answer, with `edit` applied to its one record.
     fn example(edit: impl FnOnce(&mut Value)) -> Value {
-        let body: Value = serde_json::from_str(include_str!("../../tests/fixtures/laaffic/seat_query.json"))
-            .expect("fixture is JSON");
+        let body: Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/laaffic/seat_query.json"
+        )))
+        .expect("fixture is JSON");
         let mut data = check_status(body).expect("status 0 with a data object");
         edit(&mut data["records"][0]);
         data

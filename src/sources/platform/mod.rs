@@ -13,6 +13,8 @@
 //! metric families, purely.
 
 pub mod client;
+pub mod collectors;
+pub mod config;
 pub mod decode;
 
 use serde_json::Value;
@@ -215,10 +217,22 @@ mod tests {
     #[test]
     fn success_codes_of_the_examples() {
         for fixture in [
-            include_str!("../../tests/fixtures/platform/get_tenant_list.json"),
-            include_str!("../../tests/fixtures/platform/get_batch_app_key.json"),
-            include_str!("../../tests/fixtures/platform/tenant_staff_job_list.json"),
-            include_str!("../../tests/fixtures/platform/get_staff_log_infos.json"),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/platform/get_tenant_list.json"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/platform/get_batch_app_key.json"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/platform/tenant_staff_job_list.json"
+            )),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/platform/get_staff_log_infos.json"
+            )),
         ] {
             let body: Value = serde_json::from_str(fixture).expect("fixture is JSON");
             assert!(check_answer(body).is_ok());

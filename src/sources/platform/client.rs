@@ -303,9 +303,11 @@ mod tests {
     fn keys_of_the_documents_example() {
         // The document's example has a trailing comma after the last entry of `data`; the fixture
         // has it removed, so that it is JSON.
-        let body: Value =
-            serde_json::from_str(include_str!("../../tests/fixtures/platform/get_batch_app_key.json"))
-                .expect("fixture is JSON");
+        let body: Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/platform/get_batch_app_key.json"
+        )))
+        .expect("fixture is JSON");
         let (errors, telemetry) = errors();
         let keys = tenant_keys(check_answer(body).expect("000000"), "10004", &errors).expect("keys");
         let ids: Vec<(&str, &str, &str)> = keys

@@ -12,8 +12,8 @@ use tracing::{debug, warn};
 
 use crate::collect::{Families, Guard, MAX_LABEL_BYTES, Metric, ParseErrors, Windows, list};
 use crate::snapshot::{Family, Labels};
-use crate::sobot::client::SobotClient;
-use crate::sobot::endpoints::{Endpoint, Rows};
+use crate::sources::sobot::client::SobotClient;
+use crate::sources::sobot::endpoints::{Endpoint, Rows};
 use crate::table::Field;
 use crate::telemetry::{COLLECTOR_FAILED_PARTS, COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
@@ -31,7 +31,7 @@ pub const MAX_ROWS_PER_CYCLE: usize = 100_000;
 
 /// The HELP text of a table field: what it is, where it comes from (every field of a family
 /// that several fields share, with its Chinese name and label), what the documents say of it
-/// (see [`crate::sobot::endpoints::NOTES`]), that it is cached.
+/// (see [`crate::sources::sobot::endpoints::NOTES`]), that it is cached.
 pub fn help_text(endpoint: &Endpoint, field: &Field, per_group: bool, interval: Duration) -> String {
     let siblings = endpoint.fields_of(field.metric);
     let source = if siblings.len() > 1 {
@@ -46,7 +46,8 @@ pub fn help_text(endpoint: &Endpoint, field: &Field, per_group: bool, interval: 
     } else {
         format!("{}; Sobot {} field {}, §{}", field.zh, endpoint.name, field.key, endpoint.section)
     };
-    let note = crate::sobot::endpoints::note(field.metric).map(|n| format!(" {n}.")).unwrap_or_default();
+    let note =
+        crate::sources::sobot::endpoints::note(field.metric).map(|n| format!(" {n}.")).unwrap_or_default();
     format!(
         "{}{} ({source}), {}.{note} {}",
         field.en,
@@ -426,7 +427,10 @@ mod tests {
     #[test]
     fn a_company_answer_gives_one_sample_per_field() {
         let (decoder, telemetry) = decoder("robot_session", false);
-        let item = decoder.item(fixture(include_str!("../../tests/fixtures/sobot/robot_session.json")));
+        let item = decoder.item(fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/robot_session.json"
+        ))));
         let families = decoder.families(&today(vec![(Vec::new(), item.expect("item object"))]));
         assert_eq!(families.len(), decoder.endpoint.fields.len());
         let s = series(&families);
@@ -441,7 +445,10 @@ mod tests {
     #[test]
     fn absent_values_leave_an_empty_family_and_labelled_fields_share_a_name() {
         let (decoder, telemetry) = decoder("human_satisfaction", false);
-        let item = decoder.item(fixture(include_str!("../../tests/fixtures/sobot/human_satisfaction.json")));
+        let item = decoder.item(fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/human_satisfaction.json"
+        ))));
         let families = decoder.families(&today(vec![(Vec::new(), item.expect("item object"))]));
         let invitations: Vec<&Family> =
             families.iter().filter(|f| &*f.name == "sobot_human_satisfaction_invitations").collect();
@@ -492,7 +499,10 @@ mod tests {
     #[test]
     fn per_group_rows_have_their_own_names_and_a_group_label() {
         let (decoder, _) = decoder("human_session", true);
-        let item = decoder.item(fixture(include_str!("../../tests/fixtures/sobot/human_session.json")));
+        let item = decoder.item(fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/human_session.json"
+        ))));
         let item = item.expect("item object");
         let rows = vec![
             (vec![("group", "g1".to_string())], Window::Today, item.clone()),
@@ -512,7 +522,10 @@ mod tests {
     #[test]
     fn per_agent_rows_are_labelled_by_agent_and_group() {
         let (decoder, _) = decoder("get_service_data", false);
-        let rows = decoder.items(fixture(include_str!("../../tests/fixtures/sobot/get_service_data.json")));
+        let rows = decoder.items(fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/get_service_data.json"
+        ))));
         let rows = rows.expect("a list");
         assert_eq!(rows.len(), 2);
         let s = series(&decoder.families(&today(rows)));
@@ -603,7 +616,10 @@ mod tests {
     #[test]
     fn a_row_repeated_across_chunks_counts_once() {
         let (decoder, _) = decoder("human_duration", false);
-        let first = decoder.items(fixture(include_str!("../../tests/fixtures/sobot/human_duration.json")));
+        let first = decoder.items(fixture(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sobot/human_duration.json"
+        ))));
         let mut rows = first.expect("a list");
         let repeated = json!({"items": [{"serviceid": "ffb4fccb6c3a48a6b185ob5de171b6bb", "login_duration": "01:00:00"}]});
         rows.extend(decoder.items(repeated).expect("a list"));

@@ -556,8 +556,13 @@ mod tests {
     fn tenants_of_the_documents_example() {
         let telemetry = Arc::new(Telemetry::new());
         let decoder = TenantDecoder::new(INTERVAL, shanghai(), telemetry.clone());
-        let rows =
-            items(fixture(include_str!("../../tests/fixtures/platform/get_tenant_list.json")), "items");
+        let rows = items(
+            fixture(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/platform/get_tenant_list.json"
+            ))),
+            "items",
+        );
         let families = decoder.families(&rows);
         assert_eq!(families.len(), 5);
         let s = series(&families);
@@ -643,8 +648,13 @@ mod tests {
     fn staff_statistics_of_the_documents_example() {
         let telemetry = Arc::new(Telemetry::new());
         let decoder = StaffJobDecoder::new(INTERVAL, telemetry.clone());
-        let rows =
-            items(fixture(include_str!("../../tests/fixtures/platform/tenant_staff_job_list.json")), "items");
+        let rows = items(
+            fixture(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/platform/tenant_staff_job_list.json"
+            ))),
+            "items",
+        );
         let families = decoder.families(&[(Window::Today, rows)]);
         assert_eq!(families.len(), 4);
         let s = series(&families);
@@ -714,8 +724,13 @@ mod tests {
     fn staff_status_of_the_documents_example() {
         let telemetry = Arc::new(Telemetry::new());
         let decoder = StaffStatusDecoder::new(INTERVAL, telemetry.clone());
-        let rows =
-            items(fixture(include_str!("../../tests/fixtures/platform/get_staff_log_infos.json")), "items");
+        let rows = items(
+            fixture(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/platform/get_staff_log_infos.json"
+            ))),
+            "items",
+        );
         let families = decoder.families(&rows);
         assert_eq!(families.len(), 2);
         let s = series(&families);
