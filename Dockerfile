@@ -13,30 +13,37 @@
 FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
 
-# Dependencies first, in a layer of their own that survives changes to src/: the manifest, the
-# lockfile, every target the manifest declares by name (its [[bench]]s, under benches/) as they are,
-# and stand-ins for the targets cargo finds by convention (src/main.rs, src/lib.rs). A target the
-# manifest names but this layer lacks fails the build here; tests/image.rs replays this stage from
-# this file without Docker and catches that. Editing a bench rebuilds the dependencies.
+# Dependencies first, in a layer of their own that survives changes to the sources: the manifests
+# of the workspace and its members, the lockfile, every target a manifest declares by name (the
+# [[bench]]s, under benches/) as they are, and stand-ins for the targets cargo finds by convention
+# (each member's src/lib.rs or src/main.rs). A target a manifest names but this layer lacks fails
+# the build here; tests/image.rs replays this stage from this file without Docker and catches that.
+# Editing a bench rebuilds the dependencies.
 COPY Cargo.toml Cargo.lock rustfmt.toml clippy.toml ./
+COPY crates/core/Cargo.toml crates/core/
+COPY crates/simulator/Cargo.toml crates/simulator/
+COPY xtask/Cargo.toml xtask/
 COPY benches benches
-RUN mkdir -p src \
+RUN mkdir -p src crates/core/src crates/simulator/src xtask/src \
  && echo 'fn main() {}' > src/main.rs \
- && touch src/lib.rs \
+ && echo 'fn main() {}' > xtask/src/main.rs \
+ && touch crates/core/src/lib.rs crates/simulator/src/lib.rs xtask/src/lib.rs \
  && cargo build --release --locked \
- && rm -rf src
+ && rm -rf src crates/core/src crates/simulator/src xtask/src
 
 # The sources (the simulator embeds the documents' example answers from tests/fixtures). Without
-# .git in the context, build.rs takes the revision and branch from these (--version, build_info):
+# .git in the context, crates/core/build.rs takes the revision and branch from these (--version,
+# build_info):
 #   docker build --build-arg SOBOT_EXPORTER_REVISION=$(git rev-parse --short=12 HEAD) \
 #                --build-arg SOBOT_EXPORTER_BRANCH=$(git rev-parse --abbrev-ref HEAD) -t sobot_exporter .
 ARG SOBOT_EXPORTER_REVISION=unknown
 ARG SOBOT_EXPORTER_BRANCH=unknown
-COPY build.rs ./
 COPY src src
+COPY crates crates
+COPY xtask xtask
 COPY tests/fixtures tests/fixtures
-# The stand-ins are newer than the copied sources: touch them so that cargo rebuilds the crate.
-RUN touch src/main.rs src/lib.rs \
+# The stand-ins are newer than the copied sources: touch them so that cargo rebuilds the crates.
+RUN touch src/main.rs crates/core/src/lib.rs crates/simulator/src/lib.rs \
  && cargo build --release --locked
 
 # --- runtime stage: glibc, CA certificates, no shell, non-root -------------------------------------

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use sobot_exporter::simulator::{DataMode, SimConfig, SimTenant, Simulator, sim_platform};
+use sobot_simulator::{DataMode, SimConfig, SimTenant, Simulator, sim_platform};
 
 /// The low and the high tenant counts.
 const LOW: usize = 20;

@@ -13,17 +13,17 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sobot_exporter::exposition::{Board, Chunk, Format, Key, Published};
-use sobot_exporter::secret::Secret;
-use sobot_exporter::simulator::{SimConfig, Simulator, population};
-use sobot_exporter::snapshot::{Family, Kind, Sample};
-use sobot_exporter::sources::sobot::client::{Credentials, SobotClient};
-use sobot_exporter::sources::sobot::endpoints::Endpoint;
-use sobot_exporter::sources::sobot::quality::{PageSettings, QualityCollector, QualitySource};
-use sobot_exporter::sources::sobot::stats::{Context, Scope, StatsCollector, Switches};
-use sobot_exporter::telemetry::Telemetry;
-use sobot_exporter::upstream::ClientSettings;
-use sobot_exporter::window::Window;
+use sobot_exporter_core::exposition::{Board, Chunk, Format, Key, Published};
+use sobot_exporter_core::secret::Secret;
+use sobot_exporter_core::snapshot::{Family, Kind, Sample};
+use sobot_exporter_core::sources::sobot::client::{Credentials, SobotClient};
+use sobot_exporter_core::sources::sobot::endpoints::Endpoint;
+use sobot_exporter_core::sources::sobot::quality::{PageSettings, QualityCollector, QualitySource};
+use sobot_exporter_core::sources::sobot::stats::{Context, Scope, StatsCollector, Switches};
+use sobot_exporter_core::telemetry::Telemetry;
+use sobot_exporter_core::upstream::ClientSettings;
+use sobot_exporter_core::window::Window;
+use sobot_simulator::{SimConfig, Simulator, population};
 
 const AGENTS: (usize, usize) = (20, 50); // 20 groups of 50
 const QUALITY_RECORDS: usize = 20_000;
@@ -195,7 +195,7 @@ async fn run() {
 async fn collect_in_process(
     base_url: &str,
     groups: &[String],
-    agents: &[sobot_exporter::simulator::SimAgent],
+    agents: &[sobot_simulator::SimAgent],
 ) -> Vec<Arc<Vec<Family>>> {
     let telemetry = Arc::new(Telemetry::new());
     let settings = ClientSettings {
@@ -205,7 +205,7 @@ async fn collect_in_process(
         rate_limit_per_minute: 100_000,
     };
     let credentials = Credentials { app_id: "bench".to_string(), app_key: Secret::new("bench-key") };
-    let http = sobot_exporter::upstream::http_client(&settings).expect("client");
+    let http = sobot_exporter_core::upstream::http_client(&settings).expect("client");
     let retry = Duration::from_secs(1);
     let client = Arc::new(SobotClient::new(&settings, http, credentials, telemetry.clone(), retry));
     let ctx = Context {
@@ -227,12 +227,13 @@ async fn collect_in_process(
                 Some(e) => (Endpoint::by_name(e).expect("endpoint"), Scope::PerGroup(groups.to_vec())),
                 None => {
                     let ep = Endpoint::by_name(name).expect("endpoint");
-                    let scope =
-                        if ep.filters && ep.rows != sobot_exporter::sources::sobot::endpoints::Rows::Item {
-                            Scope::PerAgent { filter: Some(("serviceids", ids.clone())), max_agents: 2000 }
-                        } else {
-                            Scope::Company
-                        };
+                    let scope = if ep.filters
+                        && ep.rows != sobot_exporter_core::sources::sobot::endpoints::Rows::Item
+                    {
+                        Scope::PerAgent { filter: Some(("serviceids", ids.clone())), max_agents: 2000 }
+                    } else {
+                        Scope::Company
+                    };
                     (ep, scope)
                 }
             };

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use sobot_exporter::simulator::{SimConfig, Simulator, sim_platform};
+use sobot_simulator::{SimConfig, Simulator, sim_platform};
 
 const TENANTS: usize = 2_000;
 const CONNECTIONS: usize = 64;

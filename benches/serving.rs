@@ -23,21 +23,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sobot_exporter::config::CollectorKind;
-use sobot_exporter::exposition::{Board, Chunk, Format, Key, Published};
-use sobot_exporter::secret::Secret;
-use sobot_exporter::simulator::{DataMode, SimConfig, Simulator, population};
-use sobot_exporter::snapshot::Family;
-use sobot_exporter::sources::laaffic::client::{LaafficClient, LaafficCredentials};
-use sobot_exporter::sources::laaffic::seats::SeatCollector;
-use sobot_exporter::sources::sobot::client::{Credentials, SobotClient};
-use sobot_exporter::sources::sobot::endpoints::Rows;
-use sobot_exporter::sources::sobot::quality::{PageSettings, QualityCollector};
-use sobot_exporter::sources::sobot::stats::{Context, Scope, StatsCollector};
-use sobot_exporter::telemetry::Telemetry;
-use sobot_exporter::upstream::ClientSettings;
-use sobot_exporter::upstream::UpstreamError;
-use sobot_exporter::window::Window;
+use sobot_exporter_core::config::CollectorKind;
+use sobot_exporter_core::exposition::{Board, Chunk, Format, Key, Published};
+use sobot_exporter_core::secret::Secret;
+use sobot_exporter_core::snapshot::Family;
+use sobot_exporter_core::sources::laaffic::client::{LaafficClient, LaafficCredentials};
+use sobot_exporter_core::sources::laaffic::seats::SeatCollector;
+use sobot_exporter_core::sources::sobot::client::{Credentials, SobotClient};
+use sobot_exporter_core::sources::sobot::endpoints::Rows;
+use sobot_exporter_core::sources::sobot::quality::{PageSettings, QualityCollector};
+use sobot_exporter_core::sources::sobot::stats::{Context, Scope, StatsCollector};
+use sobot_exporter_core::telemetry::Telemetry;
+use sobot_exporter_core::upstream::ClientSettings;
+use sobot_exporter_core::upstream::UpstreamError;
+use sobot_exporter_core::window::Window;
+use sobot_simulator::{DataMode, SimConfig, Simulator, population};
 
 /// 40 skill groups of 50 agents.
 const AGENTS: (usize, usize) = (40, 50);
@@ -232,7 +232,7 @@ async fn run() {
         // `www/metrics` (text format) and `www/metrics.gz` (the same, pre-compressed, sent with
         // `Content-Encoding: gzip`).
         let locations = "tcp_nopush on;\n    location = /metrics { }\n    location = /metrics.gz { add_header Content-Encoding gzip; }";
-        Nginx::start(dir.path(), &www, sobot_exporter::exposition::TEXT, locations, "/metrics").await
+        Nginx::start(dir.path(), &www, sobot_exporter_core::exposition::TEXT, locations, "/metrics").await
     };
     let mut peak_after_load = None;
     if let Some(nginx) = &nginx {
@@ -404,7 +404,10 @@ async fn check_same_bytes(client: &reqwest::Client, url: &str, gzip: bool, expec
     };
     let (content_type, encoding) = (header("content-type"), header("content-encoding"));
     let body = response.bytes().await.unwrap_or_default();
-    if body != expected || content_type != sobot_exporter::exposition::TEXT || (encoding == "gzip") != gzip {
+    if body != expected
+        || content_type != sobot_exporter_core::exposition::TEXT
+        || (encoding == "gzip") != gzip
+    {
         println!(
             "  nginx: {url} differs from the exporter ({} vs {} bytes, {content_type:?}, encoding {encoding:?})",
             body.len(),
@@ -488,7 +491,7 @@ async fn collect_in_process(base_url: &str, groups: &[String]) -> (Vec<Arc<Chunk
     };
     let credentials = Credentials { app_id: APP_ID.to_string(), app_key: Secret::new(APP_KEY) };
     let sobot_settings = settings(1_000_000);
-    let http = sobot_exporter::upstream::http_client(&sobot_settings).expect("client");
+    let http = sobot_exporter_core::upstream::http_client(&sobot_settings).expect("client");
     let retry = Duration::from_secs(1);
     let client =
         Arc::new(SobotClient::new(&sobot_settings, http.clone(), credentials, telemetry.clone(), retry));

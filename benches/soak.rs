@@ -18,7 +18,7 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sobot_exporter::simulator::{DataMode, Fault, SimConfig, Simulator, population, sim_platform};
+use sobot_simulator::{DataMode, Fault, SimConfig, Simulator, population, sim_platform};
 
 /// Cycles in all.
 const CYCLES: u64 = 10_000;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use sobot_exporter::cli::{self, Cli};
-use sobot_exporter::demo::Demo;
-use sobot_exporter::web::{self, healthcheck};
-use sobot_exporter::{app, settings};
+use sobot_exporter_core::app::{self, settings};
+use sobot_exporter_core::cli::{self, Cli};
+use sobot_exporter_core::web::{self, healthcheck};
+use sobot_simulator::demo::Demo;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -45,9 +45,9 @@ fn main() -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     let reload = {
         let (cli, demo) = (cli.clone(), demo.clone());
-        move || settings::load_collection(&cli, &env, demo.as_deref())
+        move || settings::load_collection(&cli, &env, demo.as_deref().map(|d| d as &dyn settings::Demo))
     };
-    let config = match settings::load(&cli, &env, demo.as_deref()) {
+    let config = match settings::load(&cli, &env, demo.as_deref().map(|d| d as &dyn settings::Demo)) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("sobot_exporter: {e}");
@@ -55,8 +55,11 @@ fn main() -> ExitCode {
         }
     };
     if cli.config_check {
-        if let Some(warning) =
-            config.collection.platform.as_ref().and_then(sobot_exporter::sources::platform::interval_warning)
+        if let Some(warning) = config
+            .collection
+            .platform
+            .as_ref()
+            .and_then(sobot_exporter_core::sources::platform::interval_warning)
         {
             eprintln!("sobot_exporter: warning: {warning}");
         }
@@ -71,7 +74,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    sobot_exporter::logging::init(config.process.log_level, config.process.log_format);
+    sobot_exporter_core::logging::init(config.process.log_level, config.process.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -79,7 +82,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(app::run(config, sockets, demo.as_deref(), Box::new(reload), shutdown_signal())) {
+    let speed = config.process.demo_speed;
+    let run = async {
+        // Demo mode: the embedded simulator, kept alive until the exporter returns.
+        let _simulator = match &demo {
+            Some(demo) => {
+                Some(demo.start(speed).await.map_err(|e| format!("cannot start the demo simulator: {e}"))?)
+            }
+            None => None,
+        };
+        app::run(config, sockets, Box::new(reload), shutdown_signal()).await.map_err(|e| e.to_string())
+    };
+    match runtime.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Logging is set up by now: one line, in the configured format.

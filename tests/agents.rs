@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use sobot_exporter::simulator::{SimAgent, population};
+use sobot_simulator::{SimAgent, population};
 
 const SECS: Duration = Duration::from_secs(30);
 

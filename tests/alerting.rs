@@ -1,5 +1,5 @@
 //! The alerts end to end with the real tools: the exporter (a company and a simulated platform),
-//! Debian's `prometheus` with the rules and alerts rendered by `src/mixin` with shortened `for:`
+//! Debian's `prometheus` with the rules and alerts rendered by `xtask/src` with shortened `for:`
 //! (one second a minute; promtool's unit tests cover the committed durations), Debian's
 //! `prometheus-alertmanager` with `deploy/alertmanager/alertmanager.yml` (its placeholders pointed at
 //! loopback, its waits shortened), and a webhook receiver here collecting what Alertmanager sends.
@@ -21,8 +21,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use sobot_exporter::mixin::{Settings, render};
-use sobot_exporter::simulator::{SimPlatform, sim_platform};
+use sobot_simulator::{SimPlatform, sim_platform};
+use xtask::{Settings, render};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// The platform's tenants; the one at [`REFUSED`] is listed with a key Sobot refuses when asked.
@@ -128,7 +128,7 @@ struct Stack {
 fn serves_well(app_id: &str) -> bool {
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
     let today = jiff::Timestamp::now().to_zoned(tz).date();
-    let item = sobot_exporter::simulator::Simulator::tenant_item("human_session", app_id, today);
+    let item = sobot_simulator::Simulator::tenant_item("human_session", app_id, today);
     let average = item.as_ref().and_then(|i| i["response_time_avg_duration"].as_str()).unwrap_or_default();
     let seconds: Vec<u64> = average.split(':').filter_map(|p| p.parse().ok()).collect();
     let receptions = item.as_ref().and_then(|i| i["valid_reception_session"].as_str()?.parse::<u64>().ok());
@@ -147,7 +147,8 @@ async fn stack(name: &str, refused: Option<usize>) -> Stack {
     platform.tenants.truncate(TENANTS + 1);
     assert_eq!(platform.tenants.len(), TENANTS + 1, "tenants of the simulator that serve well");
     if let Some(i) = refused {
-        platform.tenants[i].accepted_key = Some(sobot_exporter::secret::Secret::new("not-the-listed-key"));
+        platform.tenants[i].accepted_key =
+            Some(sobot_exporter_core::secret::Secret::new("not-the-listed-key"));
     }
     let sim = Simulator::start(SimConfig {
         platform: Some(platform.clone()),
@@ -347,12 +348,9 @@ async fn one_failing_tenant_sends_one_warning_naming_it() {
     assert!(summary.contains(&tenant.company_id) && summary.contains(&tenant.company_name), "{summary}");
     assert_eq!(
         annotations["runbook_url"],
-        format!("{}/dashboards/README.md#sobottenantfailing", sobot_exporter::mixin::DEFAULT_REPOSITORY_URL)
+        format!("{}/dashboards/README.md#sobottenantfailing", xtask::DEFAULT_REPOSITORY_URL)
     );
-    assert_eq!(
-        annotations["dashboard"],
-        format!("{}/d/sobot-exporter-health", sobot_exporter::mixin::DEFAULT_GRAFANA_URL)
-    );
+    assert_eq!(annotations["dashboard"], format!("{}/d/sobot-exporter-health", xtask::DEFAULT_GRAFANA_URL));
 
     // Prometheus holds that one alert and no other, pending or firing.
     let held = stack.alerts().await;

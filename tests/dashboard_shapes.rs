@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-use sobot_exporter::secret::Secret;
-use sobot_exporter::simulator::{DataMode, demo_population, sim_platform};
+use sobot_exporter_core::secret::Secret;
+use sobot_simulator::{DataMode, demo_population, sim_platform};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -231,7 +231,7 @@ async fn check(shape: &str, prometheus: &Prometheus, outside: Outside, expect: &
 }
 
 /// The first platform tenant by name, as the tenant variable lists them.
-fn first_tenant(tenants: &[sobot_exporter::simulator::SimTenant]) -> String {
+fn first_tenant(tenants: &[sobot_simulator::SimTenant]) -> String {
     let first =
         tenants.iter().min_by(|a, b| a.company_name.encode_utf16().cmp(b.company_name.encode_utf16()));
     first.expect("tenants").company_id.clone()

@@ -131,11 +131,11 @@ fn promtool(args: &[&str], dir: &Path) -> String {
 
 #[test]
 fn the_committed_rules_alerts_and_dashboards_are_the_generators_output() {
-    for file in sobot_exporter::mixin::render(&sobot_exporter::mixin::Settings::default()) {
+    for file in xtask::render(&xtask::Settings::default()) {
         let committed = std::fs::read_to_string(Path::new(ROOT).join(file.path)).expect(file.path);
         assert!(
             committed == file.text,
-            "{} differs from src/mixin: regenerate with `cargo run --example mixin -- --write`, then \
+            "{} differs from xtask/src: regenerate with `cargo xtask mixin --write`, then \
              `deploy/render-prometheusrule.sh`",
             file.path
         );
@@ -144,7 +144,7 @@ fn the_committed_rules_alerts_and_dashboards_are_the_generators_output() {
 
 #[test]
 fn other_settings_change_the_urls_and_guards_and_still_pass_promtool() {
-    let settings = sobot_exporter::mixin::Settings {
+    let settings = xtask::Settings {
         repository_url: "https://git.example.org/ops/sobot_exporter/-/blob/main".into(),
         grafana_url: "https://grafana.example.org/".into(),
         min_sessions: 50,
@@ -153,18 +153,17 @@ fn other_settings_change_the_urls_and_guards_and_still_pass_promtool() {
         alert_minute_seconds: 2,
     };
     let dir = temp_dir("rules_settings");
-    for file in sobot_exporter::mixin::render(&settings) {
+    for file in xtask::render(&settings) {
         assert!(!file.text.contains("YOUR-ORG"), "{}", file.path);
-        assert!(!file.text.contains(sobot_exporter::mixin::DEFAULT_REPOSITORY_URL), "{}", file.path);
-        assert!(!file.text.contains(sobot_exporter::mixin::DEFAULT_GRAFANA_URL), "{}", file.path);
+        assert!(!file.text.contains(xtask::DEFAULT_REPOSITORY_URL), "{}", file.path);
+        assert!(!file.text.contains(xtask::DEFAULT_GRAFANA_URL), "{}", file.path);
         let name = file.path.replace('/', "_");
         write_file(dir.path(), &name, &file.text);
         if name.ends_with(".yml") {
             promtool(&["check", "rules", &name], dir.path());
         }
     }
-    let rendered: String =
-        sobot_exporter::mixin::render(&settings).into_iter().map(|f| f.text).collect::<Vec<_>>().join("");
+    let rendered: String = xtask::render(&settings).into_iter().map(|f| f.text).collect::<Vec<_>>().join("");
     assert!(rendered.contains("\"https://git.example.org/ops/sobot_exporter/-/blob/main/deploy/README.md#sobotexportershardmissing\""));
     assert!(rendered.contains("dashboard: \"https://grafana.example.org/d/sobot-overview\""));
     assert!(rendered.contains("(sobot:human_valid_sessions:increase15m >= 50)"));
@@ -276,12 +275,12 @@ fn kpi_queries() -> Vec<String> {
 
 #[test]
 fn dashboards_name_only_recording_rules_that_exist() {
-    // rules.yml is the generator's output (checked above), so these are the names src/mixin defines.
+    // rules.yml is the generator's output (checked above), so these are the names xtask/src defines.
     let defined: BTreeSet<String> = rules_in("rules.yml").into_iter().filter_map(|r| r.record).collect();
     let mut used = 0;
     for (file, title, expr) in panel_queries() {
         for name in recorded_names(&expr) {
-            assert!(defined.contains(&name), "{file}: {title} names {name}, which src/mixin does not define");
+            assert!(defined.contains(&name), "{file}: {title} names {name}, which xtask/src does not define");
             used += 1;
         }
     }
@@ -533,7 +532,7 @@ async fn every_panel_and_alert_evaluates_in_a_real_prometheus_against_the_demo()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .filter_map(|l| l.split(' ').next())
         .map(str::to_string)
-        .chain(sobot_exporter::telemetry::SELF_METRICS.iter().map(|m| m.name.to_string()))
+        .chain(sobot_exporter_core::telemetry::SELF_METRICS.iter().map(|m| m.name.to_string()))
         .collect();
     let queries = panel_queries();
     let mut unknown = BTreeMap::new();

@@ -75,12 +75,12 @@ async fn routes() {
     assert_eq!(client.get(exporter.url("/metrics")).send().await.expect("get").status(), 404);
     let stats = client.get(exporter.url("/stats")).send().await.expect("stats");
     assert_eq!(stats.status(), 200);
-    let build = sobot_exporter::build_info::labels();
+    let build = sobot_exporter_core::build_info::labels();
     let labels: Vec<String> = build.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
     let line = format!("sobot_exporter_build_info{{{}}} 1", labels.join(","));
     let text = stats.text().await.expect("body");
     assert!(text.contains(&line), "{line} not in {text}");
-    assert!(sobot_exporter::build_info::VERSION_LINE.contains(&format!("revision {}", build[2].1)));
+    assert!(sobot_exporter_core::build_info::VERSION_LINE.contains(&format!("revision {}", build[2].1)));
     assert_eq!(client.post(exporter.url("/stats")).send().await.expect("post").status(), 405);
 }
 

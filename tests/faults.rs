@@ -13,8 +13,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use sobot_exporter::simulator::{SimPlatform, sim_platform};
-use sobot_exporter::upstream::UpstreamError;
+use sobot_exporter_core::upstream::UpstreamError;
+use sobot_simulator::{SimPlatform, sim_platform};
 
 use Expect::{Fails, Rejected, RowErrors};
 use Inject::{ClockSkew, F, Refused, TokenHang, TokensExpired, Twice};

@@ -96,7 +96,7 @@ fn fields_with_spaces_quotes_and_newlines_round_trip() {
     let buffer = Buffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
-        .event_format(sobot_exporter::logging::Logfmt)
+        .event_format(sobot_exporter_core::logging::Logfmt)
         .with_writer(move || writer.clone())
         .finish();
     let awkward = "say \"hi\"\n\tthen a=b \\ back\u{1}slash 智齿";
@@ -176,8 +176,8 @@ async fn every_line_of_a_real_run_is_logfmt() {
 /// A tenant whose listed key Sobot refuses: its warning names the tenant's id and its name.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_tenants_line_names_it() {
-    let mut platform = sobot_exporter::simulator::sim_platform(2);
-    platform.tenants[0].accepted_key = Some(sobot_exporter::secret::Secret::new("another-key"));
+    let mut platform = sobot_simulator::sim_platform(2);
+    platform.tenants[0].accepted_key = Some(sobot_exporter_core::secret::Secret::new("another-key"));
     let config = SimConfig { platform: Some(platform.clone()), ..SimConfig::fixtures(APP_ID, APP_KEY) };
     let sim = Simulator::start(config).await.expect("simulator");
     let dir = temp_dir("tenant_name_log");

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::*;
-use sobot_exporter::simulator::{SimPlatform, sim_platform};
+use sobot_simulator::{SimPlatform, sim_platform};
 
 const SECS: Duration = Duration::from_secs(40);
 
@@ -18,7 +18,8 @@ const SECS: Duration = Duration::from_secs(40);
 async fn platform(n: usize, wrong: Option<usize>) -> (Simulator, SimPlatform) {
     let mut platform = sim_platform(n);
     if let Some(i) = wrong {
-        platform.tenants[i].accepted_key = Some(sobot_exporter::secret::Secret::new("not-the-listed-key"));
+        platform.tenants[i].accepted_key =
+            Some(sobot_exporter_core::secret::Secret::new("not-the-listed-key"));
     }
     let config = SimConfig { platform: Some(platform.clone()), ..SimConfig::fixtures(APP_ID, APP_KEY) };
     (Simulator::start(config).await.expect("simulator"), platform)
@@ -87,13 +88,13 @@ async fn every_tenant_is_collected_with_its_own_values_and_one_token() {
     // Each tenant's own values, labelled with its company id.
     let day = today();
     for t in &good {
-        let item =
-            sobot_exporter::simulator::Simulator::tenant_item("robot_session", &t.app_id, day).expect("item");
+        let item = sobot_simulator::Simulator::tenant_item("robot_session", &t.app_id, day).expect("item");
         let want: f64 = item["consult_session"].as_str().expect("string").parse().expect("count");
         let series = format!("sobot_robot_consult_sessions{{tenant=\"{}\",window=\"today\"}}", t.company_id);
         assert_eq!(m.get(&series), Some(want), "{series}");
-        for endpoint in
-            sobot_exporter::sources::sobot::endpoints::ENDPOINTS.iter().filter(|e| STATS.contains(&e.name))
+        for endpoint in sobot_exporter_core::sources::sobot::endpoints::ENDPOINTS
+            .iter()
+            .filter(|e| STATS.contains(&e.name))
         {
             let field = &endpoint.fields[0];
             let any = m.family(field.metric);
@@ -453,7 +454,7 @@ async fn discovered_and_served_count_what_sd_lists() {
     listed.tenants[0].company_id = "company".to_string();
     listed.tenants[1].company_id = "platform".to_string();
     listed.tenants[2].app_id = APP_ID.to_string();
-    listed.tenants[2].app_key = sobot_exporter::secret::Secret::new(APP_KEY);
+    listed.tenants[2].app_key = sobot_exporter_core::secret::Secret::new(APP_KEY);
     let config = SimConfig { platform: Some(listed.clone()), ..SimConfig::fixtures(APP_ID, APP_KEY) };
     let sim = Simulator::start(config).await.expect("simulator");
     let company = [("SOBOT_APP_ID", APP_ID), ("SOBOT_APP_KEY", APP_KEY)];

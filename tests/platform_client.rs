@@ -6,16 +6,16 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sobot_exporter::secret::Secret;
-use sobot_exporter::simulator::{Fault, SimConfig, SimPlatform, Simulator, sim_platform};
-use sobot_exporter::snapshot::Family;
-use sobot_exporter::sources::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
-use sobot_exporter::sources::platform::{PlatformClient, PlatformCredentials};
-use sobot_exporter::sources::sobot::client::{Credentials, SobotClient};
-use sobot_exporter::sources::sobot::endpoints::Endpoint;
-use sobot_exporter::telemetry::{Telemetry, UPSTREAM_REQUESTS};
-use sobot_exporter::upstream::{ClientSettings, UpstreamError, http_client};
-use sobot_exporter::window::{Window, day_range};
+use sobot_exporter_core::secret::Secret;
+use sobot_exporter_core::snapshot::Family;
+use sobot_exporter_core::sources::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
+use sobot_exporter_core::sources::platform::{PlatformClient, PlatformCredentials};
+use sobot_exporter_core::sources::sobot::client::{Credentials, SobotClient};
+use sobot_exporter_core::sources::sobot::endpoints::Endpoint;
+use sobot_exporter_core::telemetry::{Telemetry, UPSTREAM_REQUESTS};
+use sobot_exporter_core::upstream::{ClientSettings, UpstreamError, http_client};
+use sobot_exporter_core::window::{Window, day_range};
+use sobot_simulator::{Fault, SimConfig, SimPlatform, Simulator, sim_platform};
 
 const INTERVAL: Duration = Duration::from_secs(60);
 
@@ -383,5 +383,5 @@ async fn a_lone_surrogate_costs_the_name_not_the_answer() {
     assert_eq!(keys[1].app_key, platform.tenants[1].app_key);
     assert_eq!(requests(&telemetry, "get_batch_app_key", "000000"), 1.0);
     let labels = vec![("endpoint", "get_batch_app_key".to_string()), ("field", "lone_surrogate".to_string())];
-    assert_eq!(telemetry.get(sobot_exporter::telemetry::PARSE_ERRORS, &labels), Some(1.0));
+    assert_eq!(telemetry.get(sobot_exporter_core::telemetry::PARSE_ERRORS, &labels), Some(1.0));
 }

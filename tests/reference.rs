@@ -17,7 +17,7 @@ fn section<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 #[test]
 fn metrics_reference_is_generated_from_the_code() {
     let committed = section(METRICS, "<!-- metrics-reference:start -->\n", "<!-- metrics-reference:end -->");
-    let generated = sobot_exporter::reference::markdown();
+    let generated = sobot_exporter_core::reference::markdown();
     if committed != generated {
         if std::env::var_os("UPDATE_README").is_some() {
             let start = METRICS.find("<!-- metrics-reference:start -->\n").expect("marker")
@@ -138,13 +138,13 @@ fn the_tenants_on_metrics_advice_is_the_same_everywhere() {
 
 #[test]
 fn every_self_metric_of_the_table_encodes_under_its_name() {
-    use sobot_exporter::telemetry::{SELF_METRICS, Telemetry};
+    use sobot_exporter_core::telemetry::{SELF_METRICS, Telemetry};
     let telemetry = Telemetry::new();
     for m in SELF_METRICS {
         let labels = m.labels.iter().map(|l| (*l, "x".to_string())).collect();
         telemetry.set(m.name, labels, 1.0);
     }
-    use sobot_exporter::exposition::{Chunk, Format};
+    use sobot_exporter_core::exposition::{Chunk, Format};
     let sources = vec![std::sync::Arc::new(telemetry.families())];
     let chunk = Chunk::encode(sources).expect("encodes");
     let text = String::from_utf8(chunk.body(Format::Text).to_bytes().to_vec()).expect("utf8");

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use sobot_exporter::simulator::sim_platform;
+use sobot_simulator::sim_platform;
 
 const SECS: Duration = Duration::from_secs(30);
 const OK: &str = "sobot_exporter_config_last_reload_successful";

@@ -45,7 +45,7 @@ async fn every_documented_value_reaches_metrics_exactly() {
 
     // Every field of the table is there (all but the one the example omits), once per row of
     // the example: one company row, two agents in §2.11 and §2.12.
-    for ep in sobot_exporter::sources::sobot::endpoints::ENDPOINTS {
+    for ep in sobot_exporter_core::sources::sobot::endpoints::ENDPOINTS {
         let rows = if ep.name.starts_with("get_service") || ep.name == "human_duration" { 2 } else { 1 };
         for f in ep.fields {
             let series = m.family(f.metric);
@@ -202,8 +202,8 @@ async fn each_collector_sends_its_endpoints_date_format() {
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
     let today = jiff::Timestamp::now().to_zoned(tz).date();
     let days = [today.to_string(), today.yesterday().expect("date").to_string()];
-    use sobot_exporter::sources::sobot::quality::QUALITY_SOURCES;
-    let table = sobot_exporter::sources::sobot::endpoints::ENDPOINTS
+    use sobot_exporter_core::sources::sobot::quality::QUALITY_SOURCES;
+    let table = sobot_exporter_core::sources::sobot::endpoints::ENDPOINTS
         .iter()
         .map(|e| (e.name, ("start_date", "end_date"), e.date_format));
     let quality = QUALITY_SOURCES
@@ -218,9 +218,9 @@ async fn each_collector_sends_its_endpoints_date_format() {
             let param = |k: &str| r.params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).expect(k);
             let (start, end) = (param(keys.0), param(keys.1));
             let (want_start, want_end) = match format {
-                sobot_exporter::table::DateFormat::Hour => (" 00", " 23"),
-                sobot_exporter::table::DateFormat::Day => ("", ""),
-                sobot_exporter::table::DateFormat::Second => (" 00:00:00", " 23:59:59"),
+                sobot_exporter_core::table::DateFormat::Hour => (" 00", " 23"),
+                sobot_exporter_core::table::DateFormat::Day => ("", ""),
+                sobot_exporter_core::table::DateFormat::Second => (" 00:00:00", " 23:59:59"),
             };
             assert!(days.iter().any(|d| start == format!("{d}{want_start}")), "{name}: {start}");
             assert!(days.iter().any(|d| end == format!("{d}{want_end}")), "{name}: {end}");

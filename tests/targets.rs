@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::*;
-use sobot_exporter::cli::Cli;
-use sobot_exporter::config::CollectionConfig;
-use sobot_exporter::exposition::{Board, Format, Key};
-use sobot_exporter::secret::Secret;
-use sobot_exporter::settings::load;
-use sobot_exporter::sources::sobot::client::Credentials;
-use sobot_exporter::targets::{Reconciled, Shared, TargetKind, TargetSet, TargetSpec};
+use sobot_exporter_core::app::settings::load;
+use sobot_exporter_core::cli::Cli;
+use sobot_exporter_core::config::CollectionConfig;
+use sobot_exporter_core::exposition::{Board, Format, Key};
+use sobot_exporter_core::secret::Secret;
+use sobot_exporter_core::sources::sobot::client::Credentials;
+use sobot_exporter_core::targets::{Reconciled, Shared, TargetKind, TargetSet, TargetSpec};
 
 const SECS: Duration = Duration::from_secs(20);
 
@@ -296,18 +296,18 @@ async fn metrics_of_several_targets_pass_promtool_and_the_official_parsers() {
 async fn serve(board: Arc<Board>, set: Arc<TargetSet>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let routes = sobot_exporter::web::Routes {
+    let routes = sobot_exporter_core::web::Routes {
         telemetry_path: "/metrics".into(),
         board: board.clone(),
         targets: set,
         address,
         discovery: Default::default(),
         reloader: None,
-        process: std::sync::Arc::new(sobot_exporter::telemetry::process_telemetry()),
-        process_stats: std::sync::Arc::new(sobot_exporter::process::ProcessStats::new(&board)),
-        figures: sobot_exporter::web::Figures::default(),
+        process: std::sync::Arc::new(sobot_exporter_core::telemetry::process_telemetry()),
+        process_stats: std::sync::Arc::new(sobot_exporter_core::process::ProcessStats::new(&board)),
+        figures: sobot_exporter_core::web::Figures::default(),
     };
-    tokio::spawn(sobot_exporter::web::serve(
+    tokio::spawn(sobot_exporter_core::web::serve(
         vec![listener],
         routes,
         None,

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use sobot_exporter::secret::Secret;
-use sobot_exporter::sources::sobot::client::{Credentials, SobotClient};
-use sobot_exporter::sources::sobot::endpoints::Endpoint;
-use sobot_exporter::table::Method;
-use sobot_exporter::telemetry::Telemetry;
-use sobot_exporter::upstream::ClientSettings;
+use sobot_exporter_core::secret::Secret;
+use sobot_exporter_core::sources::sobot::client::{Credentials, SobotClient};
+use sobot_exporter_core::sources::sobot::endpoints::Endpoint;
+use sobot_exporter_core::table::Method;
+use sobot_exporter_core::telemetry::Telemetry;
+use sobot_exporter_core::upstream::ClientSettings;
 
 fn client(base_url: &str) -> Arc<SobotClient> {
     let settings = ClientSettings {
@@ -21,20 +21,20 @@ fn client(base_url: &str) -> Arc<SobotClient> {
         rate_limit_per_minute: 1000,
     };
     let credentials = Credentials { app_id: APP_ID.to_string(), app_key: Secret::new(APP_KEY) };
-    let http = sobot_exporter::upstream::http_client(&settings).expect("client");
+    let http = sobot_exporter_core::upstream::http_client(&settings).expect("client");
     let telemetry = Arc::new(Telemetry::new());
     Arc::new(SobotClient::new(&settings, http, credentials, telemetry, Duration::from_secs(1)))
 }
 
 async fn robot_session(
     client: &SobotClient,
-) -> Result<serde_json::Value, sobot_exporter::upstream::UpstreamError> {
+) -> Result<serde_json::Value, sobot_exporter_core::upstream::UpstreamError> {
     let ep = Endpoint::by_name("robot_session").expect("in the table");
     let params = [("start_date", "2019-08-01 01".to_string()), ("end_date", "2019-11-01 03".to_string())];
     client.call(ep.name, Method::Post, ep.path, &params, Ok).await
 }
 
-type Call = tokio::task::JoinHandle<Result<serde_json::Value, sobot_exporter::upstream::UpstreamError>>;
+type Call = tokio::task::JoinHandle<Result<serde_json::Value, sobot_exporter_core::upstream::UpstreamError>>;
 
 fn twenty_at_once(client: &Arc<SobotClient>) -> Vec<Call> {
     (0..20)
@@ -128,7 +128,7 @@ async fn a_token_or_key_echoed_by_the_upstream_is_taken_out_of_the_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn clients_of_the_same_credentials_share_one_token() {
     let sim = fixture_simulator().await;
-    let tokens = sobot_exporter::sources::sobot::client::Tokens::default();
+    let tokens = sobot_exporter_core::sources::sobot::client::Tokens::default();
     let shared = || Arc::new(Arc::into_inner(client(&sim.base_url())).expect("one owner").sharing(&tokens));
     let (a, b) = (shared(), shared());
     for _ in 0..5 {

@@ -387,7 +387,7 @@ async fn a_reload_re_reads_the_web_config_and_refuses_a_bad_one() {
 /// `--healthcheck` in this process against `exporter`, with the web config `web`.
 async fn healthcheck(exporter: &Exporter, web: Option<&Path>) -> Result<(), String> {
     let (addr, web) = (exporter.addr.clone(), web.map(Path::to_path_buf));
-    tokio::task::spawn_blocking(move || sobot_exporter::web::healthcheck::check(&addr, web.as_deref()))
+    tokio::task::spawn_blocking(move || sobot_exporter_core::web::healthcheck::check(&addr, web.as_deref()))
         .await
         .expect("the check ran")
 }

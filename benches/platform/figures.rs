@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use sobot_exporter::simulator::Recorded;
-use sobot_exporter::telemetry::{COLLECTOR_LAST_SUCCESS, COLLECTOR_SUCCESS};
+use sobot_exporter_core::telemetry::{COLLECTOR_LAST_SUCCESS, COLLECTOR_SUCCESS};
+use sobot_simulator::Recorded;
 
 use crate::support::*;
 use crate::{PLATFORM_ENDPOINTS, PLATFORM_INTERVAL, PLATFORM_LIMIT, Running, SCRAPE_EVERY, Tenants};

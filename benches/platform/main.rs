@@ -51,8 +51,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use sobot_exporter::secret::Secret;
-use sobot_exporter::simulator::{DataMode, Recorded, SimConfig, SimPlatform, Simulator, sim_platform};
+use sobot_exporter_core::secret::Secret;
+use sobot_simulator::{DataMode, Recorded, SimConfig, SimPlatform, Simulator, sim_platform};
 
 use figures::{Cycles, collected_tenants};
 use runs::{failure_run, healthy_run, off_metrics_run};

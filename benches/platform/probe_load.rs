@@ -14,7 +14,7 @@ pub(crate) async fn probe_under_load(r: &Running, dir: &Path, target: &str) {
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or(sobot_exporter::exposition::TEXT)
+        .unwrap_or(sobot_exporter_core::exposition::TEXT)
         .to_string();
     let body = response.bytes().await.expect("/probe body");
     println!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use sobot_exporter::telemetry::COLLECTOR_SUCCESS;
+use sobot_exporter_core::telemetry::COLLECTOR_SUCCESS;
 
 use crate::figures::{
     Cycles, SCRAPE_DESC, Steady, answered_apps, collected_tenants, count_series, first_call,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use sobot_exporter::simulator::{Fault, SimConfig, Simulator};
+pub use sobot_simulator::{Fault, SimConfig, Simulator};
 
 /// App id and key the fixture simulator accepts.
 pub const APP_ID: &str = "1";

@@ -67,7 +67,8 @@ fn shard_alerts_name_only_documented_platform_metrics_once_the_exporter_has_them
         .flat_map(|r| metric_names(str_of(&r["expr"], "expr")))
         .collect();
     assert!(used.iter().all(|n| n.starts_with("sobot_exporter_platform_")), "{used:?}");
-    let documented: BTreeSet<&str> = sobot_exporter::telemetry::SELF_METRICS.iter().map(|m| m.name).collect();
+    let documented: BTreeSet<&str> =
+        sobot_exporter_core::telemetry::SELF_METRICS.iter().map(|m| m.name).collect();
     if !documented.iter().any(|n| n.starts_with("sobot_exporter_platform_")) {
         eprintln!("no platform self-metric in SELF_METRICS yet: the names {used:?} are not checked");
         return;

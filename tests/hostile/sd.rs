@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use sobot_exporter::simulator::{SimPlatform, sim_platform};
+use sobot_simulator::{SimPlatform, sim_platform};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
