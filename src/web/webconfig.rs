@@ -22,15 +22,14 @@ use std::time::{Duration, SystemTime};
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use tokio_rustls::rustls;
-use tokio_rustls::rustls::client::danger::HandshakeSignatureValid;
-use tokio_rustls::rustls::crypto::{CryptoProvider, aws_lc_rs};
+use tokio_rustls::rustls::crypto::aws_lc_rs;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use tokio_rustls::rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::danger::ClientCertVerifier;
 use tokio_rustls::rustls::server::{ServerConfig, WebPkiClientVerifier};
-use tokio_rustls::rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tracing::{error, info};
 
+use super::verify::AnyCert;
 use crate::secret::mask_credentials;
 
 /// The files are compared with what was loaded at most this often.
@@ -539,10 +538,10 @@ fn server_config(t: &TlsSpec) -> Result<ServerConfig, String> {
         .map_err(|e| format!("cannot use these versions, cipher suites and curves: {e}"))?;
     let verifier: Arc<dyn ClientCertVerifier> = match t.client_auth {
         ClientAuth::None => WebPkiClientVerifier::no_client_auth(),
-        ClientAuth::Request | ClientAuth::RequireAny => Arc::new(AnyClientCert {
-            signatures: Signatures(provider.clone()),
-            mandatory: t.client_auth == ClientAuth::RequireAny,
-        }),
+        // As Go: a certificate asked for, whose key the client must hold; no CA trusted.
+        ClientAuth::Request | ClientAuth::RequireAny => {
+            Arc::new(AnyCert::client(&provider, t.client_auth == ClientAuth::RequireAny))
+        }
         ClientAuth::VerifyIfGiven | ClientAuth::RequireAndVerify => {
             let field =
                 if matches!(t.client_ca, Some(Pem::Inline(_))) { "client_ca" } else { "client_ca_file" };
@@ -584,88 +583,6 @@ fn certificates(pem: &[u8], field: &str) -> Result<Vec<CertificateDer<'static>>,
         return Err(format!("{field}: no PEM certificate found"));
     }
     Ok(certs)
-}
-
-/// `RequestClientCert` and `RequireAnyClientCert`: asks for a certificate and checks only that
-/// the client holds its key (the handshake signature), as Go does; trusts no CA.
-#[derive(Debug)]
-struct AnyClientCert {
-    signatures: Signatures,
-    mandatory: bool,
-}
-
-/// The handshake signature checks of a verifier that takes the certificate itself on trust:
-/// the peer must still hold the certificate's key.
-#[derive(Debug)]
-pub(crate) struct Signatures(pub(crate) Arc<CryptoProvider>);
-
-impl Signatures {
-    pub(crate) fn tls12(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    pub(crate) fn tls13(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    pub(crate) fn schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-impl ClientCertVerifier for AnyClientCert {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.mandatory
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.tls12(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.tls13(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.signatures.schemes()
-    }
 }
 
 /// What identifies a file's content without reading it.
