@@ -13,14 +13,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sobot_exporter::collect::quality::{PageSettings, QualityCollector, QualitySource};
-use sobot_exporter::collect::stats::{Context, Scope, StatsCollector, Switches};
 use sobot_exporter::exposition::{Board, Chunk, Format, Key, Published};
 use sobot_exporter::secret::Secret;
 use sobot_exporter::simulator::{SimConfig, Simulator, population};
 use sobot_exporter::snapshot::{Family, Kind, Sample};
-use sobot_exporter::sobot::client::{Credentials, SobotClient};
-use sobot_exporter::sobot::endpoints::Endpoint;
+use sobot_exporter::sources::sobot::client::{Credentials, SobotClient};
+use sobot_exporter::sources::sobot::endpoints::Endpoint;
+use sobot_exporter::sources::sobot::quality::{PageSettings, QualityCollector, QualitySource};
+use sobot_exporter::sources::sobot::stats::{Context, Scope, StatsCollector, Switches};
 use sobot_exporter::telemetry::Telemetry;
 use sobot_exporter::upstream::ClientSettings;
 use sobot_exporter::window::Window;
@@ -227,11 +227,12 @@ async fn collect_in_process(
                 Some(e) => (Endpoint::by_name(e).expect("endpoint"), Scope::PerGroup(groups.to_vec())),
                 None => {
                     let ep = Endpoint::by_name(name).expect("endpoint");
-                    let scope = if ep.filters && ep.rows != sobot_exporter::sobot::endpoints::Rows::Item {
-                        Scope::PerAgent { filter: Some(("serviceids", ids.clone())), max_agents: 2000 }
-                    } else {
-                        Scope::Company
-                    };
+                    let scope =
+                        if ep.filters && ep.rows != sobot_exporter::sources::sobot::endpoints::Rows::Item {
+                            Scope::PerAgent { filter: Some(("serviceids", ids.clone())), max_agents: 2000 }
+                        } else {
+                            Scope::Company
+                        };
                     (ep, scope)
                 }
             };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Renders Prometheus Operator PrometheusRule objects from the plain Prometheus rules files, so that
-# both stay one source of truth: the rules files. tests/deploy.rs checks that the checked-in objects
+# both stay one source of truth: the rules files. tests/deploy/kubernetes.rs checks that the checked-in objects
 # are this script's output.
 #
 #   deploy/render-prometheusrule.sh                  rewrite every PrometheusRule under deploy/kubernetes/

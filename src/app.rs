@@ -9,9 +9,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use crate::config::{CollectionConfig, CollectorKind, Config, ConfigError};
+use crate::config::{CollectionConfig, CollectorKind, ConfigError};
 use crate::demo::Demo;
 use crate::exposition::Board;
+use crate::settings::Config;
 use crate::targets::{self, Shared, TargetSet};
 use crate::telemetry::{CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, CONFIG_LAST_RELOAD_SUCCESSFUL, Telemetry};
 use crate::web::{self, Routes};
@@ -100,7 +101,7 @@ pub async fn run(
         interval_s = collection.interval.as_secs_f64(),
         "sobot_exporter listening"
     );
-    if let Some(warning) = crate::platform::interval_warning(&collection) {
+    if let Some(warning) = collection.platform.as_ref().and_then(crate::sources::platform::interval_warning) {
         warn!("{warning}");
     }
     let targets = Arc::new(TargetSet::new(shared.clone()));
@@ -121,7 +122,7 @@ pub async fn run(
         targets: targets.clone(),
         address,
         discovery: Arc::new(web::sd::Discovery::new(process.external_address.as_deref())),
-        reloader: process.enable_lifecycle.then(|| reloader.clone()),
+        reloader: process.enable_lifecycle.then(|| reloader.clone() as Arc<dyn crate::web::Reload>),
         process: process_telemetry,
         process_stats,
         figures: crate::web::Figures::default(),
@@ -174,7 +175,9 @@ impl Reloader {
     /// Loads the configuration and puts it in force; whether the collection config changed.
     fn apply(&self) -> Result<bool, String> {
         let collection = (self.loader)().map_err(|e| e.to_string())?;
-        if let Some(warning) = crate::platform::interval_warning(&collection) {
+        if let Some(warning) =
+            collection.platform.as_ref().and_then(crate::sources::platform::interval_warning)
+        {
             warn!("{warning}");
         }
         // The web config's one way to re-read (a bad one refuses the reload, and stays out).
@@ -206,6 +209,15 @@ impl Reloader {
 }
 
 /// Reloads on every SIGHUP.
+impl crate::web::Reload for Reloader {
+    fn reload<'a>(
+        &'a self,
+        trigger: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(Reloader::reload(self, trigger))
+    }
+}
+
 async fn reload_on_hangup(reloader: Arc<Reloader>) {
     #[cfg(unix)]
     {

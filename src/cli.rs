@@ -2,46 +2,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
-use crate::config::collection::SECRET_ENV;
+pub use crate::logging::{LogFormat, LogLevel};
 use crate::secret::{mask_credentials, redact};
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// `ts=… level=… msg=… key=value`, one line per event (the Prometheus default).
-    Logfmt,
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Log level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogLevel {
-    /// Errors only.
-    Error,
-    /// Warnings and errors.
-    Warn,
-    /// Start-up, recoveries, warnings.
-    Info,
-    /// Every upstream call and every value that did not parse.
-    Debug,
-}
-
-impl LogLevel {
-    /// The tracing directive for this level.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-        }
-    }
-}
+use crate::sources::SECRET_ENV;
 
 /// Prometheus exporter for Sobot (智齿客服) customer-service statistics.
 ///

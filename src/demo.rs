@@ -9,15 +9,16 @@ use std::path::Path;
 
 use tracing::info;
 
-use crate::config::collection::{
-    self, ENV_APP_ID, ENV_APP_KEY, ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, ENV_UNION_KEY, Flags, LaafficSection,
-    PlatformSection, ReadFile, SobotSection,
-};
+use crate::config::{self as collection, Flags};
 use crate::config::{CollectionConfig, ConfigError};
-use crate::laaffic::client::LaafficCredentials;
+use crate::input::ReadFile;
 use crate::secret::Secret;
 use crate::simulator::{DataMode, SimConfig, SimPlatform, Simulator, demo_population, mix, sim_platform};
-use crate::sobot::client::Credentials;
+use crate::sources::laaffic::client::LaafficCredentials;
+use crate::sources::laaffic::config::{ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, LaafficSection};
+use crate::sources::platform::config::{ENV_UNION_KEY, PlatformSection};
+use crate::sources::sobot::client::Credentials;
+use crate::sources::sobot::config::{ENV_APP_ID, ENV_APP_KEY, SobotSection};
 
 /// Quality page size of the demo: small, so that it shows paging at work.
 pub(crate) const QUALITY_PAGE_SIZE: u32 = 50;
@@ -163,7 +164,7 @@ mod tests {
             interval: Duration::from_secs(60),
             sobot_base_url: "https://www.sobot.com".to_string(),
             laaffic_base_url: "https://api.laaffic.com".to_string(),
-            shard: crate::targets::Shard::default(),
+            shard: crate::shard::Shard::default(),
         }
     }
 

@@ -4,8 +4,8 @@
 //!
 //! The targets live next to the code they reach, each in a `fuzz` module of its own:
 //! `value/fuzz.rs` (the grammar), `config/collection/fuzz.rs` (the YAML file),
-//! `sobot/client/fuzz.rs` (result codes, the token answer), `collect/stats/fuzz.rs`,
-//! `collect/quality/fuzz.rs`, `collect/seats/fuzz.rs` and `platform/decode/fuzz.rs` (every
+//! `sources/sobot/client/fuzz.rs` (result codes, the token answer), `sources/sobot/stats/fuzz.rs`,
+//! `sources/sobot/quality/fuzz.rs`, `sources/laaffic/seats/fuzz.rs` and `sources/platform/decode/fuzz.rs` (every
 //! endpoint's answer, through the same steps a real answer takes: JSON, result code, decoder,
 //! families, exposition).
 //!
@@ -852,12 +852,12 @@ fn parse_sample(line: &str) -> Result<Line, String> {
 
 /// Every example answer of the documents.
 const ALL_SEEDS: &[&str] = &[
-    include_str!("../tests/fixtures/sobot/get_service_data.json"),
-    include_str!("../tests/fixtures/sobot/human_satisfaction.json"),
-    include_str!("../tests/fixtures/sobot/call_result.json"),
-    include_str!("../tests/fixtures/laaffic/seat_query.json"),
-    include_str!("../tests/fixtures/platform/get_batch_app_key.json"),
-    include_str!("../tests/fixtures/platform/get_staff_log_infos.json"),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/get_service_data.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/human_satisfaction.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/call_result.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/laaffic/seat_query.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/get_batch_app_key.json")),
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/get_staff_log_infos.json")),
 ];
 
 proptest! {

@@ -8,6 +8,8 @@
 
 use std::fmt::{self, Write};
 
+use clap::ValueEnum;
+
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -15,7 +17,41 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::cli::{LogFormat, LogLevel};
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `ts=… level=… msg=… key=value`, one line per event (the Prometheus default).
+    Logfmt,
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// Start-up, recoveries, warnings.
+    Info,
+    /// Every upstream call and every value that did not parse.
+    Debug,
+}
+
+impl LogLevel {
+    /// The tracing directive for this level.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+}
 
 /// Sets the process's logger: our own logs at `level`; dependencies only at `warn`, so that no
 /// library's debug output (request headers) can reach the log. To standard error.

@@ -8,7 +8,7 @@ use clap::error::ErrorKind;
 use sobot_exporter::cli::{self, Cli};
 use sobot_exporter::demo::Demo;
 use sobot_exporter::web::{self, healthcheck};
-use sobot_exporter::{app, config};
+use sobot_exporter::{app, settings};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         }
     };
     if cli.healthcheck {
-        let default = if cli.demo { config::DEMO_LISTEN_ADDRESS } else { config::LISTEN_ADDRESS };
+        let default = if cli.demo { settings::DEMO_LISTEN_ADDRESS } else { settings::LISTEN_ADDRESS };
         let address = cli.listen_address.first().map_or(default, String::as_str);
         return match healthcheck::check(address, cli.web_config_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -45,9 +45,9 @@ fn main() -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     let reload = {
         let (cli, demo) = (cli.clone(), demo.clone());
-        move || config::load_collection(&cli, &env, demo.as_deref())
+        move || settings::load_collection(&cli, &env, demo.as_deref())
     };
-    let config = match config::load(&cli, &env, demo.as_deref()) {
+    let config = match settings::load(&cli, &env, demo.as_deref()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("sobot_exporter: {e}");
@@ -55,7 +55,9 @@ fn main() -> ExitCode {
         }
     };
     if cli.config_check {
-        if let Some(warning) = sobot_exporter::platform::interval_warning(&config.collection) {
+        if let Some(warning) =
+            config.collection.platform.as_ref().and_then(sobot_exporter::sources::platform::interval_warning)
+        {
             eprintln!("sobot_exporter: warning: {warning}");
         }
         println!("sobot_exporter: {}", config.summary());

@@ -4,11 +4,11 @@
 
 use std::fmt::Write;
 
-use crate::collect::quality::{PARTS, QUALITY_METRICS, QUALITY_SOURCES};
-use crate::collect::seats::{SEAT_FIELDS, SEAT_LIVE_METRICS};
-use crate::platform::decode::PLATFORM_METRICS;
 use crate::snapshot::Kind;
-use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
+use crate::sources::laaffic::seats::{SEAT_FIELDS, SEAT_LIVE_METRICS};
+use crate::sources::platform::decode::PLATFORM_METRICS;
+use crate::sources::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
+use crate::sources::sobot::quality::{PARTS, QUALITY_METRICS, QUALITY_SOURCES};
 use crate::telemetry::SELF_METRICS;
 
 fn row_labels(ep: &Endpoint) -> Vec<String> {
@@ -47,7 +47,7 @@ pub fn markdown() -> String {
                 f.key,
                 f.zh,
                 // A family of several fields carries its note on its first row.
-                match crate::sobot::endpoints::note(f.metric) {
+                match crate::sources::sobot::endpoints::note(f.metric) {
                     Some(note) if ep.fields_of(f.metric)[0].key == f.key => format!("{}. {note}", f.en),
                     _ => f.en.to_string(),
                 }

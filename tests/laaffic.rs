@@ -180,8 +180,8 @@ async fn the_seat_cap_is_its_own_when_set() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_or_secret_echoed_by_laaffic_is_taken_out_of_the_error() {
-    use sobot_exporter::laaffic::client::{LaafficClient, LaafficCredentials};
     use sobot_exporter::secret::Secret;
+    use sobot_exporter::sources::laaffic::client::{LaafficClient, LaafficCredentials};
     use sobot_exporter::upstream::{ClientSettings, http_client};
     let sim = simulator(1).await;
     let body = format!(r#"{{"status": "-22", "reason": "key {LAAFFIC_KEY} secret {LAAFFIC_SECRET}"}}"#);

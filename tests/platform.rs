@@ -92,7 +92,8 @@ async fn every_tenant_is_collected_with_its_own_values_and_one_token() {
         let want: f64 = item["consult_session"].as_str().expect("string").parse().expect("count");
         let series = format!("sobot_robot_consult_sessions{{tenant=\"{}\",window=\"today\"}}", t.company_id);
         assert_eq!(m.get(&series), Some(want), "{series}");
-        for endpoint in sobot_exporter::sobot::endpoints::ENDPOINTS.iter().filter(|e| STATS.contains(&e.name))
+        for endpoint in
+            sobot_exporter::sources::sobot::endpoints::ENDPOINTS.iter().filter(|e| STATS.contains(&e.name))
         {
             let field = &endpoint.fields[0];
             let any = m.family(field.metric);

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sobot_exporter::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
-use sobot_exporter::platform::{PlatformClient, PlatformCredentials};
 use sobot_exporter::secret::Secret;
 use sobot_exporter::simulator::{Fault, SimConfig, SimPlatform, Simulator, sim_platform};
 use sobot_exporter::snapshot::Family;
-use sobot_exporter::sobot::client::{Credentials, SobotClient};
-use sobot_exporter::sobot::endpoints::Endpoint;
+use sobot_exporter::sources::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
+use sobot_exporter::sources::platform::{PlatformClient, PlatformCredentials};
+use sobot_exporter::sources::sobot::client::{Credentials, SobotClient};
+use sobot_exporter::sources::sobot::endpoints::Endpoint;
 use sobot_exporter::telemetry::{Telemetry, UPSTREAM_REQUESTS};
 use sobot_exporter::upstream::{ClientSettings, UpstreamError, http_client};
 use sobot_exporter::window::{Window, day_range};

@@ -45,7 +45,7 @@ async fn every_documented_value_reaches_metrics_exactly() {
 
     // Every field of the table is there (all but the one the example omits), once per row of
     // the example: one company row, two agents in §2.11 and §2.12.
-    for ep in sobot_exporter::sobot::endpoints::ENDPOINTS {
+    for ep in sobot_exporter::sources::sobot::endpoints::ENDPOINTS {
         let rows = if ep.name.starts_with("get_service") || ep.name == "human_duration" { 2 } else { 1 };
         for f in ep.fields {
             let series = m.family(f.metric);
@@ -202,8 +202,8 @@ async fn each_collector_sends_its_endpoints_date_format() {
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
     let today = jiff::Timestamp::now().to_zoned(tz).date();
     let days = [today.to_string(), today.yesterday().expect("date").to_string()];
-    use sobot_exporter::collect::quality::QUALITY_SOURCES;
-    let table = sobot_exporter::sobot::endpoints::ENDPOINTS
+    use sobot_exporter::sources::sobot::quality::QUALITY_SOURCES;
+    let table = sobot_exporter::sources::sobot::endpoints::ENDPOINTS
         .iter()
         .map(|e| (e.name, ("start_date", "end_date"), e.date_format));
     let quality = QUALITY_SOURCES

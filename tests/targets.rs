@@ -10,10 +10,11 @@ use std::time::Duration;
 use clap::Parser;
 use common::*;
 use sobot_exporter::cli::Cli;
-use sobot_exporter::config::{CollectionConfig, load};
+use sobot_exporter::config::CollectionConfig;
 use sobot_exporter::exposition::{Board, Format, Key};
 use sobot_exporter::secret::Secret;
-use sobot_exporter::sobot::client::Credentials;
+use sobot_exporter::settings::load;
+use sobot_exporter::sources::sobot::client::Credentials;
 use sobot_exporter::targets::{Reconciled, Shared, TargetKind, TargetSet, TargetSpec};
 
 const SECS: Duration = Duration::from_secs(20);

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use sobot_exporter::secret::Secret;
-use sobot_exporter::sobot::client::{Credentials, SobotClient};
-use sobot_exporter::sobot::endpoints::Endpoint;
+use sobot_exporter::sources::sobot::client::{Credentials, SobotClient};
+use sobot_exporter::sources::sobot::endpoints::Endpoint;
 use sobot_exporter::table::Method;
 use sobot_exporter::telemetry::Telemetry;
 use sobot_exporter::upstream::ClientSettings;
@@ -128,7 +128,7 @@ async fn a_token_or_key_echoed_by_the_upstream_is_taken_out_of_the_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn clients_of_the_same_credentials_share_one_token() {
     let sim = fixture_simulator().await;
-    let tokens = sobot_exporter::sobot::client::Tokens::default();
+    let tokens = sobot_exporter::sources::sobot::client::Tokens::default();
     let shared = || Arc::new(Arc::into_inner(client(&sim.base_url())).expect("one owner").sharing(&tokens));
     let (a, b) = (shared(), shared());
     for _ in 0..5 {

@@ -5,11 +5,6 @@
 //! A collector is its I/O (requests through its client), a pure decode step (answer → rows →
 //! families) and these pieces; only the decode step differs between collectors.
 
-pub mod platform;
-pub mod quality;
-pub mod seats;
-pub mod stats;
-
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;

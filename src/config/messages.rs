@@ -5,6 +5,8 @@
 
 use serde_saphyr::Error;
 
+pub(crate) use crate::input::closest;
+use crate::input::distance;
 use crate::secret::{NOT_SHOWN, Shape, looks_like_credential};
 
 /// Every key the config file knows, at any depth: only these are named from the file's text.
@@ -270,27 +272,6 @@ fn unknown_key(field: &str, expected: &[&str], at: &str) -> String {
     }
 }
 
-/// The YAML library's line for an unknown key of another file (`unknown field `cert_fiel`,
-/// expected one of cert, cert_file at line 2, column 3`) said with the known key it is closest
-/// to: `unknown key `cert_fiel` at line 2, column 3; did you mean `cert_file`?`, or with the
-/// known keys when none is within two edits. The key is not repeated unless it is a
-/// lower_snake_case word. `None` for another line.
-pub(crate) fn unknown_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let (field, rest) = rest.split_once('`')?;
-    let (list, at) = match rest.rfind(" at line ") {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let list = list.trim_start_matches(", expected ").trim_start_matches("one of ");
-    let known: Vec<String> = list.split(", ").map(|k| k.trim_matches('`').to_string()).collect();
-    let name = if Shape::Name.fits(field) { format!("`{field}`") } else { NOT_SHOWN.to_string() };
-    Some(match closest(&field.to_ascii_lowercase(), &known) {
-        Some(k) => format!("unknown key {name}{at}; did you mean `{k}`?"),
-        None => format!("unknown key {name}{at} (known: {})", known.join(", ")),
-    })
-}
-
 /// The keys leading to the node at `line`/`column` (1-based) of a block-style file: those before
 /// the column on its line (flow mappings), then each less indented `key:` line above it. `None`
 /// when the layout does not show it plainly or a key is not one the config knows.
@@ -386,27 +367,6 @@ pub(crate) fn suggest_zone(name: &str) -> Option<String> {
         .map(|(_, z)| z.clone())
 }
 
-/// The candidate within two edits of `word`, the closest one, if any.
-pub(crate) fn closest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
-    candidates.iter().map(|c| (distance(word, c), c.as_str())).filter(|(d, _)| *d <= 2).min().map(|(_, c)| c)
-}
-
-/// The Levenshtein distance of two short strings.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
-            diagonal = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,12 +400,5 @@ mod tests {
         assert_eq!(key_path("sobot: {timeout: [1]}\n", 1, 18), Some(vec!["sobot".into(), "timeout".into()]));
         assert_eq!(key_path("windows:\n  today\n", 2, 3), Some(vec!["windows".to_string()]));
         assert_eq!(key_path("8748cd7faeb1401ab3d97cf45013afc4: [1]\n", 1, 35), None);
-    }
-
-    #[test]
-    fn distances() {
-        assert_eq!(distance("timzone", "timezone"), 1);
-        assert_eq!(distance("", "abc"), 3);
-        assert_eq!(distance("kitten", "sitting"), 3);
     }
 }

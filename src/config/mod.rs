@@ -1,567 +1,529 @@
-//! The configuration: process settings from the flags ([`Settings`]), and what to collect, built
-//! from the YAML file by a pure function ([`CollectionConfig`]).
-//!
-//! Every problem is reported as one line naming the flag, file and key at fault.
-
-pub(crate) mod collection;
-pub(crate) mod messages;
-
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
-use std::time::Duration;
-
-use thiserror::Error;
-
-use crate::cli::{Cli, LogFormat, LogLevel};
-pub use crate::collect::quality::QualitySource;
-use crate::demo::Demo;
-use crate::secret::{Shape, redact, shown};
-use crate::targets::Shard;
-use collection::Flags;
-pub use collection::{CollectionConfig, CollectorKind, PlatformConfig, TenantFilter};
-
-/// A configuration problem: the process exits with code 2 and prints this one line.
-#[derive(Debug, Error, PartialEq, Eq)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
-fn err(msg: impl Into<String>) -> ConfigError {
-    ConfigError(msg.into())
-}
-
-/// Process settings: where to listen, how to log, whether this is the demo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Where to listen (`--web.listen-address`, one or more).
-    pub listen: Vec<SocketAddr>,
-    /// Listen on the sockets systemd passed instead (`--web.systemd-socket`).
-    pub systemd_socket: bool,
-    /// `--web.config.file`, read and valid.
-    pub web_config: Option<std::sync::Arc<crate::web::webconfig::WebConfig>>,
-    /// Path of the metrics endpoint.
-    pub telemetry_path: String,
-    /// The address `/sd` gives its targets instead of the request's `Host`
-    /// (`--web.external-address`).
-    pub external_address: Option<String>,
-    /// The HTTP server's limits.
-    pub limits: crate::web::Limits,
-    /// Log level.
-    pub log_level: LogLevel,
-    /// Log format.
-    pub log_format: LogFormat,
-    /// Demo mode: run against the embedded simulator.
-    pub demo: bool,
-    /// How many times as fast as the real clock the demo's day runs (`--demo.speed`, 1 without).
-    pub demo_speed: u32,
-    /// Whether `POST /-/reload` is served (`--web.enable-lifecycle`).
-    pub enable_lifecycle: bool,
-}
-
-/// The validated configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// Process settings, from the flags.
-    pub process: Settings,
-    /// What to collect, from the config file (and the collection flags).
-    pub collection: CollectionConfig,
-}
-
-impl Config {
-    /// One line for `--config.check`: what is collected and, when `--web.config.file` is given,
-    /// that it was read and what it sets (no secrets).
-    pub fn summary(&self) -> String {
-        let mut line = self.collection.summary();
-        if let Some(web) = &self.process.web_config {
-            let loaded = web.current();
-            let tls = if loaded.tls.is_some() { "TLS" } else { "plain HTTP" };
-            let auth = match loaded.users.len() {
-                0 => "no basic auth".to_string(),
-                1 => "basic auth for 1 user".to_string(),
-                n => format!("basic auth for {n} users"),
-            };
-            line.push_str(&format!("; --web.config.file {} is valid: {tls}, {auth}", web.path().display()));
-        }
-        line
-    }
-}
-
-/// Validates the flags, reads the config file and builds the collection config from it. `env`
-/// looks a variable up; `demo` is the bound demo when `--demo` is given.
-pub fn load(
-    cli: &Cli,
-    env: &dyn Fn(&str) -> Option<String>,
-    demo: Option<&Demo>,
-) -> Result<Config, ConfigError> {
-    redacted(env, || {
-        let process = settings(cli, demo.is_some())?;
-        Ok(Config { process, collection: load_collection_unredacted(cli, env, demo)? })
-    })
-}
-
-/// What a reload reads again: the config file and the credential files, into the collection
-/// config. The process settings were checked at start and stay; the web config re-reads itself
-/// (`WebConfig::reload`).
-pub fn load_collection(
-    cli: &Cli,
-    env: &dyn Fn(&str) -> Option<String>,
-    demo: Option<&Demo>,
-) -> Result<CollectionConfig, ConfigError> {
-    redacted(env, || load_collection_unredacted(cli, env, demo))
-}
-
-/// `load`'s outcome with the environment's secrets taken out of the error: whatever flag or
-/// field one ended up in, it is not printed.
-fn redacted<T>(
-    env: &dyn Fn(&str) -> Option<String>,
-    load: impl FnOnce() -> Result<T, ConfigError>,
-) -> Result<T, ConfigError> {
-    let secrets: Vec<String> = collection::SECRET_ENV.iter().filter_map(|name| env(name)).collect();
-    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    load().map_err(|e| ConfigError(redact(&e.0, &secrets)))
-}
-
-fn load_collection_unredacted(
-    cli: &Cli,
-    env: &dyn Fn(&str) -> Option<String>,
-    demo: Option<&Demo>,
-) -> Result<CollectionConfig, ConfigError> {
-    let flags = flags(cli)?;
-    let path = cli.config_file.as_deref();
-    let yaml = match path {
-        Some(path) => read_file(path, MAX_CONFIG_FILE)
-            .map_err(|e| err(format!("--config.file {}: {}", shown_path(path), io_reason(&e))))?,
-        None => String::new(),
-    };
-    let read = |file: &Path| read_file(file, MAX_SECRET_FILE);
-    let collection = match demo {
-        None => collection::from_yaml(&yaml, path, &flags, env, &read)?,
-        Some(demo) => demo.collection(&yaml, path, &flags, &read)?,
-    };
-    Ok(collection)
-}
-
-/// The process settings of the flags.
-fn settings(cli: &Cli, demo: bool) -> Result<Settings, ConfigError> {
-    // The demo answers on this machine only, as the quick start's http://localhost:9877 says; a
-    // container passes --web.listen-address (the image sets SOBOT_EXPORTER_LISTEN_ADDRESS).
-    let default = [if demo { DEMO_LISTEN_ADDRESS } else { LISTEN_ADDRESS }.to_string()];
-    let given = if cli.listen_address.is_empty() { &default[..] } else { &cli.listen_address[..] };
-    let listen = given
-        .iter()
-        .map(|a| {
-            parse_listen(a)
-                .map_err(|m| err(format!("--web.listen-address {}: {m}", shown(a, Shape::Address))))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let web_config = match &cli.web_config_file {
-        Some(path) => Some(std::sync::Arc::new(crate::web::webconfig::WebConfig::open(path).map_err(err)?)),
-        None => None,
-    };
-    let telemetry_path = cli.telemetry_path.clone();
-    let path_chars = telemetry_path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
-    // The other routes' paths: the metrics cannot take one (nor its place outside basic auth).
-    let taken: Vec<&str> = crate::web::Route::ALL
-        .into_iter()
-        .filter(|route| *route != crate::web::Route::Metrics)
-        .map(crate::web::Route::path)
-        .collect();
-    if !telemetry_path.starts_with('/') || !path_chars || taken.contains(&telemetry_path.as_str()) {
-        return Err(err(format!(
-            "--web.telemetry-path {}: must start with /, hold only letters, digits and /_.- \
-             and differ from {}",
-            shown(&telemetry_path, Shape::Path),
-            taken.join(", ")
-        )));
-    }
-    if let Some(address) = &cli.external_address {
-        crate::web::sd::check_address(address).map_err(|reason| {
-            err(format!(
-                "--web.external-address {}: {reason}; give HOST[:PORT], e.g. exporter.example.com:9877",
-                shown(address, Shape::Address)
-            ))
-        })?;
-    }
-    Ok(Settings {
-        listen,
-        systemd_socket: cli.systemd_socket,
-        web_config,
-        telemetry_path,
-        external_address: cli.external_address.clone(),
-        limits: limits(cli)?,
-        log_level: cli.log_level,
-        log_format: cli.log_format,
-        demo,
-        demo_speed: demo_speed(cli, demo)?,
-        enable_lifecycle: cli.enable_lifecycle,
-    })
-}
-
-/// The fastest `--demo.speed`: a simulated day in a minute.
-const MAX_DEMO_SPEED: u32 = 1440;
-
-/// `--demo.speed`: a whole number from 1 to [`MAX_DEMO_SPEED`], only with `--demo`.
-fn demo_speed(cli: &Cli, demo: bool) -> Result<u32, ConfigError> {
-    let Some(value) = &cli.demo_speed else {
-        return Ok(1);
-    };
-    if !demo {
-        return Err(err("--demo.speed: only with --demo (it sets the pace of the demo's simulated day)"));
-    }
-    value.trim().parse::<u32>().ok().filter(|n| (1..=MAX_DEMO_SPEED).contains(n)).ok_or_else(|| {
-        err(format!(
-            "--demo.speed {}: expected a whole number from 1 to {MAX_DEMO_SPEED}, e.g. 60 (a simulated day in 24 minutes)",
-            shown(value, Shape::Number)
-        ))
-    })
-}
-
-/// The `--web.*` limits of the server.
-fn limits(cli: &Cli) -> Result<crate::web::Limits, ConfigError> {
-    let max_connections =
-        cli.max_connections.trim().parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-            err(format!(
-                "--web.max-connections {}: expected a whole number of at least 1, e.g. 512",
-                shown(&cli.max_connections, Shape::Number)
-            ))
-        })?;
-    let duration = |value: &str, flag: &str, zero: bool| {
-        parse_duration(value)
-            .filter(|d| (zero && d.is_zero()) || *d >= Duration::from_millis(100))
-            .ok_or_else(|| {
-                let off = if zero { " (0s: never)" } else { "" };
-                let value = shown(value, Shape::Duration);
-                err(format!("{flag} {value}: expected a duration of at least 100ms{off}, e.g. 30s"))
-            })
-    };
-    let max_age = duration(&cli.max_connection_age, "--web.max-connection-age", true)?;
-    Ok(crate::web::Limits {
-        max_connections,
-        write_timeout: duration(&cli.write_timeout, "--web.write-timeout", false)?,
-        idle_timeout: duration(&cli.idle_timeout, "--web.idle-timeout", false)?,
-        max_age: (!max_age.is_zero()).then_some(max_age),
-    })
-}
-
-/// The flags the collection config takes.
-fn flags(cli: &Cli) -> Result<Flags, ConfigError> {
-    let interval = parse_duration(&cli.collect_interval)
-        .filter(|d| *d >= Duration::from_millis(100))
-        .ok_or_else(|| {
-            err(format!(
-                "--collect.interval {}: expected a duration of at least 100ms, e.g. 60s",
-                shown(&cli.collect_interval, Shape::Duration)
-            ))
-        })?;
-    let hostname = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|h| h.trim().to_string());
-    let shard = Shard::parse(&cli.platform_shard, hostname.as_deref())
-        .map_err(|e| err(format!("--platform.shard {}: {e}", shown(&cli.platform_shard, Shape::Fraction))))?;
-    Ok(Flags {
-        interval,
-        sobot_base_url: base_url(&cli.sobot_base_url, "--sobot.base-url")?,
-        laaffic_base_url: base_url(&cli.laaffic_base_url, "--laaffic.base-url")?,
-        shard,
-    })
-}
-
-/// An http(s) URL without trailing slash.
-fn base_url(value: &str, flag: &str) -> Result<String, ConfigError> {
-    let url = value.trim_end_matches('/');
-    let parsed = reqwest::Url::parse(url).ok().filter(|u| {
-        ["http", "https"].contains(&u.scheme())
-            && u.host_str().is_some_and(|h| !h.is_empty())
-            && u.port() != Some(0)
-            && u.query().is_none()
-            && !url.contains(char::is_whitespace)
-    });
-    if parsed.is_none() {
-        return Err(err(format!(
-            "{flag} {}: expected an http(s) URL with a host, e.g. https://www.sobot.com",
-            shown(value, Shape::Url)
-        )));
-    }
-    Ok(url.to_string())
-}
-
-/// Where the exporter listens by default: every IPv4 interface.
-pub const LISTEN_ADDRESS: &str = ":9877";
-/// Where the demo listens by default: this machine only.
-pub const DEMO_LISTEN_ADDRESS: &str = "127.0.0.1:9877";
-
-/// The largest config file read.
-const MAX_CONFIG_FILE: u64 = 1024 * 1024;
-/// The largest credential file read.
-const MAX_SECRET_FILE: u64 = 64 * 1024;
-
-/// Reads a regular file of at most `max` bytes: a FIFO would block, a device (`/dev/zero`) never
-/// end, and neither is what a config or a secret is.
-pub(crate) fn read_file(path: &Path, max: u64) -> std::io::Result<String> {
-    use std::io::Read;
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() {
-        let what =
-            if meta.is_dir() { "a directory" } else { "not a regular file (a FIFO, a socket or a device?)" };
-        return Err(std::io::Error::other(what));
-    }
-    let too_large = || std::io::Error::other(format!("larger than {} KiB", max / 1024));
-    if meta.len() > max {
-        return Err(too_large());
-    }
-    let mut text = String::new();
-    std::fs::File::open(path)?.take(max + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(too_large());
-    }
-    Ok(text)
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        std::io::ErrorKind::Other => e.to_string(),
-        std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
-        _ => e.kind().to_string(),
-    }
-}
-
-/// A path for an error line: as given (unquoted) if it is shaped like a path, not a key given
-/// where its file belongs.
-fn shown_path(path: &Path) -> String {
-    let written = path.display().to_string();
-    match shown(&written, Shape::Path) {
-        quoted if quoted.starts_with('"') => written,
-        placeholder => placeholder,
-    }
-}
-
-/// `:PORT`, `HOST:PORT` or `[V6]:PORT`.
-fn parse_listen(s: &str) -> Result<SocketAddr, &'static str> {
-    if let Some((_, port)) = s.rsplit_once(':')
-        && !port.is_empty()
-        && port.bytes().all(|b| b.is_ascii_digit())
-        && port.parse::<u16>().is_err()
-    {
-        return Err("port out of range (0 to 65535)");
-    }
-    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_string() };
-    full.to_socket_addrs()
-        .map_err(|_| "expected HOST:PORT or :PORT")?
-        .next()
-        .ok_or("expected HOST:PORT or :PORT")
-}
-
-/// A Prometheus-style duration: one or more `<number><unit>` with units `ms`, `s`, `m`, `h`
-/// (`90s`, `1m30s`, `500ms`).
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let (unit, len) = if rest.starts_with("ms") {
-            (Duration::from_millis(1), 2)
-        } else if rest.starts_with('s') {
-            (Duration::from_secs(1), 1)
-        } else if rest.starts_with('m') {
-            (Duration::from_secs(60), 1)
-        } else if rest.starts_with('h') {
-            (Duration::from_secs(3600), 1)
-        } else {
-            return None;
-        };
-        rest = &rest[len..];
-        total = total.checked_add(unit.checked_mul(u32::try_from(n).ok()?)?)?;
-    }
-    Some(total)
-}
+//! The collection config: what to collect and how to reach the vendors, built from the YAML file
+//! by a pure function. The environment and credential files come in as lookups, so that the same
+//! text and lookups always give the same config (or the same error line).
 
 #[cfg(test)]
-mod tests {
-    use super::collection::{ENV_APP_ID, ENV_APP_KEY, ENV_LAAFFIC_KEY};
-    use super::*;
-    use crate::window::Window;
-    use clap::Parser;
+mod fuzz;
+mod messages;
+#[cfg(test)]
+mod tests;
 
-    fn cli(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("sobot_exporter").chain(args.iter().copied()))
-            .expect("valid flags")
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+pub use crate::input::ConfigError;
+use crate::input::{Env, ReadFile};
+use crate::input::{duration, err, interval, no_repeats};
+use crate::secret::{NOT_SHOWN, Shape, looks_like_credential, redact, shown};
+use crate::shard::Shard;
+pub use crate::sources::CollectorKind;
+use crate::sources::Origins;
+use crate::sources::SECRET_ENV;
+use crate::sources::laaffic::client::LaafficCredentials;
+use crate::sources::laaffic::config::{
+    ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, LaafficSection, laaffic_credentials,
+};
+use crate::sources::platform::config::{ENV_UNION_KEY, PlatformSection, platform};
+pub use crate::sources::platform::config::{PlatformConfig, TenantFilter};
+use crate::sources::sobot::client::Credentials;
+use crate::sources::sobot::config::{
+    ENV_APP_ID, ENV_APP_KEY, QualitySection, SobotSection, sobot_credentials,
+};
+pub use crate::sources::sobot::quality::QualitySource;
+use crate::upstream::ClientSettings;
+use crate::window::Window;
+
+/// The YAML file as written. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    /// IANA time zone of the statistics day; default `Asia/Shanghai`.
+    pub timezone: Option<String>,
+    /// Windows to collect: `today`, `yesterday`; default `[today]`.
+    pub windows: Option<Vec<String>>,
+    /// Collectors to run; default all but `chat_result` (and the per-group ones without groups).
+    pub collectors: Option<Vec<String>>,
+    /// Skill group ids: per-group statistics, and the agent filter when no agents are given.
+    pub groups: Option<Vec<String>>,
+    /// Agent (service) ids to collect per-agent statistics for; default all agents.
+    pub agents: Option<Vec<String>>,
+    /// Cardinality guard: distinct agents per collector at most; default 2000.
+    pub max_agents: Option<usize>,
+    /// Windows of single collectors, by name, instead of `windows`.
+    pub collector_windows: Option<BTreeMap<String, Vec<String>>>,
+    /// Whether `sobot_agent_score_evaluations` is exported; default true.
+    pub agent_score_evaluations: Option<bool>,
+    /// Quality-inspection collectors.
+    #[serde(default)]
+    pub quality: QualitySection,
+    /// The Sobot API section.
+    #[serde(default)]
+    pub sobot: SobotSection,
+    /// The Laaffic call-center section.
+    #[serde(default)]
+    pub laaffic: LaafficSection,
+    /// The e-commerce platform (multi-tenant) section.
+    pub platform: Option<PlatformSection>,
+}
+
+/// The flag values the collection config takes, already validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Flags {
+    /// Interval between collection cycles (`--collect.interval`).
+    pub interval: Duration,
+    /// Sobot base URL without trailing slash (`--sobot.base-url`).
+    pub sobot_base_url: String,
+    /// Laaffic base URL without trailing slash (`--laaffic.base-url`).
+    pub laaffic_base_url: String,
+    /// This replica's share of the platform's tenants (`--platform.shard`).
+    pub shard: Shard,
+}
+
+/// What to collect and how to reach the vendors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionConfig {
+    /// Interval between collection cycles.
+    pub interval: Duration,
+    /// Time zone of the statistics day.
+    pub tz: TimeZone,
+    /// Windows to collect.
+    pub windows: Vec<Window>,
+    /// Collectors to run.
+    pub collectors: Vec<CollectorKind>,
+    /// Skill group ids.
+    pub groups: Vec<String>,
+    /// Agent ids; empty means every agent.
+    pub agents: Vec<String>,
+    /// Cardinality guard.
+    pub max_agents: usize,
+    /// Windows of single collectors (by name) instead of `windows`.
+    pub collector_windows: BTreeMap<String, Vec<Window>>,
+    /// Whether `sobot_agent_score_evaluations` is exported.
+    pub agent_score_evaluations: bool,
+    /// Whether the per-part quality families are exported.
+    pub quality_part_scores: bool,
+    /// Cardinality guard of the Laaffic seats.
+    pub max_seats: usize,
+    /// Interval of the quality collectors.
+    pub quality_interval: Duration,
+    /// Records per quality page.
+    pub quality_page_size: u32,
+    /// Quality pages per window and cycle at most.
+    pub quality_max_pages: u32,
+    /// How to reach Sobot.
+    pub sobot: ClientSettings,
+    /// Sobot credentials; `None`: no Sobot collectors.
+    pub credentials: Option<Credentials>,
+    /// How to reach Laaffic.
+    pub laaffic: ClientSettings,
+    /// The e-commerce platform whose tenants are collected too, if configured.
+    pub platform: Option<PlatformConfig>,
+    /// Laaffic credentials; `None`: no Laaffic collector.
+    pub laaffic_credentials: Option<LaafficCredentials>,
+    /// Where the credentials came from, for the hints of failures.
+    pub origins: Origins,
+}
+
+impl CollectionConfig {
+    /// The windows `kind` collects: its own from `collector_windows`, else `windows`.
+    pub fn windows_of(&self, kind: &CollectorKind) -> Vec<Window> {
+        self.collector_windows.get(&kind.name()).unwrap_or(&self.windows).clone()
     }
 
-    fn env_with_credentials(key: &str) -> Option<String> {
-        match key {
-            ENV_APP_ID => Some("app".to_string()),
-            ENV_APP_KEY => Some("key".to_string()),
-            _ => None,
+    /// One line saying what this config collects, for `--config.check` (no secrets).
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        // A platform alone runs no collector of the company's: its tenants' are counted below.
+        if !self.collectors.is_empty() || self.platform.is_none() {
+            parts.push(format!("{} collectors every {}", self.collectors.len(), humantime(self.interval)));
         }
-    }
-
-    fn no_env(_: &str) -> Option<String> {
-        None
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("60s"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        for bad in ["", "60", "s", "1.5s", "-1s", "10x", "1m 30s"] {
-            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        if let Some(c) = &self.credentials {
+            parts.push(format!("Sobot app id {}", c.app_id));
         }
-    }
-
-    #[test]
-    fn defaults() {
-        let Config { process: p, collection: c } =
-            load(&cli(&[]), &env_with_credentials, None).expect("valid");
-        assert_eq!(p.listen, vec!["0.0.0.0:9877".parse().expect("addr")]);
-        // The demo listens on this machine only, unless told otherwise (as the image does).
-        let demo = Demo::bind().expect("bind");
-        let listen = |args: &[&str]| load(&cli(args), &no_env, Some(&demo)).expect("valid").process.listen;
-        assert_eq!(listen(&["--demo"]), vec!["127.0.0.1:9877".parse().expect("addr")]);
-        assert_eq!(listen(&["--demo", "--web.listen-address=:9877"]), p.listen);
-        assert_eq!(p.telemetry_path, "/metrics");
-        assert_eq!(p.limits, crate::web::Limits::default());
-        assert_eq!(p.limits.max_connections, 512);
-        assert_eq!((p.log_level, p.log_format, p.demo), (LogLevel::Info, LogFormat::Logfmt, false));
-        assert_eq!(c.interval, Duration::from_secs(60));
-        assert_eq!(c.windows, vec![Window::Today]);
-        let names: Vec<String> = c.collectors.iter().map(CollectorKind::name).collect();
-        assert_eq!(
-            names,
-            [
-                "robot_session",
-                "robot_satisfaction",
-                "human_session",
-                "human_satisfaction",
-                "customer_session",
-                "message_stats",
-                "get_service_data",
-                "human_duration",
-                "quality_result",
-                "call_result"
-            ]
-        );
-        assert_eq!(c.max_agents, 2000);
-        assert_eq!(c.quality_interval, Duration::from_secs(300));
-        assert_eq!(c.sobot.base_url, "https://www.sobot.com");
-        assert_eq!(c.sobot.timeout, Duration::from_secs(15));
-        assert_eq!(c.laaffic.base_url, "https://api.laaffic.com");
-        assert_eq!(c.tz.iana_name(), Some("Asia/Shanghai"));
-        let creds = c.credentials.expect("credentials");
-        assert_eq!((creds.app_id.as_str(), creds.app_key.expose()), ("app", "key"));
-    }
-
-    #[test]
-    fn missing_credentials_say_what_to_set() {
-        let e = load(&cli(&[]), &no_env, None).expect_err("no credentials");
-        assert!(
-            e.0.contains("SOBOT_APP_ID") && e.0.contains("LAAFFIC_API_KEY") && e.0.contains("--demo"),
-            "{e}"
-        );
-        let demo = Demo::bind().expect("bind");
-        let c = load(&cli(&["--demo"]), &no_env, Some(&demo)).expect("the demo needs no credentials");
-        assert!(c.process.demo);
-        assert_eq!(c.collection.sobot.base_url, demo.base_url());
-        let half = |k: &str| (k == ENV_APP_ID).then(|| "id".to_string());
-        let e = load(&cli(&[]), &half, None).expect_err("half a credential");
-        assert!(e.0.contains("the Sobot app key"), "{e}");
-    }
-
-    #[test]
-    fn the_demo_speed_is_a_whole_number_and_needs_the_demo() {
-        let demo = Demo::bind().expect("bind");
-        let speed = |args: &[&str], demo| load(&cli(args), &no_env, demo).map(|c| c.process.demo_speed);
-        assert_eq!(speed(&["--demo"], Some(&demo)), Ok(1));
-        assert_eq!(speed(&["--demo", "--demo.speed", "60"], Some(&demo)), Ok(60));
-        assert_eq!(speed(&["--demo", "--demo.speed", "1440"], Some(&demo)), Ok(1440));
-        for bad in ["0", "1441", "60x", "1.5", "-3", ""] {
-            let e = speed(&["--demo", &format!("--demo.speed={bad}")], Some(&demo)).expect_err(bad);
-            assert!(
-                e.0.starts_with("--demo.speed ") && e.0.contains("from 1 to 1440") && !e.0.contains('\n'),
-                "{e}"
-            );
+        if self.laaffic_credentials.is_some() {
+            parts.push("Laaffic".to_string());
         }
-        let e = speed(&["--demo.speed", "60"], None).expect_err("without --demo");
-        assert!(e.0.contains("only with --demo"), "{e}");
+        if let Some(p) = &self.platform {
+            parts.push(format!(
+                "platform {} (shard {}/{}): {} collectors for each tenant every {}, discovery every {}",
+                p.union_code,
+                p.shard.number(),
+                p.shard.count(),
+                p.collectors.len(),
+                humantime(self.interval),
+                humantime(p.interval)
+            ));
+        }
+        format!("configuration is valid: {}", parts.join("; "))
     }
+}
 
-    #[test]
-    fn the_demo_ignores_the_environment() {
-        let demo = Demo::bind().expect("bind");
-        let half = |k: &str| (k == ENV_LAAFFIC_KEY).then(|| "half".to_string());
-        let c = load(&cli(&["--demo"]), &half, Some(&demo)).expect("valid");
-        assert_ne!(c.collection.laaffic_credentials.expect("demo's").api_key.expose(), "half");
+/// A duration as the config writes it: `60s`, `1m30s`, `500ms`.
+fn humantime(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        _ if ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
+        _ if ms.is_multiple_of(1000) => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
     }
+}
 
-    #[test]
-    fn the_example_config_is_valid() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.yml");
-        let c = load(&cli(&["--config.file", path]), &env_with_credentials, None)
-            .expect("example is valid")
-            .collection;
-        assert_eq!(c.windows, vec![Window::Today, Window::Yesterday]);
-        // Its groups are commented out (placeholders): no per-group collectors then.
-        assert!(c.groups.is_empty());
-        assert!(c.collectors.iter().all(|k| !k.name().starts_with("group_")));
-        assert_eq!(c.quality_interval, Duration::from_secs(300));
+/// Builds the collection config from the YAML text of the file at `path` (`None`: no file,
+/// `yaml` is empty). Pure: the environment and credential files are read through `env` and
+/// `read`; `path` only names the file in error lines.
+pub(crate) fn from_yaml(
+    yaml: &str,
+    path: Option<&Path>,
+    flags: &Flags,
+    env: &Env<'_>,
+    read: &ReadFile<'_>,
+) -> Result<CollectionConfig, ConfigError> {
+    // Whatever field a secret of the environment ended up in, it is not printed (the caller's
+    // flags are redacted by `config::load`; this keeps the builder safe on its own).
+    let env_secrets: Vec<String> = SECRET_ENV.iter().filter_map(|name| env(name)).collect();
+    let env_secrets: Vec<&str> = env_secrets.iter().map(String::as_str).collect();
+    let file = parse(yaml, path).map_err(|e| err(redact(&e.0, &env_secrets)))?;
+    let named: Vec<PathBuf> = [
+        &file.sobot.app_id_file,
+        &file.sobot.app_key_file,
+        &file.laaffic.api_key_file,
+        &file.laaffic.api_secret_file,
+        &file.platform.as_ref().and_then(|p| p.union_key_file.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect();
+    build(file, path, flags, env, read).map_err(|e| {
+        // Whatever field a secret ended up in, the secrets of the files named are not printed.
+        let secrets: Vec<String> = named
+            .iter()
+            .filter_map(|f| read_next_to(read, path, f).ok())
+            .map(|s| s.trim().to_string())
+            .collect();
+        let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        secrets.extend(&env_secrets);
+        err(redact(&e.0, &secrets))
+    })
+}
+
+/// Reads `file`, a relative path next to the config file at `config`, wherever the process was
+/// started.
+fn read_next_to(read: &ReadFile<'_>, config: Option<&Path>, file: &Path) -> Result<String, io::Error> {
+    match config.and_then(Path::parent) {
+        Some(dir) if file.is_relative() => read(&dir.join(file)),
+        _ => read(file),
     }
+}
 
-    #[test]
-    fn server_limits() {
-        let p = load(
-            &cli(&[
-                "--web.max-connections=8",
-                "--web.write-timeout=500ms",
-                "--web.idle-timeout=2s",
-                "--web.max-connection-age=0s",
-            ]),
-            &env_with_credentials,
-            None,
-        )
-        .expect("valid")
-        .process;
-        let want = crate::web::Limits {
-            max_connections: 8,
-            write_timeout: Duration::from_millis(500),
-            idle_timeout: Duration::from_secs(2),
-            max_age: None,
+/// Parses the YAML text; empty text is an empty file.
+pub(crate) fn parse(yaml: &str, path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    if yaml.trim().is_empty() {
+        return Ok(FileConfig::default());
+    }
+    // No source snippet in errors: a line of the file could hold a secret someone put inline.
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options(yaml, options).map_err(|e| {
+        let line = messages::yaml_error(&e, yaml);
+        match path {
+            Some(path) => err(format!("{}: {line}", path.display())),
+            None => err(line),
+        }
+    })
+}
+
+/// Validates a parsed file into the collection config; see [`from_yaml`].
+pub(crate) fn build(
+    file: FileConfig,
+    path: Option<&Path>,
+    flags: &Flags,
+    env: &Env<'_>,
+    read: &ReadFile<'_>,
+) -> Result<CollectionConfig, ConfigError> {
+    let at = |key: &str| match path {
+        Some(path) => format!("{}: {key}", path.display()),
+        None => key.to_string(),
+    };
+
+    let tz_name = file.timezone.as_deref().unwrap_or("Asia/Shanghai");
+    let tz = TimeZone::get(tz_name).map_err(|_| {
+        let suggestion = messages::suggest_zone(tz_name);
+        // A name close to a zone's (`Beijing`) is a mistyped zone: safe to repeat.
+        let value = match &suggestion {
+            Some(_) if !looks_like_credential(tz_name) => format!("{tz_name:?}"),
+            _ => shown(tz_name, Shape::Zone),
         };
-        assert_eq!(p.limits, want);
+        let hint = match suggestion {
+            Some(zone) => format!("; did you mean {zone}?"),
+            None => "; expected an IANA name, e.g. Asia/Shanghai".to_string(),
+        };
+        err(format!("{}: unknown time zone {value}{hint}", at("timezone")))
+    })?;
+
+    let windows = match &file.windows {
+        None => vec![Window::Today],
+        Some(names) => window_list(names, &at("windows"))?,
+    };
+
+    let ids = |list: &Option<Vec<String>>, key: &str| -> Result<Vec<String>, ConfigError> {
+        let list = list.clone().unwrap_or_default();
+        // An id of the documents' form (32 hex digits) looks like an app key: the entry's
+        // position is named, not its value.
+        if let Some(n) = list.iter().position(|id| id.trim().is_empty() || id.contains([',', ' '])) {
+            return Err(err(format!(
+                "{}: entry {} is not one id {NOT_SHOWN}: one id per entry, without blanks, spaces \
+                 or commas (the documents' ids are 32 hex digits)",
+                at(key),
+                n + 1
+            )));
+        }
+        Ok(list)
+    };
+    let groups = ids(&file.groups, "groups")?;
+    let agents = ids(&file.agents, "agents")?;
+    let max_agents = match file.max_agents {
+        Some(0) => return Err(err(format!("{}: must be at least 1", at("max_agents")))),
+        Some(n) => n,
+        None => 2000,
+    };
+    // Seats were capped by max_agents before they had a cap of their own: so they still are
+    // unless max_seats is set.
+    let max_seats = match file.laaffic.max_seats {
+        Some(0) => return Err(err(format!("{}: must be at least 1", at("laaffic.max_seats")))),
+        Some(n) => n,
+        None => max_agents,
+    };
+
+    let all = CollectorKind::all();
+    let collectors: Vec<CollectorKind> = match &file.collectors {
+        None => all
+            .into_iter()
+            .filter(|k| match k {
+                CollectorKind::Group(_) => !groups.is_empty(),
+                CollectorKind::Quality(q) => q.name != "chat_result",
+                CollectorKind::Stats(_) | CollectorKind::LaafficSeats => true,
+            })
+            .collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                all.iter().copied().find(|k| k.name() == *n).ok_or_else(|| {
+                    let known: Vec<_> = all.iter().map(CollectorKind::name).collect();
+                    err(format!(
+                        "{}: unknown collector {} (known: {})",
+                        at("collectors"),
+                        shown(n, Shape::Name),
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    if groups.is_empty()
+        && let Some(k) = collectors.iter().find(|k| matches!(k, CollectorKind::Group(_)))
+    {
+        return Err(err(format!("{}: {} needs groups to be configured", at("collectors"), k.name())));
+    }
+    let names: Vec<String> = collectors.iter().map(CollectorKind::name).collect();
+    // A repeated entry would run twice and count everything twice.
+    no_repeats(names.iter().map(String::as_str), &at("collectors"), Shape::Name)?;
+    no_repeats(groups.iter().map(String::as_str), &at("groups"), Shape::Number)?;
+    no_repeats(agents.iter().map(String::as_str), &at("agents"), Shape::Number)?;
+    if names.iter().any(|n| n == "quality_result") && names.iter().any(|n| n == "chat_result") {
+        return Err(err(format!(
+            "{}: quality_result and chat_result both give the chat channel's inspections; choose one",
+            at("collectors")
+        )));
     }
 
-    #[test]
-    fn bad_flags() {
-        for (args, want) in [
-            (&["--collect.interval", "often"][..], "--collect.interval"),
-            (&["--web.listen-address", "nowhere"][..], "--web.listen-address"),
-            (&["--web.telemetry-path", "metrics"][..], "--web.telemetry-path"),
-            (&["--web.external-address", "http://x:80"][..], "--web.external-address "),
-            (&["--web.external-address", "x:99999"][..], "--web.external-address "),
-            (&["--sobot.base-url", "ftp://x"][..], "--sobot.base-url"),
-            (&["--web.max-connections", "0"][..], "--web.max-connections \"0\": "),
-            (&["--web.max-connections", "many"][..], "--web.max-connections"),
-            (&["--web.write-timeout", "0s"][..], "--web.write-timeout \"0s\": "),
-            (&["--web.idle-timeout", "10"][..], "--web.idle-timeout"),
-            (&["--web.max-connection-age", "50ms"][..], "--web.max-connection-age"),
-            (&["--laaffic.base-url", "api.laaffic.com"][..], "--laaffic.base-url \"api.laaffic.com\": "),
-            (
-                &["--config.file", "/nonexistent/sobot.yml"][..],
-                "--config.file /nonexistent/sobot.yml: no such file",
-            ),
-        ] {
-            let e = load(&cli(args), &env_with_credentials, None).expect_err(want);
-            assert!(e.0.starts_with(want), "{e}");
+    let q = &file.quality;
+    let quality_interval = interval(&q.interval, &at("quality.interval"))?;
+    let quality_page_size = match q.page_size {
+        Some(n) if !(1..=10_000).contains(&n) => {
+            return Err(err(format!("{}: must be between 1 and 10000", at("quality.page_size"))));
         }
+        Some(n) => n,
+        None => 1000,
+    };
+    let quality_max_pages = match q.max_pages {
+        Some(0) => {
+            return Err(err(format!("{}: must be at least 1", at("quality.max_pages"))));
+        }
+        Some(n) => n,
+        None => 50,
+    };
+
+    let s = &file.sobot;
+    let timeout = |value: &Option<String>, key: &str, default: u64| {
+        duration(value, &at(key), Duration::from_secs(default), Duration::from_nanos(1), "15s")
+    };
+    let sobot = ClientSettings {
+        base_url: flags.sobot_base_url.clone(),
+        timeout: timeout(&s.timeout, "sobot.timeout", 15)?,
+        connect_timeout: timeout(&s.connect_timeout, "sobot.connect_timeout", 5)?,
+        rate_limit_per_minute: match s.rate_limit_per_minute {
+            Some(0) => {
+                return Err(err(format!("{}: must be at least 1", at("sobot.rate_limit_per_minute"))));
+            }
+            Some(n) => n,
+            None => 1000,
+        },
+    };
+
+    let l = &file.laaffic;
+    let laaffic = ClientSettings {
+        base_url: flags.laaffic_base_url.clone(),
+        timeout: timeout(&l.timeout, "laaffic.timeout", 15)?,
+        connect_timeout: timeout(&l.connect_timeout, "laaffic.connect_timeout", 5)?,
+        rate_limit_per_minute: 600,
+    };
+
+    let relative_to_config = |file: &Path| read_next_to(read, path, file);
+    let read: &ReadFile<'_> = &relative_to_config;
+    let credentials = sobot_credentials(s, env, read, &at)?;
+    let laaffic_credentials = laaffic_credentials(l, env, read, &at)?;
+    let platform = match &file.platform {
+        Some(p) => Some(platform(p, flags.shard, env, read, &at)?),
+        None => None,
+    };
+    if credentials.is_none() && laaffic_credentials.is_none() && platform.is_none() {
+        return Err(err(format!(
+            "missing credentials: set {ENV_APP_ID} and {ENV_APP_KEY} (or sobot.app_id and \
+             sobot.app_key_file in --config.file) for Sobot, {ENV_LAAFFIC_KEY} and {ENV_LAAFFIC_SECRET} \
+             (or laaffic.api_key_file and laaffic.api_secret_file) for Laaffic, or run with --demo"
+        )));
+    }
+    // Only collectors whose vendor has credentials run: a listed one without them is an error,
+    // an unlisted default is left out; no collector at all is an error.
+    let has_credentials = |k: &CollectorKind| match k {
+        CollectorKind::LaafficSeats => laaffic_credentials.is_some(),
+        _ => credentials.is_some(),
+    };
+    if file.collectors.is_some()
+        && let Some(k) = collectors.iter().find(|k| !has_credentials(k))
+    {
+        let vendor = if matches!(k, CollectorKind::LaafficSeats) { "Laaffic" } else { "Sobot" };
+        return Err(err(format!("{}: {} needs {vendor} credentials", at("collectors"), k.name())));
+    }
+    let collectors: Vec<CollectorKind> = collectors.into_iter().filter(|k| has_credentials(k)).collect();
+    if collectors.is_empty() && platform.is_none() {
+        return Err(err(format!("{}: no collector to run", at("collectors"))));
+    }
+
+    let collector_windows = collector_windows(&file, &collectors, platform.as_ref(), &at)?;
+
+    let configured = (credentials.is_some(), laaffic_credentials.is_some(), platform.is_some());
+    let origins = origins(&file, env, &at, configured);
+    Ok(CollectionConfig {
+        interval: flags.interval,
+        tz,
+        windows,
+        collectors,
+        groups,
+        agents,
+        max_agents,
+        collector_windows,
+        agent_score_evaluations: file.agent_score_evaluations.unwrap_or(true),
+        quality_part_scores: file.quality.part_scores.unwrap_or(true),
+        max_seats,
+        quality_interval,
+        quality_page_size,
+        quality_max_pages,
+        sobot,
+        credentials,
+        laaffic,
+        laaffic_credentials,
+        platform,
+        origins,
+    })
+}
+
+/// The windows named in `names` (the value of `key`): known, at least one, none twice.
+fn window_list(names: &[String], key: &str) -> Result<Vec<Window>, ConfigError> {
+    let windows = names
+        .iter()
+        .map(|n| {
+            Window::parse(n).ok_or_else(|| {
+                err(format!("{key}: unknown window {} (known: today, yesterday)", shown(n, Shape::Name)))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if windows.is_empty() {
+        return Err(err(format!("{key}: at least one window is needed")));
+    }
+    no_repeats(windows.iter().map(|w| w.label()), key, Shape::Name)?;
+    Ok(windows)
+}
+
+/// `collector_windows`: each name a collector that runs (for the company or the platform's
+/// tenants), each list valid.
+fn collector_windows(
+    file: &FileConfig,
+    collectors: &[CollectorKind],
+    platform: Option<&PlatformConfig>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<BTreeMap<String, Vec<Window>>, ConfigError> {
+    let mut out = BTreeMap::new();
+    let running = |name: &str| {
+        collectors.iter().chain(platform.iter().flat_map(|p| p.collectors.iter())).any(|k| k.name() == name)
+    };
+    for (name, list) in file.collector_windows.iter().flatten() {
+        let known: Vec<_> = CollectorKind::all().iter().map(CollectorKind::name).collect();
+        if !known.contains(name) {
+            let hint = match messages::closest(name, &known) {
+                Some(k) => format!("; did you mean {k}?"),
+                None => format!(" (known: {})", known.join(", ")),
+            };
+            return Err(err(format!(
+                "{}: unknown collector {}{hint}",
+                at("collector_windows"),
+                shown(name, Shape::Name)
+            )));
+        }
+        if !running(name) {
+            return Err(err(format!(
+                "{}: {name} is not collected (not in collectors, or its vendor has no credentials): \
+                 remove it here or collect it",
+                at("collector_windows")
+            )));
+        }
+        out.insert(name.clone(), window_list(list, &at(&format!("collector_windows.{name}")))?);
+    }
+    Ok(out)
+}
+
+/// Names where each configured credential came from, as the operator gave it (the defaults for
+/// those not configured, so that configs compare equal whatever the file is called).
+fn origins(
+    file: &FileConfig,
+    env: &Env<'_>,
+    at: &dyn Fn(&str) -> String,
+    (sobot, laaffic, platform): (bool, bool, bool),
+) -> Origins {
+    let default = Origins::default();
+    let name = |env_name: &str, key: &str| {
+        if env(env_name).is_some_and(|v| !v.is_empty()) { env_name.to_string() } else { at(key) }
+    };
+    let app_id =
+        if file.sobot.app_id.is_some() { at("sobot.app_id") } else { name(ENV_APP_ID, "sobot.app_id_file") };
+    Origins {
+        app_id: if sobot { app_id } else { default.app_id },
+        app_key: if sobot { name(ENV_APP_KEY, "sobot.app_key_file") } else { default.app_key },
+        laaffic: if laaffic {
+            format!(
+                "{} and {}",
+                name(ENV_LAAFFIC_KEY, "laaffic.api_key_file"),
+                name(ENV_LAAFFIC_SECRET, "laaffic.api_secret_file")
+            )
+        } else {
+            default.laaffic
+        },
+        union_key: if platform { name(ENV_UNION_KEY, "platform.union_key_file") } else { default.union_key },
     }
 }

@@ -7,8 +7,8 @@ use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
 use super::day::{self, Shift, SimNow};
-use crate::collect::quality::{Paging, QualitySource};
-use crate::sobot::endpoints::Endpoint;
+use crate::sources::sobot::endpoints::Endpoint;
+use crate::sources::sobot::quality::{Paging, QualitySource};
 
 /// Which data the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,23 +22,46 @@ pub enum DataMode {
 /// The document's example answer of a Sobot endpoint.
 pub fn sobot_fixture(endpoint: &str) -> Option<&'static str> {
     Some(match endpoint {
-        "robot_session" => include_str!("../../tests/fixtures/sobot/robot_session.json"),
-        "robot_satisfaction" => include_str!("../../tests/fixtures/sobot/robot_satisfaction.json"),
-        "human_session" => include_str!("../../tests/fixtures/sobot/human_session.json"),
-        "human_satisfaction" => include_str!("../../tests/fixtures/sobot/human_satisfaction.json"),
-        "customer_session" => include_str!("../../tests/fixtures/sobot/customer_session.json"),
-        "message_stats" => include_str!("../../tests/fixtures/sobot/message_stats.json"),
-        "get_service_data" => include_str!("../../tests/fixtures/sobot/get_service_data.json"),
-        "human_duration" => include_str!("../../tests/fixtures/sobot/human_duration.json"),
-        "quality_result" => include_str!("../../tests/fixtures/sobot/quality_result.json"),
-        "chat_result" => include_str!("../../tests/fixtures/sobot/chat_result.json"),
-        "call_result" => include_str!("../../tests/fixtures/sobot/call_result.json"),
+        "robot_session" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/robot_session.json"))
+        }
+        "robot_satisfaction" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/robot_satisfaction.json"))
+        }
+        "human_session" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/human_session.json"))
+        }
+        "human_satisfaction" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/human_satisfaction.json"))
+        }
+        "customer_session" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/customer_session.json"))
+        }
+        "message_stats" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/message_stats.json"))
+        }
+        "get_service_data" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/get_service_data.json"))
+        }
+        "human_duration" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/human_duration.json"))
+        }
+        "quality_result" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/quality_result.json"))
+        }
+        "chat_result" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/chat_result.json"))
+        }
+        "call_result" => {
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sobot/call_result.json"))
+        }
         _ => return None,
     })
 }
 
 /// The document's example answer of the Laaffic seat query.
-pub const LAAFFIC_FIXTURE: &str = include_str!("../../tests/fixtures/laaffic/seat_query.json");
+pub const LAAFFIC_FIXTURE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/laaffic/seat_query.json"));
 
 /// The agents of a company with values of its own when the simulator has none configured: three
 /// in one group, with ids derived from its app id.
@@ -459,7 +482,7 @@ fn decimal(n: u64, d: u64) -> String {
 }
 
 /// The fields of `endpoint` from `f`, in the vendor's string formats; the identities they keep
-/// are those the documents' examples fit (see `crate::sobot::endpoints::NOTES`).
+/// are those the documents' examples fit (see `crate::sources::sobot::endpoints::NOTES`).
 fn item(endpoint: &Endpoint, f: &Figures) -> Map<String, Value> {
     let (h, r) = (&f.human, &f.robot);
     let n = |x: u64| x.to_string();
@@ -634,7 +657,7 @@ fn durations(seed: u64, logged_in: u64) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sobot::endpoints::{ENDPOINTS, Rows};
+    use crate::sources::sobot::endpoints::{ENDPOINTS, Rows};
     use crate::value::{Parsed, parse_str};
 
     #[test]
@@ -644,8 +667,8 @@ mod tests {
             let fixture = sobot_fixture(ep.name).unwrap_or_else(|| panic!("{} has no fixture", ep.name));
             let body: Value = serde_json::from_str(fixture).expect("fixture is JSON");
             let item = match ep.rows {
-                crate::sobot::endpoints::Rows::Item => &body["item"],
-                crate::sobot::endpoints::Rows::Items(_) => &body["items"][0],
+                crate::sources::sobot::endpoints::Rows::Item => &body["item"],
+                crate::sources::sobot::endpoints::Rows::Items(_) => &body["items"][0],
             };
             for f in ep.fields {
                 match item[f.key].as_str() {
@@ -658,7 +681,7 @@ mod tests {
         }
         // The document's example of §2.5 omits one field of its own table.
         assert_eq!(missing, [("human_satisfaction", "invite_counts")]);
-        for source in crate::collect::quality::QUALITY_SOURCES {
+        for source in crate::sources::sobot::quality::QUALITY_SOURCES {
             let fixture =
                 sobot_fixture(source.name).unwrap_or_else(|| panic!("{} has no fixture", source.name));
             let body: Value = serde_json::from_str(fixture).expect("fixture is JSON");

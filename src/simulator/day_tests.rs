@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::data::{DataMode, agent_rows, company_agents, statistics};
 use super::day::{DAY_S, SimNow};
 use super::{SimAgent, demo_population, laaffic, sim_platform};
-use crate::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
+use crate::sources::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 
 const DAY: fn() -> Date = || date(2026, 12, 7);
 

@@ -433,7 +433,7 @@ impl Simulator {
     /// The `item` a company-wide statistics endpoint answers `company` (a tenant's app id) for
     /// `day`, as the simulator serves it in fixture mode: what a test expects on /metrics.
     pub fn tenant_item(endpoint: &str, company: &str, day: jiff::civil::Date) -> Option<serde_json::Value> {
-        let endpoint = crate::sobot::endpoints::Endpoint::by_name(endpoint)?;
+        let endpoint = crate::sources::sobot::endpoints::Endpoint::by_name(endpoint)?;
         let agents = data::company_agents(company);
         let real = jiff::Timestamp::now();
         let now = SimClock::new(real, 1).at(real);
@@ -595,7 +595,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Option<Response<SimBody
 
 /// The error envelope of the upstream `call` went to, with `code`.
 fn error_body(call: &Call, code: &str) -> Bytes {
-    if call.path == crate::laaffic::client::SEAT_QUERY {
+    if call.path == crate::sources::laaffic::client::SEAT_QUERY {
         laaffic::error_body(code)
     } else if call.path.starts_with("/tenantpro/") {
         platform::error_body(&call.path, code)
@@ -616,7 +616,7 @@ fn sim_now(state: &State) -> day::SimNow {
 }
 
 fn answer(state: &State, call: &Call) -> (StatusCode, String, Bytes) {
-    if call.path == crate::laaffic::client::SEAT_QUERY {
+    if call.path == crate::sources::laaffic::client::SEAT_QUERY {
         laaffic::answer(state, call)
     } else if call.path.starts_with("/tenantpro/") {
         platform::answer(state, call)
@@ -764,7 +764,7 @@ mod tests {
             let body = json!({"current": 1, "size": 10,
                               "params": {"strTime": "2024-01-01 00:00:00", "endTime": "2024-01-01 23:59:59"}});
             reqwest::Client::new()
-                .post(format!("{}{}", sim.base_url(), crate::laaffic::client::SEAT_QUERY))
+                .post(format!("{}{}", sim.base_url(), crate::sources::laaffic::client::SEAT_QUERY))
                 .header("Api-Key", key)
                 .header("Sign", crate::sign::laaffic_sign(key, secret, &ts))
                 .header("Timestamp", ts)

@@ -27,13 +27,13 @@ use tokio::time::Instant;
 use super::data::{DataMode, hash_str, mix};
 use super::day::{self, SimNow};
 use super::{Call, State, lock};
-use crate::platform::decode::STAFF_STATES;
-use crate::platform::{
+use crate::secret::Secret;
+use crate::sign::{platform_email_token, platform_sign};
+use crate::sources::platform::decode::STAFF_STATES;
+use crate::sources::platform::{
     BATCH_APP_KEY, CALLS_PER_MINUTE, ENDPOINTS, PlatformEndpoint, STAFF_JOB_LIST, STAFF_LOG_INFOS,
     TENANT_LIST,
 };
-use crate::secret::Secret;
-use crate::sign::{platform_email_token, platform_sign};
 
 /// A simulated e-commerce platform: its credentials and its tenants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,11 +108,15 @@ pub(super) fn tenants(platform: &SimPlatform) -> Vec<SimTenant> {
         .collect()
 }
 
-const TENANT_LIST_FIXTURE: &str = include_str!("../../tests/fixtures/platform/get_tenant_list.json");
+const TENANT_LIST_FIXTURE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/get_tenant_list.json"));
 /// The document's example without its trailing comma after the last entry of `data`.
-const BATCH_APP_KEY_FIXTURE: &str = include_str!("../../tests/fixtures/platform/get_batch_app_key.json");
-const STAFF_JOB_LIST_FIXTURE: &str = include_str!("../../tests/fixtures/platform/tenant_staff_job_list.json");
-const STAFF_LOG_INFOS_FIXTURE: &str = include_str!("../../tests/fixtures/platform/get_staff_log_infos.json");
+const BATCH_APP_KEY_FIXTURE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/get_batch_app_key.json"));
+const STAFF_JOB_LIST_FIXTURE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/tenant_staff_job_list.json"));
+const STAFF_LOG_INFOS_FIXTURE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform/get_staff_log_infos.json"));
 
 /// How far `ts` may be from the simulator's clock.
 const TS_SKEW: Duration = Duration::from_secs(300);

@@ -7,10 +7,10 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::{Call, State, data, lock};
-use crate::collect::quality::{Paging, QUALITY_SOURCES, QualitySource};
-use crate::collect::stats::MAX_IDS_PER_REQUEST;
 use crate::sign::sobot_token_sign;
-use crate::sobot::endpoints::{Endpoint, Rows};
+use crate::sources::sobot::endpoints::{Endpoint, Rows};
+use crate::sources::sobot::quality::{Paging, QUALITY_SOURCES, QualitySource};
+use crate::sources::sobot::stats::MAX_IDS_PER_REQUEST;
 use crate::table::DateFormat;
 
 /// The documented message of a result code.

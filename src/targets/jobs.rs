@@ -4,16 +4,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Shared, TargetKind, TargetSpec};
-use crate::collect::platform::PlatformCollector;
-use crate::collect::quality::{PageSettings, QualityCollector};
-use crate::collect::seats::SeatCollector;
-use crate::collect::stats::{Context, Scope, StatsCollector, Switches};
 use crate::config::CollectorKind;
-use crate::laaffic::client::LaafficClient;
-use crate::platform::{PlatformClient, PlatformCredentials};
 use crate::snapshot::Family;
-use crate::sobot::client::SobotClient;
-use crate::sobot::endpoints::Rows;
+use crate::sources::laaffic::client::LaafficClient;
+use crate::sources::laaffic::seats::SeatCollector;
+use crate::sources::platform::collectors::PlatformCollector;
+use crate::sources::platform::{PlatformClient, PlatformCredentials};
+use crate::sources::sobot::client::SobotClient;
+use crate::sources::sobot::endpoints::Rows;
+use crate::sources::sobot::quality::{PageSettings, QualityCollector};
+use crate::sources::sobot::stats::{Context, Scope, StatsCollector, Switches};
 use crate::telemetry::Telemetry;
 use crate::upstream::UpstreamError;
 

@@ -10,7 +10,6 @@
 mod discovery;
 mod jobs;
 mod run;
-mod shard;
 mod status;
 
 use std::collections::BTreeMap;
@@ -22,19 +21,19 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tracing::info;
 
-pub use discovery::{Tenant, desired, follow};
-pub(crate) use discovery::{served, sharing_an_app_id};
+pub use crate::shard::Shard;
+pub(crate) use crate::shard::{mix, stable_hash};
+pub use crate::sources::platform::tenants::Tenant;
+pub use discovery::{desired, follow};
 pub use jobs::Job;
-pub use shard::Shard;
-pub(crate) use shard::shard_of;
 pub(crate) use status::TargetStatus;
 pub use status::{CollectorStatus, LastError, Status, TargetView};
 
 use crate::config::CollectionConfig;
 use crate::exposition::{Board, Key, Publisher};
-use crate::laaffic::client::LaafficCredentials;
 use crate::snapshot::Labels;
-use crate::sobot::client::{Credentials, Tokens};
+use crate::sources::laaffic::client::LaafficCredentials;
+use crate::sources::sobot::client::{Credentials, Tokens};
 use crate::upstream::ClientSettings;
 
 /// A failed cycle's samples stay this many intervals after the last success.
@@ -394,20 +393,6 @@ fn first_delay(id: &str, interval: Duration, targets: usize) -> Duration {
     interval.mul_f64(fraction * share)
 }
 
-/// A 64-bit hash of a string, stable across runs, platforms and versions: FNV-1a, whose high
-/// bits vary little between short similar ids, finished with [`mix`].
-pub(crate) fn stable_hash(s: &str) -> u64 {
-    mix(s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)))
-}
-
-/// SplitMix64's finaliser: spreads every input bit over the output.
-pub(crate) fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,7 +420,7 @@ mod tests {
         let args = ["sobot_exporter", "--sobot.base-url", "http://127.0.0.1:9", "--collect.interval", "1h"];
         let cli = crate::cli::Cli::try_parse_from(args).expect("flags");
         let env = |k: &str| matches!(k, "SOBOT_APP_ID" | "SOBOT_APP_KEY").then(|| "company".to_string());
-        let config = Arc::new(crate::config::load_collection(&cli, &env, None).expect("config"));
+        let config = Arc::new(crate::settings::load_collection(&cli, &env, None).expect("config"));
         let shared = Arc::new(Shared::new(Board::new(), &config).expect("clients"));
         let set = TargetSet::new(shared.clone());
         let specs = |n: usize| (0..n).map(|i| tenant(&format!("t{i:04}"), &config)).collect::<Vec<_>>();

@@ -33,12 +33,13 @@ use super::status::TargetStatus;
 use super::{DISCOVERY, KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
-use crate::sobot::client::SobotClient;
+use crate::sources::hint;
+use crate::sources::sobot::client::SobotClient;
 use crate::telemetry::{
     COLLECTOR_DURATION, COLLECTOR_INTERVAL, COLLECTOR_LAST_SUCCESS, COLLECTOR_SERIES, COLLECTOR_SUCCESS,
     PLATFORM_DISCOVERY_SUCCESS, Telemetry,
 };
-use crate::upstream::{UpstreamError, hint};
+use crate::upstream::UpstreamError;
 
 /// Collectors of one target that run at once: a large company's big collectors a few at a time
 /// rather than all together, so that their answers and samples are not all in memory at once, and
@@ -303,7 +304,7 @@ impl TargetState {
         // A cycle longer than the interval delays the next one instead of bunching them.
         slot.next_due = (started + wait).max(now);
         let retry_in_s = wait.as_secs_f64();
-        let tenant = crate::upstream::Origins::tenant();
+        let tenant = crate::sources::Origins::tenant();
         // A tenant's app id and key are the platform's, whatever its config says.
         let origins = if self.spec.kind == TargetKind::Tenant { &tenant } else { &self.spec.config.origins };
         let report = match &result {

@@ -11,7 +11,6 @@ use tracing::{debug, warn};
 
 mod capped;
 mod error;
-mod hint;
 mod surrogates;
 
 use crate::secret::Secret;
@@ -20,7 +19,6 @@ use crate::telemetry::Telemetry;
 pub(crate) use capped::parse as parse_capped;
 pub(crate) use error::out_of_files;
 pub use error::{DOCUMENTED_CODES, UpstreamError};
-pub use hint::{Origins, hint};
 
 /// Upper bound on a response body we are willing to parse (quality pages of 10,000 records are
 /// a few MiB).

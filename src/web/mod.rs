@@ -97,6 +97,16 @@ impl hyper::body::Body for Reply {
     }
 }
 
+/// What `POST /-/reload` runs: the configuration read again and applied; `Err` holds the
+/// reason it was refused, for the answer.
+pub trait Reload: Send + Sync + std::fmt::Debug {
+    /// Reloads; `trigger` names what asked, for the log.
+    fn reload<'a>(
+        &'a self,
+        trigger: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
 /// What the handlers need.
 #[derive(Debug, Clone)]
 pub struct Routes {
@@ -111,7 +121,7 @@ pub struct Routes {
     /// `/sd`'s address (`--web.external-address`) and its encoded answers.
     pub discovery: Arc<sd::Discovery>,
     /// `POST /-/reload`, if the lifecycle endpoint is enabled (`--web.enable-lifecycle`).
-    pub reloader: Option<Arc<crate::app::Reloader>>,
+    pub reloader: Option<Arc<dyn Reload>>,
     /// The process-wide self-metrics (build info, reload status), published with the server's.
     pub process: Arc<crate::telemetry::Telemetry>,
     /// The `process_*` metrics, read again by a scrape when they are a second old.

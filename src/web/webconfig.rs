@@ -95,7 +95,7 @@ impl Pem {
     fn read(&self, field: &str) -> Result<Vec<u8>, String> {
         match self {
             Pem::Inline(text) => Ok(text.as_bytes().to_vec()),
-            Pem::File(path) => crate::config::read_file(path, MAX_FILE)
+            Pem::File(path) => crate::input::read_file(path, MAX_FILE)
                 .map(String::into_bytes)
                 .map_err(|e| format!("{field} {}: {}", path.display(), io_reason(&e))),
         }
@@ -312,7 +312,7 @@ pub(crate) fn parse(yaml: &str, dir: &Path) -> Result<Spec, String> {
         Some(RateLimitSection { interval, burst }) => {
             let interval = match interval.as_deref() {
                 None => Duration::ZERO,
-                Some(text) => crate::config::parse_duration(text).ok_or_else(|| {
+                Some(text) => crate::input::parse_duration(text).ok_or_else(|| {
                     format!("rate_limit: interval: {text:?} is not a duration, e.g. 1s or 100ms")
                 })?,
             };
@@ -341,7 +341,7 @@ fn yaml_error(message: &str) -> String {
     } else {
         ""
     };
-    let line = crate::config::messages::unknown_field(&message)
+    let line = crate::input::unknown_field(&message)
         .unwrap_or_else(|| mask_credentials(&message).replacen("unknown field", "unknown key", 1));
     format!("{section}{line}")
 }
@@ -734,7 +734,7 @@ fn load_with_files(path: &Path) -> Result<(Loaded, Vec<PathBuf>), (String, Vec<P
 
 /// The file at `path` read and validated, paths in it relative to its directory.
 fn read_spec(path: &Path) -> Result<Spec, String> {
-    let yaml = crate::config::read_file(path, MAX_FILE).map_err(|e| io_reason(&e))?;
+    let yaml = crate::input::read_file(path, MAX_FILE).map_err(|e| io_reason(&e))?;
     parse(&yaml, path.parent().unwrap_or(Path::new(".")))
 }
 

@@ -1,3 +1,0 @@
-//! The Laaffic call center: the seat query client.
-
-pub mod client;

@@ -1,4 +1,0 @@
-//! The Sobot (智齿) API: the statistics endpoint table and the client.
-
-pub mod client;
-pub mod endpoints;

@@ -1,0 +1,5 @@
+//! The Laaffic call center: the seat query client.
+
+pub mod client;
+pub mod config;
+pub mod seats;
