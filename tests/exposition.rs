@@ -36,8 +36,10 @@ async fn content_negotiation_and_gzip() {
     assert_eq!(om.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
     assert_eq!(om.headers()["content-encoding"], "gzip");
     let compressed = om.bytes().await.expect("body");
-    let mut om_text = String::new();
-    flate2::read::GzDecoder::new(&compressed[..]).read_to_string(&mut om_text).expect("valid gzip");
+    let (mut om_text, mut rest) = (String::new(), &compressed[..]);
+    flate2::bufread::GzDecoder::new(&mut rest).read_to_string(&mut om_text).expect("valid gzip");
+    // One gzip member (the targets' cached part continued with the process's figures), no more.
+    assert!(rest.is_empty(), "{} bytes after the first gzip member", rest.len());
     assert!(om_text.ends_with("# EOF\n"));
     assert!(om_text.contains("# TYPE sobot_exporter_upstream_requests counter"));
     assert!(compressed.len() * 3 < om_text.len(), "gzip pays off");

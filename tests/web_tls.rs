@@ -176,6 +176,29 @@ async fn require_and_verify_client_cert_accepts_the_ca_s_clients_only() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn request_and_require_any_client_cert_take_a_certificate_of_any_ca() {
+    let sim = fixture_simulator().await;
+    let ca = Ca::new("test CA");
+    // Trusted by nobody here: these modes check only that the client holds the certificate's key.
+    let (cert, key, _) = Ca::new("another CA").issue("anyone", false);
+    for (auth, mandatory) in [("RequireAnyClientCert", true), ("RequestClientCert", false)] {
+        let name = format!("any_cert_{mandatory}");
+        let (dir, _) = tls_dir(&name, &ca, &format!("{GOOD_TLS}  client_auth_type: {auth}\n"));
+        let web = dir.join("web.yml");
+        let exporter =
+            Exporter::start(&name, &sim.base_url(), &["--web.config.file", web.to_str().expect("path")])
+                .await;
+        let url = format!("https://{}/metrics", exporter.addr);
+        let with = tls_client(&ca, Some((&cert, &key))).get(&url).send().await.expect("a certificate");
+        assert_eq!(with.status(), 200, "{auth}");
+        let without = tls_client(&ca, None).get(&url).send().await;
+        assert_eq!(without.is_err(), mandatory, "{auth} without a certificate: {without:?}");
+        // `--healthcheck` (its own verifier, no certificate) passes where none is required.
+        assert_eq!(healthcheck(&exporter, Some(&web)).await.is_ok(), !mandatory, "{auth}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn refused_tls_clients_are_counted_by_reason_and_the_first_of_each_is_logged() {
     let sim = fixture_simulator().await;
     let ca = Ca::new("test CA");

@@ -341,11 +341,55 @@ mod tests {
         assert!(board.keys().is_empty());
     }
 
+    /// The body's gzip decoded, which must be one gzip member (CRC and length checked) and
+    /// nothing after it.
     fn gunzip(body: &Body) -> String {
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body.gzip()[..]), &mut out)
-            .expect("one valid gzip member");
+        let (gzip, mut out) = (body.gzip(), String::new());
+        let mut rest = &gzip[..];
+        std::io::Read::read_to_string(&mut flate2::bufread::GzDecoder::new(&mut rest), &mut out)
+            .expect("a valid gzip member");
+        assert!(rest.is_empty(), "{} bytes after the first gzip member", rest.len());
         out
+    }
+
+    #[test]
+    fn a_gzip_answer_of_many_chunks_is_one_member_that_decodes_to_the_plain_answer() {
+        let board = Board::new();
+        let lines = |name: &str, n: usize| -> Arc<Chunk> {
+            let samples = (0..n)
+                .map(|i| Sample { labels: vec![("agent", format!("a{i}"))], value: i as f64 })
+                .collect();
+            let family = Family { name: name.into(), help: "help".into(), kind: Kind::Gauge, samples };
+            Arc::new(Chunk::encode(vec![Arc::new(vec![family])]).expect("encodes"))
+        };
+        // Labelled targets' lines are copied, an unlabelled one's shared: the body is in pieces.
+        let tenants: Vec<Publisher> = ["", "t2", "t3"]
+            .iter()
+            .map(|t| {
+                let labels = if t.is_empty() { Vec::new() } else { vec![("tenant", (*t).into())] };
+                let tenant = board.publisher(Key::Target((*t).into()), &labels, true);
+                tenant.publish(Published::new(vec![lines("sobot_a", 500), lines("sobot_b", 3)]));
+                tenant
+            })
+            .collect();
+        let process = board.publisher(Key::Process, &Vec::new(), true);
+        let stats = board.publisher(Key::ProcessStats, &Vec::new(), true);
+        stats.publish(chunk("process_open_fds", &[], 7.0));
+        for round in 0..2 {
+            process.publish(Published::new(vec![lines("sobot_exporter_x", 300 + round)]));
+            for format in [Format::OpenMetrics, Format::Text] {
+                let body = board.body(format);
+                let head = body.head.as_ref().expect("the targets' part is a head");
+                assert!(head.parts.len() >= 3 && body.parts.len() >= 2, "{format:?}: pieces");
+                let plain = String::from_utf8_lossy(&body.to_bytes()).into_owned();
+                assert_eq!(plain.matches("tenant=\"t3\"").count(), 503);
+                assert_eq!(gunzip(&body), plain, "{format:?}, round {round}");
+                // The head's compressed start is reused as is, not compressed again.
+                let (start, _) = head.gzip_start().expect("compressed");
+                assert!(body.gzip().starts_with(start), "{format:?}");
+            }
+        }
+        drop(tenants);
     }
 
     #[test]

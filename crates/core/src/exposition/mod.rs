@@ -12,10 +12,12 @@
 mod board;
 mod chunk;
 
+use std::io::{self, Write};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use flate2::{Compress, Compression, Crc, FlushCompress};
+use flate2::write::{DeflateEncoder, GzEncoder};
+use flate2::{Compression, Crc};
 
 pub use board::{Board, Key, Published, Publisher};
 pub use chunk::Chunk;
@@ -66,15 +68,15 @@ pub struct Body {
     /// The body gzip-compressed once by the first scrape that asks for it: most deployments only
     /// ever ask for one of the four variants.
     gzip: OnceLock<Bytes>,
-    /// As a head: its parts as raw deflate ending on a byte boundary (a sync flush), and their CRC.
-    deflated: OnceLock<(Bytes, Crc)>,
+    /// As a head: the start of a gzip member, and the CRC of its parts (see [`Body::gzip_start`]).
+    gzip_start: OnceLock<Option<(Bytes, Crc)>>,
 }
 
 impl Body {
     /// `head` followed by `tail`: the head's gzip work is reused by every body it starts.
     fn join(head: Arc<Body>, tail: Body) -> Body {
         let len = head.len + tail.len;
-        Body { head: Some(head), parts: tail.parts, len, gzip: OnceLock::new(), deflated: OnceLock::new() }
+        Body { head: Some(head), parts: tail.parts, len, gzip: OnceLock::new(), gzip_start: OnceLock::new() }
     }
 
     /// The parts, in order: the body is their concatenation.
@@ -102,83 +104,57 @@ impl Body {
         Bytes::from(out)
     }
 
-    /// The body gzip-compressed (fast level: scrapes want low latency more than the last 10 %):
-    /// one gzip member whose deflate stream is the head's cached piece, then this body's own
-    /// parts compressed afresh (deflate blocks may follow a sync flush; the CRCs combine).
+    /// The body gzip-compressed: one gzip member, made on first demand and kept. Compressing into
+    /// memory cannot fail; if it did, the empty answer would be refused by the scraper, never misread.
     pub fn gzip(&self) -> Bytes {
-        self.gzip
-            .get_or_init(|| {
-                let mut out = Vec::with_capacity(self.len / 5 + 32);
-                // The gzip header: deflate, no name or time, unknown OS (RFC 1952).
-                out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
-                let mut crc = Crc::new();
-                if let Some(head) = &self.head {
-                    let (deflated, head_crc) = head.deflated();
-                    out.extend_from_slice(deflated);
-                    crc.combine(head_crc);
-                }
-                deflate(&self.parts, FlushCompress::Finish, &mut out, &mut crc);
-                out.extend_from_slice(&crc.sum().to_le_bytes());
-                // ISIZE is the length modulo 2^32.
-                #[allow(clippy::cast_possible_truncation)]
-                out.extend_from_slice(&(self.len as u32).to_le_bytes());
-                Bytes::from(out)
-            })
-            .clone()
+        self.gzip.get_or_init(|| self.compress().map(Bytes::from).unwrap_or_default()).clone()
     }
 
-    /// This body (a head: it has none itself) as a raw deflate piece to continue, and its CRC.
-    fn deflated(&self) -> &(Bytes, Crc) {
-        self.deflated.get_or_init(|| {
-            let (mut out, mut crc) = (Vec::with_capacity(self.len / 5), Crc::new());
-            deflate(&self.parts, FlushCompress::Sync, &mut out, &mut crc);
-            (Bytes::from(out), crc)
-        })
-    }
-}
-
-/// Compresses `parts` as raw deflate onto `out`, ending with `flush` (`Sync`: a piece more
-/// blocks may follow; `Finish`: the last block), and adds them to `crc`.
-fn deflate(parts: &[Bytes], flush: FlushCompress, out: &mut Vec<u8>, crc: &mut Crc) {
-    let mut z = Compress::new(Compression::fast(), false);
-    let input_len: usize = parts.iter().map(Bytes::len).sum();
-    out.reserve(input_len / 4 + 64);
-    let last = parts.len().saturating_sub(1);
-    for (i, part) in parts.iter().enumerate() {
-        crc.update(part);
-        let mode = if i == last { flush } else { FlushCompress::None };
-        compress_all(&mut z, part, mode, out);
-    }
-    if parts.is_empty() {
-        compress_all(&mut z, &[], flush, out);
-    }
-}
-
-/// Feeds `input` to `z` until all of it is taken and, for a flush, all of the output written.
-fn compress_all(z: &mut Compress, mut input: &[u8], mode: FlushCompress, out: &mut Vec<u8>) {
-    loop {
-        if out.capacity() - out.len() < 1024 {
-            out.reserve(out.capacity().max(4096));
-        }
-        let before = z.total_in();
-        let room = out.capacity() - out.len();
-        // Compressing into a Vec with room cannot fail; a failure ends the body (a truncated
-        // gzip is refused by the scraper, never misread).
-        let Ok(status) = z.compress_vec(input, out, mode) else { return };
-        #[allow(clippy::cast_possible_truncation)]
-        let taken = (z.total_in() - before) as usize;
-        input = &input[taken..];
-        let filled = room - (out.capacity() - out.len());
-        let done = match mode {
-            FlushCompress::None => input.is_empty(),
-            FlushCompress::Finish => status == flate2::Status::StreamEnd,
-            // A flush is complete when the output did not fill the room given.
-            _ => input.is_empty() && filled < room,
+    /// Without a head, flate2's [`GzEncoder`] writes the member whole. With one, the member is the
+    /// head's cached start (header and deflate blocks up to a sync flush), this body's parts
+    /// deflated as the blocks that follow, and the trailer of both: CRC-32 (the two combined) and
+    /// length modulo 2^32, little-endian (RFC 1952), which flate2 writes only for its own encoder.
+    fn compress(&self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len / 5 + 64);
+        let Some(head) = &self.head else {
+            return write_parts(GzEncoder::new(out, LEVEL), &self.parts)?.finish();
         };
-        if done {
-            return;
-        }
+        let (start, head_crc) = head.gzip_start().ok_or(io::ErrorKind::Other)?;
+        out.extend_from_slice(start);
+        let mut out = write_parts(DeflateEncoder::new(out, LEVEL), &self.parts)?.finish()?;
+        // A copy of the head's CRC (flate2's `Crc` is not `Clone`), continued with the parts'.
+        let mut crc = Crc::new();
+        crc.combine(head_crc);
+        self.parts.iter().for_each(|part| crc.update(part));
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&crc.amount().to_le_bytes());
+        Ok(out)
     }
+
+    /// This body (a head: it has none itself) as the start of a gzip member, and the CRC of its
+    /// parts: the header and their deflate blocks, sync-flushed so that more blocks may follow.
+    fn gzip_start(&self) -> Option<&(Bytes, Crc)> {
+        let start = self.gzip_start.get_or_init(|| {
+            let mut gz =
+                write_parts(GzEncoder::new(Vec::with_capacity(self.len / 5 + 32), LEVEL), &self.parts)
+                    .ok()?;
+            gz.flush().ok()?;
+            let mut crc = Crc::new();
+            self.parts.iter().for_each(|part| crc.update(part));
+            // Dropping `gz` then finishes its stream into the emptied vector, which goes too.
+            Some((Bytes::from(std::mem::take(gz.get_mut())), crc))
+        });
+        start.as_ref()
+    }
+}
+
+/// Compression level: scrapes want low latency more than the last 10 % of size.
+const LEVEL: Compression = Compression::fast();
+
+/// Writes every part to `w`, and returns it.
+fn write_parts<W: Write>(mut w: W, parts: &[Bytes]) -> io::Result<W> {
+    parts.iter().try_for_each(|part| w.write_all(part))?;
+    Ok(w)
 }
 
 /// A body being assembled: slices of chunks are shared, what is changed or small is copied.
@@ -225,7 +201,7 @@ impl Parts {
             parts: self.parts,
             len: self.len,
             gzip: OnceLock::new(),
-            deflated: OnceLock::new(),
+            gzip_start: OnceLock::new(),
         }
     }
 }

@@ -15,13 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_rustls::rustls;
-use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use tokio_rustls::rustls::crypto::aws_lc_rs;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio_rustls::rustls::pki_types::ServerName;
 
+use super::verify::AnyCert;
 use super::webconfig;
-use super::webconfig::Signatures;
 
 /// Asks `/healthz` of the exporter at `listen_address` (the unspecified address becomes
 /// loopback), over TLS when the web config at `web_config` enables it, and succeeds on HTTP 200.
@@ -117,51 +115,9 @@ fn client_config() -> Result<Arc<rustls::ClientConfig>, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(OwnServer { signatures: Signatures(provider) }))
+        .with_custom_certificate_verifier(Arc::new(AnyCert::server(&provider)))
         .with_no_client_auth();
     Ok(Arc::new(config))
-}
-
-/// Accepts the certificate of the exporter's own loopback address; checks the handshake's
-/// signatures.
-#[derive(Debug)]
-struct OwnServer {
-    signatures: Signatures,
-}
-
-impl ServerCertVerifier for OwnServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.tls12(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.tls13(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.signatures.schemes()
-    }
 }
 
 fn target(listen_address: &str) -> Result<SocketAddr, String> {

@@ -17,6 +17,7 @@ pub mod healthcheck;
 pub mod landing;
 pub mod listen;
 pub mod sd;
+mod verify;
 pub mod webconfig;
 
 use std::convert::Infallible;

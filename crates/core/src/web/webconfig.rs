@@ -22,15 +22,14 @@ use std::time::{Duration, SystemTime};
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use tokio_rustls::rustls;
-use tokio_rustls::rustls::client::danger::HandshakeSignatureValid;
-use tokio_rustls::rustls::crypto::{CryptoProvider, aws_lc_rs};
+use tokio_rustls::rustls::crypto::aws_lc_rs;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use tokio_rustls::rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::danger::ClientCertVerifier;
 use tokio_rustls::rustls::server::{ServerConfig, WebPkiClientVerifier};
-use tokio_rustls::rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tracing::{error, info};
 
+use super::verify::AnyCert;
 use crate::secret::mask_credentials;
 
 /// The files are compared with what was loaded at most this often.
@@ -539,10 +538,10 @@ fn server_config(t: &TlsSpec) -> Result<ServerConfig, String> {
         .map_err(|e| format!("cannot use these versions, cipher suites and curves: {e}"))?;
     let verifier: Arc<dyn ClientCertVerifier> = match t.client_auth {
         ClientAuth::None => WebPkiClientVerifier::no_client_auth(),
-        ClientAuth::Request | ClientAuth::RequireAny => Arc::new(AnyClientCert {
-            signatures: Signatures(provider.clone()),
-            mandatory: t.client_auth == ClientAuth::RequireAny,
-        }),
+        // As Go: a certificate asked for, whose key the client must hold; no CA trusted.
+        ClientAuth::Request | ClientAuth::RequireAny => {
+            Arc::new(AnyCert::client(&provider, t.client_auth == ClientAuth::RequireAny))
+        }
         ClientAuth::VerifyIfGiven | ClientAuth::RequireAndVerify => {
             let field =
                 if matches!(t.client_ca, Some(Pem::Inline(_))) { "client_ca" } else { "client_ca_file" };
@@ -584,88 +583,6 @@ fn certificates(pem: &[u8], field: &str) -> Result<Vec<CertificateDer<'static>>,
         return Err(format!("{field}: no PEM certificate found"));
     }
     Ok(certs)
-}
-
-/// `RequestClientCert` and `RequireAnyClientCert`: asks for a certificate and checks only that
-/// the client holds its key (the handshake signature), as Go does; trusts no CA.
-#[derive(Debug)]
-struct AnyClientCert {
-    signatures: Signatures,
-    mandatory: bool,
-}
-
-/// The handshake signature checks of a verifier that takes the certificate itself on trust:
-/// the peer must still hold the certificate's key.
-#[derive(Debug)]
-pub(crate) struct Signatures(pub(crate) Arc<CryptoProvider>);
-
-impl Signatures {
-    pub(crate) fn tls12(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    pub(crate) fn tls13(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    pub(crate) fn schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-impl ClientCertVerifier for AnyClientCert {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.mandatory
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.tls12(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.tls13(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.signatures.schemes()
-    }
 }
 
 /// What identifies a file's content without reading it.
@@ -827,69 +744,4 @@ fn fail(path: &Path, e: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn problem(yaml: &str) -> String {
-        parse(yaml, Path::new("/etc/x")).expect_err("refused")
-    }
-
-    #[test]
-    fn a_node_exporter_file_parses_with_paths_relative_to_its_directory() {
-        let spec = parse(
-            "tls_server_config:\n  cert_file: server.crt\n  key_file: /abs/server.key\n  \
-             client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n  min_version: TLS12\n  \
-             cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]\n  curve_preferences: [X25519, CurveP256]\n  \
-             prefer_server_cipher_suites: false\n\
-             http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: deny\n\
-             basic_auth_users:\n  prom: $2y$10$Xlg.WDrk8toE3Xe..XY25.vGlQYTqP7N3.qyPY5ozBQaGh./6i61O\n",
-            Path::new("/etc/x"),
-        )
-        .expect("valid");
-        let tls = spec.tls.as_ref().expect("tls");
-        assert_eq!(tls.cert, Pem::File(PathBuf::from("/etc/x/server.crt")));
-        assert_eq!(tls.key, Pem::File(PathBuf::from("/abs/server.key")));
-        assert_eq!(tls.client_auth, ClientAuth::RequireAndVerify);
-        assert_eq!((tls.tls12, tls.tls13, tls.prefer_server_order), (true, true, false));
-        assert_eq!((tls.cipher_suites.len(), tls.curves.len()), (1, 2));
-        assert_eq!(spec.files().len(), 3);
-        assert_eq!(spec.headers[0].0.as_str(), "x-frame-options");
-        assert!(spec.users.contains_key("prom"));
-        // No TLS section: plain HTTP (basic auth alone is allowed, as in the exporter-toolkit).
-        assert!(parse("# empty\n", Path::new(".")).expect("valid").tls.is_none());
-    }
-
-    #[test]
-    fn what_rustls_cannot_honour_is_refused() {
-        let tls = "tls_server_config:\n  cert_file: a\n  key_file: b\n";
-        for (extra, want) in [
-            ("  min_version: TLS10\n", "min_version: TLS10 is not supported"),
-            ("  max_version: TLS11\n", "max_version: TLS11 is not supported"),
-            (
-                "  cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]\n",
-                "TLS_RSA_WITH_AES_128_CBC_SHA is not supported by rustls",
-            ),
-            ("  cipher_suites: [NOPE]\n", "unknown cipher suite \"NOPE\""),
-            ("  curve_preferences: [CurveP521]\n", "CurveP521 is not supported by rustls"),
-            ("  client_auth_type: Sometimes\n", "client_auth_type: unknown \"Sometimes\""),
-            ("  client_ca_file: ca\n", "client_auth_type is NoClientCert"),
-            ("  client_auth_type: RequireAndVerifyClientCert\n", "client_ca_file is needed"),
-            ("  client_allowed_sans: [a]\n", "client_allowed_sans is not supported"),
-            ("  cert: inline\n", "give cert_file or cert, not both"),
-        ] {
-            let line = problem(&format!("{tls}{extra}"));
-            assert!(line.contains(want), "{extra}: {line}");
-        }
-        assert!(problem("tls_server_config:\n  cert_file: a\n").contains("key_file is missing"));
-        assert!(problem("http_server_config:\n  http2: true\n").contains("http2: true is not supported"));
-        assert!(
-            problem("http_server_config:\n  headers:\n    Server: x\n").contains("\"Server\" cannot be set")
-        );
-        assert!(
-            problem("http_server_config:\n  headers:\n    X-Frame-Options: allow\n").contains("not valid")
-        );
-        assert!(problem("basic_auth_users:\n  prom: plain\n").contains("must be a bcrypt hash"));
-        assert!(problem("rate_limit:\n  interval: 1s\n").contains("burst must be at least 1"));
-        assert!(problem("tls_server_config:\n  cert_fiel: a\n").contains("cert_fiel"));
-    }
-}
+mod tests;
