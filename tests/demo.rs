@@ -293,3 +293,16 @@ async fn the_demo_data_adds_up_in_both_windows() {
         assert!(m.series.contains_key(&yesterday), "{yesterday} is missing");
     }
 }
+
+/// The demo's settings: no credentials needed, listening on this machine, the environment ignored.
+#[test]
+fn the_demo_needs_no_credentials_listens_here_and_ignores_the_environment() {
+    let demo = sobot_simulator::demo::Demo::bind().expect("bind");
+    let cli = <sobot_exporter_core::cli::Cli as clap::Parser>::try_parse_from(["sobot_exporter", "--demo"])
+        .expect("flags");
+    let half = |k: &str| (k == "LAAFFIC_API_KEY").then(|| "half".to_string());
+    let c = sobot_exporter_core::app::settings::load(&cli, &half, Some(&demo)).expect("valid");
+    assert_eq!(c.collection.sobot.base_url, demo.base_url());
+    assert_eq!(c.process.listen, vec!["127.0.0.1:9877".parse().expect("addr")]);
+    assert_ne!(c.collection.laaffic_credentials.expect("demo's").api_key.expose(), "half");
+}

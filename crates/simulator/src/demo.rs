@@ -107,7 +107,7 @@ impl Demo {
     }
 }
 
-impl sobot_exporter_core::app::settings::Demo for Demo {
+impl sobot_exporter_core::config::Demo for Demo {
     /// The collection config of the demo, from the file's text (empty without a file): the
     /// simulator serves both vendors with the demo's credentials, so the file's credential keys
     /// and the environment are ignored; the file's groups and quality page size default to the
@@ -159,22 +159,9 @@ fn groups() -> Vec<String> {
 mod tests {
     use std::time::Duration;
 
-    use clap::Parser;
-    use sobot_exporter_core::app::settings::{Demo as _, load};
-    use sobot_exporter_core::cli::Cli;
+    use sobot_exporter_core::config::Demo as _;
 
     use super::*;
-
-    #[test]
-    fn the_demo_needs_no_credentials_listens_here_and_ignores_the_environment() {
-        let demo = Demo::bind().expect("bind");
-        let cli = Cli::try_parse_from(["sobot_exporter", "--demo"]).expect("flags");
-        let half = |k: &str| (k == ENV_LAAFFIC_KEY).then(|| "half".to_string());
-        let c = load(&cli, &half, Some(&demo)).expect("valid");
-        assert_eq!(c.collection.sobot.base_url, demo.base_url());
-        assert_eq!(c.process.listen, vec!["127.0.0.1:9877".parse().expect("addr")]);
-        assert_ne!(c.collection.laaffic_credentials.expect("demo's").api_key.expose(), "half");
-    }
 
     fn flags() -> Flags {
         Flags {

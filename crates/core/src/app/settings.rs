@@ -11,23 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{Cli, LogFormat, LogLevel};
-use crate::config::{self as collection, CollectionConfig, Flags};
-use crate::input::ReadFile;
+use crate::config::{self as collection, CollectionConfig, Demo, Flags};
 use crate::secret::{Shape, redact, shown};
 use crate::shard::Shard;
-
-/// The demo (`--demo`): the collection config it makes of the file's text, with the simulator's
-/// addresses and credentials (the simulator crate's `demo::Demo`).
-pub trait Demo {
-    /// The collection config of the demo, from the file's text (empty without a file).
-    fn collection(
-        &self,
-        yaml: &str,
-        path: Option<&Path>,
-        flags: &Flags,
-        read: &ReadFile<'_>,
-    ) -> Result<CollectionConfig, ConfigError>;
-}
 
 /// Process settings: where to listen, how to log, whether this is the demo.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,6 +300,7 @@ fn parse_listen(s: &str) -> Result<SocketAddr, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::ReadFile;
     use crate::sources::CollectorKind;
     use crate::sources::sobot::config::{ENV_APP_ID, ENV_APP_KEY};
     use crate::window::Window;

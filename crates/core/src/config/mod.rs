@@ -36,6 +36,19 @@ pub use crate::sources::sobot::quality::QualitySource;
 use crate::upstream::ClientSettings;
 use crate::window::Window;
 
+/// The demo (`--demo`): the collection config it makes of the file's text, with the simulator's
+/// addresses and credentials (the simulator crate's `demo::Demo`).
+pub trait Demo {
+    /// The collection config of the demo, from the file's text (empty without a file).
+    fn collection(
+        &self,
+        yaml: &str,
+        path: Option<&Path>,
+        flags: &Flags,
+        read: &ReadFile<'_>,
+    ) -> Result<CollectionConfig, ConfigError>;
+}
+
 /// The YAML file as written. Unknown keys are errors.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -30,7 +30,14 @@ use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::webconfig::RateLimit;
+/// A token bucket: `burst` requests at once, then one every `interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RateLimit {
+    /// Time between two requests.
+    pub(crate) interval: Duration,
+    /// Requests allowed at once.
+    pub(crate) burst: u32,
+}
 
 /// How long an outcome of bcrypt is reused: a success after its last use, a failure after it.
 pub(crate) const CACHE_FOR: Duration = Duration::from_secs(300);

@@ -29,6 +29,7 @@ use tokio_rustls::rustls::server::danger::ClientCertVerifier;
 use tokio_rustls::rustls::server::{ServerConfig, WebPkiClientVerifier};
 use tracing::{error, info};
 
+use super::auth::{RateLimit, warn_costly};
 use super::verify::AnyCert;
 use crate::secret::mask_credentials;
 
@@ -169,15 +170,6 @@ pub(crate) struct Spec {
     headers: Vec<(HeaderName, HeaderValue)>,
     users: BTreeMap<String, String>,
     rate_limit: Option<RateLimit>,
-}
-
-/// A token bucket: `burst` requests at once, then one every `interval`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RateLimit {
-    /// Time between two requests.
-    pub(crate) interval: Duration,
-    /// Requests allowed at once.
-    pub(crate) burst: u32,
 }
 
 impl Spec {
@@ -675,7 +667,7 @@ impl WebConfig {
                 watch.stamps = if files == watch.files { before } else { stamps(&self.path, &files) };
                 watch.files = files;
                 watch.failed = None;
-                super::auth::warn_costly(&loaded.users);
+                warn_costly(&loaded.users);
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
                 Ok(true)
             }
