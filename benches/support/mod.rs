@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -16,7 +16,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A `/proc/<pid>/status` figure in KiB (`VmRSS:`, `VmHWM:`); 0 if unreadable.
-pub fn proc_status_kib(pid: u32, key: &str) -> u64 {
+pub(crate) fn proc_status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -26,40 +26,40 @@ pub fn proc_status_kib(pid: u32, key: &str) -> u64 {
 }
 
 /// The full path of `program` on `PATH`, if there is one.
-pub fn which(program: &str) -> Option<PathBuf> {
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
 }
 
 /// `a / b`, or 0 when `b` is 0.
-pub fn ratio(a: f64, b: f64) -> f64 {
+pub(crate) fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
 }
 
 /// The median of `values` (sorts them); the default for none.
-pub fn median<T: Ord + Copy + Default>(values: &mut [T]) -> T {
+pub(crate) fn median<T: Ord + Copy + Default>(values: &mut [T]) -> T {
     values.sort_unstable();
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
 /// Milliseconds.
-pub fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
 /// Bytes in MiB.
-pub fn mib(bytes: usize) -> f64 {
+pub(crate) fn mib(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// KiB in MiB.
-pub fn kib_mib(kib: u64) -> f64 {
+pub(crate) fn kib_mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
 /// Runs `wrk` with `args` against `url` on a blocking thread, so that an in-process simulator
 /// keeps answering; its standard output, or `None`, with a printed reason, if it fails.
-pub async fn run_wrk(args: &[&str], url: &str) -> Option<String> {
+pub(crate) async fn run_wrk(args: &[&str], url: &str) -> Option<String> {
     let mut command = Command::new("wrk");
     command.args(args).arg(url).stdin(Stdio::null());
     let output = tokio::task::spawn_blocking(move || command.output()).await.ok()?;
@@ -77,7 +77,7 @@ pub async fn run_wrk(args: &[&str], url: &str) -> Option<String> {
 }
 
 /// The `Non-2xx or 3xx responses` and `Socket errors` lines of wrk's output.
-pub fn wrk_errors(stdout: &str) -> Vec<String> {
+pub(crate) fn wrk_errors(stdout: &str) -> Vec<String> {
     stdout
         .lines()
         .map(str::trim)
@@ -87,30 +87,30 @@ pub fn wrk_errors(stdout: &str) -> Vec<String> {
 }
 
 /// A child process, killed and reaped when dropped (also when the bench panics).
-pub struct Guarded {
+pub(crate) struct Guarded {
     name: &'static str,
     child: Child,
 }
 
 impl Guarded {
     /// Spawns `command`; panics with `name` in the message if it cannot start.
-    pub fn spawn(name: &'static str, command: &mut Command) -> Guarded {
+    pub(crate) fn spawn(name: &'static str, command: &mut Command) -> Guarded {
         let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         Guarded { name, child }
     }
 
     /// The process id.
-    pub fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.child.id()
     }
 
     /// The exit status, if the process has exited.
-    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+    pub(crate) fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
     /// Waits up to `timeout` for the process to exit by itself.
-    pub fn wait_for(&mut self, timeout: Duration) {
+    pub(crate) fn wait_for(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if !matches!(self.child.try_wait(), Ok(None)) {
@@ -132,18 +132,18 @@ impl Drop for Guarded {
 }
 
 /// A directory under the system temp dir, removed with everything in it when dropped.
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
     /// Creates `<tmp>/<prefix>_<pid>`.
-    pub fn new(prefix: &str) -> TempDir {
+    pub(crate) fn new(prefix: &str) -> TempDir {
         let path = std::env::temp_dir().join(format!("{prefix}_{}", std::process::id()));
         std::fs::create_dir_all(&path).expect("create the temp dir");
         TempDir(path)
     }
 
     /// Its path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -155,7 +155,7 @@ impl Drop for TempDir {
 }
 
 /// Gives everyone read access to `dir` and below (nginx's workers may run as another user).
-pub fn make_world_readable(dir: &Path) {
+pub(crate) fn make_world_readable(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let Ok(meta) = std::fs::metadata(dir) else { return };
     let mode = if meta.is_dir() { 0o755 } else { 0o644 };
@@ -171,7 +171,7 @@ pub fn make_world_readable(dir: &Path) {
 
 /// nginx as a child process with its own configuration in `dir/nginx`, serving the files of
 /// `www`; stopped when dropped.
-pub struct Nginx {
+pub(crate) struct Nginx {
     child: Guarded,
     port: u16,
     conf: PathBuf,
@@ -184,7 +184,7 @@ impl Nginx {
     /// (its `location` blocks) in its one server; temp paths and pid file inside `dir`, so nothing
     /// outside it is touched. `None`, with a printed reason, if `ready_path` does not answer 2xx
     /// within 10 s.
-    pub async fn start(
+    pub(crate) async fn start(
         dir: &Path,
         www: &Path,
         content_type: &str,
@@ -234,12 +234,12 @@ impl Nginx {
     }
 
     /// `http://127.0.0.1:<port><path>`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// The master's process id.
-    pub fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.child.id()
     }
 }
@@ -260,7 +260,7 @@ impl Drop for Nginx {
 }
 
 /// What every tenant of the platform benches collects: the six defaults and one per-agent endpoint.
-pub const TENANT_COLLECTORS: [&str; 7] = [
+pub(crate) const TENANT_COLLECTORS: [&str; 7] = [
     "robot_session",
     "robot_satisfaction",
     "human_session",

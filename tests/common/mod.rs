@@ -8,20 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use sobot_simulator::{Fault, SimConfig, Simulator};
+pub(crate) use sobot_simulator::{Fault, SimConfig, Simulator};
 
 /// App id and key the fixture simulator accepts.
-pub const APP_ID: &str = "1";
+pub(crate) const APP_ID: &str = "1";
 /// A distinctive key, easy to search for in logs.
-pub const APP_KEY: &str = "TopSecretAppKey-7f3a9c";
+pub(crate) const APP_KEY: &str = "TopSecretAppKey-7f3a9c";
 
 /// Starts a simulator serving the documents' examples.
-pub async fn fixture_simulator() -> Simulator {
+pub(crate) async fn fixture_simulator() -> Simulator {
     Simulator::start(SimConfig::fixtures(APP_ID, APP_KEY)).await.expect("simulator starts")
 }
 
 /// A running exporter process; killed when dropped.
-pub struct Exporter {
+pub(crate) struct Exporter {
     child: Child,
     pub addr: String,
     pub log: PathBuf,
@@ -29,7 +29,7 @@ pub struct Exporter {
 }
 
 /// A fresh temporary directory for one test.
-pub fn temp_dir(name: &str) -> TempDir {
+pub(crate) fn temp_dir(name: &str) -> TempDir {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("sobot_exporter_test_{name}_{}_{n}", std::process::id()));
@@ -41,11 +41,11 @@ pub fn temp_dir(name: &str) -> TempDir {
 /// A test's temporary directory, removed with everything in it when dropped (a failing test's
 /// included).
 #[derive(Debug)]
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
     /// The directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -70,7 +70,7 @@ impl Drop for TempDir {
 }
 
 /// Writes a file into `dir`.
-pub fn write_file(dir: &Path, name: &str, content: &str) -> PathBuf {
+pub(crate) fn write_file(dir: &Path, name: &str, content: &str) -> PathBuf {
     let path = dir.join(name);
     let mut f = std::fs::File::create(&path).expect("create file");
     f.write_all(content.as_bytes()).expect("write file");
@@ -81,19 +81,24 @@ impl Exporter {
     /// Starts the binary against `base_url` with the fixture credentials in the environment,
     /// listening on an ephemeral port, JSON logs (unless `args` name a `--log.format`) in a file;
     /// waits until it listens.
-    pub async fn start(name: &str, base_url: &str, args: &[&str]) -> Exporter {
+    pub(crate) async fn start(name: &str, base_url: &str, args: &[&str]) -> Exporter {
         Self::start_with_env(name, base_url, args, &[("SOBOT_APP_ID", APP_ID), ("SOBOT_APP_KEY", APP_KEY)])
             .await
     }
 
     /// Like [`Exporter::start`] with the given environment.
-    pub async fn start_with_env(name: &str, base_url: &str, args: &[&str], env: &[(&str, &str)]) -> Exporter {
+    pub(crate) async fn start_with_env(
+        name: &str,
+        base_url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Exporter {
         Self::start_wrapped(name, base_url, args, env, &[]).await
     }
 
     /// Like [`Exporter::start_with_env`], run through `wrapper` (a command that is given the
     /// binary and its arguments and `exec`s it, e.g. `["sh", "-c", "ulimit -Sn 256; exec \"$0\" \"$@\""]`).
-    pub async fn start_wrapped(
+    pub(crate) async fn start_wrapped(
         name: &str,
         base_url: &str,
         args: &[&str],
@@ -141,32 +146,37 @@ impl Exporter {
     }
 
     /// Everything the exporter logged so far.
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The test's temporary directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The process id (for its `/proc/<pid>/status`).
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// `http://ADDR`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
 
     /// GET /metrics as text (0.0.4).
-    pub async fn scrape(&self) -> String {
+    pub(crate) async fn scrape(&self) -> String {
         http().get(self.url("/metrics")).send().await.expect("scrape").text().await.expect("body")
     }
 
     /// Scrapes until `check` holds on the parsed metrics, or panics after `timeout`.
-    pub async fn wait_for(&self, what: &str, timeout: Duration, check: impl Fn(&Metrics) -> bool) -> Metrics {
+    pub(crate) async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&Metrics) -> bool,
+    ) -> Metrics {
         let deadline = Instant::now() + timeout;
         loop {
             let m = Metrics::parse(&self.scrape().await);
@@ -185,7 +195,7 @@ impl Exporter {
 
     /// A memory figure of the process from `/proc/<pid>/status`, in KiB: `VmRSS` (resident now)
     /// or `VmHWM` (peak resident so far).
-    pub fn memory_kib(&self, field: &str) -> u64 {
+    pub(crate) fn memory_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
         let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')));
         let kib = line.and_then(|l| l.split_whitespace().nth(1)).and_then(|kib| kib.parse().ok());
@@ -193,17 +203,17 @@ impl Exporter {
     }
 
     /// Sends SIGTERM without waiting.
-    pub fn signal_term(&self) {
+    pub(crate) fn signal_term(&self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
     }
 
     /// The exit status, if the process has exited.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
 
     /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -241,7 +251,7 @@ fn listening_address(line: &str) -> Option<String> {
 /// A client that asks `exporter` for `/metrics` many times over one connection (pipelined) and
 /// never reads: enough answers to fill both sockets' buffers (16 MiB), so the exporter's write
 /// stalls. Returns the connection and the number of requests sent.
-pub async fn stalled_reader(exporter: &Exporter) -> (tokio::net::TcpStream, usize) {
+pub(crate) async fn stalled_reader(exporter: &Exporter) -> (tokio::net::TcpStream, usize) {
     use tokio::io::AsyncWriteExt;
     let size = exporter.scrape().await.len().max(1);
     let requests = ((16 << 20) / size + 1).min(20_000);
@@ -255,19 +265,19 @@ pub async fn stalled_reader(exporter: &Exporter) -> (tokio::net::TcpStream, usiz
 }
 
 /// An HTTP client for talking to the exporter.
-pub fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client")
 }
 
 /// Parsed text exposition: series (`name{labels}` as written) → value.
 #[derive(Debug, Clone)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub series: BTreeMap<String, f64>,
     pub text: String,
 }
 
 impl Metrics {
-    pub fn parse(text: &str) -> Metrics {
+    pub(crate) fn parse(text: &str) -> Metrics {
         let mut series = BTreeMap::new();
         for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
             if let Some((key, value)) = line.rsplit_once(' ')
@@ -280,12 +290,12 @@ impl Metrics {
     }
 
     /// The value of one series, written as in the exposition.
-    pub fn get(&self, series: &str) -> Option<f64> {
+    pub(crate) fn get(&self, series: &str) -> Option<f64> {
         self.series.get(series).copied()
     }
 
     /// Series of one metric name.
-    pub fn family(&self, name: &str) -> BTreeMap<String, f64> {
+    pub(crate) fn family(&self, name: &str) -> BTreeMap<String, f64> {
         self.series
             .iter()
             .filter(|(k, _)| k.as_str() == name || k.starts_with(&format!("{name}{{")))
@@ -294,12 +304,12 @@ impl Metrics {
     }
 
     /// `sobot_exporter_collector_success{collector=...}`.
-    pub fn success(&self, collector: &str) -> Option<f64> {
+    pub(crate) fn success(&self, collector: &str) -> Option<f64> {
         self.get(&format!("sobot_exporter_collector_success{{collector=\"{collector}\"}}"))
     }
 
     /// `sobot_exporter_upstream_requests_total{endpoint,code}`, 0 if absent.
-    pub fn requests(&self, endpoint: &str, code: &str) -> f64 {
+    pub(crate) fn requests(&self, endpoint: &str, code: &str) -> f64 {
         self.get(&format!(
             "sobot_exporter_upstream_requests_total{{endpoint=\"{endpoint}\",code=\"{code}\"}}"
         ))
@@ -307,18 +317,18 @@ impl Metrics {
     }
 
     /// Whether every named collector's last cycle succeeded.
-    pub fn all_succeeded(&self, collectors: &[&str]) -> bool {
+    pub(crate) fn all_succeeded(&self, collectors: &[&str]) -> bool {
         collectors.iter().all(|c| self.success(c) == Some(1.0))
     }
 }
 
 /// The Laaffic key and secret the simulator accepts: the document's example.
-pub const LAAFFIC_KEY: &str = "bDqJFiq9";
+pub(crate) const LAAFFIC_KEY: &str = "bDqJFiq9";
 /// See [`LAAFFIC_KEY`].
-pub const LAAFFIC_SECRET: &str = "7bz1lzh9";
+pub(crate) const LAAFFIC_SECRET: &str = "7bz1lzh9";
 
 /// Every Sobot collector that runs by default (Laaffic needs its own credentials).
-pub const ALL: [&str; 10] = [
+pub(crate) const ALL: [&str; 10] = [
     "robot_session",
     "robot_satisfaction",
     "human_session",
@@ -332,18 +342,18 @@ pub const ALL: [&str; 10] = [
 ];
 
 /// The six company statistics collectors, the first of [`ALL`].
-pub const STATS: &[&str] = ALL.split_at(6).0;
+pub(crate) const STATS: &[&str] = ALL.split_at(6).0;
 
 /// A Prometheus server (or agent, with `--enable-feature=agent`) of Debian's package, running in
 /// its own directory with `config`; killed when dropped.
-pub struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
     pub url: String,
 }
 
 impl Prometheus {
     /// Starts it on a free port of 127.0.0.1 and waits until it is ready.
-    pub async fn start(dir: &Path, config: &str, flags: &[&str]) -> Prometheus {
+    pub(crate) async fn start(dir: &Path, config: &str, flags: &[&str]) -> Prometheus {
         std::fs::create_dir_all(dir).expect("dir");
         let config_path = write_file(dir, "prometheus.yml", config);
         let port = free_port();
@@ -368,7 +378,7 @@ impl Prometheus {
 
 /// Waits (30 s at most) until the Prometheus-style server at `url` answers 200 on `/-/ready`;
 /// a timeout fails the test with the server's log.
-pub async fn wait_ready(url: &str, log: &Path, what: &str) {
+pub(crate) async fn wait_ready(url: &str, log: &Path, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(r) = http().get(format!("{url}/-/ready")).send().await
@@ -390,13 +400,13 @@ impl Drop for Prometheus {
 }
 
 /// A TCP port of 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
 }
 
 /// The names a PromQL expression mentions (outside quoted strings): every token of name
 /// characters, metric names and recording rule names among them.
-pub fn expression_names(expr: &str) -> Vec<String> {
+pub(crate) fn expression_names(expr: &str) -> Vec<String> {
     let mut unquoted = String::new();
     let mut quoted = false;
     for c in expr.chars() {

@@ -43,24 +43,24 @@ use regex_lite::Regex;
 use serde_json::Value;
 
 /// Grafana's value of the "All" option.
-pub const ALL: &str = "$__all";
+pub(crate) const ALL: &str = "$__all";
 
 /// One option of a variable: its label and value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Opt {
+pub(crate) struct Opt {
     pub text: String,
     pub value: String,
 }
 
 impl Opt {
-    pub fn new(text: &str, value: &str) -> Opt {
+    pub(crate) fn new(text: &str, value: &str) -> Opt {
         Opt { text: text.to_string(), value: value.to_string() }
     }
 }
 
 /// What a variable holds once the dashboard has loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
+pub(crate) enum Selection {
     /// "All": the custom all value if the variable has one, else every option.
     All,
     /// One or several options' values (an empty one when there is nothing to choose).
@@ -70,7 +70,7 @@ pub enum Selection {
 /// A variable as its selection is interpolated: what it holds, and what the data source's
 /// formatting depends on.
 #[derive(Debug, Clone)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub selection: Selection,
     pub options: Vec<Opt>,
     pub multi: bool,
@@ -100,7 +100,7 @@ fn saved(var: &Value) -> Option<(Vec<String>, Vec<String>)> {
 
 /// The selection a dashboard opens with, given the variable's JSON and its options
 /// (`MultiValueVariable.getStateUpdateGivenNewOptions`).
-pub fn default_selection(var: &Value, options: &[Opt]) -> Selection {
+pub(crate) fn default_selection(var: &Value, options: &[Opt]) -> Selection {
     let (multi, include_all, _) = flags(var);
     let saved = saved(var);
     if options.is_empty() {
@@ -134,13 +134,13 @@ pub fn default_selection(var: &Value, options: &[Opt]) -> Selection {
 }
 
 /// `prometheusRegularEscape` (classic): `\` doubled, `'` as `\\'`.
-pub fn regular_escape(value: &str) -> String {
+pub(crate) fn regular_escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('\'', "\\\\'")
 }
 
 /// `prometheusSpecialRegexEscape` (classic): each `\` as four, each of `$^*{}[]+?.()|` after two
 /// backslashes, so that the PromQL string holds a regex matching the value literally.
-pub fn special_regex_escape(value: &str) -> String {
+pub(crate) fn special_regex_escape(value: &str) -> String {
     let mut out = String::new();
     for c in value.replace('\\', "\\\\\\\\").chars() {
         if "$^*{}[]+?.()|".contains(c) {
@@ -152,7 +152,7 @@ pub fn special_regex_escape(value: &str) -> String {
 }
 
 /// `interpolateQueryExpr`: a variable's values as the Prometheus data source writes them.
-pub fn format_values(values: &[String], multi: bool, include_all: bool) -> String {
+pub(crate) fn format_values(values: &[String], multi: bool, include_all: bool) -> String {
     if !multi && !include_all {
         return values.iter().map(|v| regular_escape(v)).collect::<Vec<_>>().join(",");
     }
@@ -164,7 +164,7 @@ pub fn format_values(values: &[String], multi: bool, include_all: bool) -> Strin
 }
 
 /// The text a resolved variable stands for in a query.
-pub fn value_of(var: &Resolved) -> String {
+pub(crate) fn value_of(var: &Resolved) -> String {
     match &var.selection {
         Selection::All => match &var.all_value {
             Some(custom) => custom.clone(),
@@ -179,7 +179,7 @@ pub fn value_of(var: &Resolved) -> String {
 
 /// `expr` with every `$name`, `${name}` and `[[name]]` Grafana knows replaced (the template
 /// service's pattern); other names, `$1` in a replacement say, stay as written.
-pub fn interpolate(expr: &str, vars: &BTreeMap<String, String>) -> String {
+pub(crate) fn interpolate(expr: &str, vars: &BTreeMap<String, String>) -> String {
     let pattern = Regex::new(r"\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?:\.([^:^\}]+))?(?::([^\}]+))?\}")
         .expect("the template pattern");
     let mut out = String::new();
@@ -202,7 +202,7 @@ pub fn interpolate(expr: &str, vars: &BTreeMap<String, String>) -> String {
 
 /// The built-in variables for a dashboard whose time range is its last `range`, each panel
 /// drawing `points` data points: `$__range`, `$__range_s`, `$__interval` and `$__rate_interval`.
-pub fn builtins(range: Duration, points: u64) -> BTreeMap<String, String> {
+pub(crate) fn builtins(range: Duration, points: u64) -> BTreeMap<String, String> {
     let scrape = 15;
     let interval = (range.as_secs() / points.max(1)).max(1);
     let rate = (interval + scrape).max(4 * scrape);
@@ -219,7 +219,7 @@ pub fn builtins(range: Duration, points: u64) -> BTreeMap<String, String> {
 }
 
 /// A dashboard's time range from its `time.from` (`now-6h`, `now-24h`, `now-7d`).
-pub fn time_range(dashboard: &Value) -> Duration {
+pub(crate) fn time_range(dashboard: &Value) -> Duration {
     let from = dashboard["time"]["from"].as_str().unwrap_or("now-6h");
     let span = from.strip_prefix("now-").unwrap_or("6h");
     let (number, unit) = span.split_at(span.len() - 1);
@@ -236,7 +236,7 @@ pub fn time_range(dashboard: &Value) -> Duration {
 
 /// Sorts options as Grafana's `sort` setting says: 1 alphabetical (lodash `sortBy` on the label,
 /// which compares UTF-16 code units), 2 the same reversed; 0 as queried.
-pub fn sort_options(mut options: Vec<Opt>, sort: u64) -> Vec<Opt> {
+pub(crate) fn sort_options(mut options: Vec<Opt>, sort: u64) -> Vec<Opt> {
     let key = |o: &Opt| o.text.encode_utf16().collect::<Vec<u16>>();
     match sort {
         0 => {}
@@ -263,7 +263,7 @@ fn js_regex(literal: &str) -> (Regex, bool) {
 
 /// The options of the texts a variable query found, through the variable's `regex` (empty for
 /// none) and `sort` (`metricNamesToVariableValues`).
-pub fn options(texts: &[String], regex: &str, sort: u64) -> Vec<Opt> {
+pub(crate) fn options(texts: &[String], regex: &str, sort: u64) -> Vec<Opt> {
     let regex = (!regex.is_empty()).then(|| js_regex(regex));
     let mut options: Vec<Opt> = Vec::new();
     for item in texts {
@@ -305,7 +305,7 @@ pub fn options(texts: &[String], regex: &str, sort: u64) -> Vec<Opt> {
 }
 
 /// The texts `query_result(...)` makes of an instant query's answer (`queryResultQuery`).
-pub fn query_result_texts(data: &Value) -> Vec<String> {
+pub(crate) fn query_result_texts(data: &Value) -> Vec<String> {
     match data["resultType"].as_str() {
         Some("scalar" | "string") => vec![data["result"][1].as_str().unwrap_or("").to_string()],
         Some("vector") => data["result"]
@@ -331,7 +331,7 @@ pub fn query_result_texts(data: &Value) -> Vec<String> {
 
 /// The texts a variable's query finds in the Prometheus at `url`, over the last `range`
 /// (`PrometheusMetricFindQuery.process`, for the two forms the dashboards use).
-pub async fn metric_find(url: &str, query: &str, range: Duration) -> Result<Vec<String>, String> {
+pub(crate) async fn metric_find(url: &str, query: &str, range: Duration) -> Result<Vec<String>, String> {
     let client =
         reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| e.to_string())?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -380,7 +380,10 @@ pub async fn metric_find(url: &str, query: &str, range: Duration) -> Result<Vec<
 /// Every variable of `dashboard` as it opens against the Prometheus at `url`, in order (a
 /// variable's query sees the ones before it), with the built-ins: name → interpolated text.
 /// Also returns each variable's options and selection, for messages.
-pub async fn resolve(dashboard: &Value, url: &str) -> (BTreeMap<String, String>, BTreeMap<String, Resolved>) {
+pub(crate) async fn resolve(
+    dashboard: &Value,
+    url: &str,
+) -> (BTreeMap<String, String>, BTreeMap<String, Resolved>) {
     let range = time_range(dashboard);
     let mut values = builtins(range, 1000);
     let mut resolved = BTreeMap::new();

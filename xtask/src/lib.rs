@@ -6,15 +6,19 @@
 //! [`Settings::default`]. Regenerate with `cargo xtask mixin --write`, or render a copy
 //! with your own URLs and guards (`--help`).
 //!
-//! - `rules`: the recording rules and alerts, and the thresholds the alerts fire at.
-//! - `grafana`: the dashboard model and its JSON; `dashboards`: the dashboards in it, whose
-//!   panels colour at the alerts' thresholds.
+//! # Layout
+//!
+//! Each module imports only from layers below its own (`tests/layers.rs` keeps this table true).
+//!
+//! | layer | modules | what they do |
+//! |---|---|---|
+//! | 3 | `dashboards` | the dashboards, whose panels colour at the alerts' thresholds |
+//! | 2 | `grafana` | the dashboard model and its JSON |
+//! | 1 | `rules` | the recording rules and alerts, and the thresholds the alerts fire at |
 
 mod dashboards;
 mod grafana;
 mod rules;
-
-pub use rules::record_names;
 
 /// What the rules are rendered with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +84,7 @@ pub fn render(settings: &Settings) -> Vec<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::record_names;
 
     /// `(title, description, exprs)` of every panel of every dashboard.
     fn panels() -> Vec<(String, String, Vec<String>)> {

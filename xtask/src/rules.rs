@@ -195,8 +195,9 @@ fn records(s: &Settings) -> Vec<(&'static str, &'static str, Vec<Record>)> {
     ]
 }
 
+#[cfg(test)]
 /// Every recording rule's name, in the order of `dashboards/rules.yml`.
-pub fn record_names() -> Vec<String> {
+pub(crate) fn record_names() -> Vec<String> {
     records(&Settings::default()).into_iter().flat_map(|(_, _, r)| r).map(|r| r.name).collect()
 }
 

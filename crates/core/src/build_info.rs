@@ -2,15 +2,15 @@
 //! `build.rs`), for `--version`, the start-up line and `sobot_exporter_build_info`.
 
 /// The crate's version.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The git revision built (12 hex digits), or `unknown`.
-pub const REVISION: &str = env!("SOBOT_EXPORTER_REVISION");
+pub(crate) const REVISION: &str = env!("SOBOT_EXPORTER_REVISION");
 /// The git branch built, or `unknown`.
-pub const BRANCH: &str = env!("SOBOT_EXPORTER_BRANCH");
+pub(crate) const BRANCH: &str = env!("SOBOT_EXPORTER_BRANCH");
 /// When it was built (UTC, RFC 3339; `SOURCE_DATE_EPOCH` if set), or `unknown`.
-pub const BUILD_DATE: &str = env!("SOBOT_EXPORTER_BUILD_DATE");
+pub(crate) const BUILD_DATE: &str = env!("SOBOT_EXPORTER_BUILD_DATE");
 /// The Rust compiler's version, e.g. `1.95.0`.
-pub const RUSTC_VERSION: &str = env!("SOBOT_EXPORTER_RUSTC_VERSION");
+pub(crate) const RUSTC_VERSION: &str = env!("SOBOT_EXPORTER_RUSTC_VERSION");
 
 /// What `--version` prints after the name.
 pub const VERSION_LINE: &str = concat!(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-pub use crate::logging::{LogFormat, LogLevel};
+pub(crate) use crate::logging::{LogFormat, LogLevel};
 use crate::secret::{mask_credentials, redact};
 use crate::sources::SECRET_ENV;
 

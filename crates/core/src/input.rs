@@ -52,7 +52,7 @@ pub(crate) fn shown_path(path: &Path) -> String {
 
 /// A Prometheus-style duration: one or more `<number><unit>` with units `ms`, `s`, `m`, `h`
 /// (`90s`, `1m30s`, `500ms`).
-pub fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     let mut rest = s.trim();
     if rest.is_empty() {
         return None;
@@ -135,7 +135,7 @@ pub(crate) fn err(msg: impl Into<String>) -> ConfigError {
 }
 
 /// Looks an environment variable up.
-pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+pub(crate) type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
 /// Reads a credential file.
 pub type ReadFile<'a> = dyn Fn(&Path) -> Result<String, io::Error> + 'a;
 

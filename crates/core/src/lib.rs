@@ -1,15 +1,17 @@
-//! # sobot_exporter
+//! # sobot_exporter_core
 //!
-//! A Prometheus exporter for Sobot (智齿客服) customer-service statistics. On an interval it calls
-//! the vendor's statistics endpoints, turns their string values into numbers, and serves them as
-//! gauges on `/metrics` from memory.
+//! The library of the `sobot_exporter` binary: a Prometheus exporter for Sobot (智齿客服)
+//! customer-service statistics and the Laaffic call center. On an interval it calls the vendors'
+//! statistics endpoints, turns their string values into numbers, and serves them as gauges on
+//! `/metrics` from memory. Private by default (`unreachable_pub`): what is `pub` is what the binary,
+//! the simulator crate, the integration tests and the benches use.
 //!
-//! # Layout
+//! # Data flow
 //!
 //! ```text
-//! config ──► targets ──► collect (one collector per endpoint) ──► sobot / laaffic clients
-//!  (one per set of     │   decode answers into samples            │  token, sign
-//!   credentials)       │                                          ▼
+//! config ──► targets ──► sources/<vendor>: collectors ──► client (token, sign)
+//!  (one per set of     │   decode answers into samples          │
+//!   credentials)       │   (on the collect skeleton)            ▼
 //!                      │                                 upstream (shared HTTP client,
 //!                      ▼                                   rate limit, result codes)
 //!     exposition: each collector's cycle encoded once into a chunk; a target publishes
@@ -18,58 +20,28 @@
 //!     web: /metrics, /probe?target=, /sd serve those bytes; /, /-/ready read the targets' status
 //! ```
 //!
-//! - [`app`]: the wiring, and the reload (SIGHUP, `POST /-/reload`) that swaps the collection
-//!   config under the running targets.
-//! - [`cli`], [`config`]: flags validated into process settings, and the YAML file into the
-//!   collection config by a pure function (tested on the files in `src/config/testdata`).
-//! - [`targets`]: a target per set of credentials (the configured company, the platform, each
-//!   tenant it lists): its task, its collectors' schedule and deadlines, one token attempt for the
-//!   collectors due together, backoff; the set is reconciled at run time (discovery), tenants are
-//!   split between replicas by a jump consistent hash ([`targets::Shard`]); each target's status
-//!   (for the landing page and `/-/ready`) is kept as its cycles end.
-//! - [`collect`]: the collector skeleton (windows and yesterday's cache, cardinality guard,
-//!   families, parse errors, list extraction) and the collectors built on it: statistics
-//!   ([`collect::stats`]), quality inspection ([`collect::quality`]), Laaffic seats
-//!   ([`collect::seats`]), the platform's discovery and statistics ([`collect::platform`]).
-//! - [`sobot`]: the statistics endpoint table ([`sobot::endpoints`]) and the client (token,
-//!   result codes); [`laaffic`]: the seat query client.
-//! - [`platform`]: the Sobot e-commerce platform API (tenants, their app keys, staff statistics
-//!   and status logs): signing, a client with a limit of 20 calls a minute per endpoint, pure
-//!   decoders into `sobot_platform_*` families.
-//! - [`upstream`]: the one request path both clients use: shared HTTP client, rate limiter,
-//!   timeouts, typed errors with hints, answers parsed in bounded memory (every list capped, the
-//!   rest skipped unbuilt).
-//! - [`table`]: the vocabulary of the endpoint tables (methods, date formats, fields).
-//! - [`value`]: the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435), and ids and whole
-//!   numbers read leniently.
-//! - [`window`]: which local day a value covers and how each endpoint wants dates written.
-//! - [`snapshot`]: the samples a collector's cycle produces.
-//! - [`exposition`]: chunks, the board, both text formats, content negotiation, gzip.
-//! - [`web`]: `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, `/-/reload` (each route listed once,
-//!   in `Route`), and the `--healthcheck` client (HTTP, or HTTPS with the web config's TLS);
-//!   [`web::conn`]: the connections and their limits (write and idle timeouts, maximum
-//!   age, connection limit, shutdown), the file-descriptor limit raised at start, on every
-//!   listener ([`web::listen`]: the listen addresses or systemd's sockets);
-//!   [`web::webconfig`]: `--web.config.file` (TLS with rustls, client certificates, headers;
-//!   one task re-reads it when its files change), [`web::handshake`]: the TLS listener's failed
-//!   handshakes and its answer to plain HTTP, [`web::auth`]: basic auth against bcrypt hashes,
-//!   its checks limited per client address.
-//! - [`telemetry`]: the exporter's own metrics, per target and process-wide; [`process`]: the
-//!   `process_*` metrics from `/proc/self`, read when `/metrics` is asked for.
-//! - [`simulator`]: the fake upstream behind `--demo` and the tests.
-//! - [`reference`](mod@reference): the metrics reference generated from the tables.
-//! - [`mixin`]: the Prometheus recording rules and alerts and the Grafana dashboards, rendered
-//!   from one source (`cargo xtask mixin --write`).
-//! - [`secret`], [`sign`]: credentials that never print, request signatures.
-//! - [`logging`]: `--log.level`, `--log.format` (logfmt by default, text, JSON).
-//! - [`build_info`]: version, revision, branch, build date and compiler (from `build.rs`).
-//! - `fuzz` (tests only): the mutators and checks of the fuzz targets, which sit in a `fuzz`
-//!   module beside the code each reaches (value grammar, config, every endpoint's decoder).
+//! # Layout
+//!
+//! Every module is on a layer and imports only from layers below its own; a layer is one above
+//! the highest one its module imports. `tests/layers.rs` reads the imports and keeps this table
+//! true.
+//!
+//! | layer | modules | what they do |
+//! |---|---|---|
+//! | 9 | [`app`] | the wiring, the reload (SIGHUP, `POST /-/reload`); [`app::settings`]: the flags validated into process settings, and the loading of the collection config |
+//! | 8 | [`web`] | `/metrics`, `/probe`, `/sd`, `/`, `/healthz`, `/-/reload`, the connections and their limits, TLS and basic auth (`--web.config.file`), the `--healthcheck` client; it reads the board and the targets' status |
+//! | 7 | [`targets`], `property` | a target per set of credentials (the company, the platform, each tenant): its task, its collectors' schedule and deadlines, one token attempt for the collectors due together, backoff, discovery's reconcile, each target's status; `property` (tests only): the fuzz-style property tests with a fixed seed |
+//! | 6 | [`config`], [`cli`], [`reference`](mod@reference) | the collection config from the YAML file by a pure function (the general keys here, each source's section in its folder); the flags; the metrics reference generated from the sources' tables |
+//! | 5 | [`sources`] | one folder a vendor: [`sources::sobot`] (token client and signing, the statistics endpoint table and its collectors, quality inspection), [`sources::laaffic`] (seat query), [`sources::platform`] (the e-commerce platform: tenants, their keys, staff statistics); each with its config section, pure decoders and collectors; the registry of collectors ([`sources::CollectorKind`]) and the hints of failures |
+//! | 4 | `collect` | the collector skeleton: windows and yesterday's cache, cardinality guard, families, parse errors, list extraction |
+//! | 3 | [`upstream`], [`window`], [`process`] | the one request path every client uses (shared HTTP client, rate limiter, timeouts, typed errors, answers parsed in bounded memory); which local day a value covers; the `process_*` metrics |
+//! | 2 | [`exposition`], [`telemetry`], [`table`], [`input`] | chunks, the board, both text formats, gzip; the exporter's own metrics; the vocabulary of the field tables; what users give (bounded file reads, durations, "did you mean") |
+//! | 1 | [`snapshot`], [`value`], [`secret`], [`sign`], [`shard`], [`logging`], [`build_info`] | samples; the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435); credentials that never print; request signatures; the jump consistent hash of tenants to replicas; `--log.level`, `--log.format`; version and revision |
 
 pub mod app;
 pub mod build_info;
 pub mod cli;
-pub mod collect;
+pub(crate) mod collect;
 pub mod config;
 pub mod exposition;
 pub mod input;

@@ -43,7 +43,7 @@ pub enum LogLevel {
 
 impl LogLevel {
     /// The tracing directive for this level.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LogLevel::Error => "error",
             LogLevel::Warn => "warn",

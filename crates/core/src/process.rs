@@ -4,7 +4,7 @@
 //! Linux; absent elsewhere.
 //!
 //! They change every moment, so they are read when `/metrics` is asked for, not on a timer: a
-//! scrape finds readings at most [`REFRESH_EVERY`] old, and an exporter nobody scrapes reads
+//! scrape finds readings at most `REFRESH_EVERY` old, and an exporter nobody scrapes reads
 //! nothing. Each reading is published on the board as a chunk of its own
 //! ([`Key::ProcessStats`]), beside the server's figures, so no other target is encoded again.
 
@@ -21,7 +21,7 @@ use crate::telemetry::{
 };
 
 /// Readings younger than this are served as they are.
-pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 /// Clock ticks per second of `/proc/<pid>/stat` (`USER_HZ`, 100 on every Linux ABI; the Go
 /// client assumes the same).
@@ -46,7 +46,7 @@ impl ProcessStats {
 
     /// Reads `/proc/self` again and republishes, unless the last reading is younger than
     /// [`REFRESH_EVERY`] (or another scrape is reading now).
-    pub fn refresh(&self) {
+    pub(crate) fn refresh(&self) {
         let Ok(mut last) = self.last.try_lock() else {
             return;
         };

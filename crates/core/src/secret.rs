@@ -35,7 +35,7 @@ impl fmt::Display for Secret {
 /// or a run of at least 24 of them. Error lines never quote such a value: a key put in the wrong
 /// field or flag would be printed otherwise. Words, names, paths of words, durations, time zones
 /// and URLs do not look like one.
-pub fn looks_like_credential(value: &str) -> bool {
+pub(crate) fn looks_like_credential(value: &str) -> bool {
     value.split(|c: char| !c.is_ascii_alphanumeric()).any(|run| {
         let mixed = run.bytes().any(|b| b.is_ascii_digit()) && run.bytes().any(|b| b.is_ascii_alphabetic());
         (run.len() >= 12 && mixed) || run.len() >= 24
@@ -45,7 +45,7 @@ pub fn looks_like_credential(value: &str) -> bool {
 /// `text` with every word that looks like a credential ([`looks_like_credential`]) replaced by
 /// `<redacted>` (quotes and punctuation around it kept): for text we did not write, such as a
 /// library's error message.
-pub fn mask_credentials(text: &str) -> String {
+pub(crate) fn mask_credentials(text: &str) -> String {
     let words: Vec<String> = text
         .split(' ')
         .map(|word| {
@@ -65,7 +65,7 @@ pub fn mask_credentials(text: &str) -> String {
 /// shape of its field (a mistyped time zone, a path, a duration), so that a key put in the wrong
 /// field is not printed whatever its vendor's format (Laaffic's keys are 8 letters and digits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// A time zone shaped like `Area/City` (`America/Argentina/Buenos_Aires`, `Etc/GMT+8`).
     Zone,
     /// A file path: it holds a `/` or ends in an extension (`key.txt`).
@@ -85,11 +85,11 @@ pub enum Shape {
 }
 
 /// What an error line shows in place of a value that is not quoted.
-pub const NOT_SHOWN: &str = "(value not shown)";
+pub(crate) const NOT_SHOWN: &str = "(value not shown)";
 
 impl Shape {
     /// Whether `value` has this shape.
-    pub fn fits(self, value: &str) -> bool {
+    pub(crate) fn fits(self, value: &str) -> bool {
         let v = value;
         let lower_word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase());
         let number = |w: &str| !w.is_empty() && w.len() <= 20 && w.bytes().all(|b| b.is_ascii_digit());
@@ -145,7 +145,7 @@ impl Shape {
 
 /// `value` quoted for an error line if it has the `shape` of its field and does not look like a
 /// credential; [`NOT_SHOWN`] otherwise (the line then says what the field expects).
-pub fn shown(value: &str, shape: Shape) -> String {
+pub(crate) fn shown(value: &str, shape: Shape) -> String {
     if shape.fits(value) && !looks_like_credential(value) {
         format!("{value:?}")
     } else {
@@ -155,7 +155,7 @@ pub fn shown(value: &str, shape: Shape) -> String {
 
 /// `text` with every occurrence of each of `secrets` (those of 4 characters or more) replaced by
 /// `<redacted>`.
-pub fn redact(text: &str, secrets: &[&str]) -> String {
+pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
     let mut text = text.to_string();
     for secret in secrets.iter().map(|s| s.trim()).filter(|s| s.len() >= 4) {
         text = text.replace(secret, "<redacted>");

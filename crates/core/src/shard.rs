@@ -27,7 +27,7 @@ impl fmt::Display for Shard {
 impl Shard {
     /// Parses `N/M` (1 ≤ N ≤ M) or `auto/M`, where N is taken from a StatefulSet pod's ordinal,
     /// the number after the last `-` of `hostname` (`sobot-exporter-2` is shard 3).
-    pub fn parse(value: &str, hostname: Option<&str>) -> Result<Shard, String> {
+    pub(crate) fn parse(value: &str, hostname: Option<&str>) -> Result<Shard, String> {
         let usage = "expected N/M with 1 ≤ N ≤ M (e.g. 2/3), or auto/M in a StatefulSet";
         let (n, m) = value.split_once('/').ok_or(usage)?;
         let count: u32 = m.trim().parse().map_err(|_| usage)?;
@@ -50,17 +50,17 @@ impl Shard {
     }
 
     /// Shard number, from 1.
-    pub fn number(&self) -> u32 {
+    pub(crate) fn number(&self) -> u32 {
         self.index + 1
     }
 
     /// Number of shards.
-    pub fn count(&self) -> u32 {
+    pub(crate) fn count(&self) -> u32 {
         self.count
     }
 
     /// Whether this replica serves the tenant `id`.
-    pub fn owns(&self, id: &str) -> bool {
+    pub(crate) fn owns(&self, id: &str) -> bool {
         jump(stable_hash(id), self.count) == self.index
     }
 }

@@ -3,7 +3,7 @@
 use md5::{Digest, Md5};
 
 /// Lower-case hex MD5 of the concatenated parts.
-pub fn md5_hex(parts: &[&str]) -> String {
+pub(crate) fn md5_hex(parts: &[&str]) -> String {
     let mut hasher = Md5::new();
     for part in parts {
         hasher.update(part.as_bytes());

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 /// Label pairs of one series, keys first. Sorted by the producer so output is deterministic.
-pub type Labels = Vec<(&'static str, String)>;
+pub(crate) type Labels = Vec<(&'static str, String)>;
 
 /// One value of one series.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +38,6 @@ pub struct Family {
 }
 
 /// The end of every collected metric's HELP text: the value is served from a cache.
-pub fn cached(interval: std::time::Duration) -> String {
+pub(crate) fn cached(interval: std::time::Duration) -> String {
     format!("Cached, refreshed every {}s.", interval.as_secs_f64())
 }

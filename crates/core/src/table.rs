@@ -24,7 +24,7 @@ pub enum DateFormat {
 
 impl DateFormat {
     /// The format as the documents write it.
-    pub fn pattern(self) -> &'static str {
+    pub(crate) fn pattern(self) -> &'static str {
         match self {
             DateFormat::Hour => "yyyy-MM-dd HH",
             DateFormat::Day => "yyyy-MM-dd",
@@ -45,13 +45,13 @@ pub struct Field {
     /// Constant labels that tell fields sharing one metric apart (e.g. `score="4"`).
     pub labels: &'static [(&'static str, &'static str)],
     /// Short English description.
-    pub en: &'static str,
+    pub(crate) en: &'static str,
     /// The field's Chinese name in the vendor's document and console.
-    pub zh: &'static str,
+    pub(crate) zh: &'static str,
 }
 
 /// A field exported under its own metric.
-pub const fn field(
+pub(crate) const fn field(
     key: &'static str,
     metric: &'static str,
     unit: Unit,
@@ -62,7 +62,7 @@ pub const fn field(
 }
 
 /// A field exported under a metric it shares with others, told apart by `labels`.
-pub const fn labelled(
+pub(crate) const fn labelled(
     key: &'static str,
     metric: &'static str,
     unit: Unit,

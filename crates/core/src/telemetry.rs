@@ -5,7 +5,7 @@
 //! Each target has its own [`Telemetry`]: its self-series are encoded with its data and go when it
 //! goes. The process-wide ones (`build_info`, the reload status) are in one more [`Telemetry`]
 //! made by [`process_telemetry`]; the server publishes them with its connection figures
-//! ([`process_families`]).
+//! (`process_families`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,75 +35,75 @@ const fn metric(
 }
 
 /// `sobot_exporter_build_info{version}`.
-pub const BUILD_INFO: &str = "sobot_exporter_build_info";
+pub(crate) const BUILD_INFO: &str = "sobot_exporter_build_info";
 /// `sobot_exporter_config_last_reload_successful`.
-pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "sobot_exporter_config_last_reload_successful";
+pub(crate) const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "sobot_exporter_config_last_reload_successful";
 /// `sobot_exporter_config_last_reload_success_timestamp_seconds`.
-pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
+pub(crate) const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP: &str =
     "sobot_exporter_config_last_reload_success_timestamp_seconds";
 /// `sobot_exporter_collector_success{collector}`.
 pub const COLLECTOR_SUCCESS: &str = "sobot_exporter_collector_success";
 /// `sobot_exporter_collector_duration_seconds{collector}`.
-pub const COLLECTOR_DURATION: &str = "sobot_exporter_collector_duration_seconds";
+pub(crate) const COLLECTOR_DURATION: &str = "sobot_exporter_collector_duration_seconds";
 /// `sobot_exporter_collector_last_success_timestamp_seconds{collector}`.
 pub const COLLECTOR_LAST_SUCCESS: &str = "sobot_exporter_collector_last_success_timestamp_seconds";
 /// `sobot_exporter_collector_interval_seconds{collector}`.
-pub const COLLECTOR_INTERVAL: &str = "sobot_exporter_collector_interval_seconds";
+pub(crate) const COLLECTOR_INTERVAL: &str = "sobot_exporter_collector_interval_seconds";
 /// `sobot_exporter_collector_series{collector}`.
-pub const COLLECTOR_SERIES: &str = "sobot_exporter_collector_series";
+pub(crate) const COLLECTOR_SERIES: &str = "sobot_exporter_collector_series";
 /// `sobot_exporter_collector_truncated{collector}`.
-pub const COLLECTOR_TRUNCATED: &str = "sobot_exporter_collector_truncated";
+pub(crate) const COLLECTOR_TRUNCATED: &str = "sobot_exporter_collector_truncated";
 /// `sobot_exporter_collector_failed_parts{collector}`.
-pub const COLLECTOR_FAILED_PARTS: &str = "sobot_exporter_collector_failed_parts";
+pub(crate) const COLLECTOR_FAILED_PARTS: &str = "sobot_exporter_collector_failed_parts";
 /// `sobot_exporter_agents_dropped{collector}`.
-pub const AGENTS_DROPPED: &str = "sobot_exporter_agents_dropped";
+pub(crate) const AGENTS_DROPPED: &str = "sobot_exporter_agents_dropped";
 /// `sobot_exporter_upstream_requests_total{endpoint,code}`.
 pub const UPSTREAM_REQUESTS: &str = "sobot_exporter_upstream_requests_total";
 /// `sobot_exporter_parse_errors_total{endpoint,field}`.
 pub const PARSE_ERRORS: &str = "sobot_exporter_parse_errors_total";
 /// `sobot_exporter_upstream_items_dropped_total{endpoint}`.
-pub const UPSTREAM_ITEMS_DROPPED: &str = "sobot_exporter_upstream_items_dropped_total";
+pub(crate) const UPSTREAM_ITEMS_DROPPED: &str = "sobot_exporter_upstream_items_dropped_total";
 /// `sobot_exporter_upstream_duplicate_items_total{endpoint}`.
-pub const UPSTREAM_DUPLICATE_ITEMS: &str = "sobot_exporter_upstream_duplicate_items_total";
+pub(crate) const UPSTREAM_DUPLICATE_ITEMS: &str = "sobot_exporter_upstream_duplicate_items_total";
 /// `sobot_exporter_token_refreshes_total{result}`.
-pub const TOKEN_REFRESHES: &str = "sobot_exporter_token_refreshes_total";
+pub(crate) const TOKEN_REFRESHES: &str = "sobot_exporter_token_refreshes_total";
 
 /// `sobot_exporter_http_connections`.
-pub const HTTP_CONNECTIONS: &str = "sobot_exporter_http_connections";
+pub(crate) const HTTP_CONNECTIONS: &str = "sobot_exporter_http_connections";
 /// `sobot_exporter_http_max_connections`.
-pub const HTTP_MAX_CONNECTIONS: &str = "sobot_exporter_http_max_connections";
+pub(crate) const HTTP_MAX_CONNECTIONS: &str = "sobot_exporter_http_max_connections";
 /// `sobot_exporter_http_connections_closed_total{reason}`.
-pub const HTTP_CONNECTIONS_CLOSED: &str = "sobot_exporter_http_connections_closed_total";
+pub(crate) const HTTP_CONNECTIONS_CLOSED: &str = "sobot_exporter_http_connections_closed_total";
 /// `sobot_exporter_http_tls_handshake_failures_total{reason}`.
-pub const HTTP_TLS_HANDSHAKE_FAILURES: &str = "sobot_exporter_http_tls_handshake_failures_total";
+pub(crate) const HTTP_TLS_HANDSHAKE_FAILURES: &str = "sobot_exporter_http_tls_handshake_failures_total";
 
 /// `sobot_exporter_platform_shard_info{shard,shards}`.
-pub const PLATFORM_SHARD_INFO: &str = "sobot_exporter_platform_shard_info";
+pub(crate) const PLATFORM_SHARD_INFO: &str = "sobot_exporter_platform_shard_info";
 /// `sobot_exporter_platform_shards`.
-pub const PLATFORM_SHARDS: &str = "sobot_exporter_platform_shards";
+pub(crate) const PLATFORM_SHARDS: &str = "sobot_exporter_platform_shards";
 /// `sobot_exporter_platform_tenants_discovered`.
-pub const PLATFORM_TENANTS_DISCOVERED: &str = "sobot_exporter_platform_tenants_discovered";
+pub(crate) const PLATFORM_TENANTS_DISCOVERED: &str = "sobot_exporter_platform_tenants_discovered";
 /// `sobot_exporter_platform_discovery_success`.
-pub const PLATFORM_DISCOVERY_SUCCESS: &str = "sobot_exporter_platform_discovery_success";
+pub(crate) const PLATFORM_DISCOVERY_SUCCESS: &str = "sobot_exporter_platform_discovery_success";
 /// `sobot_exporter_platform_tenants_served`.
-pub const PLATFORM_TENANTS_SERVED: &str = "sobot_exporter_platform_tenants_served";
+pub(crate) const PLATFORM_TENANTS_SERVED: &str = "sobot_exporter_platform_tenants_served";
 
 /// `process_cpu_seconds_total`.
-pub const PROCESS_CPU_SECONDS: &str = "process_cpu_seconds_total";
+pub(crate) const PROCESS_CPU_SECONDS: &str = "process_cpu_seconds_total";
 /// `process_resident_memory_bytes`.
-pub const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
+pub(crate) const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
 /// `process_virtual_memory_bytes`.
-pub const PROCESS_VIRTUAL_MEMORY: &str = "process_virtual_memory_bytes";
+pub(crate) const PROCESS_VIRTUAL_MEMORY: &str = "process_virtual_memory_bytes";
 /// `process_virtual_memory_max_bytes`.
-pub const PROCESS_VIRTUAL_MEMORY_MAX: &str = "process_virtual_memory_max_bytes";
+pub(crate) const PROCESS_VIRTUAL_MEMORY_MAX: &str = "process_virtual_memory_max_bytes";
 /// `process_open_fds`.
-pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+pub(crate) const PROCESS_OPEN_FDS: &str = "process_open_fds";
 /// `process_max_fds`.
-pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+pub(crate) const PROCESS_MAX_FDS: &str = "process_max_fds";
 /// `process_start_time_seconds`.
-pub const PROCESS_START_TIME: &str = "process_start_time_seconds";
+pub(crate) const PROCESS_START_TIME: &str = "process_start_time_seconds";
 /// `process_threads`.
-pub const PROCESS_THREADS: &str = "process_threads";
+pub(crate) const PROCESS_THREADS: &str = "process_threads";
 
 /// Every self-metric.
 pub static SELF_METRICS: &[SelfMetric] = &[
@@ -299,7 +299,7 @@ impl Telemetry {
     }
 
     /// How many times the values were changed so far.
-    pub fn changes(&self) -> u64 {
+    pub(crate) fn changes(&self) -> u64 {
         self.changes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -309,12 +309,12 @@ impl Telemetry {
     }
 
     /// Adds one to a counter.
-    pub fn inc(&self, metric: &'static str, labels: Labels) {
+    pub(crate) fn inc(&self, metric: &'static str, labels: Labels) {
         *self.lock_mut().entry((metric, labels)).or_insert(0.0) += 1.0;
     }
 
     /// Sets a per-collector gauge.
-    pub fn set_collector(&self, metric: &'static str, collector: &str, value: f64) {
+    pub(crate) fn set_collector(&self, metric: &'static str, collector: &str, value: f64) {
         self.set(metric, vec![("collector", collector.to_string())], value);
     }
 
@@ -324,12 +324,12 @@ impl Telemetry {
     }
 
     /// Counts one upstream request outcome.
-    pub fn count_request(&self, endpoint: &str, code: &str) {
+    pub(crate) fn count_request(&self, endpoint: &str, code: &str) {
         self.inc(UPSTREAM_REQUESTS, vec![("endpoint", endpoint.to_string()), ("code", code.to_string())]);
     }
 
     /// Counts list items of an answer of `endpoint` skipped past the cap.
-    pub fn count_items_dropped(&self, endpoint: &str, items: u64) {
+    pub(crate) fn count_items_dropped(&self, endpoint: &str, items: u64) {
         #[allow(clippy::cast_precision_loss)]
         let items = items as f64;
         *self
@@ -339,17 +339,17 @@ impl Telemetry {
     }
 
     /// Counts one list item of `endpoint` that repeated an earlier one's id.
-    pub fn count_duplicate_item(&self, endpoint: &str) {
+    pub(crate) fn count_duplicate_item(&self, endpoint: &str) {
         self.inc(UPSTREAM_DUPLICATE_ITEMS, vec![("endpoint", endpoint.to_string())]);
     }
 
     /// Counts one value that did not parse.
-    pub fn count_parse_error(&self, endpoint: &str, field: &str) {
+    pub(crate) fn count_parse_error(&self, endpoint: &str, field: &str) {
         self.inc(PARSE_ERRORS, vec![("endpoint", endpoint.to_string()), ("field", field.to_string())]);
     }
 
     /// Counts `n` values of `endpoint` that did not parse.
-    pub fn count_parse_errors(&self, endpoint: &str, field: &str, n: u64) {
+    pub(crate) fn count_parse_errors(&self, endpoint: &str, field: &str, n: u64) {
         #[allow(clippy::cast_precision_loss)]
         let n = n as f64;
         let labels = vec![("endpoint", endpoint.to_string()), ("field", field.to_string())];
@@ -357,7 +357,7 @@ impl Telemetry {
     }
 
     /// Counts one token fetch.
-    pub fn count_token_refresh(&self, ok: bool) {
+    pub(crate) fn count_token_refresh(&self, ok: bool) {
         self.inc(TOKEN_REFRESHES, vec![("result", (if ok { "success" } else { "failure" }).to_string())]);
     }
 
@@ -377,7 +377,7 @@ pub fn process_telemetry() -> Telemetry {
 
 /// The process-wide self-metrics as families: those of `process` (from [`process_telemetry`])
 /// and `values` (the HTTP server's).
-pub fn process_families(
+pub(crate) fn process_families(
     process: &Telemetry,
     values: impl IntoIterator<Item = (&'static str, Labels, f64)>,
 ) -> Vec<Family> {

@@ -19,10 +19,10 @@ pub enum Window {
 
 impl Window {
     /// Every window, in label order.
-    pub const ALL: [Window; 2] = [Window::Today, Window::Yesterday];
+    pub(crate) const ALL: [Window; 2] = [Window::Today, Window::Yesterday];
 
     /// The `window` label value (also the config spelling).
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Window::Today => "today",
             Window::Yesterday => "yesterday",
@@ -30,12 +30,12 @@ impl Window {
     }
 
     /// Parses the config spelling.
-    pub fn parse(s: &str) -> Option<Window> {
+    pub(crate) fn parse(s: &str) -> Option<Window> {
         Window::ALL.into_iter().find(|w| w.label() == s)
     }
 
     /// The local day this window covers at `now` in `tz`.
-    pub fn day(self, now: Timestamp, tz: &TimeZone) -> Date {
+    pub(crate) fn day(self, now: Timestamp, tz: &TimeZone) -> Date {
         let today = now.to_zoned(tz.clone()).date();
         match self {
             Window::Today => today,
@@ -49,7 +49,7 @@ impl Window {
 /// has passed, so that a settled day costs one call an hour instead of one a cycle (the hourly
 /// refresh picks up late corrections upstream).
 #[derive(Debug)]
-pub struct Settled<T> {
+pub(crate) struct Settled<T> {
     cached: Mutex<Option<(Date, Instant, T)>>,
 }
 
@@ -61,10 +61,10 @@ impl<T> Default for Settled<T> {
 
 impl<T: Clone> Settled<T> {
     /// How long a settled answer is reused.
-    pub const REFRESH: Duration = Duration::from_secs(3600);
+    pub(crate) const REFRESH: Duration = Duration::from_secs(3600);
 
     /// The cached answer for `day`, if fresh.
-    pub fn get(&self, day: Date) -> Option<T> {
+    pub(crate) fn get(&self, day: Date) -> Option<T> {
         let cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
         cached
             .as_ref()
@@ -73,7 +73,7 @@ impl<T: Clone> Settled<T> {
     }
 
     /// Keeps the answer for `day`.
-    pub fn put(&self, day: Date, value: T) {
+    pub(crate) fn put(&self, day: Date, value: T) {
         *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some((day, Instant::now(), value));
     }
 }

@@ -20,7 +20,7 @@ pub enum DataMode {
 }
 
 /// The document's example answer of a Sobot endpoint.
-pub fn sobot_fixture(endpoint: &str) -> Option<&'static str> {
+pub(crate) fn sobot_fixture(endpoint: &str) -> Option<&'static str> {
     Some(match endpoint {
         "robot_session" => {
             include_str!(concat!(
@@ -87,12 +87,12 @@ pub fn sobot_fixture(endpoint: &str) -> Option<&'static str> {
 }
 
 /// The document's example answer of the Laaffic seat query.
-pub const LAAFFIC_FIXTURE: &str =
+pub(crate) const LAAFFIC_FIXTURE: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/laaffic/seat_query.json"));
 
 /// The agents of a company with values of its own when the simulator has none configured: three
 /// in one group, with ids derived from its app id.
-pub fn company_agents(app_id: &str) -> Vec<super::SimAgent> {
+pub(crate) fn company_agents(app_id: &str) -> Vec<super::SimAgent> {
     let seed = hash_str(app_id);
     let hex = |x: u64| format!("{:016x}{:016x}", mix(x), mix(x ^ 0x5555));
     (0..3u64)
@@ -113,12 +113,12 @@ pub fn mix(mut x: u64) -> u64 {
 }
 
 /// FNV-1a of a string: a seed from an id.
-pub fn hash_str(s: &str) -> u64 {
+pub(crate) fn hash_str(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The document's example answer, or an empty list where there is none.
-pub fn fixture_or_empty(endpoint: &str) -> Bytes {
+pub(crate) fn fixture_or_empty(endpoint: &str) -> Bytes {
     match sobot_fixture(endpoint) {
         Some(fixture) => Bytes::from_static(fixture.as_bytes()),
         None => Bytes::from(json!({"items": [], "ret_code": "000000", "ret_msg": "成功"}).to_string()),
@@ -201,7 +201,7 @@ pub(crate) fn agent_rows(
 }
 
 /// One page of quality records: `total` records spread over the agents, numbered from 0.
-pub fn quality_page(
+pub(crate) fn quality_page(
     source: &QualitySource,
     agents: &[super::SimAgent],
     total: usize,

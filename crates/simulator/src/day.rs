@@ -94,14 +94,14 @@ impl Shift {
 
 /// The simulated clock: starts at `start` and runs `speed` times as fast as the real one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SimClock {
+pub(crate) struct SimClock {
     start: Timestamp,
     speed: u32,
 }
 
 impl SimClock {
     /// A clock started at `start`, running `speed` (at least 1) times as fast as the real one.
-    pub fn new(start: Timestamp, speed: u32) -> SimClock {
+    pub(crate) fn new(start: Timestamp, speed: u32) -> SimClock {
         SimClock { start, speed: speed.max(1) }
     }
 

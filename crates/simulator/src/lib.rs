@@ -3,6 +3,18 @@
 //! it checks the sign and the token, date formats and id limits, answers with the documents'
 //! error codes, and serves either the documents' example payloads (tests) or values that move
 //! from cycle to cycle (`--demo`). Tests also use it to inject faults and to count requests.
+//!
+//! # Layout
+//!
+//! The server and its state are here; each module imports only from layers below its own
+//! (`tests/layers.rs` keeps this table true).
+//!
+//! | layer | modules | what they do |
+//! |---|---|---|
+//! | 4 | `platform`, `day_tests` | the e-commerce platform's four endpoints and its tenants; the simulated day's tests |
+//! | 3 | `sobot`, `laaffic`, `faults` | the Sobot statistics and quality answers; Laaffic's seat query; injected faults |
+//! | 2 | `data` | the figures: the documents' examples, or a population whose figures add up and move |
+//! | 1 | `day`, [`demo`] | the simulated day and its clock; `--demo`: the bound port, the credentials, the demo's config |
 
 mod data;
 mod day;
@@ -35,7 +47,7 @@ use faults::SimBody;
 use sobot_exporter_core::secret::Secret;
 
 pub use data::{DataMode, mix};
-pub use day::SimClock;
+pub(crate) use day::SimClock;
 pub use platform::{SimPlatform, SimTenant, sim_platform};
 
 /// What the simulator serves and accepts.

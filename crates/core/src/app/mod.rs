@@ -20,7 +20,7 @@ use settings::Config;
 
 /// Reads the collection config again: the flags as given at start, the config file and the
 /// credential files as they are now (`config::load_collection`).
-pub type Loader = Box<dyn Fn() -> Result<CollectionConfig, ConfigError> + Send + Sync>;
+pub(crate) type Loader = Box<dyn Fn() -> Result<CollectionConfig, ConfigError> + Send + Sync>;
 
 /// Why the exporter could not start.
 #[derive(Debug, Error)]
@@ -130,7 +130,7 @@ pub async fn run(
 
 /// Reloads the collection config: the targets whose spec changed restart, the others keep running
 /// (and their tokens); a config that does not load leaves the running one in force.
-pub struct Reloader {
+pub(crate) struct Reloader {
     loader: Loader,
     config: watch::Sender<Arc<CollectionConfig>>,
     shared: Arc<Shared>,
@@ -151,7 +151,7 @@ impl std::fmt::Debug for Reloader {
 impl Reloader {
     /// Reads the configuration again and applies it; `trigger` names what asked (for the log).
     /// Returns the one-line reason a new config was refused.
-    pub async fn reload(&self, trigger: &str) -> Result<(), String> {
+    pub(crate) async fn reload(&self, trigger: &str) -> Result<(), String> {
         let _one = self.lock.lock().await;
         let outcome = self.apply();
         match &outcome {

@@ -3,7 +3,7 @@
 //!
 //! Every problem is reported as one line naming the flag, file and key at fault.
 
-pub use crate::input::ConfigError;
+pub(crate) use crate::input::ConfigError;
 pub(crate) use crate::input::{err, io_reason, parse_duration, read_file, shown_path};
 
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -15,7 +15,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 pub use crate::input::ConfigError;
-pub use crate::input::{Env, ReadFile};
+pub(crate) use crate::input::{Env, ReadFile};
 use crate::input::{duration, err, interval, no_repeats};
 use crate::secret::{NOT_SHOWN, Shape, looks_like_credential, redact, shown};
 use crate::shard::Shard;
@@ -26,13 +26,12 @@ use crate::sources::laaffic::client::LaafficCredentials;
 use crate::sources::laaffic::config::{
     ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, LaafficSection, laaffic_credentials,
 };
+pub(crate) use crate::sources::platform::config::PlatformConfig;
 use crate::sources::platform::config::{ENV_UNION_KEY, PlatformSection, platform};
-pub use crate::sources::platform::config::{PlatformConfig, TenantFilter};
 use crate::sources::sobot::client::Credentials;
 use crate::sources::sobot::config::{
     ENV_APP_ID, ENV_APP_KEY, QualitySection, SobotSection, sobot_credentials,
 };
-pub use crate::sources::sobot::quality::QualitySource;
 use crate::upstream::ClientSettings;
 use crate::window::Window;
 
@@ -54,21 +53,21 @@ pub trait Demo {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// IANA time zone of the statistics day; default `Asia/Shanghai`.
-    pub timezone: Option<String>,
+    pub(crate) timezone: Option<String>,
     /// Windows to collect: `today`, `yesterday`; default `[today]`.
     pub windows: Option<Vec<String>>,
     /// Collectors to run; default all but `chat_result` (and the per-group ones without groups).
-    pub collectors: Option<Vec<String>>,
+    pub(crate) collectors: Option<Vec<String>>,
     /// Skill group ids: per-group statistics, and the agent filter when no agents are given.
     pub groups: Option<Vec<String>>,
     /// Agent (service) ids to collect per-agent statistics for; default all agents.
-    pub agents: Option<Vec<String>>,
+    pub(crate) agents: Option<Vec<String>>,
     /// Cardinality guard: distinct agents per collector at most; default 2000.
-    pub max_agents: Option<usize>,
+    pub(crate) max_agents: Option<usize>,
     /// Windows of single collectors, by name, instead of `windows`.
-    pub collector_windows: Option<BTreeMap<String, Vec<String>>>,
+    pub(crate) collector_windows: Option<BTreeMap<String, Vec<String>>>,
     /// Whether `sobot_agent_score_evaluations` is exported; default true.
-    pub agent_score_evaluations: Option<bool>,
+    pub(crate) agent_score_evaluations: Option<bool>,
     /// Quality-inspection collectors.
     #[serde(default)]
     pub quality: QualitySection,
@@ -142,12 +141,12 @@ pub struct CollectionConfig {
 
 impl CollectionConfig {
     /// The windows `kind` collects: its own from `collector_windows`, else `windows`.
-    pub fn windows_of(&self, kind: &CollectorKind) -> Vec<Window> {
+    pub(crate) fn windows_of(&self, kind: &CollectorKind) -> Vec<Window> {
         self.collector_windows.get(&kind.name()).unwrap_or(&self.windows).clone()
     }
 
     /// One line saying what this config collects, for `--config.check` (no secrets).
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut parts = Vec::new();
         // A platform alone runs no collector of the company's: its tenants' are counted below.
         if !self.collectors.is_empty() || self.platform.is_none() {
@@ -187,7 +186,7 @@ fn humantime(d: Duration) -> String {
 /// Builds the collection config from the YAML text of the file at `path` (`None`: no file,
 /// `yaml` is empty). Pure: the environment and credential files are read through `env` and
 /// `read`; `path` only names the file in error lines.
-pub fn from_yaml(
+pub(crate) fn from_yaml(
     yaml: &str,
     path: Option<&Path>,
     flags: &Flags,
@@ -249,7 +248,7 @@ pub fn parse(yaml: &str, path: Option<&Path>) -> Result<FileConfig, ConfigError>
     })
 }
 
-/// Validates a parsed file into the collection config; see [`from_yaml`].
+/// Validates a parsed file into the collection config; see `from_yaml`.
 pub fn build(
     file: FileConfig,
     path: Option<&Path>,

@@ -42,14 +42,9 @@ impl Published {
         Self { parts, own: Default::default() }
     }
 
-    /// The target's chunks, in order.
-    pub fn parts(&self) -> &[Arc<Chunk>] {
-        &self.parts
-    }
-
     /// The target alone as a complete exposition, without its labels (its scrape target carries
     /// them), made once per format.
-    pub fn body(&self, format: Format) -> Arc<Body> {
+    pub(crate) fn body(&self, format: Format) -> Arc<Body> {
         self.own[format as usize]
             .get_or_init(|| Arc::new(assemble(self.parts.iter().map(|c| ("", &**c)), format)))
             .clone()
@@ -134,8 +129,9 @@ impl Board {
         lock(&self.entries).map.get(key).map(|e| e.published.clone())
     }
 
+    #[cfg(test)]
     /// Every key with a chunk, in order.
-    pub fn keys(&self) -> Vec<Key> {
+    pub(crate) fn keys(&self) -> Vec<Key> {
         lock(&self.entries).map.keys().cloned().collect()
     }
 
@@ -258,18 +254,13 @@ impl Publisher {
 
     /// Removes this target's chunk (unless a newer publisher of the same key replaced it) and
     /// ignores later publishes.
-    pub fn retire(&self) {
+    pub(crate) fn retire(&self) {
         let mut entries = lock(&self.board.entries);
         self.retired.store(true, Ordering::Relaxed);
         if entries.map.get(&self.key).is_some_and(|e| e.epoch == self.epoch) {
             entries.map.remove(&self.key);
             entries.changed(&self.key);
         }
-    }
-
-    /// The key it publishes under.
-    pub fn key(&self) -> &Key {
-        &self.key
     }
 }
 

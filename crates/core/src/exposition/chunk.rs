@@ -62,12 +62,13 @@ impl Chunk {
     }
 
     /// An empty chunk.
-    pub fn empty() -> Chunk {
+    pub(crate) fn empty() -> Chunk {
         Chunk { bytes: Bytes::new(), families: Vec::new(), own: Default::default() }
     }
 
+    #[cfg(test)]
     /// Number of sample lines.
-    pub fn series(&self) -> usize {
+    pub(crate) fn series(&self) -> usize {
         self.families
             .iter()
             .map(|f| self.bytes[f.lines.clone()].iter().filter(|b| **b == b'\n').count())
@@ -85,16 +86,6 @@ impl Chunk {
     /// A range of the chunk's bytes, shared (no copy).
     pub(crate) fn share(&self, range: &Range<usize>) -> Bytes {
         self.bytes.slice(range.clone())
-    }
-
-    /// Encoded bytes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// Whether nothing was encoded.
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
     }
 
     /// This chunk alone as a complete exposition, made once per format.

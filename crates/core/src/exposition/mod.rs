@@ -26,7 +26,7 @@ use chunk::EncodedFamily;
 use crate::snapshot::Kind;
 
 /// Content type of the OpenMetrics 1.0 text format.
-pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// Content type of the Prometheus text format 0.0.4.
 pub const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -41,12 +41,12 @@ pub enum Format {
 
 impl Format {
     /// The format an `Accept` header asks for.
-    pub fn negotiate(accept: &str) -> Format {
+    pub(crate) fn negotiate(accept: &str) -> Format {
         if prefers_openmetrics(accept) { Format::OpenMetrics } else { Format::Text }
     }
 
     /// Its `Content-Type`.
-    pub fn content_type(self) -> &'static str {
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             Format::OpenMetrics => OPENMETRICS,
             Format::Text => TEXT,
@@ -80,19 +80,15 @@ impl Body {
     }
 
     /// The parts, in order: the body is their concatenation.
-    pub fn parts(&self) -> Vec<Bytes> {
+    pub(crate) fn parts(&self) -> Vec<Bytes> {
         let head = self.head.as_ref().map(|h| h.parts()).unwrap_or_default();
         head.into_iter().chain(self.parts.iter().cloned()).collect()
     }
 
+    #[cfg(test)]
     /// Length in bytes.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
-    }
-
-    /// Whether the body is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The body in one piece (a copy).
@@ -265,7 +261,7 @@ fn write_header(out: &mut Parts, family: &EncodedFamily, format: Format) {
 }
 
 /// Whether an `Accept` header prefers OpenMetrics over the 0.0.4 text format.
-pub fn prefers_openmetrics(accept: &str) -> bool {
+pub(crate) fn prefers_openmetrics(accept: &str) -> bool {
     let mut best_om = 0.0_f64;
     let mut best_text = 0.0_f64;
     for (media, q) in media_ranges(accept) {
@@ -279,7 +275,7 @@ pub fn prefers_openmetrics(accept: &str) -> bool {
 }
 
 /// Whether an `Accept-Encoding` header allows gzip.
-pub fn accepts_gzip(accept_encoding: &str) -> bool {
+pub(crate) fn accepts_gzip(accept_encoding: &str) -> bool {
     media_ranges(accept_encoding).any(|(coding, q)| q > 0.0 && coding.eq_ignore_ascii_case("gzip"))
 }
 

@@ -102,3 +102,47 @@ proptest! {
         prop_assert_eq!(parse_json(Some(&Value::from(count)), Unit::Count), Parsed::Value(want));
     }
 }
+
+proptest! {
+    // No failure persistence (files in the source tree); FUZZ_CASES runs them longer.
+    #![proptest_config(property::cases(256))]
+
+    #[test]
+    fn never_panics_and_values_are_finite(raw in any::<String>(), unit in unit()) {
+        if let Parsed::Value(v) = parse_str(&raw, unit) {
+            prop_assert!(v.is_finite());
+        }
+    }
+
+    #[test]
+    fn never_panics_on_vendor_alphabet(raw in "[0-9:%.,+ -]{0,24}", unit in unit()) {
+        if let Parsed::Value(v) = parse_str(&raw, unit) {
+            prop_assert!(v.is_finite());
+        }
+    }
+
+    #[test]
+    fn durations_round_trip(h in 0u64..100_000, m in 0u64..60, s in 0u64..60) {
+        let raw = format!("{h:02}:{m:02}:{s:02}");
+        #[allow(clippy::cast_precision_loss)]
+        let want = (h * 3600 + m * 60 + s) as f64;
+        prop_assert_eq!(parse_str(&raw, Unit::Seconds), Parsed::Value(want));
+    }
+
+    #[test]
+    fn percentages_round_trip(hundredths in -100_000i64..100_000) {
+        #[allow(clippy::cast_precision_loss)]
+        let pct = hundredths as f64 / 100.0;
+        let raw = format!("{pct:.2}%");
+        match parse_str(&raw, Unit::Ratio) {
+            Parsed::Value(v) => {
+                prop_assert!((v - pct / 100.0).abs() < 1e-12);
+                // The shortest representation has no float noise: at most 4 decimals.
+                let text = v.to_string();
+                let decimals = text.split_once('.').map_or(0, |(_, f)| f.len());
+                prop_assert!(decimals <= 4, "{} gave {}", raw, text);
+            }
+            other => prop_assert!(false, "{raw} gave {other:?}"),
+        }
+    }
+}

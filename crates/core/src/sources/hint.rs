@@ -8,13 +8,13 @@ use crate::upstream::UpstreamError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origins {
     /// The Sobot app id.
-    pub app_id: String,
+    pub(crate) app_id: String,
     /// The Sobot app key.
-    pub app_key: String,
+    pub(crate) app_key: String,
     /// The Laaffic API key and secret.
-    pub laaffic: String,
+    pub(crate) laaffic: String,
     /// The platform's union key.
-    pub union_key: String,
+    pub(crate) union_key: String,
 }
 
 impl Default for Origins {
@@ -30,7 +30,7 @@ impl Default for Origins {
 
 impl Origins {
     /// A platform tenant's: its app id and key are those the platform lists.
-    pub fn tenant() -> Self {
+    pub(crate) fn tenant() -> Self {
         Self {
             app_id: "the tenant's app id from the platform (getBatchAppKey): check the tenant's API settings in Sobot"
                 .to_string(),
@@ -42,7 +42,7 @@ impl Origins {
 }
 
 /// The hint for a failed call: what to check or change, in one sentence.
-pub fn hint(e: &UpstreamError, origins: &Origins) -> String {
+pub(crate) fn hint(e: &UpstreamError, origins: &Origins) -> String {
     let endpoint = e.request().map_or("", |(endpoint, _)| endpoint);
     let laaffic = endpoint == "seat_query";
     let platform = crate::sources::platform::ENDPOINTS.iter().any(|p| p.label == endpoint);

@@ -6,7 +6,7 @@ pub mod laaffic;
 pub mod platform;
 pub mod sobot;
 
-pub use hint::{Origins, hint};
+pub(crate) use hint::{Origins, hint};
 
 use crate::sources::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 use crate::sources::sobot::quality::{QUALITY_SOURCES, QualitySource};

@@ -13,7 +13,7 @@ use crate::sources::sobot::client::Credentials;
 
 /// What the targets should be: the configured company (if it has credentials), the platform (if
 /// configured), and the served tenants.
-pub fn desired(config: &Arc<CollectionConfig>, tenants: &[Tenant]) -> Vec<TargetSpec> {
+pub(crate) fn desired(config: &Arc<CollectionConfig>, tenants: &[Tenant]) -> Vec<TargetSpec> {
     let mut specs = Vec::new();
     // The configured company is collected by one replica: shard 1 (every replica fetching its token
     // would invalidate the others', and its series would be exported once per replica).
@@ -71,7 +71,7 @@ fn tenant_config(config: &CollectionConfig, platform: &PlatformConfig) -> Collec
 
 /// Reconciles `targets` with the config and every new list of tenants discovery publishes, each
 /// time either changes (a reload, a discovery), until a sender goes.
-pub async fn follow(
+pub(crate) async fn follow(
     targets: Arc<TargetSet>,
     mut config: watch::Receiver<Arc<CollectionConfig>>,
     mut tenants: watch::Receiver<Option<Arc<Vec<Tenant>>>>,

@@ -19,7 +19,7 @@ use crate::upstream::UpstreamError;
 
 /// A collector of any kind.
 #[derive(Debug)]
-pub enum Job {
+pub(crate) enum Job {
     /// A Sobot statistics endpoint (company, per group or per agent).
     SobotStats(StatsCollector),
     /// A Sobot quality-inspection source.
@@ -32,7 +32,7 @@ pub enum Job {
 
 impl Job {
     /// The collector's name, the `collector` label of the self-metrics.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Job::SobotStats(c) => c.name().to_string(),
             Job::Quality(c) => c.name().to_string(),

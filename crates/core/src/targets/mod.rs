@@ -21,13 +21,11 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tracing::info;
 
-pub use crate::shard::Shard;
 pub(crate) use crate::shard::{mix, stable_hash};
-pub use crate::sources::platform::tenants::Tenant;
-pub use discovery::{desired, follow};
-pub use jobs::Job;
+pub(crate) use crate::sources::platform::tenants::Tenant;
+pub(crate) use discovery::follow;
 pub(crate) use status::TargetStatus;
-pub use status::{CollectorStatus, LastError, Status, TargetView};
+pub(crate) use status::{CollectorStatus, Status, TargetView};
 
 use crate::config::CollectionConfig;
 use crate::exposition::{Board, Key, Publisher};
@@ -37,14 +35,14 @@ use crate::sources::sobot::client::{Credentials, Tokens};
 use crate::upstream::ClientSettings;
 
 /// A failed cycle's samples stay this many intervals after the last success.
-pub const KEEP_INTERVALS: u32 = 3;
+pub(crate) const KEEP_INTERVALS: u32 = 3;
 
 /// Collector cycles running at once in the whole process at most. A cycle holds its place while
 /// it waits for the upstream (a hanging tenant up to a request timeout, four collectors of it at
 /// once), so the bound is set by what the process can hold open, not by the CPU: measured with
 /// 1,000 tenants, 16 let 50 hanging tenants starve the other 950; at 256 they take at most 200
 /// places for one timeout, then back off.
-pub const MAX_CONCURRENT_CYCLES: usize = 256;
+pub(crate) const MAX_CONCURRENT_CYCLES: usize = 256;
 
 /// The platform's discovery collector: its first cycle is the platform's first round.
 pub(crate) const DISCOVERY: &str = "platform_discovery";
@@ -84,7 +82,7 @@ pub struct TargetSpec {
 
 impl TargetSpec {
     /// The company of a single-company config: no extra labels, the config's credentials.
-    pub fn company(config: Arc<CollectionConfig>) -> Self {
+    pub(crate) fn company(config: Arc<CollectionConfig>) -> Self {
         Self {
             id: "company".to_string(),
             name: String::new(),
@@ -115,7 +113,7 @@ impl TargetSpec {
 #[derive(Debug)]
 pub struct Shared {
     /// Where targets publish their chunks.
-    pub board: Arc<Board>,
+    pub(crate) board: Arc<Board>,
     /// The vendors' clients and the settings they were built with; replaced when a reload
     /// changes the settings (targets started after it use the new ones).
     http: Mutex<HttpClients>,
@@ -128,7 +126,7 @@ pub struct Shared {
     /// what it collects).
     pub(crate) tokens: Tokens,
     /// What the landing page and `/-/ready` show.
-    pub status: Arc<Status>,
+    pub(crate) status: Arc<Status>,
 }
 
 /// One HTTP client per vendor, with the settings it was built from.
@@ -177,7 +175,7 @@ impl Shared {
 
     /// Builds new clients if `config`'s client settings (timeouts) differ from the current ones,
     /// before the targets of `config` start; running targets keep theirs until they are replaced.
-    pub fn update_clients(&self, config: &CollectionConfig) -> reqwest::Result<()> {
+    pub(crate) fn update_clients(&self, config: &CollectionConfig) -> reqwest::Result<()> {
         let mut http = self.http.lock().unwrap_or_else(PoisonError::into_inner);
         if !http.same_settings(config) {
             *http = HttpClients::new(config)?;
@@ -302,11 +300,6 @@ impl TargetSet {
         self.running.lock().unwrap_or_else(PoisonError::into_inner).keys().cloned().collect()
     }
 
-    /// The running tenants: `(id, name)`, in id order.
-    pub fn tenants(&self) -> Vec<(String, String)> {
-        self.tenants_versioned().1
-    }
-
     /// The running tenants as [`TargetSet::tenants`], with the version of that set: the same
     /// version, the same tenants and names.
     pub(crate) fn tenants_versioned(&self) -> (u64, Vec<(String, String)>) {
@@ -325,28 +318,23 @@ impl TargetSet {
     }
 
     /// Whether `id` is a running tenant.
-    pub fn serves_tenant(&self, id: &str) -> bool {
+    pub(crate) fn serves_tenant(&self, id: &str) -> bool {
         let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         running.get(id).is_some_and(|r| r.spec.kind == TargetKind::Tenant)
     }
 
     /// The tenants discovery finds, as it finds them (for [`follow`]).
-    pub fn discovered(&self) -> watch::Receiver<Option<Arc<Vec<Tenant>>>> {
+    pub(crate) fn discovered(&self) -> watch::Receiver<Option<Arc<Vec<Tenant>>>> {
         self.shared.discovered.subscribe()
     }
 
     /// What the targets' collectors did last, and whether the first collection is done.
-    pub fn status(&self) -> &Arc<Status> {
+    pub(crate) fn status(&self) -> &Arc<Status> {
         &self.shared.status
     }
 
-    /// The board the targets publish on.
-    pub fn board(&self) -> &Arc<Board> {
-        &self.shared.board
-    }
-
     /// Stops every target.
-    pub fn stop_all(&self) {
+    pub(crate) fn stop_all(&self) {
         let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
         self.version.fetch_add(1, Ordering::Relaxed);
         for r in running.into_values() {
@@ -416,11 +404,15 @@ mod tests {
     /// the 20 (a map keyed by tenant that only grew would keep memory after churn).
     #[tokio::test(flavor = "multi_thread")]
     async fn a_removed_tenant_leaves_no_token_cell_status_or_chunk() {
-        use clap::Parser;
-        let args = ["sobot_exporter", "--sobot.base-url", "http://127.0.0.1:9", "--collect.interval", "1h"];
-        let cli = crate::cli::Cli::try_parse_from(args).expect("flags");
+        let flags = crate::config::Flags {
+            interval: Duration::from_secs(3600),
+            sobot_base_url: "http://127.0.0.1:9".to_string(),
+            laaffic_base_url: "http://127.0.0.1:9".to_string(),
+            shard: crate::shard::Shard::default(),
+        };
         let env = |k: &str| matches!(k, "SOBOT_APP_ID" | "SOBOT_APP_KEY").then(|| "company".to_string());
-        let config = Arc::new(crate::app::settings::load_collection(&cli, &env, None).expect("config"));
+        let no_file = |_: &std::path::Path| Err(std::io::Error::other("no file"));
+        let config = Arc::new(crate::config::from_yaml("", None, &flags, &env, &no_file).expect("config"));
         let shared = Arc::new(Shared::new(Board::new(), &config).expect("clients"));
         let set = TargetSet::new(shared.clone());
         let specs = |n: usize| (0..n).map(|i| tenant(&format!("t{i:04}"), &config)).collect::<Vec<_>>();

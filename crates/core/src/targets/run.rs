@@ -432,7 +432,7 @@ fn backoff(interval: Duration, failures: u32, seed: u64) -> Duration {
 }
 
 /// Seconds since the Unix epoch, as a float.
-pub fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     jiff::Timestamp::now().as_duration().as_secs_f64()
 }
 

@@ -20,7 +20,7 @@ use super::TargetKind;
 
 /// Every running target's status, and the readiness flag.
 #[derive(Debug)]
-pub struct Status {
+pub(crate) struct Status {
     started: Instant,
     targets: Mutex<BTreeMap<String, Arc<TargetStatus>>>,
     ready: AtomicBool,
@@ -39,12 +39,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Status {
     /// How long since the status (the exporter) started.
-    pub fn uptime(&self) -> Duration {
+    pub(crate) fn uptime(&self) -> Duration {
         self.started.elapsed()
     }
 
     /// Whether the first collection or discovery has completed (sticky).
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
@@ -79,7 +79,7 @@ impl Status {
     }
 
     /// A copy of every entry, in id order.
-    pub fn targets(&self) -> Vec<TargetView> {
+    pub(crate) fn targets(&self) -> Vec<TargetView> {
         let entries: Vec<Arc<TargetStatus>> = lock(&self.targets).values().cloned().collect();
         entries.iter().map(|t| t.view()).collect()
     }
@@ -87,7 +87,7 @@ impl Status {
 
 /// One target's entry.
 #[derive(Debug)]
-pub struct TargetStatus {
+pub(crate) struct TargetStatus {
     id: String,
     kind: TargetKind,
     inner: Mutex<Inner>,
@@ -103,26 +103,26 @@ struct Inner {
 
 /// One collector's status.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CollectorStatus {
+pub(crate) struct CollectorStatus {
     /// The collector's name (the `collector` label).
-    pub name: String,
+    pub(crate) name: String,
     /// Its interval.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
     /// Cycles ended so far.
-    pub cycles: u64,
+    pub(crate) cycles: u64,
     /// Consecutive failed cycles; 0 after a success.
-    pub failures: u32,
+    pub(crate) failures: u32,
     /// When its last good cycle ended.
-    pub last_success: Option<Timestamp>,
+    pub(crate) last_success: Option<Timestamp>,
     /// Its last failure, kept after a recovery.
-    pub last_error: Option<LastError>,
+    pub(crate) last_error: Option<LastError>,
     /// Series it exports now (kept ones of a failing collector included).
-    pub series: usize,
+    pub(crate) series: usize,
 }
 
 impl CollectorStatus {
     /// `pending` (no cycle yet), `ok` or `failing`.
-    pub fn state(&self) -> &'static str {
+    pub(crate) fn state(&self) -> &'static str {
         match (self.cycles, self.failures) {
             (0, _) => "pending",
             (_, 0) => "ok",
@@ -133,36 +133,36 @@ impl CollectorStatus {
 
 /// A failed cycle: when, what, and what to do (the hint of the log line).
 #[derive(Debug, Clone, PartialEq)]
-pub struct LastError {
+pub(crate) struct LastError {
     /// When it ended.
-    pub at: Timestamp,
+    pub(crate) at: Timestamp,
     /// The error.
-    pub error: String,
+    pub(crate) error: String,
     /// What to do about it.
-    pub hint: String,
+    pub(crate) hint: String,
 }
 
 /// A copy of a target's entry, for the page.
 #[derive(Debug, Clone)]
-pub struct TargetView {
+pub(crate) struct TargetView {
     /// The target id.
-    pub id: String,
+    pub(crate) id: String,
     /// A tenant's company name; empty otherwise.
-    pub name: String,
+    pub(crate) name: String,
     /// Its kind.
-    pub kind: TargetKind,
+    pub(crate) kind: TargetKind,
     /// Its collectors, in schedule order.
-    pub collectors: Vec<CollectorStatus>,
+    pub(crate) collectors: Vec<CollectorStatus>,
 }
 
 impl TargetView {
     /// Whether a collector's last cycle failed.
-    pub fn failing(&self) -> bool {
+    pub(crate) fn failing(&self) -> bool {
         self.collectors.iter().any(|c| c.failures > 0)
     }
 
     /// Whether every collector has had its first cycle.
-    pub fn started(&self) -> bool {
+    pub(crate) fn started(&self) -> bool {
         self.collectors.iter().all(|c| c.cycles > 0)
     }
 }

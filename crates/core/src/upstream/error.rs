@@ -83,7 +83,7 @@ impl UpstreamError {
 
     /// The same error, saying which call it came from (`url` is shown without query and user
     /// info).
-    pub fn at(self, endpoint: &str, url: &str) -> Self {
+    pub(crate) fn at(self, endpoint: &str, url: &str) -> Self {
         let cause = match self {
             UpstreamError::Call { cause, .. } => cause,
             other => Box::new(other),
@@ -102,7 +102,7 @@ impl UpstreamError {
     }
 
     /// What failed, without the call it came from.
-    pub fn cause(&self) -> &UpstreamError {
+    pub(crate) fn cause(&self) -> &UpstreamError {
         match self {
             UpstreamError::Call { cause, .. } => cause.cause(),
             other => other,
@@ -110,7 +110,7 @@ impl UpstreamError {
     }
 
     /// The endpoint and URL of the call, when known.
-    pub fn request(&self) -> Option<(&str, &str)> {
+    pub(crate) fn request(&self) -> Option<(&str, &str)> {
         match self {
             UpstreamError::Call { endpoint, url, .. } => Some((endpoint, url)),
             _ => None,
@@ -156,7 +156,7 @@ impl UpstreamError {
     }
 
     /// Classifies a transport error without its URL (which could carry a signature).
-    pub fn from_transport(err: &reqwest::Error) -> Self {
+    pub(crate) fn from_transport(err: &reqwest::Error) -> Self {
         if out_of_files(err) {
             UpstreamError::OutOfFiles
         } else if err.is_timeout() {

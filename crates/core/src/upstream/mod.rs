@@ -26,7 +26,7 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// Items a list of an answer keeps by default: twice the largest page the documents allow
 /// (10,000 quality records); the rest are skipped unread and counted.
-pub const MAX_ITEMS: usize = 20_000;
+pub(crate) const MAX_ITEMS: usize = 20_000;
 
 /// Bodies larger than this are parsed on a blocking thread, off the runtime's workers.
 const PARSE_INLINE_MAX: usize = 1024 * 1024;
@@ -60,7 +60,7 @@ pub struct ClientSettings {
 /// One upstream API as every client uses it: the HTTP client with its timeouts, the base URL, the
 /// rate limit, and the one place that sends, checks the vendor's result code, logs and counts.
 #[derive(Debug)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     client: reqwest::Client,
     base_url: String,
     limiter: Limiter,
@@ -98,7 +98,7 @@ impl Upstream {
     /// One target's view of an upstream: the vendor's shared `client` (from [`http_client`]), the
     /// base URL, a rate limiter of its own (the limit is per company), the target's `secrets`
     /// (every one of them is redacted from the upstream's text in errors), its self-metrics.
-    pub fn new(
+    pub(crate) fn new(
         settings: &ClientSettings,
         client: reqwest::Client,
         secrets: Vec<Secret>,
@@ -118,14 +118,14 @@ impl Upstream {
     /// The same upstream keeping up to `max` items per list of an answer instead of
     /// [`MAX_ITEMS`] (for an endpoint that lists every tenant or staff of a platform at once).
     #[must_use]
-    pub fn with_max_items(mut self, max: usize) -> Self {
+    pub(crate) fn with_max_items(mut self, max: usize) -> Self {
         self.max_items = max.max(1);
         self
     }
 
     /// Like [`Upstream::new`], but at most `max` requests start in any `window`, whatever
     /// `settings.rate_limit_per_minute` says: for an endpoint with a hard limit of its own.
-    pub fn with_window_limit(
+    pub(crate) fn with_window_limit(
         settings: &ClientSettings,
         client: reqwest::Client,
         max: usize,
@@ -140,12 +140,12 @@ impl Upstream {
     }
 
     /// The base URL, without a trailing slash.
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         &self.base_url
     }
 
     /// The self-metrics the calls are counted in.
-    pub fn telemetry(&self) -> &Telemetry {
+    pub(crate) fn telemetry(&self) -> &Telemetry {
         &self.telemetry
     }
 
@@ -157,7 +157,7 @@ impl Upstream {
     ///
     /// Every error it returns has the target's secrets, and the values of the request's
     /// sensitive headers (a token), taken out of the upstream's text.
-    pub async fn send<T>(
+    pub(crate) async fn send<T>(
         &self,
         endpoint: &str,
         path: &str,
@@ -318,7 +318,7 @@ async fn send_json(
 /// Spaces requests so that at most `per_minute` start in any minute, allowing short bursts
 /// (a generic cell rate algorithm).
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     spacing: Duration,
     burst: Duration,
     /// The theoretical arrival time of the next request.
@@ -327,14 +327,14 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// A limiter for `per_minute` requests a minute with bursts of up to `burst` requests.
-    pub fn new(per_minute: u32, burst: u32) -> Self {
+    pub(crate) fn new(per_minute: u32, burst: u32) -> Self {
         let spacing = Duration::from_secs(60) / per_minute.max(1);
         Self { spacing, burst: spacing * burst.saturating_sub(1), next: Mutex::new(None) }
     }
 
     /// Waits for this request's slot; if it comes after `deadline`, takes none and returns at
     /// once how long it would have waited.
-    pub async fn acquire(&self, deadline: Option<Instant>) -> Result<(), Duration> {
+    pub(crate) async fn acquire(&self, deadline: Option<Instant>) -> Result<(), Duration> {
         let slot = {
             let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();
@@ -355,7 +355,7 @@ impl RateLimiter {
 /// once, the next waits until the `max`-th before it is a `window` old. Unlike a rate with bursts,
 /// no interval of length `window` ever holds more than `max` starts.
 #[derive(Debug)]
-pub struct WindowLimiter {
+pub(crate) struct WindowLimiter {
     max: usize,
     window: Duration,
     /// The slots of the last `max` requests, oldest first (never decreasing).
@@ -364,14 +364,14 @@ pub struct WindowLimiter {
 
 impl WindowLimiter {
     /// A limiter for `max` (at least 1) requests in any `window`.
-    pub fn new(max: usize, window: Duration) -> Self {
+    pub(crate) fn new(max: usize, window: Duration) -> Self {
         let max = max.max(1);
         Self { max, window, slots: Mutex::new(VecDeque::with_capacity(max)) }
     }
 
     /// Waits for this request's slot; if it comes after `deadline`, takes none and returns at
     /// once how long it would have waited.
-    pub async fn acquire(&self, deadline: Option<Instant>) -> Result<(), Duration> {
+    pub(crate) async fn acquire(&self, deadline: Option<Instant>) -> Result<(), Duration> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();

@@ -73,13 +73,13 @@ const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Most connections kept open.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// A response write that makes no progress for this long closes its connection.
-    pub write_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     /// Longest wait for a request's complete header (between requests, or for the first).
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// Connections older than this close after their current response; `None`: never.
-    pub max_age: Option<Duration>,
+    pub(crate) max_age: Option<Duration>,
 }
 
 impl Default for Limits {

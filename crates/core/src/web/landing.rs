@@ -12,7 +12,7 @@ use crate::targets::{CollectorStatus, Status, TargetKind, TargetView};
 use crate::web::Route;
 
 /// Failing tenants listed on the page at most; the rest are counted.
-pub const FAILING_SHOWN: usize = 50;
+pub(crate) const FAILING_SHOWN: usize = 50;
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}\
 table{border-collapse:collapse;margin-bottom:1.5em}\
@@ -22,7 +22,7 @@ tr.failing td{background:#fde8e8}tr.pending td{color:#666}\
 .hint{color:#555;font-size:.9em}.good{color:#176f2c}.bad{color:#a11}";
 
 /// The page, as of `now`.
-pub fn render(telemetry_path: &str, status: &Status, now: Timestamp) -> String {
+pub(crate) fn render(telemetry_path: &str, status: &Status, now: Timestamp) -> String {
     let targets = status.targets();
     let mut out = String::with_capacity(4096);
     let _ = write!(

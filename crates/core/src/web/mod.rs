@@ -1,24 +1,24 @@
 //! The HTTP server: `/metrics` (the cached exposition), `/probe?target=` (one tenant), `/sd`
 //! (Prometheus HTTP service discovery of the tenants), `/` (landing page with each target's
-//! status, [`landing`]), `/healthz`, `/-/healthy`, `/-/ready` (200 once the first collection or
+//! status, `landing`), `/healthz`, `/-/healthy`, `/-/ready` (200 once the first collection or
 //! discovery completed, 503 before), `/-/reload` (with `--web.enable-lifecycle`).
 //!
 //! A scrape never touches the upstream: it takes the bytes the board assembled from the targets'
-//! encoded chunks. [`conn`] runs the connections within their limits, on every listener
-//! ([`listen`]); [`webconfig`] is `--web.config.file` (TLS, whose failed handshakes and plain
-//! HTTP [`handshake`] counts and answers, headers, basic auth checked by [`auth`]). The routes are one table, `Route`: everything is behind the web config except
+//! encoded chunks. `conn` runs the connections within their limits, on every listener
+//! ([`listen`]); `webconfig` is `--web.config.file` (TLS, whose failed handshakes and plain
+//! HTTP `handshake` counts and answers, headers, basic auth checked by `auth`). The routes are one table, `Route`: everything is behind the web config except
 //! `/healthz`, `/-/healthy` and `/-/ready`, which stay open for liveness and readiness probes
 //! (they tell nothing but "the process serves" and "the first collection is done").
 
-pub mod auth;
-pub mod conn;
-pub mod handshake;
+pub(crate) mod auth;
+pub(crate) mod conn;
+pub(crate) mod handshake;
 pub mod healthcheck;
-pub mod landing;
+pub(crate) mod landing;
 pub mod listen;
-pub mod sd;
+pub(crate) mod sd;
 mod verify;
-pub mod webconfig;
+pub(crate) mod webconfig;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -35,12 +35,12 @@ use tokio::net::TcpListener;
 
 use crate::exposition::{self, Board, Body, Format, Key};
 use crate::targets::TargetSet;
-pub use conn::Limits;
+pub(crate) use conn::Limits;
 
 /// A response body: the parts of a body (shared with the exposition, not copied), sent in order;
 /// or `/sd`'s shared pieces with an address between them.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     parts: std::collections::VecDeque<Bytes>,
     spliced: Option<sd::Spliced>,
     remaining: u64,
@@ -218,7 +218,7 @@ impl Route {
 }
 
 /// Serves on every listener, behind the web config `web` (`--web.config.file`; `None`: plain
-/// HTTP, no auth), until `shutdown` resolves, within `limits` (see [`conn`]); then closes the
+/// HTTP, no auth), until `shutdown` resolves, within `limits` (see `conn`); then closes the
 /// connections that serve no request and lets in-flight requests finish (up to 10 s). The web
 /// config's files are re-checked by one task of the server, every second (`webconfig::watch`).
 pub async fn serve(

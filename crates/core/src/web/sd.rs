@@ -21,7 +21,7 @@ use super::{Reply, plain};
 use crate::targets::TargetSet;
 
 /// The longest address `/sd` gives its targets (a DNS name's limit).
-pub const MAX_ADDRESS: usize = 255;
+pub(crate) const MAX_ADDRESS: usize = 255;
 
 /// How many addresses keep a body of their own, per version of the served set.
 const CACHED_ADDRESSES: usize = 4;
@@ -49,7 +49,7 @@ type Pieces = Arc<[Bytes]>;
 impl Discovery {
     /// Targets at `external_address` (checked with [`check_address`]) whatever the request's
     /// `Host`; `None`: at the request's `Host`.
-    pub fn new(external_address: Option<&str>) -> Discovery {
+    pub(crate) fn new(external_address: Option<&str>) -> Discovery {
         let external = external_address.map(|a| Bytes::copy_from_slice(a.as_bytes()));
         Discovery { external, cache: Mutex::default() }
     }
@@ -121,7 +121,7 @@ fn request_address(req: &Request<Incoming>) -> Result<Option<Bytes>, &'static st
 /// Checks that `address` is a `host[:port]` of RFC 3986: a name or IPv4 address of unreserved
 /// characters, sub-delimiters and percent-escapes, or an IPv6 address in brackets; a port of 1 to
 /// 65535; at most [`MAX_ADDRESS`] bytes. None of these characters needs escaping in JSON.
-pub fn check_address(address: &str) -> Result<(), &'static str> {
+pub(crate) fn check_address(address: &str) -> Result<(), &'static str> {
     if address.len() > MAX_ADDRESS {
         return Err("longer than 255 bytes");
     }

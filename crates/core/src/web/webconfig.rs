@@ -618,7 +618,7 @@ impl Eq for WebConfig {}
 
 impl WebConfig {
     /// Reads the web config file at `path`: the one line of the error if it does not load.
-    pub fn open(path: &Path) -> Result<WebConfig, String> {
+    pub(crate) fn open(path: &Path) -> Result<WebConfig, String> {
         let (current, files) = load_with_files(path).map_err(|(e, _)| e)?;
         let stamps = stamps(path, &files);
         Ok(WebConfig {
@@ -629,13 +629,13 @@ impl WebConfig {
     }
 
     /// The file's path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Whether the server speaks TLS (decided at start: a reload can renew certificates, not
     /// switch between HTTP and HTTPS).
-    pub fn tls(&self) -> bool {
+    pub(crate) fn tls(&self) -> bool {
         self.current().tls.is_some()
     }
 
@@ -648,7 +648,7 @@ impl WebConfig {
     /// and since the last failed attempt, or in any case when `force` (a reload). `Ok(true)`: a
     /// new configuration is in force; `Ok(false)`: nothing was read; `Err`: the one line why the
     /// files were refused, the last good configuration staying in force.
-    pub fn reload(&self, force: bool) -> Result<bool, String> {
+    pub(crate) fn reload(&self, force: bool) -> Result<bool, String> {
         let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
         // Taken before reading, so that a change during the read is seen next time.
         let before = stamps(&self.path, &watch.files);

@@ -23,7 +23,7 @@ pub struct LaafficCredentials {
 }
 
 /// What a documented `status` means (what to do about it is the log line's hint).
-pub fn explain(status: &str) -> &'static str {
+pub(crate) fn explain(status: &str) -> &'static str {
     match status {
         "-1" => "account authentication failed (帳號認證異常)",
         "-2" => "IP restricted (ip限制)",
@@ -82,7 +82,7 @@ impl LaafficClient {
 }
 
 /// Fails unless `status` is `0` (a string in the example, an Integer in the table); returns `data`.
-pub fn check_status(mut body: Value) -> Result<Value, UpstreamError> {
+pub(crate) fn check_status(mut body: Value) -> Result<Value, UpstreamError> {
     let status = match body.get("status") {
         Some(Value::String(s)) => s.trim().to_string(),
         // `0.0` is the number 0 too.

@@ -25,12 +25,12 @@ use crate::window::{Window, day_range};
 pub(crate) const ENDPOINT: &str = "seat_query";
 
 /// Seats per page: the upstream's maximum.
-pub const PAGE_SIZE: u32 = 100;
+pub(crate) const PAGE_SIZE: u32 = 100;
 /// Pages per window and cycle at most (10,000 seats).
-pub const MAX_PAGES: u32 = 100;
+pub(crate) const MAX_PAGES: u32 = 100;
 
 /// Per-seat call statistics of the window (labels `seat`, `group`, `window`).
-pub static SEAT_FIELDS: &[Field] = &[
+pub(crate) static SEAT_FIELDS: &[Field] = &[
     field("num", "laaffic_seat_calls", Count, "Calls of the seat", "呼叫總數"),
     field("connectNum", "laaffic_seat_connected_calls", Count, "Connected calls of the seat", "接通數"),
     field(
@@ -57,11 +57,11 @@ pub static SEAT_FIELDS: &[Field] = &[
 ];
 
 /// Documented seat states: `status` value → `status` label.
-pub const STATUSES: [(&str, &str); 5] =
+pub(crate) const STATUSES: [(&str, &str); 5] =
     [("1", "offline"), ("2", "idle"), ("3", "busy"), ("4", "wrap_up"), ("5", "break")];
 
 /// The live metrics of a seat: name, labels, meaning.
-pub const SEAT_LIVE_METRICS: &[(&str, &str, &str)] = &[
+pub(crate) const SEAT_LIVE_METRICS: &[(&str, &str, &str)] = &[
     (
         "laaffic_seat_status",
         "seat, group, status",

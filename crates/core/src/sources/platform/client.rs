@@ -21,17 +21,17 @@ use crate::value::{parse_id, parse_u64};
 
 /// The window of the per-endpoint limit: a minute and a second, the second being slack for the
 /// network between the exporter's clock and the platform's count.
-pub const LIMIT_WINDOW: Duration = Duration::from_secs(61);
+pub(crate) const LIMIT_WINDOW: Duration = Duration::from_secs(61);
 
 /// Tenants asked for per getTenantList page (the document names no maximum; the client follows
 /// the answer's `pageCount`, so a platform that pages smaller is still read to the end).
-pub const PAGE_SIZE: u32 = 100;
+pub(crate) const PAGE_SIZE: u32 = 100;
 /// Pages of getTenantList read per call at most (10,000 tenants at [`PAGE_SIZE`]).
-pub const MAX_PAGES: u32 = 100;
+pub(crate) const MAX_PAGES: u32 = 100;
 
 /// Items a list of the platform's unpaged answers (getBatchAppKey, the staff statistics and
 /// status logs) keeps: ten times the statistics' cap, for platforms of thousands of tenants.
-pub const PLATFORM_MAX_ITEMS: usize = 200_000;
+pub(crate) const PLATFORM_MAX_ITEMS: usize = 200_000;
 
 /// The keys of one tenant, from getBatchAppKey: what a tenant target needs to get its token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,9 +72,9 @@ pub struct PlatformClient {
 impl PlatformClient {
     /// A client over the Sobot host's shared HTTP client (`settings.base_url` is the Sobot base
     /// URL, the statistics API's): each endpoint gets a limiter of its own that lets at most
-    /// [`super::CALLS_PER_MINUTE`] calls start in any [`LIMIT_WINDOW`], whatever
+    /// [`super::CALLS_PER_MINUTE`] calls start in any `LIMIT_WINDOW`, whatever
     /// `settings.rate_limit_per_minute` says — divided by `replicas`, the exporters that share
-    /// the platform's limit (the shards), so that together they stay under it ([`Budget`]).
+    /// the platform's limit (the shards), so that together they stay under it (`Budget`).
     pub fn new(
         settings: &ClientSettings,
         http: reqwest::Client,

@@ -25,7 +25,7 @@ const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(30);
 
 /// One of the platform's collectors.
 #[derive(Debug)]
-pub struct PlatformCollector {
+pub(crate) struct PlatformCollector {
     kind: Kind,
     /// The shard and the tenant rules.
     platform: Arc<PlatformConfig>,
@@ -113,7 +113,7 @@ impl PlatformCollector {
     }
 
     /// The collector's name, the `collector` label of the self-metrics.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self.kind {
             Kind::Discovery => "platform_discovery",
             Kind::Tenants(_) => "platform_tenants",
@@ -123,7 +123,7 @@ impl PlatformCollector {
     }
 
     /// One cycle.
-    pub async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
+    pub(crate) async fn collect(&self) -> Result<Vec<Family>, UpstreamError> {
         match &self.kind {
             Kind::Discovery => self.discover(&self.platform).await,
             Kind::Tenants(decoder) => {

@@ -38,40 +38,40 @@ pub struct PlatformSection {
 #[serde(deny_unknown_fields)]
 pub struct TenantsSection {
     /// Only these company ids (and those `include_names` matches), if given.
-    pub include_ids: Option<Vec<String>>,
+    pub(crate) include_ids: Option<Vec<String>>,
     /// Only tenants whose name matches (anchored regular expression), if given.
-    pub include_names: Option<String>,
+    pub(crate) include_names: Option<String>,
     /// Never these company ids.
-    pub exclude_ids: Option<Vec<String>>,
+    pub(crate) exclude_ids: Option<Vec<String>>,
     /// Never tenants whose name matches (anchored regular expression).
-    pub exclude_names: Option<String>,
+    pub(crate) exclude_names: Option<String>,
 }
 
 /// The platform section, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformConfig {
     /// `unionCode`.
-    pub union_code: String,
+    pub(crate) union_code: String,
     /// The super administrator's e-mail.
-    pub email: String,
+    pub(crate) email: String,
     /// The union key, the signing secret.
-    pub union_key: Secret,
+    pub(crate) union_key: Secret,
     /// Interval of discovery and platform statistics.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
     /// Collectors run for every tenant.
-    pub collectors: Vec<CollectorKind>,
+    pub(crate) collectors: Vec<CollectorKind>,
     /// Which tenants to collect.
-    pub tenants: TenantFilter,
+    pub(crate) tenants: TenantFilter,
     /// Whether tenants' series also go on `/metrics`.
-    pub tenants_on_metrics: bool,
+    pub(crate) tenants_on_metrics: bool,
     /// This replica's share.
-    pub shard: Shard,
+    pub(crate) shard: Shard,
 }
 
 /// Tenant allow and block lists: a tenant is collected if no include rule is given or one
 /// matches, and no exclude rule matches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TenantFilter {
+pub(crate) struct TenantFilter {
     include_ids: Vec<String>,
     include_names: Option<Pattern>,
     exclude_ids: Vec<String>,
@@ -80,18 +80,18 @@ pub struct TenantFilter {
 
 impl TenantFilter {
     /// Whether rules on names are configured (which only a list with names can apply).
-    pub fn has_name_rules(&self) -> bool {
+    pub(crate) fn has_name_rules(&self) -> bool {
         self.include_names.is_some() || self.exclude_names.is_some()
     }
 
     /// Whether the id rules let the tenant `id` be collected (the name rules aside).
-    pub fn allows_id(&self, id: &str) -> bool {
+    pub(crate) fn allows_id(&self, id: &str) -> bool {
         (self.include_ids.is_empty() || self.include_ids.iter().any(|i| i == id))
             && !self.exclude_ids.iter().any(|i| i == id)
     }
 
     /// Whether the tenant `id` named `name` is collected.
-    pub fn allows(&self, id: &str, name: &str) -> bool {
+    pub(crate) fn allows(&self, id: &str, name: &str) -> bool {
         let included = (self.include_ids.is_empty() && self.include_names.is_none())
             || self.include_ids.iter().any(|i| i == id)
             || self.include_names.as_ref().is_some_and(|p| p.matches(name));
@@ -115,7 +115,7 @@ impl TenantFilter {
 
 /// A regular expression anchored at both ends, as Prometheus relabeling anchors them.
 #[derive(Debug, Clone)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     source: String,
     regex: regex_lite::Regex,
 }

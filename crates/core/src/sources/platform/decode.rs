@@ -20,7 +20,7 @@ use crate::window::Window;
 
 /// How a platform metric reads its upstream value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reading {
+pub(crate) enum Reading {
     /// A whole number, a JSON number or a numeric string: `3`, `"3"`.
     Count,
     /// A percent string as a ratio 0–1: `"100%"` → 1, `"00%"` → 0.
@@ -40,7 +40,7 @@ pub enum Reading {
 
 impl Reading {
     /// A short English description for HELP texts and the metrics reference.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Reading::Count => "count",
             Reading::Ratio => "ratio 0–1",
@@ -54,27 +54,27 @@ impl Reading {
 
 /// One platform metric: where it comes from and what it means.
 #[derive(Debug)]
-pub struct PlatformMetric {
+pub(crate) struct PlatformMetric {
     /// Metric name.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Its labels, as the reference lists them.
-    pub labels: &'static str,
+    pub(crate) labels: &'static str,
     /// The upstream endpoint's name (the last path segment).
-    pub endpoint: &'static str,
+    pub(crate) endpoint: &'static str,
     /// The upstream field.
-    pub key: &'static str,
+    pub(crate) key: &'static str,
     /// The field's Chinese name in the document; `None` where the document names none (the answer
     /// of getTenantList has no field table).
-    pub zh: Option<&'static str>,
+    pub(crate) zh: Option<&'static str>,
     /// How the value is read.
-    pub reading: Reading,
+    pub(crate) reading: Reading,
     /// What it means.
-    pub meaning: &'static str,
+    pub(crate) meaning: &'static str,
 }
 
 impl PlatformMetric {
     /// The HELP text: meaning, Chinese name, upstream field, unit, cache interval.
-    pub fn help(&self, interval: Duration) -> String {
+    pub(crate) fn help(&self, interval: Duration) -> String {
         let zh = self.zh.map_or_else(|| "unnamed in the document; ".to_string(), |zh| format!("{zh}; "));
         format!(
             "{} ({zh}Sobot platform {} field {}), {}. {}",
@@ -101,7 +101,7 @@ const fn metric(
 
 /// Every platform metric: getTenantList's, tenantStaffJobList's, getStaffLogInfos'. Each decoder
 /// exports the metrics of its endpoint, in this order.
-pub static PLATFORM_METRICS: &[PlatformMetric] = &[
+pub(crate) static PLATFORM_METRICS: &[PlatformMetric] = &[
     metric(
         "sobot_platform_tenant_info",
         "tenant, name",
@@ -203,7 +203,7 @@ pub static PLATFORM_METRICS: &[PlatformMetric] = &[
     ),
 ];
 
-/// The staff states of [`PLATFORM_METRICS`]' `sobot_platform_staff_status`: the word upstream →
+/// The staff states of `PLATFORM_METRICS`' `sobot_platform_staff_status`: the word upstream →
 /// the `status` label. Only 在线 appears in the document's example; the others are the states of
 /// the per-agent durations of the statistics API (human_duration: 在线, 忙碌, 小休, 培训, 会议, 用餐,
 /// 活动), and 离线, the state of a staff logged out.
@@ -219,7 +219,7 @@ pub const STAFF_STATES: [(&str, &str); 8] = [
 ];
 
 /// The `status` label of a word not in [`STAFF_STATES`].
-pub const OTHER_STATE: &str = "other";
+pub(crate) const OTHER_STATE: &str = "other";
 
 /// Names and HELP texts of the metrics of one endpoint, in table order.
 fn metrics_of(endpoint: &str, interval: Duration) -> Vec<Metric> {

@@ -9,14 +9,14 @@
 //! | `get_staff_log_infos` | `/tenantpro/coutomer/getStaffLogInfos` (spelled so upstream) | GET, query `unionCode`, `ts`, `token` | `token = MD5(unionCode+ts+unionKey)`, `ts` ms |
 //!
 //! The platform allows 20 calls a minute per endpoint ([`CALLS_PER_MINUTE`]); the client keeps
-//! each endpoint under it on its own. [`client`] does the I/O, [`decode`] turns answers into
+//! each endpoint under it on its own. `client` does the I/O, [`decode`] turns answers into
 //! metric families, purely.
 
-pub mod client;
-pub mod collectors;
+pub(crate) mod client;
+pub(crate) mod collectors;
 pub mod config;
 pub mod decode;
-pub mod tenants;
+pub(crate) mod tenants;
 
 use serde_json::Value;
 
@@ -40,7 +40,7 @@ pub struct PlatformCredentials {
 pub const CALLS_PER_MINUTE: usize = 20;
 
 /// Why the interval of `platform` is too short for this replica's share of the budget
-/// (see [`Budget::too_short`]); `None` without a platform or when the budget carries it.
+/// (see `Budget::too_short`); `None` without a platform or when the budget carries it.
 pub fn interval_warning(platform: &config::PlatformConfig) -> Option<String> {
     let shards = platform.shard.count();
     Budget::of(shards).too_short(platform.interval, shards)
@@ -52,16 +52,16 @@ pub fn interval_warning(platform: &config::PlatformConfig) -> Option<String> {
 /// `CALLS_PER_MINUTE / shards` calls per [`client::LIMIT_WINDOW`]; past 20 shards, one call per
 /// `LIMIT_WINDOW × shards / 20`, so that together they stay under the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
+pub(crate) struct Budget {
     /// Calls in any window.
-    pub calls: usize,
+    pub(crate) calls: usize,
     /// The sliding window.
-    pub window: std::time::Duration,
+    pub(crate) window: std::time::Duration,
 }
 
 impl Budget {
     /// The share of one of `shards` replicas (at least 1).
-    pub fn of(shards: u32) -> Budget {
+    pub(crate) fn of(shards: u32) -> Budget {
         let shards = usize::try_from(shards.max(1)).unwrap_or(usize::MAX);
         if shards <= CALLS_PER_MINUTE {
             return Budget { calls: CALLS_PER_MINUTE / shards, window: client::LIMIT_WINDOW };
@@ -72,13 +72,13 @@ impl Budget {
     }
 
     /// The shortest interval whose cycles (one call of each endpoint per cycle) the budget carries.
-    pub fn min_interval(&self) -> std::time::Duration {
+    pub(crate) fn min_interval(&self) -> std::time::Duration {
         self.window / u32::try_from(self.calls.max(1)).unwrap_or(u32::MAX)
     }
 
     /// Why `interval` is too short for this budget with `shards` replicas (naming the smallest
     /// whole-second interval that works), or `None` if the budget carries it.
-    pub fn too_short(&self, interval: std::time::Duration, shards: u32) -> Option<String> {
+    pub(crate) fn too_short(&self, interval: std::time::Duration, shards: u32) -> Option<String> {
         let min = self.min_interval();
         if interval >= min {
             return None;
@@ -109,7 +109,7 @@ pub struct PlatformEndpoint {
 
 impl PlatformEndpoint {
     /// The last path segment: the endpoint's name upstream (and in the simulator's log).
-    pub fn upstream_name(&self) -> &'static str {
+    pub(crate) fn upstream_name(&self) -> &'static str {
         self.path.rsplit('/').next().unwrap_or(self.path)
     }
 }
@@ -138,13 +138,13 @@ pub const ENDPOINTS: [PlatformEndpoint; 4] = [TENANT_LIST, BATCH_APP_KEY, STAFF_
 
 /// The result codes of success: `200000` (getTenantList, getStaffLogInfos and the write calls)
 /// and `000000` (getBatchAppKey, tenantStaffJobList, the error-code table).
-pub const OK_CODES: [&str; 2] = ["200000", "000000"];
+pub(crate) const OK_CODES: [&str; 2] = ["200000", "000000"];
 
 /// Fails unless the answer says success: its result code (`retCode` as the examples write it, or
 /// `ret_code` as the tables of getBatchAppKey and tenantStaffJobList do; a string or a number) is
 /// one of [`OK_CODES`], and its `status` (chatIndexPage's style), where present, is `1`. An answer
 /// with neither is invalid.
-pub fn check_answer(body: Value) -> Result<Value, UpstreamError> {
+pub(crate) fn check_answer(body: Value) -> Result<Value, UpstreamError> {
     let code = ["retCode", "ret_code"].iter().find_map(|key| code_of(body.get(*key), 6));
     let status = code_of(body.get("status"), 1);
     if code.is_none() && status.is_none() {

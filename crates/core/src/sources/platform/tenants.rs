@@ -14,15 +14,15 @@ use crate::telemetry::{
 
 /// A tenant as discovery lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tenant {
+pub(crate) struct Tenant {
     /// `companyId`: the target id and the `tenant` label.
-    pub id: String,
+    pub(crate) id: String,
     /// `companyName`.
-    pub name: String,
+    pub(crate) name: String,
     /// `appId` of its statistics API.
-    pub app_id: String,
+    pub(crate) app_id: String,
     /// `appKey` of its statistics API.
-    pub app_key: Secret,
+    pub(crate) app_key: Secret,
 }
 
 /// Target ids that are not tenants': a tenant listed with one cannot be told apart from them.

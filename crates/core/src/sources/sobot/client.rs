@@ -22,9 +22,9 @@ use crate::upstream::{ClientSettings, Upstream};
 use crate::value::parse_u64;
 
 /// The result code of success.
-pub const OK: &str = "000000";
+pub(crate) const OK: &str = "000000";
 /// "Token expired" in the statistics API (`910002`) and the quality API (`900002`).
-pub const TOKEN_EXPIRED: [&str; 2] = ["910002", "900002"];
+pub(crate) const TOKEN_EXPIRED: [&str; 2] = ["910002", "900002"];
 /// Token lifetime the documents state, used when `expires_in` is missing or unreadable.
 pub(crate) const DOCUMENTED_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
 
@@ -293,7 +293,7 @@ impl SobotClient {
 }
 
 /// Fails unless the envelope's `ret_code` is `000000` (a string as documented, or a number).
-pub fn check_ret_code(body: Value) -> Result<Value, UpstreamError> {
+pub(crate) fn check_ret_code(body: Value) -> Result<Value, UpstreamError> {
     let code = match body.get("ret_code") {
         Some(Value::String(s)) => s.clone(),
         // `Number`'s Display ignores width and fill: pad the integer itself (0 is 000000).

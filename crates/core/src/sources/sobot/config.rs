@@ -32,13 +32,13 @@ pub struct SobotSection {
 #[serde(deny_unknown_fields)]
 pub struct QualitySection {
     /// Interval of the quality collectors; default 5m.
-    pub interval: Option<String>,
+    pub(crate) interval: Option<String>,
     /// Records per page; default 1000, at most 10000.
     pub page_size: Option<u32>,
     /// Pages per window and cycle at most; default 50.
-    pub max_pages: Option<u32>,
+    pub(crate) max_pages: Option<u32>,
     /// Whether the per-part families (`sobot_quality_part_*`) are exported; default true.
-    pub part_scores: Option<bool>,
+    pub(crate) part_scores: Option<bool>,
 }
 
 /// Environment variable of the Sobot `appid`.

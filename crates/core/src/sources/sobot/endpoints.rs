@@ -42,7 +42,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// The per-group variant of a metric name: `sobot_human_…` → `sobot_group_human_…`, so that
     /// a company total and its groups never share a name (and `sum()` never double counts).
-    pub fn group_metric(metric: &str) -> String {
+    pub(crate) fn group_metric(metric: &str) -> String {
         format!("sobot_group_{}", metric.strip_prefix("sobot_").unwrap_or(metric))
     }
 
@@ -52,13 +52,13 @@ impl Endpoint {
     }
 
     /// The fields exported under `metric` (several for a family such as `score="1".."5"`).
-    pub fn fields_of(&self, metric: &str) -> Vec<&'static Field> {
+    pub(crate) fn fields_of(&self, metric: &str) -> Vec<&'static Field> {
         self.fields.iter().filter(|f| f.metric == metric).collect()
     }
 }
 
 /// The note of [`NOTES`] on `metric`, if any.
-pub fn note(metric: &str) -> Option<&'static str> {
+pub(crate) fn note(metric: &str) -> Option<&'static str> {
     NOTES.iter().find(|(m, _)| *m == metric).map(|(_, n)| *n)
 }
 
@@ -69,7 +69,7 @@ use Unit::{Count, Number, Ratio, Seconds};
 /// name only: a formula is given as "fits" where the document's example values bear it out, and
 /// "the document gives no formula" where they do not), and how overlapping figures differ.
 #[rustfmt::skip]
-pub static NOTES: &[(&str, &str)] = &[
+pub(crate) static NOTES: &[(&str, &str)] = &[
     ("sobot_robot_valid_reception_ratio", "valid_session / consult_session: the document gives no formula; its example fits (43 / 63 = 68.25 %)"),
     ("sobot_robot_self_reception_ratio", "self_reception_session / valid_session: the document gives no formula; its example fits (23 / 43 = 53.49 %)"),
     ("sobot_robot_to_human_ratio", "to_human_session / valid_session: the document gives no formula; its example fits (20 / 43 = 46.51 %)"),

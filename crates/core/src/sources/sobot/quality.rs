@@ -29,7 +29,7 @@ pub enum Paging {
 }
 
 /// The score parts of an inspection, in the order of [`QualitySource::scores`].
-pub const PARTS: [&str; 4] = ["total", "standard", "add", "minus"];
+pub(crate) const PARTS: [&str; 4] = ["total", "standard", "add", "minus"];
 
 /// One source of quality results.
 #[derive(Debug)]
@@ -39,11 +39,11 @@ pub struct QualitySource {
     /// Path below the base URL.
     pub path: &'static str,
     /// HTTP method.
-    pub method: Method,
+    pub(crate) method: Method,
     /// Document and section.
-    pub section: &'static str,
+    pub(crate) section: &'static str,
     /// The `channel` label.
-    pub channel: &'static str,
+    pub(crate) channel: &'static str,
     /// Date parameters and their format.
     pub dates: (&'static str, &'static str, DateFormat),
     /// Paging style.
@@ -52,7 +52,7 @@ pub struct QualitySource {
     pub agent_key: &'static str,
     /// JSON key of the agent's name.
     pub name_key: &'static str,
-    /// `(score, maximum)` JSON keys per part of [`PARTS`].
+    /// `(score, maximum)` JSON keys per part of `PARTS`.
     pub scores: [(&'static str, &'static str); 4],
     /// JSON keys that identify a record (an inspection of one conversation or call), so that a
     /// record paging shows twice (the list changed during the cycle) counts once.
@@ -123,7 +123,7 @@ impl QualitySource {
 }
 
 /// The metrics of the quality collectors: name, labels, meaning.
-pub const QUALITY_METRICS: &[(&str, &str, &str)] = &[
+pub(crate) const QUALITY_METRICS: &[(&str, &str, &str)] = &[
     (
         "sobot_quality_inspections",
         "agent, channel, window",

@@ -27,12 +27,12 @@ pub const MAX_IDS_PER_REQUEST: usize = 100;
 /// [`crate::upstream::MAX_ITEMS`] by the upstream layer): an upstream that answers every chunk of
 /// 100 ids with 20,000 rows cannot grow a cycle without bound. The rest are dropped and the
 /// cycle reports `sobot_exporter_collector_truncated` 1.
-pub const MAX_ROWS_PER_CYCLE: usize = 100_000;
+pub(crate) const MAX_ROWS_PER_CYCLE: usize = 100_000;
 
 /// The HELP text of a table field: what it is, where it comes from (every field of a family
 /// that several fields share, with its Chinese name and label), what the documents say of it
 /// (see [`crate::sources::sobot::endpoints::NOTES`]), that it is cached.
-pub fn help_text(endpoint: &Endpoint, field: &Field, per_group: bool, interval: Duration) -> String {
+pub(crate) fn help_text(endpoint: &Endpoint, field: &Field, per_group: bool, interval: Duration) -> String {
     let siblings = endpoint.fields_of(field.metric);
     let source = if siblings.len() > 1 {
         let each: Vec<String> = siblings
@@ -116,9 +116,9 @@ pub struct Context {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Switches {
     /// `sobot_agent_score_evaluations{score}` (config `agent_score_evaluations`).
-    pub agent_score_evaluations: bool,
+    pub(crate) agent_score_evaluations: bool,
     /// `sobot_quality_part_*` (config `quality.part_scores`).
-    pub quality_part_scores: bool,
+    pub(crate) quality_part_scores: bool,
 }
 
 impl Default for Switches {
@@ -129,7 +129,7 @@ impl Default for Switches {
 
 impl Switches {
     /// Whether the table field exported as `metric` is collected.
-    pub fn keeps(&self, metric: &str) -> bool {
+    pub(crate) fn keeps(&self, metric: &str) -> bool {
         self.agent_score_evaluations || metric != "sobot_agent_score_evaluations"
     }
 }

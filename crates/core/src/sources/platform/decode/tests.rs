@@ -75,11 +75,7 @@ fn tenants_of_the_documents_example() {
     assert_eq!(s.get(&format!("sobot_platform_tenant_info{{name=\"还珠格格03\",{t}}}")), Some(&1.0));
     let t = "tenant=\"3b9577c3ddaa49bda857a0ab8593b7ba\"";
     assert_eq!(s.get(&format!("sobot_platform_tenant_enabled{{{t}}}")), Some(&1.0));
-    assert!(
-        families[4].help.contains("Sobot platform getTenantList field endTime"),
-        "{}",
-        families[4].help
-    );
+    assert!(families[4].help.contains("Sobot platform getTenantList field endTime"), "{}", families[4].help);
     assert!(families[4].help.ends_with("Unix time in seconds. Cached, refreshed every 60s."));
     for field in ["companyId", "serviceNum", "endTime", "tenantStatus"] {
         assert_eq!(parse_errors(&telemetry, "get_tenant_list", field), 0.0, "{field}");
@@ -91,9 +87,8 @@ fn the_end_of_the_day_is_in_the_configured_zone() {
     let telemetry = Arc::new(Telemetry::new());
     let row = json!({"companyId": "c", "endTime": "2026-11-23"});
     let end = |tz: TimeZone| {
-        let s = series(
-            &TenantDecoder::new(INTERVAL, tz, telemetry.clone()).families(std::slice::from_ref(&row)),
-        );
+        let s =
+            series(&TenantDecoder::new(INTERVAL, tz, telemetry.clone()).families(std::slice::from_ref(&row)));
         s.get("sobot_platform_tenant_contract_end_timestamp_seconds{tenant=\"c\"}").copied()
     };
     // 2026-11-23T23:59:59Z and eight hours earlier in Shanghai.
@@ -160,16 +155,12 @@ fn staff_statistics_of_the_documents_example() {
     assert_eq!(s.get(&format!("sobot_platform_staff_transfer_first_responses{{{a}}}")), Some(&0.0));
     assert_eq!(s.get(&format!("sobot_platform_staff_valid_consult_sessions{{{a}}}")), Some(&1.0));
     let b = "staff=\"441d1579b6364ab6b9a33b5f5d956852\",tenant=\"a5b158a28fbf4a2d99ee1c374416573b\",window=\"today\"";
-    assert_eq!(
-        s.get(&format!("sobot_platform_staff_first_response_in60s_ratio{{{b}}}")),
-        Some(&0.0),
-        "00%"
-    );
+    assert_eq!(s.get(&format!("sobot_platform_staff_first_response_in60s_ratio{{{b}}}")), Some(&0.0), "00%");
     assert_eq!(s.get(&format!("sobot_platform_staff_valid_consult_sessions{{{b}}}")), Some(&4.0));
     assert!(
-        families[0].help.contains(
-            "首次接待首响会话; Sobot platform tenantStaffJobList field first_response_time_set"
-        )
+        families[0]
+            .help
+            .contains("首次接待首响会话; Sobot platform tenantStaffJobList field first_response_time_set")
     );
     assert_eq!(parse_errors(&telemetry, "tenant_staff_job_list", "first_response_in60s_rate"), 0.0);
 }
@@ -190,23 +181,24 @@ fn ugly_staff_statistics() {
         json!({"staffid": 7, "companyid": "c", "first_response_time_set": 2.5,
                "transfer_first_response_count": "x", "first_response_in60s_rate": " 53.49% "}),
     ];
-    let yesterday =
-        vec![json!({"staffid": "s", "companyid": "c", "first_response_in60s_rate": "-60.00%"})];
+    let yesterday = vec![json!({"staffid": "s", "companyid": "c", "first_response_in60s_rate": "-60.00%"})];
     let s = series(&decoder.families(&[(Window::Today, rows), (Window::Yesterday, yesterday)]));
     let want: BTreeMap<String, f64> = [
         ("sobot_platform_staff_first_response_sessions{staff=\"s\",tenant=\"c\",window=\"today\"}", 3.0),
-        ("sobot_platform_staff_first_response_in60s_ratio{staff=\"7\",tenant=\"c\",window=\"today\"}", 0.5349),
-        ("sobot_platform_staff_first_response_in60s_ratio{staff=\"s\",tenant=\"c\",window=\"yesterday\"}", -0.6),
+        (
+            "sobot_platform_staff_first_response_in60s_ratio{staff=\"7\",tenant=\"c\",window=\"today\"}",
+            0.5349,
+        ),
+        (
+            "sobot_platform_staff_first_response_in60s_ratio{staff=\"s\",tenant=\"c\",window=\"yesterday\"}",
+            -0.6,
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     assert_eq!(s, want);
-    assert_eq!(
-        duplicates(&telemetry, "tenant_staff_job_list"),
-        1.0,
-        "s today; yesterday is another window"
-    );
+    assert_eq!(duplicates(&telemetry, "tenant_staff_job_list"), 1.0, "s today; yesterday is another window");
     let errors = |field| parse_errors(&telemetry, "tenant_staff_job_list", field);
     assert_eq!((errors("staffid"), errors("companyid")), (1.0, 1.0));
     assert_eq!(errors("first_response_in60s_rate"), 1.0, "a bare number is ambiguous");
@@ -231,9 +223,8 @@ fn staff_status_of_the_documents_example() {
     let s = series(&families);
     let (staff, tenant) =
         ("staff=\"53df8dee9a9e4fdda236faf6351e7a8d\"", "tenant=\"9e73cc58f2f7472d993e6772c250ed99\"");
-    let status = |state: &str| {
-        s.get(&format!("sobot_platform_staff_status{{{staff},status=\"{state}\",{tenant}}}"))
-    };
+    let status =
+        |state: &str| s.get(&format!("sobot_platform_staff_status{{{staff},status=\"{state}\",{tenant}}}"));
     assert_eq!(status("online"), Some(&1.0));
     for (_, state) in &STAFF_STATES[1..] {
         assert_eq!(status(state), Some(&0.0), "{state}");
