@@ -27,20 +27,9 @@ use sobot_simulator::{SimConfig, Simulator, population};
 
 const AGENTS: (usize, usize) = (20, 50); // 20 groups of 50
 const QUALITY_RECORDS: usize = 20_000;
-const COLLECTORS: [&str; 12] = [
-    "robot_session",
-    "robot_satisfaction",
-    "human_session",
-    "human_satisfaction",
-    "customer_session",
-    "message_stats",
-    "get_service_data",
-    "human_duration",
-    "group_human_session",
-    "group_human_satisfaction",
-    "quality_result",
-    "call_result",
-];
+/// The collectors that run by default with skill groups (the Laaffic seats need their own run).
+static COLLECTORS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| sobot_exporter_core::sources::default_collectors(true, false));
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
@@ -218,7 +207,7 @@ async fn collect_in_process(
     };
     let mut sources = Vec::new();
     let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
-    for name in COLLECTORS {
+    for name in COLLECTORS.iter().map(String::as_str) {
         let families = if let Some(source) = QualitySource::by_name(name) {
             let pages = PageSettings { page_size: 1000, max_pages: 100, max_agents: 2000 };
             QualityCollector::new(source, ctx.clone(), pages).collect().await

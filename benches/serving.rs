@@ -60,23 +60,9 @@ const APP_ID: &str = "bench";
 const APP_KEY: &str = "bench-key";
 const LAAFFIC_KEY: &str = "bDqJFiq9";
 const LAAFFIC_SECRET: &str = "7bz1lzh9";
-/// Every collector the exporter runs with Sobot and Laaffic credentials and groups (the default
-/// set: `chat_result` would give the chat channel a second time).
-const COLLECTORS: [&str; 13] = [
-    "robot_session",
-    "robot_satisfaction",
-    "human_session",
-    "human_satisfaction",
-    "customer_session",
-    "message_stats",
-    "get_service_data",
-    "human_duration",
-    "group_human_session",
-    "group_human_satisfaction",
-    "quality_result",
-    "call_result",
-    "laaffic_seats",
-];
+/// Every collector the exporter runs by default with Sobot and Laaffic credentials and groups.
+static COLLECTORS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| sobot_exporter_core::sources::default_collectors(true, true));
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -512,7 +498,7 @@ async fn collect_in_process(base_url: &str, groups: &[String]) -> (Vec<Arc<Chunk
     let pages = PageSettings { page_size: 1000, max_pages: 100, max_agents };
     let targets: Vec<Target> = CollectorKind::all()
         .into_iter()
-        .filter(|k| COLLECTORS.contains(&k.name().as_str()))
+        .filter(|k| COLLECTORS.contains(&k.name()))
         .map(|kind| match kind {
             CollectorKind::Stats(endpoint) => {
                 let scope = match endpoint.rows {

@@ -247,7 +247,7 @@ fn help_and_version_exit_0() {
 async fn sigterm_exits_0_and_stops_listening() {
     let sim = fixture_simulator().await;
     let exporter = Exporter::start("sigterm", &sim.base_url(), &["--collect.interval", "1s"]).await;
-    exporter.wait_for("first cycle", std::time::Duration::from_secs(20), |m| m.all_succeeded(STATS)).await;
+    exporter.wait_for("first cycle", std::time::Duration::from_secs(20), |m| m.all_succeeded(&STATS)).await;
     let url = exporter.url("/healthz");
     let status = exporter.terminate();
     assert_eq!(status.code(), Some(0));

@@ -52,7 +52,7 @@ async fn content_negotiation_and_gzip() {
 async fn promtool_finds_no_problem() {
     let sim = fixture_simulator().await;
     let exporter = Exporter::start("promtool", &sim.base_url(), &["--collect.interval", "1s"]).await;
-    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(STATS)).await;
+    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS)).await;
     let body = exporter.scrape().await;
     let path = write_file(exporter.dir(), "metrics.prom", &body);
     let out = std::process::Command::new("promtool")

@@ -66,7 +66,7 @@ async fn a_wrong_secret_is_reported_and_sobot_is_unaffected() {
     let exporter = exporter("laaffic_wrong", &sim, "not-the-secret", &["--log.level", "debug"]).await;
     let m = exporter
         .wait_for("laaffic failing, sobot fine", SECS, |m| {
-            m.success("laaffic_seats") == Some(0.0) && m.all_succeeded(STATS)
+            m.success("laaffic_seats") == Some(0.0) && m.all_succeeded(&STATS)
         })
         .await;
     assert!(m.requests("seat_query", "-1") >= 1.0);

@@ -88,7 +88,7 @@ async fn one_token_across_cycles_and_one_refetch_when_it_expires() {
         .await;
     assert_eq!(sim.tokens_issued(), 2, "exactly one re-fetch after 910002");
     assert_eq!(m.get("sobot_exporter_token_refreshes_total{result=\"success\"}"), Some(2.0));
-    assert!(m.all_succeeded(STATS));
+    assert!(m.all_succeeded(&STATS));
     assert_eq!(m.get("sobot_robot_self_reception_ratio{window=\"today\"}"), Some(0.5349));
 }
 
@@ -130,7 +130,7 @@ async fn contained(name: &str, fault: Fault, code: &str) {
         &["--collect.interval", "1s", "--config.file", config.to_str().expect("utf8")],
     )
     .await;
-    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(STATS)).await;
+    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS)).await;
 
     sim.set_fault("robot_session", Some(fault));
     let m =
@@ -234,14 +234,14 @@ async fn the_app_key_and_token_never_appear_in_logs_or_metrics() {
     let exporter =
         Exporter::start("secrets", &sim.base_url(), &["--collect.interval", "300ms", "--log.level", "debug"])
             .await;
-    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(STATS)).await;
+    exporter.wait_for("all collectors", SECS, |m| m.all_succeeded(&STATS)).await;
     // Exercise the error paths too: an expired token, a failing endpoint, bad values.
     sim.expire_token();
     sim.inject("message_stats", Fault::Garbage, 2);
     sim.inject("human_session", Fault::RetCode("910002"), 1);
     exporter
         .wait_for("recovery", SECS, |m| {
-            m.requests("message_stats", "invalid_response") >= 1.0 && m.all_succeeded(STATS)
+            m.requests("message_stats", "invalid_response") >= 1.0 && m.all_succeeded(&STATS)
         })
         .await;
     let token = sim.current_token().expect("a token is current");

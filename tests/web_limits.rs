@@ -66,7 +66,7 @@ fn request(stream: &mut TcpStream) -> Option<()> {
 async fn a_client_that_never_reads_is_closed_after_the_write_timeout() {
     let sim = fixture_simulator().await;
     let exporter = Exporter::start("write_timeout", &sim.base_url(), &["--web.write-timeout", "5s"]).await;
-    exporter.wait_for("first cycle", Duration::from_secs(20), |m| m.all_succeeded(STATS)).await;
+    exporter.wait_for("first cycle", Duration::from_secs(20), |m| m.all_succeeded(&STATS)).await;
     let (mut stalled, requests) = stalled_reader(&exporter).await;
     let (_other, _) = stalled_reader(&exporter).await;
     // (The figures are published once a second: the scrapes' own connections come and go.)

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 pub(crate) use sobot_simulator::{Fault, SimConfig, Simulator};
@@ -327,22 +328,16 @@ pub(crate) const LAAFFIC_KEY: &str = "bDqJFiq9";
 /// See [`LAAFFIC_KEY`].
 pub(crate) const LAAFFIC_SECRET: &str = "7bz1lzh9";
 
-/// Every Sobot collector that runs by default (Laaffic needs its own credentials).
-pub(crate) const ALL: [&str; 10] = [
-    "robot_session",
-    "robot_satisfaction",
-    "human_session",
-    "human_satisfaction",
-    "customer_session",
-    "message_stats",
-    "get_service_data",
-    "human_duration",
-    "quality_result",
-    "call_result",
-];
+/// Every Sobot collector that runs by default (Laaffic needs its own credentials), in order.
+pub(crate) static ALL: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    sobot_exporter_core::sources::default_collectors(false, false)
+        .into_iter()
+        .map(|name| &*Box::leak(name.into_boxed_str()))
+        .collect()
+});
 
 /// The six company statistics collectors, the first of [`ALL`].
-pub(crate) const STATS: &[&str] = ALL.split_at(6).0;
+pub(crate) static STATS: LazyLock<Vec<&'static str>> = LazyLock::new(|| ALL[..6].to_vec());
 
 /// A Prometheus server (or agent, with `--enable-feature=agent`) of Debian's package, running in
 /// its own directory with `config`; killed when dropped.

@@ -370,22 +370,9 @@ mod tests {
         assert_eq!((p.log_level, p.log_format, p.demo), (LogLevel::Info, LogFormat::Logfmt, false));
         assert_eq!(c.interval, Duration::from_secs(60));
         assert_eq!(c.windows, vec![Window::Today]);
+        // The default list itself is checked by the config's tests.
         let names: Vec<String> = c.collectors.iter().map(CollectorKind::name).collect();
-        assert_eq!(
-            names,
-            [
-                "robot_session",
-                "robot_satisfaction",
-                "human_session",
-                "human_satisfaction",
-                "customer_session",
-                "message_stats",
-                "get_service_data",
-                "human_duration",
-                "quality_result",
-                "call_result"
-            ]
-        );
+        assert_eq!(names, crate::sources::default_collectors(false, false));
         assert_eq!(c.max_agents, 2000);
         assert_eq!(c.quality_interval, Duration::from_secs(300));
         assert_eq!(c.sobot.base_url, "https://www.sobot.com");

@@ -312,14 +312,7 @@ pub fn build(
 
     let all = CollectorKind::all();
     let collectors: Vec<CollectorKind> = match &file.collectors {
-        None => all
-            .into_iter()
-            .filter(|k| match k {
-                CollectorKind::Group(_) => !groups.is_empty(),
-                CollectorKind::Quality(q) => q.name != "chat_result",
-                CollectorKind::Stats(_) | CollectorKind::LaafficSeats => true,
-            })
-            .collect(),
+        None => all.into_iter().filter(|k| k.by_default(!groups.is_empty())).collect(),
         Some(names) => names
             .iter()
             .map(|n| {

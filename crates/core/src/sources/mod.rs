@@ -45,6 +45,29 @@ impl CollectorKind {
     }
 }
 
+impl CollectorKind {
+    /// Whether it runs when the config names no collectors: every one but `chat_result` (the chat
+    /// channel a second time, as `quality_result` gives it), the per-group ones only when
+    /// `groups` are configured. Those of a vendor without credentials are left out later.
+    pub(crate) fn by_default(&self, groups: bool) -> bool {
+        match self {
+            CollectorKind::Group(_) => groups,
+            CollectorKind::Quality(q) => q.name != "chat_result",
+            CollectorKind::Stats(_) | CollectorKind::LaafficSeats => true,
+        }
+    }
+}
+
+/// The names of the collectors that run by default, in their stable order: with or without skill
+/// groups configured, with or without Laaffic's credentials (Sobot's are assumed).
+pub fn default_collectors(groups: bool, laaffic: bool) -> Vec<String> {
+    CollectorKind::all()
+        .iter()
+        .filter(|k| k.by_default(groups) && (laaffic || !matches!(k, CollectorKind::LaafficSeats)))
+        .map(CollectorKind::name)
+        .collect()
+}
+
 impl PartialEq for CollectorKind {
     fn eq(&self, other: &Self) -> bool {
         self.name() == other.name()
