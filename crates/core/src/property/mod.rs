@@ -9,7 +9,7 @@
 //!
 //! Each target runs [`cases`] cases: the defaults keep the whole run at about 30 s of CPU in CI;
 //! `FUZZ_SCALE=10` (ten times each default) or `FUZZ_CASES=100000` (that many for every target)
-//! run longer: `FUZZ_SCALE=10 cargo test --locked --lib fuzz` (nextest would stop a test after
+//! run longer: `FUZZ_SCALE=10 cargo test --locked -p sobot_exporter_core property` (nextest would stop a test after
 //! two minutes). The cases are drawn from a fixed seed, so a normal run tries the same ones every
 //! time and fails only on a finding; `FUZZ_SEED=random` (or another number) draws new ones. A
 //! failure prints the shrunk input; nothing is written to the source tree (add the case as a unit
