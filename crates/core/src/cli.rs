@@ -6,7 +6,6 @@ use clap::Parser;
 
 pub(crate) use crate::logging::{LogFormat, LogLevel};
 use crate::secret::{mask_credentials, redact};
-use crate::sources::SECRET_ENV;
 
 /// Prometheus exporter for Sobot (智齿客服) customer-service statistics.
 ///
@@ -147,7 +146,7 @@ pub fn error_line(e: &clap::Error, env: &dyn Fn(&str) -> Option<String>) -> Stri
     if line.is_empty() {
         line = "invalid arguments".to_string();
     }
-    let secrets: Vec<String> = SECRET_ENV.iter().filter_map(|name| env(name)).collect();
+    let secrets: Vec<String> = crate::sources::secret_env().filter_map(env).collect();
     redact(&mask_credentials(&line), &secrets.iter().map(String::as_str).collect::<Vec<_>>())
 }
 

@@ -101,7 +101,7 @@ fn redacted<T>(
     env: &dyn Fn(&str) -> Option<String>,
     load: impl FnOnce() -> Result<T, ConfigError>,
 ) -> Result<T, ConfigError> {
-    let secrets: Vec<String> = crate::sources::SECRET_ENV.iter().filter_map(|name| env(name)).collect();
+    let secrets: Vec<String> = crate::sources::secret_env().filter_map(env).collect();
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     load().map_err(|e| ConfigError(redact(&e.0, &secrets)))
 }

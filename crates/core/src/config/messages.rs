@@ -9,8 +9,9 @@ pub(crate) use crate::input::closest;
 use crate::input::distance;
 use crate::secret::{NOT_SHOWN, Shape, looks_like_credential};
 
-/// Every key the config file knows, at any depth: only these are named from the file's text.
-const KEYS: &[&str] = &[
+/// The general keys of the config file (those of no source); the sources' sections and their
+/// keys come from the registry ([`known_key`]).
+const GENERAL_KEYS: &[&str] = &[
     "timezone",
     "windows",
     "collectors",
@@ -19,33 +20,13 @@ const KEYS: &[&str] = &[
     "max_agents",
     "collector_windows",
     "agent_score_evaluations",
-    "quality",
-    "sobot",
-    "laaffic",
-    "platform",
-    "interval",
-    "page_size",
-    "max_pages",
-    "part_scores",
-    "max_seats",
-    "app_id",
-    "app_id_file",
-    "app_key_file",
-    "timeout",
-    "connect_timeout",
-    "rate_limit_per_minute",
-    "api_key_file",
-    "api_secret_file",
-    "union_code",
-    "email",
-    "union_key_file",
-    "tenants",
-    "include_ids",
-    "include_names",
-    "exclude_ids",
-    "exclude_names",
-    "tenants_on_metrics",
 ];
+
+/// Whether `key` is a key the config file knows, at any depth: only these are named from the
+/// file's text.
+fn known_key(key: &str) -> bool {
+    GENERAL_KEYS.contains(&key) || crate::sources::is_section_key(key)
+}
 
 /// Whether `key` names a collector (a key of `collector_windows`).
 fn is_collector(key: &str) -> bool {
@@ -102,7 +83,7 @@ pub(crate) fn yaml_error(e: &Error, yaml: &str) -> String {
         Error::InvalidScalar { .. } => key(&format!("a number is needed{at}")),
         Error::NullIntoString { .. } => key(&format!("an entry is empty{at}")),
         Error::SerdeUnknownField { field, expected, .. } => unknown_key(field, expected, &at),
-        Error::DuplicateMappingKey { key: Some(name), .. } if KEYS.contains(&name.as_str()) => {
+        Error::DuplicateMappingKey { key: Some(name), .. } if known_key(name) => {
             let mut full = path.clone();
             full.push(name.clone());
             format!("{} is set twice; keep one{at}", full.join("."))
@@ -301,7 +282,7 @@ fn key_path(yaml: &str, line: u64, column: u64) -> Option<Vec<String>> {
         path.push(name.trim().to_string());
         rest = rest[colon + 1..].trim_start().trim_start_matches('{');
     }
-    path.iter().all(|k| KEYS.contains(&k.as_str()) || is_collector(k)).then_some(path)
+    path.iter().all(|k| known_key(k) || is_collector(k)).then_some(path)
 }
 
 fn indentation(line: &str) -> usize {

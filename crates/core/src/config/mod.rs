@@ -21,7 +21,6 @@ use crate::secret::{NOT_SHOWN, Shape, looks_like_credential, redact, shown};
 use crate::shard::Shard;
 pub use crate::sources::CollectorKind;
 use crate::sources::Origins;
-use crate::sources::SECRET_ENV;
 use crate::sources::laaffic::client::LaafficCredentials;
 use crate::sources::laaffic::config::{
     ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, LaafficSection, laaffic_credentials,
@@ -195,7 +194,7 @@ pub(crate) fn from_yaml(
 ) -> Result<CollectionConfig, ConfigError> {
     // Whatever field a secret of the environment ended up in, it is not printed (the caller's
     // flags are redacted by `config::load`; this keeps the builder safe on its own).
-    let env_secrets: Vec<String> = SECRET_ENV.iter().filter_map(|name| env(name)).collect();
+    let env_secrets: Vec<String> = crate::sources::secret_env().filter_map(env).collect();
     let env_secrets: Vec<&str> = env_secrets.iter().map(String::as_str).collect();
     let file = parse(yaml, path).map_err(|e| err(redact(&e.0, &env_secrets)))?;
     let named: Vec<PathBuf> = [

@@ -668,3 +668,42 @@ fn credentials_from_files() {
     let e = from_yaml(key_file, path, &flags(), &env_with_credentials, &files).expect_err("given twice");
     assert_eq!(e.0, "SOBOT_APP_KEY and files.yml: sobot.app_key_file are both set; use one");
 }
+
+/// The registry says what the config file's structs accept: each source's keys are known in
+/// each of its sections (a key of another section is not), and the collectors' names are unique.
+#[test]
+fn the_registry_matches_the_config_file() {
+    let unknown = |yaml: &str| parse(yaml, None).err().is_some_and(|e| e.0.contains("unknown key"));
+    for source in crate::sources::SOURCES {
+        for section in source.sections {
+            assert!(!unknown(&format!("{section}: {{}}\n")), "{section}");
+            // Every key the section's struct accepts is in the registry: the error line of
+            // an unknown key lists the known ones.
+            let line = parse(&format!("{section}:\n  zzzz_unheard_of: 1\n"), None)
+                .err()
+                .map(|e| e.0)
+                .unwrap_or_default();
+            let known = line.split("(known: ").nth(1).expect("the known keys").trim_end_matches(')');
+            for key in known.split(", ") {
+                assert!(source.keys.contains(&key), "{section}.{key} is missing from the registry");
+            }
+        }
+        for key in source.keys {
+            let accepted = source.sections.iter().any(|section| {
+                !unknown(&format!("{section}:\n  {key}: ~\n"))
+                    || !unknown(&format!("{section}:\n  tenants:\n    {key}: ~\n"))
+            });
+            assert!(accepted, "{key} of {:?} is not a key of its sections", source.sections);
+        }
+    }
+    let names: Vec<String> = CollectorKind::all().iter().map(CollectorKind::name).collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    let secrets: Vec<&str> = crate::sources::secret_env().collect();
+    assert_eq!(
+        secrets,
+        ["SOBOT_APP_KEY", "LAAFFIC_API_KEY", "LAAFFIC_API_SECRET", "SOBOT_PLATFORM_UNION_KEY"]
+    );
+}

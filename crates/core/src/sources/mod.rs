@@ -1,5 +1,7 @@
 //! The sources: one folder a vendor, each with its client and signing, its field tables, its
-//! pure decoders, its config section and its collectors.
+//! pure decoders, its config section and its collectors; and the registry of them, [`SOURCES`],
+//! which the collector kinds, the default collector list, the config file's keys and the secret
+//! variables are read from.
 
 mod hint;
 pub mod laaffic;
@@ -8,8 +10,8 @@ pub mod sobot;
 
 pub(crate) use hint::{Origins, hint};
 
-use crate::sources::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
-use crate::sources::sobot::quality::{QUALITY_SOURCES, QualitySource};
+use crate::sources::sobot::endpoints::Endpoint;
+use crate::sources::sobot::quality::QualitySource;
 
 /// A collector the config can name. Two are equal when their names are.
 #[derive(Debug, Clone, Copy)]
@@ -24,14 +26,37 @@ pub enum CollectorKind {
     LaafficSeats,
 }
 
+/// A source as the rest of the exporter sees it: one entry of [`SOURCES`].
+#[derive(Debug)]
+pub(crate) struct Source {
+    /// The top-level keys of the config file it owns (its sections).
+    pub(crate) sections: &'static [&'static str],
+    /// The keys inside its sections, at any depth (named in error lines).
+    pub(crate) keys: &'static [&'static str],
+    /// The environment variables that hold its secrets: never printed.
+    pub(crate) secret_env: &'static [&'static str],
+    /// The collectors the config can name, in a stable order.
+    pub(crate) collectors: fn() -> Vec<CollectorKind>,
+}
+
+/// The registry: every source, in the order their collectors are listed.
+pub(crate) const SOURCES: [&Source; 3] = [&sobot::SOURCE, &laaffic::SOURCE, &platform::SOURCE];
+
+/// The environment variables that hold secrets, of every source: their values are never printed
+/// in an error line.
+pub(crate) fn secret_env() -> impl Iterator<Item = &'static str> {
+    SOURCES.into_iter().flat_map(|s| s.secret_env.iter().copied())
+}
+
+/// Whether `key` is a key of some source's config section (a section's own name included).
+pub(crate) fn is_section_key(key: &str) -> bool {
+    SOURCES.iter().any(|s| s.sections.contains(&key) || s.keys.contains(&key))
+}
+
 impl CollectorKind {
-    /// Every collector, in a stable order.
+    /// Every collector, in a stable order: each source's, in the registry's order.
     pub fn all() -> Vec<CollectorKind> {
-        let mut all: Vec<CollectorKind> = ENDPOINTS.iter().map(CollectorKind::Stats).collect();
-        all.extend(ENDPOINTS.iter().filter(|e| e.filters && e.rows == Rows::Item).map(CollectorKind::Group));
-        all.extend(QUALITY_SOURCES.iter().map(CollectorKind::Quality));
-        all.push(CollectorKind::LaafficSeats);
-        all
+        SOURCES.into_iter().flat_map(|s| (s.collectors)()).collect()
     }
 
     /// The name used in the config and the `collector` label.
@@ -75,11 +100,3 @@ impl PartialEq for CollectorKind {
 }
 
 impl Eq for CollectorKind {}
-
-/// The environment variables that hold secrets: their values are never printed in an error line.
-pub(crate) const SECRET_ENV: [&str; 4] = [
-    sobot::config::ENV_APP_KEY,
-    laaffic::config::ENV_LAAFFIC_KEY,
-    laaffic::config::ENV_LAAFFIC_SECRET,
-    platform::config::ENV_UNION_KEY,
-];

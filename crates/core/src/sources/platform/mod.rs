@@ -25,6 +25,28 @@ use crate::upstream::UpstreamError;
 
 pub use client::{PlatformClient, TenantKey, TenantList};
 
+/// The source's entry in the registry. Its collectors (discovery and the platform's statistics)
+/// run for the platform's target and are not named in the config; its tenants run the Sobot
+/// collectors that `platform.collectors` names.
+pub(crate) const SOURCE: super::Source = super::Source {
+    sections: &["platform"],
+    keys: &[
+        "union_code",
+        "email",
+        "union_key_file",
+        "interval",
+        "collectors",
+        "tenants",
+        "include_ids",
+        "include_names",
+        "exclude_ids",
+        "exclude_names",
+        "tenants_on_metrics",
+    ],
+    secret_env: &[config::ENV_UNION_KEY],
+    collectors: Vec::new,
+};
+
 /// The credentials of a platform, given by Sobot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlatformCredentials {
