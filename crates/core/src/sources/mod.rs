@@ -1,5 +1,5 @@
 //! The sources: one folder a vendor, each with its client and signing, its field tables, its
-//! pure decoders, its config section and its collectors; and the registry of them, [`SOURCES`],
+//! pure decoders, its config section and its collectors; and the registry of them, `SOURCES`,
 //! which the collector kinds, the default collector list, the config file's keys and the secret
 //! variables are read from.
 
