@@ -19,71 +19,11 @@ pub enum DataMode {
     Live,
 }
 
-/// The document's example answer of a Sobot endpoint.
+include!(concat!(env!("OUT_DIR"), "/sobot_fixtures.rs"));
+
+/// The document's example answer of a Sobot endpoint: its `tests/fixtures/sobot/<endpoint>.json`.
 pub(crate) fn sobot_fixture(endpoint: &str) -> Option<&'static str> {
-    Some(match endpoint {
-        "robot_session" => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/sobot/robot_session.json"
-            ))
-        }
-        "robot_satisfaction" => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/sobot/robot_satisfaction.json"
-            ))
-        }
-        "human_session" => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/sobot/human_session.json"
-            ))
-        }
-        "human_satisfaction" => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/sobot/human_satisfaction.json"
-            ))
-        }
-        "customer_session" => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/sobot/customer_session.json"
-            ))
-        }
-        "message_stats" => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/sobot/message_stats.json"
-            ))
-        }
-        "get_service_data" => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/sobot/get_service_data.json"
-            ))
-        }
-        "human_duration" => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/sobot/human_duration.json"
-            ))
-        }
-        "quality_result" => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/sobot/quality_result.json"
-            ))
-        }
-        "chat_result" => {
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/sobot/chat_result.json"))
-        }
-        "call_result" => {
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/sobot/call_result.json"))
-        }
-        _ => return None,
-    })
+    SOBOT_FIXTURES.iter().find(|(name, _)| *name == endpoint).map(|(_, text)| *text)
 }
 
 /// The document's example answer of the Laaffic seat query.
