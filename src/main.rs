@@ -45,19 +45,9 @@ fn main() -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     let reload = {
         let (cli, demo) = (cli.clone(), demo.clone());
-        move || {
-            settings::load_collection(
-                &cli,
-                &env,
-                demo.as_deref().map(|d| d as &dyn sobot_exporter_core::config::Demo),
-            )
-        }
+        move || settings::load_collection(&cli, &env, demo.as_deref().map(|d| d as _))
     };
-    let config = match settings::load(
-        &cli,
-        &env,
-        demo.as_deref().map(|d| d as &dyn sobot_exporter_core::config::Demo),
-    ) {
+    let config = match settings::load(&cli, &env, demo.as_deref().map(|d| d as _)) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("sobot_exporter: {e}");

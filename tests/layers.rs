@@ -142,9 +142,9 @@ fn module_path(src: &Path, file: &Path) -> Vec<String> {
     parts
 }
 
-/// The top-level modules file `file` (of module `path`) imports: by `crate::x` and by `super::`
+/// The top-level modules a file of module `path` imports: by `crate::x` and by `super::`
 /// paths that reach the root.
-fn imports_of(path: &[String], is_mod_file: bool, text: &str) -> BTreeSet<String> {
+fn imports_of(path: &[String], text: &str) -> BTreeSet<String> {
     let text = code(text);
     let mut found = BTreeSet::new();
     let mut names_after = |rest: &str| {
@@ -165,7 +165,6 @@ fn imports_of(path: &[String], is_mod_file: bool, text: &str) -> BTreeSet<String
     }
     // `super` climbs from the file's module (a `mod.rs` file's is its folder, which
     // `module_path` already gives); the root is reached after as many as the path is long.
-    let _ = is_mod_file;
     let own = path.len();
     let mut i = 0;
     while let Some(at) = text[i..].find("super::") {
@@ -218,9 +217,8 @@ fn graph(src: &Path) -> Graph {
     for file in rust_files(src) {
         let path = module_path(src, &file);
         let Some(top) = path.first().cloned() else { continue };
-        let is_mod_file = file.file_name().is_some_and(|n| n == "mod.rs");
         let text = std::fs::read_to_string(&file).expect("source file");
-        for target in imports_of(&path, is_mod_file, &text) {
+        for target in imports_of(&path, &text) {
             if target != top && modules.contains(&target) {
                 imports.entry(top.clone()).or_default().entry(target).or_insert_with(|| file.clone());
             }
@@ -319,14 +317,14 @@ fn the_check_reads_imports_as_written() {
         fn f() -> crate::delta::D { super::epsilon::e() }
         use super::super::zeta;
     "#;
-    let found = imports_of(&["top".to_string()], false, text);
+    let found = imports_of(&["top".to_string()], text);
     let found: Vec<&str> = found.iter().map(String::as_str).collect();
     assert_eq!(found, ["alpha", "beta", "delta", "epsilon", "gamma"]);
     // Two levels down, `super::super::` reaches the root; one `super::` does not.
-    let deep = imports_of(&["top".to_string(), "inner".to_string()], false, text);
+    let deep = imports_of(&["top".to_string(), "inner".to_string()], text);
     assert!(deep.contains("zeta") && !deep.contains("epsilon"), "{deep:?}");
     // A `mod.rs` file is its folder's module.
-    let folder = imports_of(&["top".to_string()], true, "use super::sibling::S;");
+    let folder = imports_of(&["top".to_string()], "use super::sibling::S;");
     assert!(folder.contains("sibling"), "{folder:?}");
 }
 

@@ -259,13 +259,11 @@ impl Drop for Nginx {
     }
 }
 
-/// What every tenant of the platform benches collects: the six defaults and one per-agent endpoint.
-pub(crate) const TENANT_COLLECTORS: [&str; 7] = [
-    "robot_session",
-    "robot_satisfaction",
-    "human_session",
-    "human_satisfaction",
-    "customer_session",
-    "message_stats",
-    "get_service_data",
-];
+/// What every tenant of the platform benches collects: the platform's defaults and one per-agent
+/// endpoint.
+pub(crate) static TENANT_COLLECTORS: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        let mut names = sobot_exporter_core::sources::platform::config::default_tenant_collectors();
+        names.push("get_service_data");
+        names
+    });

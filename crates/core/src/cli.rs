@@ -146,8 +146,7 @@ pub fn error_line(e: &clap::Error, env: &dyn Fn(&str) -> Option<String>) -> Stri
     if line.is_empty() {
         line = "invalid arguments".to_string();
     }
-    let secrets: Vec<String> = crate::sources::secret_env().filter_map(env).collect();
-    redact(&mask_credentials(&line), &secrets.iter().map(String::as_str).collect::<Vec<_>>())
+    redact(&mask_credentials(&line), &crate::sources::env_secrets(env))
 }
 
 #[cfg(test)]

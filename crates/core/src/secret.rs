@@ -155,9 +155,9 @@ pub(crate) fn shown(value: &str, shape: Shape) -> String {
 
 /// `text` with every occurrence of each of `secrets` (those of 4 characters or more) replaced by
 /// `<redacted>`.
-pub(crate) fn redact(text: &str, secrets: &[&str]) -> String {
+pub(crate) fn redact<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
     let mut text = text.to_string();
-    for secret in secrets.iter().map(|s| s.trim()).filter(|s| s.len() >= 4) {
+    for secret in secrets.iter().map(|s| s.as_ref().trim()).filter(|s| s.len() >= 4) {
         text = text.replace(secret, "<redacted>");
     }
     text

@@ -101,9 +101,7 @@ fn redacted<T>(
     env: &dyn Fn(&str) -> Option<String>,
     load: impl FnOnce() -> Result<T, ConfigError>,
 ) -> Result<T, ConfigError> {
-    let secrets: Vec<String> = crate::sources::secret_env().filter_map(env).collect();
-    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    load().map_err(|e| ConfigError(redact(&e.0, &secrets)))
+    load().map_err(|e| ConfigError(redact(&e.0, &crate::sources::env_secrets(env))))
 }
 
 fn load_collection_unredacted(

@@ -194,8 +194,7 @@ pub(crate) fn from_yaml(
 ) -> Result<CollectionConfig, ConfigError> {
     // Whatever field a secret of the environment ended up in, it is not printed (the caller's
     // flags are redacted by `config::load`; this keeps the builder safe on its own).
-    let env_secrets: Vec<String> = crate::sources::secret_env().filter_map(env).collect();
-    let env_secrets: Vec<&str> = env_secrets.iter().map(String::as_str).collect();
+    let env_secrets = crate::sources::env_secrets(env);
     let file = parse(yaml, path).map_err(|e| err(redact(&e.0, &env_secrets)))?;
     let named: Vec<PathBuf> = [
         &file.sobot.app_id_file,
@@ -215,8 +214,7 @@ pub(crate) fn from_yaml(
             .filter_map(|f| read_next_to(read, path, f).ok())
             .map(|s| s.trim().to_string())
             .collect();
-        let mut secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        secrets.extend(&env_secrets);
+        let secrets: Vec<&String> = secrets.iter().chain(&env_secrets).collect();
         err(redact(&e.0, &secrets))
     })
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use flate2::write::{DeflateEncoder, GzEncoder};
-use flate2::{Compression, Crc};
+use flate2::{Compression, Crc, CrcWriter};
 
 pub use board::{Board, Key, Published, Publisher};
 pub use chunk::Chunk;
@@ -117,11 +117,12 @@ impl Body {
         };
         let (start, head_crc) = head.gzip_start().ok_or(io::ErrorKind::Other)?;
         out.extend_from_slice(start);
-        let mut out = write_parts(DeflateEncoder::new(out, LEVEL), &self.parts)?.finish()?;
+        let tail = write_parts(CrcWriter::new(DeflateEncoder::new(out, LEVEL)), &self.parts)?;
         // A copy of the head's CRC (flate2's `Crc` is not `Clone`), continued with the parts'.
         let mut crc = Crc::new();
         crc.combine(head_crc);
-        self.parts.iter().for_each(|part| crc.update(part));
+        crc.combine(tail.crc());
+        let mut out = tail.into_inner().finish()?;
         out.extend_from_slice(&crc.sum().to_le_bytes());
         out.extend_from_slice(&crc.amount().to_le_bytes());
         Ok(out)
@@ -131,14 +132,13 @@ impl Body {
     /// parts: the header and their deflate blocks, sync-flushed so that more blocks may follow.
     fn gzip_start(&self) -> Option<&(Bytes, Crc)> {
         let start = self.gzip_start.get_or_init(|| {
-            let mut gz =
-                write_parts(GzEncoder::new(Vec::with_capacity(self.len / 5 + 32), LEVEL), &self.parts)
-                    .ok()?;
+            let gz = GzEncoder::new(Vec::with_capacity(self.len / 5 + 32), LEVEL);
+            let mut gz = write_parts(CrcWriter::new(gz), &self.parts).ok()?;
             gz.flush().ok()?;
             let mut crc = Crc::new();
-            self.parts.iter().for_each(|part| crc.update(part));
+            crc.combine(gz.crc());
             // Dropping `gz` then finishes its stream into the emptied vector, which goes too.
-            Some((Bytes::from(std::mem::take(gz.get_mut())), crc))
+            Some((Bytes::from(std::mem::take(gz.get_mut().get_mut())), crc))
         });
         start.as_ref()
     }

@@ -48,6 +48,12 @@ pub(crate) fn secret_env() -> impl Iterator<Item = &'static str> {
     SOURCES.into_iter().flat_map(|s| s.secret_env.iter().copied())
 }
 
+/// The values `env` holds for the secret variables of every source: what an error line must not
+/// print.
+pub(crate) fn env_secrets(env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    secret_env().filter_map(env).collect()
+}
+
 /// Whether `key` is a key of some source's config section (a section's own name included).
 pub(crate) fn is_section_key(key: &str) -> bool {
     SOURCES.iter().any(|s| s.sections.contains(&key) || s.keys.contains(&key))

@@ -145,6 +145,12 @@ impl Eq for Pattern {}
 /// Environment variable of the platform's union key.
 pub const ENV_UNION_KEY: &str = "SOBOT_PLATFORM_UNION_KEY";
 
+/// The collectors each tenant runs unless `platform.collectors` says otherwise: the company
+/// overview endpoints (the table's company-wide ones).
+pub fn default_tenant_collectors() -> Vec<&'static str> {
+    ENDPOINTS.iter().filter(|e| e.rows == Rows::Item).map(|e| e.name).collect()
+}
+
 /// The platform section: credentials, interval, tenant collectors and filters, the shard.
 pub(crate) fn platform(
     p: &PlatformSection,
@@ -168,8 +174,7 @@ pub(crate) fn platform(
     let all = CollectorKind::all();
     let names: Vec<String> = match &p.collectors {
         Some(names) => names.clone(),
-        // By default the company overview endpoints (the table's company-wide ones).
-        None => ENDPOINTS.iter().filter(|e| e.rows == Rows::Item).map(|e| e.name.to_string()).collect(),
+        None => default_tenant_collectors().into_iter().map(str::to_string).collect(),
     };
     let collectors = names
         .iter()
