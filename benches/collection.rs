@@ -204,6 +204,7 @@ async fn collect_in_process(
         interval: Duration::from_secs(60),
         telemetry: telemetry.clone(),
         switches: Switches::default(),
+        clock: Default::default(),
     };
     let mut sources = Vec::new();
     let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();

@@ -493,6 +493,7 @@ async fn collect_in_process(base_url: &str, groups: &[String]) -> (Vec<Arc<Chunk
         interval: INTERVAL,
         telemetry: telemetry.clone(),
         switches: Default::default(),
+        clock: Default::default(),
     };
     let max_agents = 100_000;
     let pages = PageSettings { page_size: 1000, max_pages: 100, max_agents };
@@ -515,7 +516,7 @@ async fn collect_in_process(base_url: &str, groups: &[String]) -> (Vec<Arc<Chunk
             CollectorKind::Quality(source) => {
                 Target::Quality(QualityCollector::new(source, ctx.clone(), pages))
             }
-            CollectorKind::LaafficSeats => Target::Seats(SeatCollector::new(
+            CollectorKind::Source(_) => Target::Seats(SeatCollector::new(
                 laaffic.clone(),
                 windows.clone(),
                 tz.clone(),

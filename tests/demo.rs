@@ -2,6 +2,7 @@
 
 mod common;
 
+use sobot_exporter_core::sources::laaffic::config::LaafficConfig;
 use std::time::Duration;
 
 use common::*;
@@ -304,5 +305,6 @@ fn the_demo_needs_no_credentials_listens_here_and_ignores_the_environment() {
     let c = sobot_exporter_core::app::settings::load(&cli, &half, Some(&demo)).expect("valid");
     assert_eq!(c.collection.sobot.base_url, demo.base_url());
     assert_eq!(c.process.listen, vec!["127.0.0.1:9877".parse().expect("addr")]);
-    assert_ne!(c.collection.laaffic_credentials.expect("demo's").api_key.expose(), "half");
+    let laaffic = c.collection.sections.of::<LaafficConfig>("laaffic").expect("demo's");
+    assert_ne!(laaffic.credentials.api_key.expose(), "half");
 }

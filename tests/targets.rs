@@ -51,7 +51,6 @@ fn tenant(id: &str, key: &str, config: &Arc<CollectionConfig>) -> TargetSpec {
         labels: vec![("tenant", id.to_string())],
         on_metrics: true,
         sobot: Some(Credentials { app_id: id.to_string(), app_key: Secret::new(key) }),
-        laaffic: None,
         config: config.clone(),
     }
 }

@@ -1,6 +1,7 @@
 //! Statistics windows: which local day a value covers, and how each endpoint wants it written.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jiff::{Timestamp, civil::Date, tz::TimeZone};
@@ -78,6 +79,57 @@ impl<T: Clone> Settled<T> {
     }
 }
 
+/// The time the collectors read: the system's, or a moment set from outside, so that the live
+/// path runs "at" a past hour (the backfill, and the tests that compare the two).
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    /// The set moment in seconds since the epoch; `None`: the system's time.
+    fixed: Option<Arc<AtomicI64>>,
+}
+
+impl Clock {
+    /// A clock at `at` until [`Clock::set`] moves it.
+    pub fn at(at: Timestamp) -> Self {
+        Self { fixed: Some(Arc::new(AtomicI64::new(at.as_second()))) }
+    }
+
+    /// Moves a set clock (and every copy of it) to `at`; the system's clock stays as it is.
+    pub fn set(&self, at: Timestamp) {
+        if let Some(fixed) = &self.fixed {
+            fixed.store(at.as_second(), Ordering::Relaxed);
+        }
+    }
+
+    /// Now, by this clock.
+    pub fn now(&self) -> Timestamp {
+        match &self.fixed {
+            None => Timestamp::now(),
+            Some(fixed) => {
+                Timestamp::from_second(fixed.load(Ordering::Relaxed)).unwrap_or(Timestamp::UNIX_EPOCH)
+            }
+        }
+    }
+
+    /// `start_date`/`end_date` for `day` in `format`: the whole day ([`day_range`]) by the system's
+    /// clock; by a set clock, from midnight to its moment when `day` is its day in `tz` (hours
+    /// `00` to its hour, seconds to its second), so that the answer is the day so far then.
+    pub(crate) fn range(&self, day: Date, format: DateFormat, tz: &TimeZone) -> (String, String) {
+        let whole = day_range(day, format);
+        if self.fixed.is_none() {
+            return whole;
+        }
+        let now = self.now().to_zoned(tz.clone());
+        if now.date() != day {
+            return whole;
+        }
+        match format {
+            DateFormat::Hour => (whole.0, now.strftime("%Y-%m-%d %H").to_string()),
+            DateFormat::Day => whole,
+            DateFormat::Second => (whole.0, now.strftime("%Y-%m-%d %H:%M:%S").to_string()),
+        }
+    }
+}
+
 /// `start_date`/`end_date` for a whole local day in an endpoint's format. For the hourly format the
 /// range is hours `00` to `23` of that day: hours not reached yet hold no data, so for `today` this
 /// is "midnight to now" whether the upstream reads the end hour as inclusive or not.
@@ -93,6 +145,26 @@ pub fn day_range(day: Date, format: DateFormat) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_clock_asks_for_the_day_so_far() {
+        let tz = shanghai();
+        // 09:59:59 in Shanghai on 2026-11-23.
+        let clock = Clock::at("2026-11-23T01:59:59Z".parse().expect("valid"));
+        let day: Date = "2026-11-23".parse().expect("valid");
+        let range = |format| clock.range(day, format, &tz);
+        assert_eq!(range(DateFormat::Hour), ("2026-11-23 00".to_string(), "2026-11-23 09".to_string()));
+        assert_eq!(range(DateFormat::Day), ("2026-11-23".to_string(), "2026-11-23".to_string()));
+        assert_eq!(range(DateFormat::Second).1, "2026-11-23 09:59:59");
+        // Another day, and the system's clock: the whole day.
+        let before: Date = "2026-11-22".parse().expect("valid");
+        assert_eq!(clock.range(before, DateFormat::Hour, &tz).1, "2026-11-22 23");
+        assert_eq!(Clock::default().range(day, DateFormat::Hour, &tz).1, "2026-11-23 23");
+        let copy = clock.clone();
+        clock.set("2026-11-23T15:59:59Z".parse().expect("valid"));
+        assert_eq!(copy.range(day, DateFormat::Hour, &tz).1, "2026-11-23 23", "copies move together");
+        assert_eq!(Window::Today.day(copy.now(), &tz), day);
+    }
 
     fn shanghai() -> TimeZone {
         TimeZone::get("Asia/Shanghai").expect("bundled tzdb has Asia/Shanghai")

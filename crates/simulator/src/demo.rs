@@ -160,6 +160,7 @@ mod tests {
     use std::time::Duration;
 
     use sobot_exporter_core::config::Demo as _;
+    use sobot_exporter_core::sources::laaffic::config::LaafficConfig;
 
     use super::*;
 
@@ -181,9 +182,10 @@ mod tests {
         let demo = Demo::bind().expect("bind");
         let c = demo.collection("", None, &flags(), &no_file).expect("valid");
         assert_eq!(c.sobot.base_url, demo.base_url());
-        assert_eq!(c.laaffic.base_url, demo.base_url());
+        let laaffic = c.sections.of::<LaafficConfig>("laaffic").expect("the demo's Laaffic");
+        assert_eq!(laaffic.client.base_url, demo.base_url());
         assert_eq!(c.credentials.as_ref(), Some(&demo.credentials));
-        assert_eq!(c.laaffic_credentials.as_ref(), Some(&demo.laaffic));
+        assert_eq!(c.sections.of::<LaafficConfig>("laaffic").map(|l| &l.credentials), Some(&demo.laaffic));
         assert_eq!(c.groups, groups());
         assert_eq!(c.groups.len(), 4);
         assert_eq!(c.quality_page_size, QUALITY_PAGE_SIZE);
@@ -207,7 +209,7 @@ mod tests {
         assert_eq!(c.windows, [sobot_exporter_core::window::Window::Today]);
         assert_eq!(c.quality_page_size, 7);
         assert_eq!(c.credentials.as_ref(), Some(&demo.credentials));
-        assert_eq!(c.laaffic_credentials.as_ref(), Some(&demo.laaffic));
+        assert_eq!(c.sections.of::<LaafficConfig>("laaffic").map(|l| &l.credentials), Some(&demo.laaffic));
         let e = demo.collection("bogus: 1\n", Some(Path::new("demo.yml")), &flags(), &no_file);
         assert!(e.expect_err("unknown key").0.starts_with("demo.yml: "));
     }

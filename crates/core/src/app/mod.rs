@@ -2,6 +2,8 @@
 //! and the reload (SIGHUP, `POST /-/reload`) that swaps the collection config under them.
 
 pub mod settings;
+#[cfg(test)]
+mod source_tests;
 
 use std::future::Future;
 use std::sync::Arc;

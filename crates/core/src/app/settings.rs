@@ -375,7 +375,6 @@ mod tests {
         assert_eq!(c.quality_interval, Duration::from_secs(300));
         assert_eq!(c.sobot.base_url, "https://www.sobot.com");
         assert_eq!(c.sobot.timeout, Duration::from_secs(15));
-        assert_eq!(c.laaffic.base_url, "https://api.laaffic.com");
         assert_eq!(c.tz.iana_name(), Some("Asia/Shanghai"));
         let creds = c.credentials.expect("credentials");
         assert_eq!((creds.app_id.as_str(), creds.app_key.expose()), ("app", "key"));

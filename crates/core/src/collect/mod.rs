@@ -6,21 +6,48 @@
 //! families) and these pieces; only the decode step differs between collectors.
 
 use std::collections::BTreeSet;
+use std::fmt::Debug;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::Value;
 use tracing::{debug, warn};
 
 use crate::snapshot::{Family, Kind, Labels, Sample};
+use crate::table::DateFormat;
 use crate::telemetry::{AGENTS_DROPPED, Telemetry};
 use crate::upstream::UpstreamError;
 use crate::value::{Parsed, Unit, parse_id, parse_json};
-use crate::window::{Settled, Window};
+use crate::window::{Clock, Settled, Window};
+
+/// One cycle of a collector: its families, or why it failed.
+pub(crate) type Cycle<'a> = Pin<Box<dyn Future<Output = Result<Vec<Family>, UpstreamError>> + Send + 'a>>;
+
+/// A collector as a target runs it, whatever its source.
+pub(crate) trait Collect: Debug + Send + Sync {
+    /// Its name, the `collector` label of the self-metrics.
+    fn name(&self) -> &str;
+    /// One cycle.
+    fn collect(&self) -> Cycle<'_>;
+    /// Whether it calls Sobot, so that the target's token is fetched before it runs.
+    fn needs_sobot_token(&self) -> bool {
+        false
+    }
+}
+
+/// A collector with its interval and its vendor's request timeout: what a target schedules. A
+/// cycle may take the interval, but at least one request timeout.
+#[derive(Debug)]
+pub(crate) struct Scheduled {
+    pub(crate) job: Arc<dyn Collect>,
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
+}
 
 /// A family's name and HELP text, built once per collector.
 pub(crate) type Metric = (Arc<str>, Arc<str>);
@@ -33,12 +60,25 @@ pub(crate) struct Windows<T> {
     /// Whether the first window's answer also carries live values, so must never be cached.
     first_is_live: bool,
     settled: Settled<T>,
+    /// What "now" is: the system's time, or the moment the backfill sets.
+    clock: Clock,
 }
 
 impl<T: Clone> Windows<T> {
     /// `windows` in `tz`; yesterday is fetched once an hour (see [`Settled`]).
     pub(crate) fn new(windows: Vec<Window>, tz: TimeZone) -> Self {
-        Self { windows, tz, first_is_live: false, settled: Settled::default() }
+        Self { windows, tz, first_is_live: false, settled: Settled::default(), clock: Clock::default() }
+    }
+
+    /// The same windows read by `clock`.
+    #[must_use]
+    pub(crate) fn clocked(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// `start_date`/`end_date` of `day` in `format`, by this clock (see [`Clock::range`]).
+    pub(crate) fn range(&self, day: Date, format: DateFormat) -> (String, String) {
+        self.clock.range(day, format, &self.tz)
     }
 
     /// Like [`Windows::new`] for a collector whose first window also gives live values (the seat
@@ -54,7 +94,7 @@ impl<T: Clone> Windows<T> {
         F: FnMut(Date) -> Fut,
         Fut: Future<Output = Result<T, UpstreamError>>,
     {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let mut answers = Vec::with_capacity(self.windows.len());
         for (i, &window) in self.windows.iter().enumerate() {
             let day = window.day(now, &self.tz);

@@ -194,6 +194,19 @@ fn readable(text: &str) -> String {
     format!("{}{location}", words.join(" "))
 }
 
+/// The line for an unknown top-level key of the file `yaml` (one of no source's sections): where
+/// it is when a line starts with it, with the keys known there.
+pub(crate) fn unknown_top_level_key(key: &str, yaml: &str) -> String {
+    let at = yaml
+        .lines()
+        .position(|line| line.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with(':')))
+        .map(|i| format!(" at line {}, column 1", i + 1))
+        .unwrap_or_default();
+    let sections = crate::sources::SOURCES.into_iter().flat_map(|s| s.sections.iter().copied());
+    let expected: Vec<&str> = GENERAL_KEYS.iter().copied().chain(sections).collect();
+    unknown_key(key, &expected, &at)
+}
+
 /// An unknown key: an inline secret is refused with what to use instead, a typo gets the key it
 /// is closest to, anything else the keys known there.
 fn unknown_key(field: &str, expected: &[&str], at: &str) -> String {

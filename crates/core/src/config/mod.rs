@@ -20,10 +20,9 @@ use crate::input::{duration, err, interval, no_repeats};
 use crate::secret::{NOT_SHOWN, Shape, looks_like_credential, redact, shown};
 use crate::shard::Shard;
 pub use crate::sources::CollectorKind;
-use crate::sources::Origins;
-use crate::sources::laaffic::client::LaafficCredentials;
+pub use crate::sources::Sections;
 use crate::sources::laaffic::config::{
-    ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, LaafficSection, laaffic_credentials,
+    ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, LaafficConfig, LaafficSection, laaffic_credentials,
 };
 pub(crate) use crate::sources::platform::config::PlatformConfig;
 use crate::sources::platform::config::{ENV_UNION_KEY, PlatformSection, platform};
@@ -31,6 +30,7 @@ use crate::sources::sobot::client::Credentials;
 use crate::sources::sobot::config::{
     ENV_APP_ID, ENV_APP_KEY, QualitySection, SobotSection, sobot_credentials,
 };
+use crate::sources::{Collection, Origins, SOURCES, SectionInput};
 use crate::upstream::ClientSettings;
 use crate::window::Window;
 
@@ -47,9 +47,10 @@ pub trait Demo {
     ) -> Result<CollectionConfig, ConfigError>;
 }
 
-/// The YAML file as written. Unknown keys are errors.
+/// The YAML file as written. Unknown keys are errors: those of no field here and of no source's
+/// sections (each source that runs through the registry alone reads its own, see
+/// [`SectionInput`]).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// IANA time zone of the statistics day; default `Asia/Shanghai`.
     pub(crate) timezone: Option<String>,
@@ -78,6 +79,9 @@ pub struct FileConfig {
     pub laaffic: LaafficSection,
     /// The e-commerce platform (multi-tenant) section.
     pub platform: Option<PlatformSection>,
+    /// Every other top-level key: a registered source's section, or an error.
+    #[serde(flatten)]
+    other: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
 /// The flag values the collection config takes, already validated.
@@ -116,8 +120,6 @@ pub struct CollectionConfig {
     pub agent_score_evaluations: bool,
     /// Whether the per-part quality families are exported.
     pub quality_part_scores: bool,
-    /// Cardinality guard of the Laaffic seats.
-    pub max_seats: usize,
     /// Interval of the quality collectors.
     pub quality_interval: Duration,
     /// Records per quality page.
@@ -128,12 +130,11 @@ pub struct CollectionConfig {
     pub sobot: ClientSettings,
     /// Sobot credentials; `None`: no Sobot collectors.
     pub credentials: Option<Credentials>,
-    /// How to reach Laaffic.
-    pub laaffic: ClientSettings,
     /// The e-commerce platform whose tenants are collected too, if configured.
     pub platform: Option<PlatformConfig>,
-    /// Laaffic credentials; `None`: no Laaffic collector.
-    pub laaffic_credentials: Option<LaafficCredentials>,
+    /// The settings of the configured sources beyond Sobot and the platform (Laaffic's, when its
+    /// credentials are configured), by source name.
+    pub sections: Sections,
     /// Where the credentials came from, for the hints of failures.
     pub origins: Origins,
 }
@@ -154,8 +155,8 @@ impl CollectionConfig {
         if let Some(c) = &self.credentials {
             parts.push(format!("Sobot app id {}", c.app_id));
         }
-        if self.laaffic_credentials.is_some() {
-            parts.push("Laaffic".to_string());
+        for (name, _) in self.sections.iter() {
+            parts.push(crate::sources::source(name).map_or(name, |s| s.vendor).to_string());
         }
         if let Some(p) = &self.platform {
             parts.push(format!(
@@ -169,6 +170,28 @@ impl CollectionConfig {
             ));
         }
         format!("configuration is valid: {}", parts.join("; "))
+    }
+}
+
+impl Collection for CollectionConfig {
+    fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    fn collectors(&self) -> &[CollectorKind] {
+        &self.collectors
+    }
+
+    fn windows_of(&self, kind: &CollectorKind) -> Vec<Window> {
+        CollectionConfig::windows_of(self, kind)
+    }
+
+    fn sections(&self) -> &Sections {
+        &self.sections
     }
 }
 
@@ -207,7 +230,7 @@ pub(crate) fn from_yaml(
     .flatten()
     .cloned()
     .collect();
-    build(file, path, flags, env, read).map_err(|e| {
+    build_with(file, yaml, path, flags, env, read).map_err(|e| {
         // Whatever field a secret ended up in, the secrets of the files named are not printed.
         let secrets: Vec<String> = named
             .iter()
@@ -245,9 +268,22 @@ pub fn parse(yaml: &str, path: Option<&Path>) -> Result<FileConfig, ConfigError>
     })
 }
 
-/// Validates a parsed file into the collection config; see `from_yaml`.
+/// Validates a parsed file into the collection config; see `from_yaml`. The sources that read
+/// their own sections find none (the demo's path: its file is parsed and amended first).
 pub fn build(
     file: FileConfig,
+    path: Option<&Path>,
+    flags: &Flags,
+    env: &Env<'_>,
+    read: &ReadFile<'_>,
+) -> Result<CollectionConfig, ConfigError> {
+    build_with(file, "", path, flags, env, read)
+}
+
+/// `build`, the registered sources reading their sections from `yaml`, the file's text.
+fn build_with(
+    file: FileConfig,
+    yaml: &str,
     path: Option<&Path>,
     flags: &Flags,
     env: &Env<'_>,
@@ -257,6 +293,17 @@ pub fn build(
         Some(path) => format!("{}: {key}", path.display()),
         None => key.to_string(),
     };
+    if let Some(key) = file
+        .other
+        .keys()
+        .find(|k| !SOURCES.iter().any(|s| s.configure.is_some() && s.sections.contains(&k.as_str())))
+    {
+        let line = messages::unknown_top_level_key(key, yaml);
+        return Err(err(match path {
+            Some(path) => format!("{}: {line}", path.display()),
+            None => line,
+        }));
+    }
 
     let tz_name = file.timezone.as_deref().unwrap_or("Asia/Shanghai");
     let tz = TimeZone::get(tz_name).map_err(|_| {
@@ -387,12 +434,23 @@ pub fn build(
     let relative_to_config = |file: &Path| read_next_to(read, path, file);
     let read: &ReadFile<'_> = &relative_to_config;
     let credentials = sobot_credentials(s, env, read, &at)?;
-    let laaffic_credentials = laaffic_credentials(l, env, read, &at)?;
+    let mut sections = Sections::default();
+    if let Some(credentials) = laaffic_credentials(l, env, read, &at)? {
+        sections.insert("laaffic", Box::new(LaafficConfig { client: laaffic, credentials, max_seats }));
+    }
+    let input = SectionInput { yaml, path, at: &at, env, read, yaml_error: messages::yaml_error };
+    for source in SOURCES {
+        if let Some(configure) = source.configure
+            && let Some(config) = configure(&input)?
+        {
+            sections.insert(source.name, config);
+        }
+    }
     let platform = match &file.platform {
         Some(p) => Some(platform(p, flags.shard, env, read, &at)?),
         None => None,
     };
-    if credentials.is_none() && laaffic_credentials.is_none() && platform.is_none() {
+    if credentials.is_none() && sections.is_empty() && platform.is_none() {
         return Err(err(format!(
             "missing credentials: set {ENV_APP_ID} and {ENV_APP_KEY} (or sobot.app_id and \
              sobot.app_key_file in --config.file) for Sobot, {ENV_LAAFFIC_KEY} and {ENV_LAAFFIC_SECRET} \
@@ -402,13 +460,16 @@ pub fn build(
     // Only collectors whose vendor has credentials run: a listed one without them is an error,
     // an unlisted default is left out; no collector at all is an error.
     let has_credentials = |k: &CollectorKind| match k {
-        CollectorKind::LaafficSeats => laaffic_credentials.is_some(),
+        CollectorKind::Source(c) => sections.contains(c.source),
         _ => credentials.is_some(),
     };
     if file.collectors.is_some()
         && let Some(k) = collectors.iter().find(|k| !has_credentials(k))
     {
-        let vendor = if matches!(k, CollectorKind::LaafficSeats) { "Laaffic" } else { "Sobot" };
+        let vendor = match k {
+            CollectorKind::Source(c) => crate::sources::source(c.source).map_or(c.source, |s| s.vendor),
+            _ => "Sobot",
+        };
         return Err(err(format!("{}: {} needs {vendor} credentials", at("collectors"), k.name())));
     }
     let collectors: Vec<CollectorKind> = collectors.into_iter().filter(|k| has_credentials(k)).collect();
@@ -418,7 +479,7 @@ pub fn build(
 
     let collector_windows = collector_windows(&file, &collectors, platform.as_ref(), &at)?;
 
-    let configured = (credentials.is_some(), laaffic_credentials.is_some(), platform.is_some());
+    let configured = (credentials.is_some(), sections.contains("laaffic"), platform.is_some());
     let origins = origins(&file, env, &at, configured);
     Ok(CollectionConfig {
         interval: flags.interval,
@@ -431,15 +492,13 @@ pub fn build(
         collector_windows,
         agent_score_evaluations: file.agent_score_evaluations.unwrap_or(true),
         quality_part_scores: file.quality.part_scores.unwrap_or(true),
-        max_seats,
         quality_interval,
         quality_page_size,
         quality_max_pages,
         sobot,
         credentials,
-        laaffic,
-        laaffic_credentials,
         platform,
+        sections,
         origins,
     })
 }

@@ -1,6 +1,7 @@
 //! The collection config's tests: the files in `src/config/testdata` and the rules of each key.
 use super::*;
 use crate::secret::Secret;
+use crate::sources::laaffic::client::LaafficCredentials;
 
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/testdata");
 
@@ -40,7 +41,8 @@ fn testdata(name: &str) -> Result<CollectionConfig, ConfigError> {
 }
 
 /// Every bad file of `testdata` and the whole line it gives (the process prints it after
-/// `sobot_exporter: ` and exits 2). No environment; credential files as in [`files`].
+/// `sobot_exporter: ` and exits 2). No environment; credential files as in [`files`]. The lists of
+/// known keys and collectors end with the tests' example source's, which the registry holds here.
 const BAD: &[(&str, &str)] = &[
     (
         "bad_platform_no_union_code.yml",
@@ -70,7 +72,7 @@ const BAD: &[(&str, &str)] = &[
         "bad_unknown_key.yml",
         "testdata/bad_unknown_key.yml: unknown key `bogus` at line 2, column 1 (known: timezone, \
          windows, collectors, groups, agents, max_agents, collector_windows, agent_score_evaluations, \
-         quality, sobot, laaffic, platform)",
+         quality, sobot, laaffic, platform, example)",
     ),
     (
         "bad_key_typo.yml",
@@ -181,7 +183,7 @@ const BAD: &[(&str, &str)] = &[
         "testdata/bad_key_in_collectors.yml: collectors: unknown collector (value not shown) (known: \
          robot_session, robot_satisfaction, human_session, human_satisfaction, customer_session, \
          message_stats, get_service_data, human_duration, group_human_session, group_human_satisfaction, \
-         quality_result, chat_result, call_result, laaffic_seats)",
+         quality_result, chat_result, call_result, laaffic_seats, example_shop)",
     ),
     (
         "bad_key_in_groups.yml",
@@ -234,7 +236,7 @@ const BAD: &[(&str, &str)] = &[
         "testdata/bad_collector.yml: collectors: unknown collector \"nope\" (known: robot_session, \
          robot_satisfaction, human_session, human_satisfaction, customer_session, message_stats, \
          get_service_data, human_duration, group_human_session, group_human_satisfaction, \
-         quality_result, chat_result, call_result, laaffic_seats)",
+         quality_result, chat_result, call_result, laaffic_seats, example_shop)",
     ),
     (
         "bad_group_collector_without_groups.yml",
@@ -526,7 +528,6 @@ fn good_files_load() {
     );
     // The knobs' defaults keep the output of before they existed.
     assert!(c.collector_windows.is_empty() && c.agent_score_evaluations && c.quality_part_scores);
-    assert_eq!(c.max_seats, 2000, "max_agents, which capped the seats before");
     let sobot = ClientSettings {
         base_url: "https://www.sobot.com".to_string(),
         connect_timeout: Duration::from_secs(5),
@@ -534,12 +535,11 @@ fn good_files_load() {
         rate_limit_per_minute: 1000,
     };
     assert_eq!(c.sobot, sobot);
-    assert_eq!(c.laaffic.rate_limit_per_minute, 600);
     assert_eq!(
         c.credentials,
         Some(Credentials { app_id: "acme".to_string(), app_key: Secret::new("s3cret") })
     );
-    assert!(c.laaffic_credentials.is_none());
+    assert!(c.sections.is_empty(), "no Laaffic credentials");
 
     let c = testdata("good_full.yml").expect("good_full.yml");
     assert_eq!(c.tz.iana_name(), Some("UTC"));
@@ -554,7 +554,8 @@ fn good_files_load() {
         (c.quality_interval, c.quality_page_size, c.quality_max_pages),
         (Duration::from_secs(90), 200, 3)
     );
-    assert_eq!((c.agent_score_evaluations, c.quality_part_scores, c.max_seats), (false, false, 3000));
+    let laaffic = c.sections.of::<LaafficConfig>("laaffic").expect("Laaffic's credentials");
+    assert_eq!((c.agent_score_evaluations, c.quality_part_scores, laaffic.max_seats), (false, false, 3000));
     let windows_of = |name: &str| {
         let kind = CollectorKind::all().into_iter().find(|k| k.name() == name).expect("a collector");
         c.windows_of(&kind)
@@ -570,7 +571,7 @@ fn good_files_load() {
     };
     assert_eq!(c.sobot, sobot);
     assert_eq!(
-        c.laaffic,
+        laaffic.client,
         ClientSettings {
             base_url: "https://api.laaffic.com".to_string(),
             connect_timeout: Duration::from_millis(500),
@@ -584,12 +585,12 @@ fn good_files_load() {
         Some(Credentials { app_id: "acme-from-file".to_string(), app_key: Secret::new("relative-s3cret") })
     );
     assert_eq!(
-        c.laaffic_credentials,
-        Some(LaafficCredentials { api_key: Secret::new("lk"), api_secret: Secret::new("ls") })
+        laaffic.credentials,
+        LaafficCredentials { api_key: Secret::new("lk"), api_secret: Secret::new("ls") }
     );
 
     let c = testdata("good_platform.yml").expect("good_platform.yml");
-    assert!(c.credentials.is_none() && c.laaffic_credentials.is_none());
+    assert!(c.credentials.is_none() && c.sections.is_empty());
     assert!(c.collectors.is_empty(), "no company: only the platform's tenants");
     let p = c.platform.expect("platform");
     assert_eq!((p.union_code.as_str(), p.email.as_str()), ("10004", "admin@platform.example"));
@@ -616,7 +617,8 @@ fn configs_compare_by_value() {
     assert_ne!(full, testdata("good_minimal.yml").expect("valid"));
     let fewer = CollectionConfig { collectors: full.collectors[1..].to_vec(), ..full.clone() };
     assert_ne!(full, fewer);
-    assert_eq!(CollectorKind::LaafficSeats, CollectorKind::all()[CollectorKind::all().len() - 1]);
+    let seats = CollectorKind::Source(&crate::sources::laaffic::SEATS);
+    assert!(CollectorKind::all().contains(&seats));
     assert_ne!(CollectorKind::all()[0], CollectorKind::all()[1]);
 }
 
@@ -646,7 +648,12 @@ fn only_collectors_with_credentials_run() {
     let c = from_yaml("", None, &flags(), &laaffic_only, &files).expect("Laaffic alone is enough");
     assert!(c.credentials.is_none());
     assert_eq!(names(&c), ["laaffic_seats"]);
-    assert_eq!(c.laaffic_credentials.expect("laaffic").api_secret.expose(), "s");
+    let laaffic = c.sections.of::<LaafficConfig>("laaffic").expect("laaffic");
+    assert_eq!(laaffic.credentials.api_secret.expose(), "s");
+    // The defaults: Laaffic's own client settings, the seats capped by max_agents (which capped
+    // them before they had a cap of their own).
+    assert_eq!((laaffic.client.rate_limit_per_minute, laaffic.max_seats), (600, 2000));
+    assert_eq!(laaffic.client.base_url, "https://api.laaffic.com");
     let yaml = |text: &str| from_yaml(text, Some(Path::new("c.yml")), &flags(), &laaffic_only, &files);
     let e = yaml("collectors: [robot_session]\n").expect_err("a listed collector without credentials");
     assert!(e.0.contains("robot_session needs Sobot credentials"), "{e}");
@@ -673,16 +680,28 @@ fn credentials_from_files() {
 /// each of its sections (a key of another section is not), and the collectors' names are unique.
 #[test]
 fn the_registry_matches_the_config_file() {
-    let unknown = |yaml: &str| parse(yaml, None).err().is_some_and(|e| e.0.contains("unknown key"));
     for source in crate::sources::SOURCES {
+        // A source that reads its own sections is asked; the general config's struct otherwise.
+        let error = |yaml: &str| match source.configure {
+            Some(configure) => {
+                let input = SectionInput {
+                    yaml,
+                    path: None,
+                    at: &|key: &str| key.to_string(),
+                    env: &|_: &str| None,
+                    read: &files,
+                    yaml_error: messages::yaml_error,
+                };
+                configure(&input).err()
+            }
+            None => parse(yaml, None).err(),
+        };
+        let unknown = |yaml: &str| error(yaml).is_some_and(|e| e.0.contains("unknown key"));
         for section in source.sections {
             assert!(!unknown(&format!("{section}: {{}}\n")), "{section}");
             // Every key the section's struct accepts is in the registry: the error line of
             // an unknown key lists the known ones.
-            let line = parse(&format!("{section}:\n  zzzz_unheard_of: 1\n"), None)
-                .err()
-                .map(|e| e.0)
-                .unwrap_or_default();
+            let line = error(&format!("{section}:\n  zzzz_unheard_of: 1\n")).map(|e| e.0).unwrap_or_default();
             let known = line.split("(known: ").nth(1).expect("the known keys").trim_end_matches(')');
             for key in known.split(", ") {
                 assert!(source.keys.contains(&key), "{section}.{key} is missing from the registry");
@@ -704,6 +723,13 @@ fn the_registry_matches_the_config_file() {
     let secrets: Vec<&str> = crate::sources::secret_env().collect();
     assert_eq!(
         secrets,
-        ["SOBOT_APP_KEY", "LAAFFIC_API_KEY", "LAAFFIC_API_SECRET", "SOBOT_PLATFORM_UNION_KEY"]
+        // The last is the tests' example source's.
+        [
+            "SOBOT_APP_KEY",
+            "LAAFFIC_API_KEY",
+            "LAAFFIC_API_SECRET",
+            "SOBOT_PLATFORM_UNION_KEY",
+            "EXAMPLE_SHOP_TOKEN"
+        ]
     );
 }

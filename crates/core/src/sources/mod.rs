@@ -1,15 +1,29 @@
 //! The sources: one folder a vendor, each with its client and signing, its field tables, its
 //! pure decoders, its config section and its collectors; and the registry of them, `SOURCES`,
-//! which the collector kinds, the default collector list, the config file's keys and the secret
-//! variables are read from.
+//! which the collector kinds, the default collector list, the config file's keys, the secret
+//! variables, the metrics reference and the jobs of a target are read from.
+//!
+//! Sobot and the platform are structural: the targets are built around Sobot's token client
+//! (shared by every target with the same credentials) and the platform's tenants (each a target).
+//! Every other source runs through the registry alone: its [`Source::configure`] reads its
+//! section of the config file, its [`Source::jobs`] makes its collectors for the configured
+//! company. Laaffic's section is still read by the general config (its keys predate the
+//! registry); its jobs come from the registry.
 
+#[cfg(test)]
+pub(crate) mod example;
 mod hint;
 pub mod laaffic;
 pub mod platform;
+mod registry;
 pub mod sobot;
 
 pub(crate) use hint::{Origins, hint};
+pub(crate) use registry::{Collection, JobInput, SectionInput, SourceConfig};
+pub use registry::{Sections, SourceCollector};
 
+use crate::collect::Scheduled;
+use crate::input::ConfigError;
 use crate::sources::sobot::endpoints::Endpoint;
 use crate::sources::sobot::quality::QualitySource;
 
@@ -22,13 +36,17 @@ pub enum CollectorKind {
     Group(&'static Endpoint),
     /// Quality-inspection results.
     Quality(&'static QualitySource),
-    /// Laaffic seats.
-    LaafficSeats,
+    /// A collector of a source that runs through the registry alone (Laaffic's seats).
+    Source(&'static SourceCollector),
 }
 
 /// A source as the rest of the exporter sees it: one entry of [`SOURCES`].
 #[derive(Debug)]
 pub(crate) struct Source {
+    /// Its name: the key of its settings in [`Sections`].
+    pub(crate) name: &'static str,
+    /// What error lines call it ("Laaffic credentials").
+    pub(crate) vendor: &'static str,
     /// The top-level keys of the config file it owns (its sections).
     pub(crate) sections: &'static [&'static str],
     /// The keys inside its sections, at any depth (named in error lines).
@@ -37,10 +55,35 @@ pub(crate) struct Source {
     pub(crate) secret_env: &'static [&'static str],
     /// The collectors the config can name, in a stable order.
     pub(crate) collectors: fn() -> Vec<CollectorKind>,
+    /// Its part of the metrics reference (docs/metrics.md), in Markdown.
+    pub(crate) reference: fn(&mut String),
+    /// Its settings from its sections of the config file: `Ok(None)` when it is not configured
+    /// (no credentials). `None` for the sources whose sections the general config reads.
+    pub(crate) configure: Option<Configure>,
+    /// Its collectors for the configured company, when its settings are in the config. `None` for
+    /// Sobot and the platform, whose jobs the targets build.
+    pub(crate) jobs: Option<fn(&JobInput<'_>) -> Vec<Scheduled>>,
 }
 
-/// The registry: every source, in the order their collectors are listed.
+/// Reads a source's settings from its sections: `Ok(None)` when it is not configured.
+pub(crate) type Configure = fn(&SectionInput<'_>) -> Result<Option<Box<dyn SourceConfig>>, ConfigError>;
+
+/// The registry: every source, in the order their collectors are listed. Tests add a source of
+/// their own (`example`), which shows that a source needs nothing outside its folder but this
+/// line.
+#[cfg(not(test))]
 pub(crate) const SOURCES: [&Source; 3] = [&sobot::SOURCE, &laaffic::SOURCE, &platform::SOURCE];
+/// The registry: every source, in the order their collectors are listed. Tests add a source of
+/// their own (`example`), which shows that a source needs nothing outside its folder but this
+/// line.
+#[cfg(test)]
+pub(crate) const SOURCES: [&Source; 4] =
+    [&sobot::SOURCE, &laaffic::SOURCE, &platform::SOURCE, &example::SOURCE];
+
+/// The source named `name`.
+pub(crate) fn source(name: &str) -> Option<&'static Source> {
+    SOURCES.into_iter().find(|s| s.name == name)
+}
 
 /// The environment variables that hold secrets, of every source: their values are never printed
 /// in an error line.
@@ -71,7 +114,7 @@ impl CollectorKind {
             CollectorKind::Stats(e) => e.name.to_string(),
             CollectorKind::Group(e) => format!("group_{}", e.name),
             CollectorKind::Quality(q) => q.name.to_string(),
-            CollectorKind::LaafficSeats => "laaffic_seats".to_string(),
+            CollectorKind::Source(c) => c.name.to_string(),
         }
     }
 }
@@ -84,17 +127,18 @@ impl CollectorKind {
         match self {
             CollectorKind::Group(_) => groups,
             CollectorKind::Quality(q) => q.name != "chat_result",
-            CollectorKind::Stats(_) | CollectorKind::LaafficSeats => true,
+            CollectorKind::Stats(_) | CollectorKind::Source(_) => true,
         }
     }
 }
 
 /// The names of the collectors that run by default, in their stable order: with or without skill
-/// groups configured, with or without Laaffic's credentials (Sobot's are assumed).
-pub fn default_collectors(groups: bool, laaffic: bool) -> Vec<String> {
+/// groups configured, with or without the credentials of the sources beyond Sobot (Laaffic's;
+/// Sobot's are assumed).
+pub fn default_collectors(groups: bool, others: bool) -> Vec<String> {
     CollectorKind::all()
         .iter()
-        .filter(|k| k.by_default(groups) && (laaffic || !matches!(k, CollectorKind::LaafficSeats)))
+        .filter(|k| k.by_default(groups) && (others || !matches!(k, CollectorKind::Source(_))))
         .map(CollectorKind::name)
         .collect()
 }

@@ -18,7 +18,7 @@ pub(crate) fn desired(config: &Arc<CollectionConfig>, tenants: &[Tenant]) -> Vec
     // The configured company is collected by one replica: shard 1 (every replica fetching its token
     // would invalidate the others', and its series would be exported once per replica).
     let first_shard = config.platform.as_ref().is_none_or(|p| p.shard.number() == 1);
-    if first_shard && (config.credentials.is_some() || config.laaffic_credentials.is_some()) {
+    if first_shard && (config.credentials.is_some() || !config.sections.is_empty()) {
         specs.push(TargetSpec::company(config.clone()));
     }
     let company_app = config.credentials.as_ref().map(|c| c.app_id.as_str());
@@ -32,7 +32,6 @@ pub(crate) fn desired(config: &Arc<CollectionConfig>, tenants: &[Tenant]) -> Vec
         labels: Vec::new(),
         on_metrics: true,
         sobot: None,
-        laaffic: None,
         config: config.clone(),
     });
     let tenant_config = Arc::new(tenant_config(config, platform));
@@ -48,7 +47,6 @@ pub(crate) fn desired(config: &Arc<CollectionConfig>, tenants: &[Tenant]) -> Vec
         labels: vec![("tenant", t.id.clone())],
         on_metrics: platform.tenants_on_metrics,
         sobot: Some(Credentials { app_id: t.app_id.clone(), app_key: t.app_key.clone() }),
-        laaffic: None,
         config: tenant_config.clone(),
     }));
     specs
@@ -61,7 +59,7 @@ fn tenant_config(config: &CollectionConfig, platform: &PlatformConfig) -> Collec
         groups: Vec::new(),
         agents: Vec::new(),
         credentials: None,
-        laaffic_credentials: None,
+        sections: crate::sources::Sections::default(),
         platform: None,
         // A tenant's app id and key are those the platform lists.
         origins: crate::sources::Origins::tenant(),

@@ -30,7 +30,6 @@ pub(crate) use status::{CollectorStatus, Status, TargetView};
 use crate::config::CollectionConfig;
 use crate::exposition::{Board, Key, Publisher};
 use crate::snapshot::Labels;
-use crate::sources::laaffic::client::LaafficCredentials;
 use crate::sources::sobot::client::{Credentials, Tokens};
 use crate::upstream::ClientSettings;
 
@@ -74,8 +73,6 @@ pub struct TargetSpec {
     pub on_metrics: bool,
     /// Sobot credentials, if it collects from Sobot.
     pub sobot: Option<Credentials>,
-    /// Laaffic credentials, if it collects from Laaffic.
-    pub laaffic: Option<LaafficCredentials>,
     /// What to collect and how.
     pub config: Arc<CollectionConfig>,
 }
@@ -90,7 +87,6 @@ impl TargetSpec {
             labels: Vec::new(),
             on_metrics: true,
             sobot: config.credentials.clone(),
-            laaffic: config.laaffic_credentials.clone(),
             config,
         }
     }
@@ -103,7 +99,6 @@ impl TargetSpec {
             && self.labels == other.labels
             && self.on_metrics == other.on_metrics
             && self.sobot == other.sobot
-            && self.laaffic == other.laaffic
             && (Arc::ptr_eq(&self.config, &other.config) || self.config == other.config)
     }
 }
@@ -129,22 +124,33 @@ pub struct Shared {
     pub(crate) status: Arc<Status>,
 }
 
-/// One HTTP client per vendor, with the settings it was built from.
+/// One HTTP client per vendor (Sobot's, and each configured source's), with the settings it was
+/// built from.
 #[derive(Debug)]
 struct HttpClients {
     sobot: (ClientSettings, reqwest::Client),
-    laaffic: (ClientSettings, reqwest::Client),
+    sources: BTreeMap<&'static str, (ClientSettings, reqwest::Client)>,
 }
 
 impl HttpClients {
     fn new(config: &CollectionConfig) -> reqwest::Result<Self> {
         let client =
             |settings: &ClientSettings| Ok((settings.clone(), crate::upstream::http_client(settings)?));
-        Ok(Self { sobot: client(&config.sobot)?, laaffic: client(&config.laaffic)? })
+        let sources = config
+            .sections
+            .iter()
+            .map(|(name, c)| Ok((name, client(c.client())?)))
+            .collect::<reqwest::Result<_>>()?;
+        Ok(Self { sobot: client(&config.sobot)?, sources })
     }
 
     fn same_settings(&self, config: &CollectionConfig) -> bool {
-        self.sobot.0 == config.sobot && self.laaffic.0 == config.laaffic
+        self.sobot.0 == config.sobot
+            && self.sources.len() == config.sections.iter().count()
+            && config
+                .sections
+                .iter()
+                .all(|(name, c)| self.sources.get(name).is_some_and(|(s, _)| s == c.client()))
     }
 }
 
@@ -168,9 +174,9 @@ impl Shared {
         self.http.lock().unwrap_or_else(PoisonError::into_inner).sobot.1.clone()
     }
 
-    /// The Laaffic host's HTTP client.
-    pub(crate) fn laaffic_http(&self) -> reqwest::Client {
-        self.http.lock().unwrap_or_else(PoisonError::into_inner).laaffic.1.clone()
+    /// The HTTP client of the configured source `name`.
+    pub(crate) fn source_http(&self, name: &str) -> Option<reqwest::Client> {
+        self.http.lock().unwrap_or_else(PoisonError::into_inner).sources.get(name).map(|(_, c)| c.clone())
     }
 
     /// Builds new clients if `config`'s client settings (timeouts) differ from the current ones,
@@ -395,7 +401,6 @@ mod tests {
             labels: vec![("tenant", id.to_string())],
             on_metrics: false,
             sobot: Some(sobot),
-            laaffic: None,
             config: config.clone(),
         }
     }

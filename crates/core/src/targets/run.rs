@@ -28,9 +28,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use super::jobs::{self, Job, Scheduled};
+use super::jobs;
 use super::status::TargetStatus;
 use super::{DISCOVERY, KEEP_INTERVALS, Shared, TargetKind, TargetSpec, mix, stable_hash};
+use crate::collect::Scheduled;
 use crate::exposition::{Chunk, Published, Publisher};
 use crate::snapshot::Family;
 use crate::sources::hint;
@@ -120,7 +121,7 @@ pub(super) async fn run(
     let mut slots: Vec<Slot> = scheduled
         .iter()
         .map(|s| {
-            let name = s.job.name();
+            let name = s.job.name().to_string();
             telemetry.set_collector(COLLECTOR_INTERVAL, &name, s.interval.as_secs_f64());
             let (next_due, snapshot, logged, needs_token) = (first, None, None, s.job.needs_sobot_token());
             Slot {
@@ -165,7 +166,7 @@ pub(super) async fn run(
                         continue;
                     }
                     slots[i].running = true;
-                    let deadline = deadline(&jobs[i].job, slots[i].interval, &target.spec);
+                    let deadline = deadline(&jobs[i]);
                     let context = (jobs.clone(), sobot.clone(), shared.clone(), own.clone());
                     let handle = cycles.spawn(cycle(i, context, deadline));
                     running.insert(handle.id(), i);
@@ -194,11 +195,8 @@ pub(super) async fn run(
 
 /// How long a collector's cycle may take: its interval, but at least one request timeout of its
 /// vendor.
-fn deadline(job: &Job, interval: Duration, spec: &TargetSpec) -> Duration {
-    let config = &spec.config;
-    let timeout =
-        if matches!(job, Job::LaafficSeats(_)) { config.laaffic.timeout } else { config.sobot.timeout };
-    interval.max(timeout)
+fn deadline(scheduled: &Scheduled) -> Duration {
+    scheduled.interval.max(scheduled.timeout)
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -6,6 +6,8 @@ use serde::Deserialize;
 
 use super::client::LaafficCredentials;
 use crate::input::{ConfigError, Env, ReadFile, err, one_credential, pair};
+use crate::sources::SourceConfig;
+use crate::upstream::ClientSettings;
 
 /// `laaffic:` in the YAML file.
 #[derive(Debug, Default, Deserialize)]
@@ -21,6 +23,32 @@ pub struct LaafficSection {
     pub connect_timeout: Option<String>,
     /// Cardinality guard of the seats: distinct seats at most; default `max_agents`.
     pub max_seats: Option<usize>,
+}
+
+/// The validated Laaffic settings, kept in the collection config's sections when its credentials
+/// are configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaafficConfig {
+    /// How to reach Laaffic.
+    pub client: ClientSettings,
+    /// The API key and secret.
+    pub credentials: LaafficCredentials,
+    /// Cardinality guard of the seats.
+    pub max_seats: usize,
+}
+
+impl SourceConfig for LaafficConfig {
+    fn client(&self) -> &ClientSettings {
+        &self.client
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn same(&self, other: &dyn SourceConfig) -> bool {
+        other.as_any().downcast_ref::<Self>() == Some(self)
+    }
 }
 
 /// Environment variable of the Laaffic API key.

@@ -312,6 +312,16 @@ impl Decoder {
     }
 }
 
+impl crate::collect::Collect for SeatCollector {
+    fn name(&self) -> &str {
+        SeatCollector::name(self)
+    }
+
+    fn collect(&self) -> crate::collect::Cycle<'_> {
+        Box::pin(SeatCollector::collect(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -245,6 +245,16 @@ impl PlatformCollector {
     }
 }
 
+impl crate::collect::Collect for PlatformCollector {
+    fn name(&self) -> &str {
+        PlatformCollector::name(self)
+    }
+
+    fn collect(&self) -> crate::collect::Cycle<'_> {
+        Box::pin(PlatformCollector::collect(self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

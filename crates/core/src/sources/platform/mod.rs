@@ -18,6 +18,8 @@ pub mod config;
 pub mod decode;
 pub(crate) mod tenants;
 
+use std::fmt::Write;
+
 use serde_json::Value;
 
 use crate::secret::Secret;
@@ -29,6 +31,8 @@ pub use client::{PlatformClient, TenantKey, TenantList};
 /// run for the platform's target and are not named in the config; its tenants run the Sobot
 /// collectors that `platform.collectors` names.
 pub(crate) const SOURCE: super::Source = super::Source {
+    name: "platform",
+    vendor: "the platform",
     sections: &["platform"],
     keys: &[
         "union_code",
@@ -45,7 +49,34 @@ pub(crate) const SOURCE: super::Source = super::Source {
     ],
     secret_env: &[config::ENV_UNION_KEY],
     collectors: Vec::new,
+    reference,
+    configure: None,
+    jobs: None,
 };
+
+/// The platform's part of the metrics reference, from its table.
+fn reference(out: &mut String) {
+    out.push_str(
+        "\n#### Platform mode — Sobot e-commerce platform API (电商平台 API)\n\n`tenant` is a tenant's \
+         `companyId`, `staff` a staff id; `window` as above. Each platform endpoint is called at most \
+         20 times in any minute (the limit the document states). A dash under 中文: the document names \
+         none (getTenantList's answer has no field table).\n\n| Metric | Labels | Unit | Upstream field | 中文 | \
+         Meaning |\n|---|---|---|---|---|---|\n",
+    );
+    for m in decode::PLATFORM_METRICS {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} `{}` | {} | {} |",
+            m.name,
+            m.labels,
+            m.reading.describe(),
+            m.endpoint,
+            m.key,
+            m.zh.unwrap_or("—"),
+            m.meaning
+        );
+    }
+}
 
 /// The credentials of a platform, given by Sobot.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod endpoints;
 pub mod quality;
+mod reference;
 pub mod stats;
 
 use super::{CollectorKind, Source};
@@ -13,7 +14,9 @@ use quality::QUALITY_SOURCES;
 
 /// The source's entry in the registry.
 pub(crate) const SOURCE: Source = Source {
-    sections: &["sobot", "quality"],
+    name: "sobot",
+    vendor: "Sobot",
+    sections: &["quality", "sobot"],
     keys: &[
         "app_id",
         "app_id_file",
@@ -33,4 +36,9 @@ pub(crate) const SOURCE: Source = Source {
         all.extend(QUALITY_SOURCES.iter().map(CollectorKind::Quality));
         all
     },
+    reference: reference::reference,
+    // Structural: the general config reads its sections, the targets build its jobs around the
+    // shared token client.
+    configure: None,
+    jobs: None,
 };

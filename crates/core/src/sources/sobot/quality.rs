@@ -17,7 +17,7 @@ use crate::table::{DateFormat, Method};
 use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
 use crate::value::{Unit, parse_id, parse_u64};
-use crate::window::{Window, day_range};
+use crate::window::Window;
 
 /// How a source pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +208,7 @@ impl QualityCollector {
             pages,
             decoder: Decoder::new(source, pages.page_size, ctx.interval, errors)
                 .part_scores(ctx.switches.quality_part_scores),
-            windows: Windows::new(ctx.windows, ctx.tz),
+            windows: Windows::new(ctx.windows, ctx.tz).clocked(ctx.clock),
             guard: Guard::new(source.name, pages.max_agents, "agents", ctx.telemetry.clone()),
             telemetry: ctx.telemetry,
         }
@@ -246,7 +246,7 @@ impl QualityCollector {
 
     /// Every page of one day, summed.
     async fn fetch_day(&self, date: Date) -> Result<Day, UpstreamError> {
-        let (start, end) = day_range(date, self.source.dates.2);
+        let (start, end) = self.windows.range(date, self.source.dates.2);
         let mut day = Day::default();
         let mut page = 1u32;
         loop {
@@ -442,6 +442,20 @@ impl Decoder {
             families.retain(|f| !f.name.starts_with("sobot_quality_part_"));
         }
         families
+    }
+}
+
+impl crate::collect::Collect for QualityCollector {
+    fn name(&self) -> &str {
+        QualityCollector::name(self)
+    }
+
+    fn collect(&self) -> crate::collect::Cycle<'_> {
+        Box::pin(QualityCollector::collect(self))
+    }
+
+    fn needs_sobot_token(&self) -> bool {
+        true
     }
 }
 

@@ -18,7 +18,7 @@ use crate::table::Field;
 use crate::telemetry::{COLLECTOR_FAILED_PARTS, COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
 use crate::value::parse_id;
-use crate::window::{Window, day_range};
+use crate::window::{Clock, Window};
 
 /// Most ids the upstream accepts in one `groupids`/`serviceids` parameter (`210007` beyond).
 pub const MAX_IDS_PER_REQUEST: usize = 100;
@@ -110,6 +110,8 @@ pub struct Context {
     pub telemetry: Arc<Telemetry>,
     /// Which optional families are exported.
     pub switches: Switches,
+    /// What "now" is (the system's time but in the backfill).
+    pub clock: Clock,
 }
 
 /// The families a config can switch off (cardinality knobs); all on by default.
@@ -151,7 +153,7 @@ impl StatsCollector {
             scope,
             client: ctx.client,
             decoder: Decoder::new(endpoint, per_group, ctx.interval, ctx.switches, errors),
-            windows: Windows::new(ctx.windows, ctx.tz),
+            windows: Windows::new(ctx.windows, ctx.tz).clocked(ctx.clock),
             guard,
             failed_parts: AtomicUsize::new(0),
             rows_read: AtomicUsize::new(0),
@@ -198,7 +200,7 @@ impl StatsCollector {
     /// Every row of one day, decoded as each answer arrives (no answer's JSON outlives its
     /// request).
     async fn fetch_window(&self, day: Date) -> Result<Vec<Decoded>, UpstreamError> {
-        let (start, end) = day_range(day, self.decoder.endpoint.date_format);
+        let (start, end) = self.windows.range(day, self.decoder.endpoint.date_format);
         let dates = [("start_date", start), ("end_date", end)];
         let mut rows = Vec::new();
         match &self.scope {
@@ -395,6 +397,20 @@ impl Decoder {
 
 fn agent_of(labels: &Labels) -> Option<&str> {
     labels.iter().find(|(k, _)| *k == "agent").map(|(_, v)| v.as_str())
+}
+
+impl crate::collect::Collect for StatsCollector {
+    fn name(&self) -> &str {
+        StatsCollector::name(self)
+    }
+
+    fn collect(&self) -> crate::collect::Cycle<'_> {
+        Box::pin(StatsCollector::collect(self))
+    }
+
+    fn needs_sobot_token(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
