@@ -7,8 +7,9 @@ use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
 use super::day::{self, Shift, SimNow};
-use sobot_exporter_core::sources::sobot::endpoints::Endpoint;
+use sobot_exporter_core::sources::sobot::endpoints::{Endpoint, Rows};
 use sobot_exporter_core::sources::sobot::quality::{Paging, QualitySource};
+use sobot_exporter_core::table::DateFormat;
 
 /// Which data the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +104,43 @@ pub(crate) fn statistics(
     Bytes::from(json!({"item": item, "ret_code": "000000", "ret_msg": "成功"}).to_string())
 }
 
+/// What the simulator answers a Sobot statistics endpoint, as JSON, for the settled (past) `day`
+/// asked from `D 00` to `D HH` (`hour`, inclusive; the daily endpoints answer the whole day, as
+/// all do at 23), without group or agent filters: the expectation of a replay of past days.
+/// `agents` are the simulator's (`SimConfig::agents`); `company` is a company with values of its
+/// own (a platform tenant's app id), with three agents of its own when `agents` is empty. `None`
+/// for an unknown endpoint, an hour past 23 or a day not yet settled (its figures move).
+pub fn settled_answer(
+    mode: DataMode,
+    endpoint: &str,
+    day: Date,
+    hour: u8,
+    company: Option<&str>,
+    agents: &[super::SimAgent],
+) -> Option<Value> {
+    let endpoint = Endpoint::by_name(endpoint).filter(|_| hour < 24)?;
+    let real = jiff::Timestamp::now();
+    let end_s = match endpoint.date_format {
+        DateFormat::Hour => (u32::from(hour) + 1) * 3600,
+        _ => day::DAY_S,
+    };
+    let now = day::SimClock::new(real, 1).at(real).until(end_s);
+    if !now.settled(day) {
+        return None;
+    }
+    let own = company.filter(|_| agents.is_empty()).map(company_agents);
+    let agents = own.as_deref().unwrap_or(agents);
+    let body = match endpoint.rows {
+        Rows::Item => statistics(&mode, endpoint, day, None, &now, company, agents),
+        Rows::Items(_) if agents.is_empty() => fixture_or_empty(endpoint.name),
+        Rows::Items(_) => {
+            let all: Vec<&super::SimAgent> = agents.iter().collect();
+            agent_rows(&mode, endpoint, (agents, &all), day, &now, company)
+        }
+    };
+    serde_json::from_slice(&body).ok()
+}
+
 /// The rows of a per-agent endpoint for the selected agents; a company with values of its own
 /// (`company`, its app id) gets values seeded by it too. The same figures the company and group
 /// answers add up.
@@ -140,20 +178,33 @@ pub(crate) fn agent_rows(
     Bytes::from(json!({"items": items, "ret_code": "000000", "ret_msg": "成功"}).to_string())
 }
 
-/// One page of quality records: `total` records spread over the agents, numbered from 0.
+/// How many quality records a query of `day` finds when the simulator keeps `records` a query:
+/// today all of them; a past day [`day::day_factor`] of them by its end, numbered in the order
+/// of the day's demand, so that a range up to a time of the day finds the first of them.
+pub(crate) fn quality_records(records: usize, day: Date, now: &SimNow) -> usize {
+    if !now.settled(day) {
+        return records;
+    }
+    let share = day::day_factor(day) * day::demand_until(now.second_of(day));
+    usize::try_from(records as u64 * share / (1000 * day::demand_of_day())).unwrap_or(records)
+}
+
+/// One page of quality records (see [`quality_records`]), spread over the agents, numbered
+/// from 0; today's move between the agents with the `uptime`.
 pub(crate) fn quality_page(
     source: &QualitySource,
     agents: &[super::SimAgent],
-    total: usize,
+    records: usize,
     day: Date,
-    page: usize,
-    size: usize,
+    (page, size): (usize, usize),
     uptime: Duration,
+    now: &SimNow,
 ) -> Bytes {
+    let total = quality_records(records, day, now);
     let start = (page - 1).saturating_mul(size).min(total);
     let end = start.saturating_add(size).min(total);
-    // Inspections move between agents as time goes on.
-    let drift = usize::try_from(uptime.as_secs() / 60).unwrap_or(0) % 3;
+    // Inspections move between agents as time goes on; a past day's stay where they are.
+    let drift = if now.settled(day) { 0 } else { usize::try_from(uptime.as_secs() / 60).unwrap_or(0) % 3 };
     let items: Vec<Value> = (start..end)
         .filter_map(|i| {
             let agent = agents.get((i + drift) % agents.len().max(1))?;
@@ -203,18 +254,24 @@ fn seed(subject: &str, day: Date, now: &SimNow) -> u64 {
 const PER_PEAK_HOUR: u64 = 130;
 
 /// How much of its day a figure covers, the volume that [`Human::of`] and [`Robot::of`] scale:
-/// in fixture mode 20 today and 2000 for a past day, standing still; in live mode
-/// [`PER_PEAK_HOUR`] for each hour of peak demand so far in the simulated day, while logged in
-/// (an agent's `shift`; the robot has none), a settled day's whole. A platform's tenant (a
-/// `company` of its own) is one to four times as busy, by its id.
+/// in fixture mode 20 today, standing still; in live mode [`PER_PEAK_HOUR`] for each hour of peak
+/// demand so far in the simulated day, while logged in (an agent's `shift`; the robot has none).
+/// A past day's grows with the curve to the end of the range asked, by the day's end to 2000 in
+/// fixture mode and to the whole day in live mode, times [`day::day_factor`]. A platform's tenant
+/// (a `company` of its own) is one to four times as busy, by its id.
 fn progress(mode: &DataMode, now: &SimNow, day: Date, shift: Option<Shift>, company: Option<&str>) -> u64 {
-    if *mode == DataMode::Fixtures {
-        return if day < now.today { 2000 } else { 20 };
-    }
     let second = now.second_of(day);
+    let settled = now.settled(day);
+    if *mode == DataMode::Fixtures {
+        if !settled {
+            return 20;
+        }
+        return 2 * day::day_factor(day) * day::demand_until(second) / day::demand_of_day();
+    }
     let demand = shift.map_or_else(|| day::demand_until(second), |s| s.demand_until(second));
     let size = company.map_or(1, |c| 1 + hash_str(c) % 4);
-    PER_PEAK_HOUR * size * demand / 3_600_000
+    let volume = PER_PEAK_HOUR * size * demand / 3_600_000;
+    if settled { volume * day::day_factor(day) / 1000 } else { volume }
 }
 
 /// An agent's shift: the agents of a skill group take their offs in turn over the day, each
@@ -624,7 +681,7 @@ fn durations(seed: u64, logged_in: u64) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sobot_exporter_core::sources::sobot::endpoints::{ENDPOINTS, Rows};
+    use sobot_exporter_core::sources::sobot::endpoints::ENDPOINTS;
     use sobot_exporter_core::value::{Parsed, parse_str};
 
     #[test]

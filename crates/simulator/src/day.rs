@@ -6,10 +6,21 @@
 //! times as fast; at 1× it is the real clock. Its day wraps at the simulated midnight, when
 //! today's figures start again from zero, while the dates the exporter asks for stay on the real
 //! clock: a past date is settled (its whole day), today and later follow the simulated day.
+//!
+//! A range asked for covers its start day from midnight to the end of its last hour (second,
+//! day): the end is inclusive, so `D 00`–`D 23`, `D 00:00:00`–`D 23:59:59` and `D`–`D` are each
+//! the whole day D, the range the exporter's `window::day_range` asks for a day (the documents
+//! do not say). `D 00`–`D HH` is then the day so far at `HH+1:00`: exactly, for a settled day;
+//! at most the simulated moment, for today. The start hour is not read, nor days after the first.
+//!
+//! A settled day's volume is [`day_factor`] of the curve's (80–120 %, by its date), so that past
+//! days differ; today's follows the curve alone (at 1×, a date settles at its factor of what it
+//! reached as today).
 
-use jiff::civil::Date;
+use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
+use sobot_exporter_core::table::DateFormat;
 
 /// Seconds in a day.
 pub(crate) const DAY_S: u32 = 86_400;
@@ -42,6 +53,30 @@ pub(crate) fn demand_until(second: u32) -> u64 {
 /// The demand of a whole day (see [`demand_until`]).
 pub(crate) fn demand_of_day() -> u64 {
     demand_until(DAY_S)
+}
+
+/// A settled day's volume in thousandths of the curve's, 800 to 1199 by its date: steps of the
+/// golden ratio, so that dates less than a week apart are at least 35 apart.
+pub(crate) fn day_factor(day: Date) -> u64 {
+    let n = jiff::civil::date(1970, 1, 1).until(day).map_or(0, |span| span.get_days());
+    let n = u64::from(n.unsigned_abs());
+    800 + (((n.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) * 400) >> 32)
+}
+
+/// Where the range `start`–`end` in `format` ends, in seconds of the start day: after its
+/// (inclusive) last hour, second or day; the day's end when `end` is on a later day.
+pub(crate) fn range_end(start: DateTime, end: DateTime, format: DateFormat) -> u32 {
+    if end.date() > start.date() {
+        return DAY_S;
+    }
+    let step = match format {
+        DateFormat::Hour => 3600,
+        DateFormat::Day => DAY_S,
+        DateFormat::Second => 1,
+    };
+    let t = end.time();
+    let second = i32::from(t.hour()) * 3600 + i32::from(t.minute()) * 60 + i32::from(t.second());
+    u32::try_from(second).unwrap_or(0).saturating_add(step).min(DAY_S)
 }
 
 /// The daily shift of an agent or a seat: logged out for [`OFF_S`] from `off_start` (wrapping
@@ -122,6 +157,7 @@ impl SimClock {
             second,
             days_ahead: today.until(simulated.date()).map_or(0, |span| i64::from(span.get_days())),
             elapsed_s: u64::try_from(elapsed.as_secs()).unwrap_or(0),
+            end_s: DAY_S,
         }
     }
 }
@@ -137,19 +173,37 @@ pub(crate) struct SimNow {
     pub(crate) days_ahead: i64,
     /// Simulated seconds since the clock started.
     pub(crate) elapsed_s: u64,
+    /// Where the range asked for ends, in seconds of its day (see [`range_end`]).
+    pub(crate) end_s: u32,
 }
 
 impl SimNow {
     /// `second` of `today` at 1×, `second` seconds after the start.
     #[cfg(test)]
     pub(crate) fn at_second(today: Date, second: u32) -> SimNow {
-        SimNow { today, second: second.min(DAY_S - 1), days_ahead: 0, elapsed_s: u64::from(second) }
+        SimNow {
+            today,
+            second: second.min(DAY_S - 1),
+            days_ahead: 0,
+            elapsed_s: u64::from(second),
+            end_s: DAY_S,
+        }
     }
 
-    /// How much of `day` its figures cover: the whole of a settled (past) day, the simulated day
-    /// so far for today (and later dates).
+    /// This moment, answering a range that ends at `end_s` of its day.
+    pub(crate) fn until(self, end_s: u32) -> SimNow {
+        SimNow { end_s, ..self }
+    }
+
+    /// How much of `day` its figures cover: a settled (past) day's, today's (and later dates')
+    /// simulated day so far, up to the end of the range asked.
     pub(crate) fn second_of(&self, day: Date) -> u32 {
-        if day < self.today { DAY_S } else { self.second }
+        if day < self.today { DAY_S } else { self.second }.min(self.end_s)
+    }
+
+    /// Whether `day` is settled (before the real date).
+    pub(crate) fn settled(&self, day: Date) -> bool {
+        day < self.today
     }
 
     /// Mixed into the seeds of `day`: which simulated day it is (0 for a past day).

@@ -1,16 +1,17 @@
 //! The demo's day, answer by answer: at any simulated moment the figures add up, within a day
 //! every count only grows, at the simulated midnight they start again, and each skill group,
 //! the robot, each Laaffic group and the busiest tenant bring the volume the 15-minute and
-//! 1-hour ratios need within a few minutes at any hour.
+//! 1-hour ratios need within a few minutes at any hour. A past day is settled: its figures
+//! differ from other days', and a range of it up to an hour gives the day so far.
 
 use std::collections::BTreeMap;
 
 use jiff::civil::{Date, date};
 use serde_json::Value;
 
-use super::data::{DataMode, agent_rows, company_agents, statistics};
-use super::day::{DAY_S, SimNow};
-use super::{SimAgent, demo_population, laaffic, sim_platform};
+use super::data::{DataMode, agent_rows, company_agents, quality_records, settled_answer, statistics};
+use super::day::{DAY_S, SimNow, day_factor};
+use super::{SimAgent, SimConfig, Simulator, demo_population, laaffic, population, sim_platform};
 use sobot_exporter_core::sources::sobot::endpoints::{ENDPOINTS, Endpoint, Rows};
 
 const DAY: fn() -> Date = || date(2026, 12, 7);
@@ -246,4 +247,232 @@ fn every_group_robot_seat_group_and_the_busiest_tenant_have_volume_within_four_m
         });
         assert!(calls >= 25, "seat group {group}: {calls} calls");
     }
+}
+
+/// A count of `ep`'s answer for `day` at `now`: the company's, or the agents' rows summed.
+fn count(
+    mode: &DataMode,
+    (ep, field): (&str, &str),
+    (day, now): (Date, &SimNow),
+    company: Option<&str>,
+    agents: &[SimAgent],
+) -> u64 {
+    let ep = endpoint(ep);
+    let all: Vec<&SimAgent> = agents.iter().collect();
+    let body = match ep.rows {
+        Rows::Item => statistics(mode, ep, day, None, now, company, agents),
+        Rows::Items(_) => agent_rows(mode, ep, (agents, &all), day, now, company),
+    };
+    let body: Value = serde_json::from_slice(&body).expect("JSON");
+    let rows = match ep.rows {
+        Rows::Item => vec![body["item"].clone()],
+        Rows::Items(_) => body["items"].as_array().cloned().unwrap_or_default(),
+    };
+    rows.iter().map(|r| r[field].as_str().and_then(|v| v.parse::<u64>().ok()).expect(field)).sum()
+}
+
+/// The seats' calls of `day` at `now`.
+fn calls(mode: &DataMode, day: Date, now: &SimNow) -> u64 {
+    let page: Value =
+        serde_json::from_slice(&laaffic::seat_page(mode, 24, (1, 100), day, now)).expect("JSON");
+    page["data"]["records"].as_array().into_iter().flatten().map(|r| r["num"].as_u64().unwrap_or(0)).sum()
+}
+
+#[test]
+fn past_days_differ_from_one_another() {
+    let days: Vec<Date> = (1..=14).map(|n| DAY() - jiff::Span::new().days(n)).collect();
+    for (i, a) in days.iter().enumerate() {
+        assert!((800..1200).contains(&day_factor(*a)));
+        for b in days.iter().skip(i + 1).take(6) {
+            assert!(day_factor(*a).abs_diff(day_factor(*b)) >= 35, "{a} and {b}");
+        }
+    }
+    let now = SimNow::at_second(DAY(), 10 * 3600);
+    let (demo, own) = (demo_population(), company_agents("app-a"));
+    let week: Vec<[u64; 6]> = days[..7]
+        .iter()
+        .map(|&d| {
+            let live = |ep| count(&DataMode::Live, ep, (d, &now), None, &demo);
+            let fixed = |ep| count(&DataMode::Fixtures, ep, (d, &now), Some("app-a"), &own);
+            [
+                live(("robot_session", "consult_session")),
+                live(("human_session", "valid_session")),
+                fixed(("human_session", "valid_session")),
+                calls(&DataMode::Live, d, &now),
+                calls(&DataMode::Fixtures, d, &now),
+                quality_records(180, d, &now) as u64,
+            ]
+        })
+        .collect();
+    for figure in 0..6 {
+        for (i, a) in week.iter().enumerate() {
+            for b in &week[i + 1..] {
+                assert_ne!(a[figure], b[figure], "figure {figure}: {week:?}");
+            }
+        }
+    }
+    // A settled day does not move with the clock.
+    let later = SimNow::at_second(DAY(), 20 * 3600);
+    let robot = |now: &SimNow| {
+        count(&DataMode::Live, ("robot_session", "consult_session"), (days[0], now), None, &demo)
+    };
+    assert_eq!(robot(&now), robot(&later));
+}
+
+#[test]
+fn an_hourly_range_of_a_past_day_is_the_day_so_far_and_to_23_the_daily_figures() {
+    let day = DAY() - jiff::Span::new().days(3);
+    let now = SimNow::at_second(DAY(), 10 * 3600);
+    let (demo, own) = (demo_population(), company_agents("app-a"));
+    for (mode, company, agents) in [(DataMode::Live, None, &demo), (DataMode::Fixtures, Some("app-a"), &own)]
+    {
+        let at = |hour: u32, ep| count(&mode, ep, (day, &now.until((hour + 1) * 3600)), company, agents);
+        for ep in [
+            ("robot_session", "consult_session"),
+            ("human_session", "consult_session"),
+            ("human_satisfaction", "effect_session_count"),
+            ("get_service_data", "valid_session"),
+        ] {
+            assert_eq!(endpoint(ep.0).date_format, sobot_exporter_core::table::DateFormat::Hour);
+            let hours: Vec<u64> = (0..24).map(|h| at(h, ep)).collect();
+            assert!(hours.windows(2).all(|w| w[0] < w[1]), "{mode:?} {ep:?}: {hours:?}");
+            assert!(hours[0] > 0);
+            // To 23: the whole day, as a daily range (or one ending on a later day) answers it.
+            assert_eq!(hours[23], count(&mode, ep, (day, &now), company, agents), "{mode:?} {ep:?}");
+        }
+        // The daily endpoints agree with the hourly ones to 23: robot_satisfaction counts the
+        // robot's valid sessions, customer_session the robot's and the humans' less transfers.
+        let whole = |ep| count(&mode, ep, (day, &now), company, agents);
+        let robot_valid = at(23, ("robot_session", "valid_session"));
+        assert_eq!(whole(("robot_satisfaction", "effect_session_count")), robot_valid);
+        assert!(at(12, ("robot_session", "valid_session")) < robot_valid);
+        let human_valid = at(23, ("human_session", "valid_session"));
+        let to_human = at(23, ("robot_session", "to_human_session"));
+        assert_eq!(whole(("customer_session", "total_valid_session")) + to_human, robot_valid + human_valid);
+    }
+    // Laaffic: a range ending at a time of the day, its calls so far.
+    let seats: Vec<u64> = (0..24).map(|h| calls(&DataMode::Live, day, &now.until((h + 1) * 3600))).collect();
+    assert!(seats.windows(2).all(|w| w[0] < w[1]) && seats[23] == calls(&DataMode::Live, day, &now));
+    let records: Vec<usize> =
+        (0..24).map(|h| quality_records(180, day, &now.until((h + 1) * 3600))).collect();
+    assert!(records.windows(2).all(|w| w[0] < w[1]) && records[23] == quality_records(180, day, &now));
+}
+
+#[test]
+fn today_answers_as_before_past_ranges_came_in() {
+    let now = SimNow::at_second(DAY(), 10 * 3600);
+    let (demo, own) = (demo_population(), company_agents("app-a"));
+    let today =
+        |mode, ep, now: &SimNow, company, agents: &[SimAgent]| count(mode, ep, (DAY(), now), company, agents);
+    // Today's figures at 10:00, as the simulator gave them before past days had hours.
+    let pinned = [
+        (today(&DataMode::Live, ("robot_session", "consult_session"), &now, None, &demo), 31_441),
+        (today(&DataMode::Live, ("human_session", "valid_session"), &now, None, &demo), 27_901),
+        (today(&DataMode::Live, ("human_session", "valid_session"), &now, Some("app-a"), &own), 7_585),
+        (today(&DataMode::Fixtures, ("robot_session", "consult_session"), &now, Some("app-a"), &own), 65),
+        (calls(&DataMode::Live, DAY(), &now), 17_765),
+        (calls(&DataMode::Fixtures, DAY(), &now), 1_233),
+        (quality_records(180, DAY(), &now) as u64, 180),
+    ];
+    for (i, (got, want)) in pinned.iter().enumerate() {
+        assert_eq!(got, want, "figure {i}");
+    }
+    // The exporter's range of today, `00` to `23`, is the day so far; an earlier end hour caps it.
+    let robot = |now: &SimNow| today(&DataMode::Live, ("robot_session", "consult_session"), now, None, &demo);
+    assert_eq!(robot(&now.until(DAY_S)), 31_441);
+    assert!(robot(&now.until(6 * 3600)) < 31_441);
+    let fixed = |now: &SimNow| {
+        today(&DataMode::Fixtures, ("human_session", "valid_session"), now, Some("app-a"), &own)
+    };
+    assert_eq!(fixed(&now.until(3600)), fixed(&now), "fixture mode stands still today");
+}
+
+/// A Live simulator's answers over HTTP to past ranges: what [`settled_answer`] expects, the end
+/// hour (or second) inclusive, a range ending on a later day the whole start day.
+#[tokio::test]
+async fn past_ranges_asked_over_http_are_the_settled_answers() {
+    let agents = population(2, 3);
+    let config = SimConfig {
+        data: DataMode::Live,
+        agents: agents.clone(),
+        quality_records: 60,
+        laaffic_seats: 16,
+        ..SimConfig::fixtures("1", "key-one")
+    };
+    let sim = Simulator::start(config).await.expect("simulator");
+    let client = reqwest::Client::new();
+    let ts = jiff::Timestamp::now().as_second().to_string();
+    let sign = sobot_exporter_core::sign::sobot_token_sign("1", &ts, "key-one");
+    let url = format!("{}/api/get_token?appid=1&create_time={ts}&sign={sign}", sim.base_url());
+    let body: Value = client.get(url).send().await.expect("token").json().await.expect("JSON");
+    let token = body["item"]["token"].as_str().expect("a token").to_string();
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
+    let day = jiff::Timestamp::now().to_zoned(tz).date() - jiff::Span::new().days(2);
+    let get = |path: String, query: Vec<(&'static str, String)>| {
+        let request = client.get(format!("{}{path}", sim.base_url())).header("token", &token).query(&query);
+        async move { request.send().await.expect("answer").json::<Value>().await.expect("JSON") }
+    };
+    let sobot = |ep: &str, start: String, end: String| {
+        get(format!("/api/wb/5/data/{ep}"), vec![("start_date", start), ("end_date", end)])
+    };
+    let expected = |ep: &str, hour: u8| settled_answer(DataMode::Live, ep, day, hour, None, &agents);
+    for ep in ["robot_session", "get_service_data"] {
+        for hour in [5, 6, 23] {
+            let answer = sobot(ep, format!("{day} 00"), format!("{day} {hour:02}")).await;
+            assert_eq!(Some(answer), expected(ep, hour), "{ep} to {hour}");
+        }
+        let tomorrow = day.tomorrow().expect("a day");
+        let answer = sobot(ep, format!("{day} 00"), format!("{tomorrow} 03")).await;
+        assert_eq!(Some(answer), expected(ep, 23), "{ep}: a later end day is the whole day");
+    }
+    let consult =
+        |v: Option<Value>| v.and_then(|v| v["item"]["consult_session"].as_str()?.parse::<u64>().ok());
+    assert!(consult(expected("robot_session", 5)) < consult(expected("robot_session", 6)));
+    let daily = sobot("robot_satisfaction", day.to_string(), day.to_string()).await;
+    assert_eq!(Some(daily.clone()), expected("robot_satisfaction", 5), "the daily form ignores the hour");
+    let robot_valid = expected("robot_session", 23).map(|v| v["item"]["valid_session"].clone());
+    assert_eq!(Some(daily["item"]["effect_session_count"].clone()), robot_valid);
+    assert_eq!(expected("robot_session", 24), None);
+    assert_eq!(
+        settled_answer(DataMode::Live, "robot_session", day + jiff::Span::new().days(2), 5, None, &agents),
+        None
+    );
+
+    // Quality by datetime: the records of the day up to the end second.
+    let call_result = |end: &str| {
+        let query = vec![
+            ("start_datetime", format!("{day} 00:00:00")),
+            ("end_datetime", format!("{day} {end}")),
+            ("page_no", "1".to_string()),
+            ("page_size", "500".to_string()),
+        ];
+        get("/api/interceptor/5/quality/call_result".to_string(), query)
+    };
+    let (noon, evening) = (call_result("11:59:59").await, call_result("23:59:59").await);
+    let total = |v: &Value| v["total_count"].as_u64().expect("total_count");
+    assert!(0 < total(&noon) && total(&noon) < total(&evening), "{noon} {evening}");
+    assert_eq!(noon["items"][0], evening["items"][0], "the first records of the day are the same");
+
+    // Laaffic: the calls of the day up to `endTime`.
+    let seats = |end: &str| {
+        let ts = jiff::Timestamp::now().as_second().to_string();
+        let body = serde_json::json!({"current": 1, "size": 100,
+            "params": {"strTime": format!("{day} 00:00:00"), "endTime": format!("{day} {end}")}});
+        let request = client
+            .post(format!("{}{}", sim.base_url(), sobot_exporter_core::sources::laaffic::client::SEAT_QUERY))
+            .header("Api-Key", "bDqJFiq9")
+            .header("Sign", sobot_exporter_core::sign::laaffic_sign("bDqJFiq9", "7bz1lzh9", &ts))
+            .header("Timestamp", ts)
+            .json(&body);
+        async move {
+            let page: Value = request.send().await.expect("answer").json().await.expect("JSON");
+            page["data"]["records"]
+                .as_array()
+                .expect("records")
+                .iter()
+                .map(|r| r["num"].as_u64().unwrap_or(0))
+                .sum::<u64>()
+        }
+    };
+    assert!(seats("11:59:59").await < seats("23:59:59").await);
 }

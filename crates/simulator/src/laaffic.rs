@@ -5,9 +5,10 @@ use hyper::StatusCode;
 use jiff::civil::{Date, DateTime};
 use serde_json::{Value, json};
 
-use super::day::{Shift, SimNow};
+use super::day::{self, Shift, SimNow};
 use super::{Call, DataMode, State, data};
 use sobot_exporter_core::sign::laaffic_sign;
+use sobot_exporter_core::table::DateFormat;
 
 /// How far the `Timestamp` header may be from the simulator's clock (`-16` beyond).
 const CLOCK_SKEW_S: i64 = 300;
@@ -80,7 +81,7 @@ fn check(state: &State, call: &Call) -> Result<Bytes, &'static str> {
     }
     let (current, size) =
         (usize::try_from(current).unwrap_or(usize::MAX), usize::try_from(size).unwrap_or(100));
-    let now = super::sim_now(state);
+    let now = super::sim_now(state).until(day::range_end(start, end, DateFormat::Second));
     Ok(seat_page(&config.data, seats, (current, size), start.date(), &now))
 }
 
@@ -91,6 +92,8 @@ const CALLS_PER_PEAK_HOUR: u64 = 120;
 /// One page (`current`, `size`) of `seats` simulated seats in groups of eight, for `day`. In
 /// live mode the seats of a group take their offs in turn (status offline), their calls grow
 /// with the simulated day while logged in, and their status changes every two simulated minutes.
+/// A past day's calls (in either mode) are those of its simulated day up to the end of the range
+/// (`endTime` inclusive), [`day::day_factor`] of the curve's.
 pub(super) fn seat_page(
     mode: &DataMode,
     seats: usize,
@@ -107,15 +110,20 @@ pub(super) fn seat_page(
             let group = 1_000_001 + i / 8;
             let team = (seats - i / 8 * 8).min(8);
             let shift = Shift::of_team(i % 8, team, (i / 8) as u64 * 5 * 3600);
-            let (calls, status) = if live {
+            let calls = if live || now.settled(day) {
                 let busier = 100 + data::mix(seed ^ day_seed(day) ^ now.seed_of(day)) % 90;
                 let demand = shift.demand_until(now.second_of(day));
                 let calls = CALLS_PER_PEAK_HOUR * busier * demand / 360_000_000;
-                let tick = u64::from(now.second / 120);
-                let status = if shift.online(now.second) { data::mix(seed ^ tick) % 4 + 2 } else { 1 };
-                (calls, status)
+                if now.settled(day) { calls * day::day_factor(day) / 1000 } else { calls }
             } else {
-                (10 + seed % 90, data::mix(seed) % 5 + 1)
+                10 + seed % 90
+            };
+            let status = if !live {
+                data::mix(seed) % 5 + 1
+            } else if shift.online(now.second) {
+                data::mix(seed ^ u64::from(now.second / 120)) % 4 + 2
+            } else {
+                1
             };
             let connected = calls * (50 + seed % 40) / 100;
             let valid = connected * (60 + seed % 30) / 100;

@@ -46,7 +46,7 @@ use tokio::time::Instant;
 use faults::SimBody;
 use sobot_exporter_core::secret::Secret;
 
-pub use data::{DataMode, mix};
+pub use data::{DataMode, mix, settled_answer};
 pub(crate) use day::SimClock;
 pub use platform::{SimPlatform, SimTenant, sim_platform};
 
@@ -66,7 +66,7 @@ pub struct SimConfig {
     /// The agents it knows; empty: the per-agent and quality endpoints answer the documents'
     /// examples.
     pub agents: Vec<SimAgent>,
-    /// Quality records per source and query, spread over the agents.
+    /// Quality records per source a query of today finds (a past day's vary by its date), over the agents.
     pub quality_records: usize,
     /// Laaffic seats; 0: the seat query answers the document's example.
     pub laaffic_seats: usize,

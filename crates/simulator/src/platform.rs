@@ -588,6 +588,24 @@ mod tests {
         assert!(hit.iter().any(|e| e == "getStaffLogInfos") && hit.iter().any(|e| e == "tenantStaffJobList"));
     }
 
+    #[tokio::test]
+    async fn a_past_date_has_staff_figures_of_its_own() {
+        let (sim, p) = simulator(2).await;
+        let yesterday = jiff::Timestamp::now().to_zoned(shanghai()).date().yesterday().expect("a day");
+        let rows = |day: Date| {
+            let (ts, sign) = signed(&p, jiff::Timestamp::now().as_second());
+            let body = json!({"union_code": p.union_code, "ts": ts, "sign": sign,
+                              "start_date": day.to_string(), "end_date": day.to_string()});
+            let sim = &sim;
+            async move { post(sim, &STAFF_JOB_LIST, body).await["items"].clone() }
+        };
+        let before = yesterday.yesterday().expect("a day");
+        let (a, b) = (rows(yesterday).await, rows(before).await);
+        assert_eq!(a.as_array().map(Vec::len), Some(6));
+        assert_ne!(a, b, "two past dates differ");
+        assert_eq!(a, rows(yesterday).await, "a past date is settled");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn twenty_calls_a_minute_per_endpoint() {
         let (sim, p) = simulator(1).await;

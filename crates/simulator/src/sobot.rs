@@ -6,7 +6,7 @@ use jiff::civil::{Date, DateTime};
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{Call, State, data, lock};
+use super::{Call, State, data, day, lock};
 use sobot_exporter_core::sign::sobot_token_sign;
 use sobot_exporter_core::sources::sobot::endpoints::{Endpoint, Rows};
 use sobot_exporter_core::sources::sobot::quality::{Paging, QUALITY_SOURCES, QualitySource};
@@ -104,7 +104,7 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
     if call.body_error {
         return Err("210006");
     }
-    let day = check_dates(call, ("start_date", "end_date"), endpoint.date_format)?;
+    let (day, end_s) = check_dates(call, ("start_date", "end_date"), endpoint.date_format)?;
     let mut filters = Vec::new();
     let rejected = lock(&state.rejected_group).clone();
     for key in ["groupids", "serviceids"] {
@@ -119,7 +119,7 @@ fn statistics(state: &State, call: &Call, endpoint: &Endpoint) -> Result<Bytes, 
             filters.push((key, ids));
         }
     }
-    let now = super::sim_now(state);
+    let now = super::sim_now(state).until(end_s);
     let mode = &state.config.data;
     let own = own_values(state, call);
     let by = |key: &str| filters.iter().find(|(k, _)| *k == key).map(|(_, ids)| ids.clone());
@@ -170,7 +170,7 @@ fn quality(state: &State, call: &Call, source: &QualitySource) -> Result<Bytes, 
             return Err("210006");
         }
     }
-    let day = check_dates(call, (source.dates.0, source.dates.1), source.dates.2)?;
+    let (day, end_s) = check_dates(call, (source.dates.0, source.dates.1), source.dates.2)?;
     let (page_key, size_key) = match source.paging {
         Paging::PageSize => ("page", "size"),
         Paging::PageCount => ("page_no", "page_size"),
@@ -186,9 +186,9 @@ fn quality(state: &State, call: &Call, source: &QualitySource) -> Result<Bytes, 
     if agents.is_empty() {
         return Ok(data::fixture_or_empty(source.name));
     }
-    let total = state.config.quality_records;
-    let uptime = state.started.elapsed();
-    Ok(data::quality_page(source, &agents, total, day, page, size, uptime))
+    let (records, uptime) = (state.config.quality_records, state.started.elapsed());
+    let now = super::sim_now(state).until(end_s);
+    Ok(data::quality_page(source, &agents, records, day, (page, size), uptime, &now))
 }
 
 /// The documented limit is per company: calls are counted per token owner in fixed minutes.
@@ -228,8 +228,9 @@ fn in_outage(state: &State, app_id: &str) -> bool {
     state.config.outages.as_deref() == Some(app_id) && super::sim_now(state).outage()
 }
 
-/// Checks the start and end dates against the endpoint's format; returns the start day.
-fn check_dates(call: &Call, keys: (&str, &str), format: DateFormat) -> Result<Date, &'static str> {
+/// Checks the start and end dates against the endpoint's format; returns the start day and where
+/// the range ends in it ([`day::range_end`]: the end hour is inclusive).
+fn check_dates(call: &Call, keys: (&str, &str), format: DateFormat) -> Result<(Date, u32), &'static str> {
     let (Some(start), Some(end)) = (call.param(keys.0), call.param(keys.1)) else {
         return Err("210003");
     };
@@ -237,7 +238,7 @@ fn check_dates(call: &Call, keys: (&str, &str), format: DateFormat) -> Result<Da
     if start > end {
         return Err("210005");
     }
-    Ok(start.date())
+    Ok((start.date(), day::range_end(start, end, format)))
 }
 
 fn parse_date(s: &str, format: DateFormat) -> Result<DateTime, &'static str> {
