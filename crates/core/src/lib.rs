@@ -34,11 +34,12 @@
 //! | 6 | [`config`], [`cli`], [`reference`](mod@reference) | the collection config from the YAML file by a pure function (the general keys here, each source's section in its folder); the flags; the metrics reference generated from the sources' tables |
 //! | 5 | [`sources`] | one folder a vendor: [`sources::sobot`] (token client and signing, the statistics endpoint table and its collectors, quality inspection), [`sources::laaffic`] (seat query), [`sources::platform`] (the e-commerce platform: tenants, their keys, staff statistics); each with its config section, pure decoders and collectors; the registry of sources (`SOURCES`: config keys, secret variables, collector kinds, reference, and for the non-structural sources their settings and jobs), `example` (tests only: a source of one folder and one registry line) and the hints of failures |
 //! | 4 | `collect` | the collector skeleton: the `Collect` trait every collector implements, what a target schedules, windows and yesterday's cache, cardinality guard, families, parse errors, list extraction |
-//! | 3 | [`upstream`], [`window`], [`process`] | the one request path every client uses (shared HTTP client, rate limiter, timeouts, typed errors, answers parsed in bounded memory); which local day a value covers; the `process_*` metrics |
+//! | 3 | [`upstream`], [`window`], [`process`], `backfill` | the one request path every client uses (shared HTTP client, rate limiter, timeouts, typed errors, answers parsed in bounded memory); which local day a value covers; the `process_*` metrics; `backfill`: past collections as OpenMetrics files for `promtool tsdb create-blocks-from openmetrics` |
 //! | 2 | [`exposition`], [`telemetry`], [`table`], [`input`] | chunks, the board, both text formats, gzip; the exporter's own metrics; the vocabulary of the field tables; what users give (bounded file reads, durations, "did you mean") |
 //! | 1 | [`snapshot`], [`value`], [`secret`], [`sign`], [`shard`], [`logging`], [`build_info`] | samples; the value grammar (`"53.49%"` → 0.5349, `"00:07:15"` → 435); credentials that never print; request signatures; the jump consistent hash of tenants to replicas; `--log.level`, `--log.format`; version and revision |
 
 pub mod app;
+mod backfill;
 pub mod build_info;
 pub mod cli;
 pub(crate) mod collect;

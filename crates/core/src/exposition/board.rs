@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use super::{Body, Chunk, Format, assemble, assemble_until};
+use super::{Body, Chunk, Format, assemble, assemble_until, escape};
 use crate::snapshot::Labels;
 
 /// What a chunk on the board belongs to.
@@ -112,8 +112,7 @@ impl Board {
     /// The handle a target publishes through. `labels` are added to its series on `/metrics`
     /// (not to its own body); `on_metrics` false keeps it off `/metrics`.
     pub fn publisher(self: &Arc<Self>, key: Key, labels: &Labels, on_metrics: bool) -> Publisher {
-        let labels: Vec<String> =
-            labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v))).collect();
+        let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
         Publisher {
             board: self.clone(),
             key,
@@ -217,11 +216,6 @@ pub(super) fn add_labels(out: &mut Vec<u8>, lines: &[u8], labels: &str) {
             out.extend_from_slice(&line[at..]);
         }
     }
-}
-
-/// A label value as the text formats quote it.
-fn escape_label_value(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// A target's handle on the board. Retired when dropped, so a stopped target's series go.

@@ -260,6 +260,12 @@ fn write_header(out: &mut Parts, family: &EncodedFamily, format: Format) {
     }
 }
 
+/// `\`, `"` and newlines escaped: a label value as both text formats quote it, and a HELP text
+/// as OpenMetrics writes it.
+pub(crate) fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 /// Whether an `Accept` header prefers OpenMetrics over the 0.0.4 text format.
 pub(crate) fn prefers_openmetrics(accept: &str) -> bool {
     let mut best_om = 0.0_f64;
