@@ -83,6 +83,40 @@ fn main() -> ExitCode {
         }
     };
     let speed = config.process.demo_speed;
+    if let Some(cli::Command::Backfill(args)) = &cli.command {
+        let backfill = async {
+            let _simulator = match &demo {
+                Some(demo) => Some(demo.start(speed).await.map_err(|e| {
+                    app::backfill::BackfillError::Failed(format!("cannot start the demo simulator: {e}"))
+                })?),
+                None => None,
+            };
+            tokio::select! {
+                result = app::backfill::run(config.collection, args) => result.map(Some),
+                () = signal() => Ok(None),
+            }
+        };
+        return match runtime.block_on(backfill) {
+            Ok(Some(summary)) => {
+                eprintln!("sobot_exporter: backfill: {summary}");
+                ExitCode::SUCCESS
+            }
+            Ok(None) => {
+                eprintln!(
+                    "sobot_exporter: backfill interrupted: the files written are complete; --resume skips them"
+                );
+                ExitCode::from(130)
+            }
+            Err(app::backfill::BackfillError::Usage(e)) => {
+                eprintln!("sobot_exporter: {e}");
+                ExitCode::from(2)
+            }
+            Err(app::backfill::BackfillError::Failed(e)) => {
+                eprintln!("sobot_exporter: backfill: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let run = async {
         // Demo mode: the embedded simulator, kept alive until the exporter returns.
         let _simulator = match &demo {

@@ -70,7 +70,8 @@ fn a_key_in_the_wrong_flag_is_never_printed() {
         (&["--sobot.base-url", KEY][..], "--sobot.base-url"),
         (&["--platform.shard", KEY][..], "--platform.shard"),
         (&["--config.file", KEY][..], "--config.file"),
-        (&[KEY][..], "unexpected argument"),
+        // A bare word is read as a subcommand (`backfill`) that does not exist.
+        (&[KEY][..], "unrecognized subcommand"),
     ] {
         let line = fails_with(args, CREDS, names);
         assert!(!line.contains(KEY), "{args:?}: {line}");

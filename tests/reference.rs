@@ -83,9 +83,17 @@ fn anchors(text: &str) -> Vec<String> {
 fn the_readme_is_a_first_page() {
     let lines = README.lines().count();
     assert!(lines <= 300, "README.md has {lines} lines: the manual belongs in docs/");
-    for page in
-        ["configuration", "security", "metrics", "platform", "deployment", "alerts", "performance", "design"]
-    {
+    for page in [
+        "configuration",
+        "security",
+        "metrics",
+        "platform",
+        "deployment",
+        "alerts",
+        "performance",
+        "design",
+        "backfill",
+    ] {
         assert!(README.contains(&format!("(docs/{page}.md)")), "README.md does not link docs/{page}.md");
     }
 }

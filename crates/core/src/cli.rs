@@ -25,6 +25,7 @@ pub struct Cli {
     /// Address to listen on (`:PORT` listens on every IPv4 interface); repeat it to serve the
     /// same routes on several addresses. Default :9877, and 127.0.0.1:9877 with --demo.
     #[arg(
+        global = true,
         long = "web.listen-address",
         env = "SOBOT_EXPORTER_LISTEN_ADDRESS",
         value_name = "ADDR",
@@ -34,94 +35,148 @@ pub struct Cli {
 
     /// The address `/sd` gives its targets (`HOST[:PORT]`, e.g. a Kubernetes Service's name), in
     /// place of the request's Host header: set it behind a proxy, or to pin it.
-    #[arg(long = "web.external-address", value_name = "HOST[:PORT]")]
+    #[arg(global = true, long = "web.external-address", value_name = "HOST[:PORT]")]
     pub external_address: Option<String>,
 
     /// Listen on the sockets systemd passes (socket activation) instead of --web.listen-address.
-    #[arg(long = "web.systemd-socket")]
+    #[arg(global = true, long = "web.systemd-socket")]
     pub systemd_socket: bool,
 
     /// Web configuration file in the Prometheus exporter-toolkit format: TLS, client
     /// certificates, response headers, basic auth.
-    #[arg(long = "web.config.file", env = "SOBOT_EXPORTER_WEB_CONFIG_FILE", value_name = "FILE")]
+    #[arg(
+        global = true,
+        long = "web.config.file",
+        env = "SOBOT_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
     pub web_config_file: Option<PathBuf>,
 
     /// Path under which to expose metrics.
-    #[arg(long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH")]
+    #[arg(global = true, long = "web.telemetry-path", default_value = "/metrics", value_name = "PATH")]
     pub telemetry_path: String,
 
     /// Most connections kept open; at the limit the one idle longest is closed to make room.
-    #[arg(long = "web.max-connections", default_value = "512", value_name = "N")]
+    #[arg(global = true, long = "web.max-connections", default_value = "512", value_name = "N")]
     pub max_connections: String,
 
     /// Close a connection whose response makes no progress for this long (a client not reading).
-    #[arg(long = "web.write-timeout", default_value = "30s", value_name = "DURATION")]
+    #[arg(global = true, long = "web.write-timeout", default_value = "30s", value_name = "DURATION")]
     pub write_timeout: String,
 
     /// Close a connection that sends no complete request header for this long (kept alive
     /// between requests, or new).
-    #[arg(long = "web.idle-timeout", default_value = "60s", value_name = "DURATION")]
+    #[arg(global = true, long = "web.idle-timeout", default_value = "60s", value_name = "DURATION")]
     pub idle_timeout: String,
 
     /// Close a connection after its current response once it is this old (0s: never).
-    #[arg(long = "web.max-connection-age", default_value = "5m", value_name = "DURATION")]
+    #[arg(global = true, long = "web.max-connection-age", default_value = "5m", value_name = "DURATION")]
     pub max_connection_age: String,
 
     /// YAML configuration file (time zone, windows, collectors, credentials files, timeouts).
-    #[arg(long = "config.file", value_name = "FILE")]
+    #[arg(global = true, long = "config.file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
 
     /// Base URL of the Sobot API.
-    #[arg(long = "sobot.base-url", default_value = "https://www.sobot.com", value_name = "URL")]
+    #[arg(
+        global = true,
+        long = "sobot.base-url",
+        default_value = "https://www.sobot.com",
+        value_name = "URL"
+    )]
     pub sobot_base_url: String,
 
     /// Base URL of the Laaffic call-center API.
-    #[arg(long = "laaffic.base-url", default_value = "https://api.laaffic.com", value_name = "URL")]
+    #[arg(
+        global = true,
+        long = "laaffic.base-url",
+        default_value = "https://api.laaffic.com",
+        value_name = "URL"
+    )]
     pub laaffic_base_url: String,
 
     /// This replica's share of a platform's tenants: N/M (1 ≤ N ≤ M), or auto/M to take N from a
     /// StatefulSet pod's ordinal (hostname NAME-ORDINAL is shard ORDINAL+1).
-    #[arg(long = "platform.shard", env = "SOBOT_PLATFORM_SHARD", default_value = "1/1", value_name = "N/M")]
+    #[arg(
+        global = true,
+        long = "platform.shard",
+        env = "SOBOT_PLATFORM_SHARD",
+        default_value = "1/1",
+        value_name = "N/M"
+    )]
     pub platform_shard: String,
 
     /// Interval between collection cycles, e.g. 60s, 2m.
-    #[arg(long = "collect.interval", default_value = "60s", value_name = "DURATION")]
+    #[arg(global = true, long = "collect.interval", default_value = "60s", value_name = "DURATION")]
     pub collect_interval: String,
 
     /// Log level.
-    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    #[arg(global = true, long = "log.level", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
 
     /// Log format.
-    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    #[arg(global = true, long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     pub log_format: LogFormat,
 
     /// Enable the lifecycle endpoint POST /-/reload (off by default, as in Prometheus). SIGHUP
     /// reloads either way.
-    #[arg(long = "web.enable-lifecycle")]
+    #[arg(global = true, long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
 
     /// Check the flags, the config file, the credential files it names and --web.config.file,
     /// print one line and exit: 0 if they are valid, 2 if not.
-    #[arg(long = "config.check")]
+    #[arg(global = true, long = "config.check")]
     pub config_check: bool,
 
     /// Ask the exporter listening at --web.listen-address for /healthz (over TLS when
     /// --web.config.file enables it) and exit 0 if it is healthy, 1 if not (a container
     /// HEALTHCHECK that needs no shell tools).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub healthcheck: bool,
 
     /// Run against an embedded simulator of the Sobot and Laaffic APIs on 127.0.0.1: no credentials
     /// needed.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub demo: bool,
 
     /// With --demo: how many times as fast as the real clock the simulated day runs, 1 to 1440
     /// (60: a day in 24 minutes, wrapping at the simulated midnight); the dates the exporter asks
     /// for stay on the real clock. Default 1: the real time of day.
-    #[arg(long = "demo.speed", value_name = "N")]
+    #[arg(global = true, long = "demo.speed", value_name = "N")]
     pub demo_speed: Option<String>,
+
+    /// A command instead of serving: `backfill`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Replay past days into OpenMetrics files for `promtool tsdb create-blocks-from
+    /// openmetrics`: the `window="today"` figures a live exporter would have served, for Sobot's
+    /// statistics endpoints (the four hourly ones at the end of every hour, the others at the end
+    /// of the day) and quality inspection of the configured company. Left out: Laaffic's seats
+    /// (their live state has no history), the platform's tenants and statistics (not yet).
+    Backfill(Backfill),
+}
+
+/// The days to replay and where to write them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Backfill {
+    /// The first day, `YYYY-MM-DD`, in the configured time zone.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: String,
+    /// The last day (inclusive), at most yesterday: Prometheus cannot take backfill into its
+    /// head block.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: String,
+    /// The directory of the files, one a day: `DIR/YYYY-MM-DD.om`.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Skip the days whose file is already there (a run cut short by Ctrl-C).
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// One line for a flag error: clap's message with its tip (`a similar argument exists:

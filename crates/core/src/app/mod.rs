@@ -1,6 +1,7 @@
 //! Wiring: the board, the shared clients, the target set with the configured company, the server,
 //! and the reload (SIGHUP, `POST /-/reload`) that swaps the collection config under them.
 
+pub mod backfill;
 pub mod settings;
 #[cfg(test)]
 mod source_tests;

@@ -19,7 +19,7 @@ mod registry;
 pub mod sobot;
 
 pub(crate) use hint::{Origins, hint};
-pub(crate) use registry::{Collection, JobInput, SectionInput, SourceConfig};
+pub(crate) use registry::{AnySettings, Collection, JobInput, SectionInput, SourceConfig};
 pub use registry::{Sections, SourceCollector};
 
 use crate::collect::Scheduled;
@@ -66,7 +66,7 @@ pub(crate) struct Source {
 }
 
 /// Reads a source's settings from its sections: `Ok(None)` when it is not configured.
-pub(crate) type Configure = fn(&SectionInput<'_>) -> Result<Option<Box<dyn SourceConfig>>, ConfigError>;
+pub(crate) type Configure = fn(&SectionInput<'_>) -> Result<Option<Box<dyn AnySettings>>, ConfigError>;
 
 /// The registry: every source, in the order their collectors are listed. Tests add a source of
 /// their own (`example`), which shows that a source needs nothing outside its folder but this

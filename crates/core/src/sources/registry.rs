@@ -28,27 +28,47 @@ pub struct SourceCollector {
 }
 
 /// The validated settings of one source, of the source's own type.
-pub(crate) trait SourceConfig: Debug + Send + Sync + 'static {
+pub(crate) trait SourceConfig: Debug + PartialEq + Send + Sync + 'static {
     /// How to reach it: the process keeps one HTTP client (connection pool) per source.
+    fn client(&self) -> &ClientSettings;
+}
+
+/// A source's settings as [`Sections`] keep them, whatever their type.
+pub(crate) trait AnySettings: Debug + Send + Sync {
+    /// How to reach the source.
     fn client(&self) -> &ClientSettings;
     /// Itself, to be read back as its own type.
     fn as_any(&self) -> &dyn Any;
     /// Whether `other` holds the same settings (a reload that changed none keeps the targets).
-    fn same(&self, other: &dyn SourceConfig) -> bool;
+    fn same(&self, other: &dyn AnySettings) -> bool;
+}
+
+impl<T: SourceConfig> AnySettings for T {
+    fn client(&self) -> &ClientSettings {
+        SourceConfig::client(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn same(&self, other: &dyn AnySettings) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
 }
 
 /// The settings of the configured sources beyond Sobot and the platform, by source name.
 #[derive(Debug, Clone, Default)]
-pub struct Sections(BTreeMap<&'static str, Arc<dyn SourceConfig>>);
+pub struct Sections(BTreeMap<&'static str, Arc<dyn AnySettings>>);
 
 impl Sections {
     /// Adds the settings of `source`.
-    pub(crate) fn insert(&mut self, source: &'static str, config: Box<dyn SourceConfig>) {
+    pub(crate) fn insert(&mut self, source: &'static str, config: Box<dyn AnySettings>) {
         self.0.insert(source, Arc::from(config));
     }
 
     /// The settings of `source`, if it is configured.
-    pub(crate) fn get(&self, source: &str) -> Option<&dyn SourceConfig> {
+    pub(crate) fn get(&self, source: &str) -> Option<&dyn AnySettings> {
         self.0.get(source).map(|c| &**c)
     }
 
@@ -63,7 +83,7 @@ impl Sections {
     }
 
     /// The configured sources and their settings, by name.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &dyn SourceConfig)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &dyn AnySettings)> {
         self.0.iter().map(|(name, c)| (*name, &**c))
     }
 

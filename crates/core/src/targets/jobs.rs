@@ -13,12 +13,14 @@ use crate::sources::sobot::quality::{PageSettings, QualityCollector};
 use crate::sources::sobot::stats::{Context, Scope, StatsCollector, Switches};
 use crate::sources::{JobInput, SOURCES};
 use crate::telemetry::Telemetry;
+use crate::window::Clock;
 
-/// The collectors of a target, and its Sobot client (whose token the target's cycles share).
+/// The collectors of a target, reading `clock` (the system's but in the backfill), and its Sobot client (whose token the target's cycles share).
 pub(crate) fn build(
     spec: &TargetSpec,
     shared: &Shared,
     telemetry: &Arc<Telemetry>,
+    clock: &Clock,
 ) -> (Vec<Scheduled>, Option<Arc<SobotClient>>) {
     let config = &spec.config;
     let mut jobs = Vec::new();
@@ -71,7 +73,7 @@ pub(crate) fn build(
                 agent_score_evaluations: config.agent_score_evaluations,
                 quality_part_scores: config.quality_part_scores,
             },
-            clock: crate::window::Clock::default(),
+            clock: clock.clone(),
         };
         jobs.extend(config.collectors.iter().filter_map(|kind| sobot_job(*kind, spec, &ctx)));
     }

@@ -15,7 +15,7 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{CollectorKind, JobInput, SectionInput, Source, SourceCollector, SourceConfig};
+use super::{AnySettings, CollectorKind, JobInput, SectionInput, Source, SourceCollector, SourceConfig};
 use crate::collect::{Collect, Cycle, Families, Metric, ParseErrors, Scheduled, Windows, list};
 use crate::input::{ConfigError, duration, err, one_credential};
 use crate::secret::Secret;
@@ -81,17 +81,9 @@ impl SourceConfig for ExampleConfig {
     fn client(&self) -> &ClientSettings {
         &self.client
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn same(&self, other: &dyn SourceConfig) -> bool {
-        other.as_any().downcast_ref::<Self>() == Some(self)
-    }
 }
 
-fn configure(input: &SectionInput<'_>) -> Result<Option<Box<dyn SourceConfig>>, ConfigError> {
+fn configure(input: &SectionInput<'_>) -> Result<Option<Box<dyn AnySettings>>, ConfigError> {
     let Some(section) = input.parse::<File>()?.example else {
         return Ok(None);
     };

@@ -41,14 +41,6 @@ impl SourceConfig for LaafficConfig {
     fn client(&self) -> &ClientSettings {
         &self.client
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn same(&self, other: &dyn SourceConfig) -> bool {
-        other.as_any().downcast_ref::<Self>() == Some(self)
-    }
 }
 
 /// Environment variable of the Laaffic API key.

@@ -1,0 +1,145 @@
+//! `sobot_exporter backfill` end to end: the demo's simulator (past days whose figures differ day by
+//! day and hour by hour), the backfill of two past days, Debian's `promtool tsdb
+//! create-blocks-from openmetrics` on each file, and a real Prometheus started on those blocks,
+//! asked for each day's and hour's value at its time and with the history queries of the docs.
+//! Needs `prometheus` (tests/setup.sh installs it).
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use jiff::ToSpan;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde_json::Value;
+
+const SERIES: &str = "sobot_human_consult_sessions{window=\"today\"}";
+
+/// The value of `SERIES` at `unix` seconds in the file `om`.
+fn in_file(om: &str, unix: i64) -> Option<f64> {
+    om.lines().find_map(|l| {
+        let rest = l.strip_prefix(SERIES)?.trim();
+        let (value, at) = rest.split_once(' ')?;
+        (at.parse::<i64>().ok()? == unix).then(|| value.parse().ok()).flatten()
+    })
+}
+
+async fn query(url: &str, expr: &str, at: i64) -> Option<f64> {
+    let body: Value = http()
+        .get(format!("{url}/api/v1/query"))
+        .query(&[("query", expr), ("time", &at.to_string())])
+        .send()
+        .await
+        .expect("query")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["status"], "success", "{body}");
+    body["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn two_past_days_go_through_promtool_into_prometheus_at_their_hours() {
+    let tz = TimeZone::get("Asia/Shanghai").expect("tz");
+    let today = jiff::Timestamp::now().to_zoned(tz.clone()).date();
+    let (first, last): (Date, Date) =
+        (today.checked_sub(2.days()).expect("day"), today.yesterday().expect("day"));
+    let dir = temp_dir("backfill_e2e");
+    let out = dir.join("om");
+    let binary = env!("CARGO_BIN_EXE_sobot_exporter");
+    let run = |extra: &[&str]| {
+        Command::new(binary)
+            .args(["backfill", "--from", &first.to_string(), "--to", &last.to_string()])
+            .args(["--output", out.to_str().expect("utf8"), "--demo", "--log.level", "warn"])
+            .args(extra)
+            .output()
+            .expect("the binary runs")
+    };
+    let done = run(&[]);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stderr}");
+    assert!(stderr.contains("2 days written"), "{stderr}");
+    // Again with --resume: nothing to do.
+    let again = run(&["--resume"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 days written, 2 skipped"));
+
+    let data = dir.join("prometheus").join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let mut files = Vec::new();
+    for day in [first, last] {
+        let file = out.join(format!("{day}.om"));
+        let text = std::fs::read_to_string(&file).expect("a file a day");
+        assert!(text.ends_with("# EOF\n"));
+        let blocks = Command::new("promtool")
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&file)
+            .arg(&data)
+            .output()
+            .expect("promtool is installed (Debian package prometheus; tests/setup.sh installs it)");
+        assert!(blocks.status.success(), "{}", String::from_utf8_lossy(&blocks.stderr));
+        files.push((day, text));
+    }
+    let at = |day: Date, hour: i8| {
+        day.at(hour, 59, 59, 0).to_zoned(tz.clone()).expect("time").timestamp().as_second()
+    };
+    let prometheus =
+        Prometheus::start(&dir.join("prometheus"), "global:\n  scrape_interval: 1m\n", &[]).await;
+    let url = &prometheus.url;
+    for (day, text) in &files {
+        let mut previous = -1.0;
+        for hour in [0, 10, 23] {
+            let expected = in_file(text, at(*day, hour)).expect("a sample at the end of the hour");
+            assert!(expected > previous, "{day} {hour}: the day so far grows ({previous} then {expected})");
+            previous = expected;
+            assert_eq!(query(url, SERIES, at(*day, hour)).await, Some(expected), "{day} at {hour}:59:59");
+            assert_eq!(
+                query(url, &format!("last_over_time({SERIES}[1h])"), at(*day, hour) + 1800).await,
+                Some(expected),
+                "the hour's figure half an hour later"
+            );
+        }
+        // Between hours an instant query sees nothing after the 5-minute lookback; the history
+        // queries do.
+        assert_eq!(query(url, SERIES, at(*day, 10) + 1800).await, None);
+        let end = at(*day, 23);
+        assert_eq!(query(url, &format!("max_over_time({SERIES}[1d])"), end).await, Some(previous));
+    }
+    let (a, b) = (in_file(&files[0].1, at(first, 23)), in_file(&files[1].1, at(last, 23)));
+    assert_ne!(a, b, "two days' figures differ");
+}
+
+#[test]
+fn backfill_refuses_today_and_bad_dates_with_one_line() {
+    let binary = env!("CARGO_BIN_EXE_sobot_exporter");
+    let dir = temp_dir("backfill_refused");
+    let out = dir.join("om");
+    let today = jiff::Timestamp::now().to_zoned(TimeZone::get("Asia/Shanghai").expect("tz")).date();
+    for (from, to, says) in [
+        (today.to_string(), today.to_string(), "at most yesterday"),
+        (
+            "2026-13-01".to_string(),
+            "2026-12-01".to_string(),
+            "--from \"2026-13-01\": expected a date as YYYY-MM-DD",
+        ),
+        ("2026-11-02".to_string(), "2026-11-01".to_string(), "--from 2026-11-02 is after --to 2026-11-01"),
+    ] {
+        let done = Command::new(binary)
+            .args([
+                "backfill",
+                "--from",
+                &from,
+                "--to",
+                &to,
+                "--output",
+                out.to_str().expect("utf8"),
+                "--demo",
+            ])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!out.exists(), "nothing written");
+    }
+}
