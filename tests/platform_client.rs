@@ -215,7 +215,7 @@ async fn staff_statistics_and_status_of_every_tenant() {
         ["today".to_string()].into()
     );
 
-    let items = client.staff_log_infos().await.expect("staff logs");
+    let items = client.staff_log_infos(None).await.expect("staff logs");
     assert_eq!(items.len(), 5);
     let sent = &sim.requests_to("getStaffLogInfos")[0].params;
     let keys: BTreeSet<&str> = sent.iter().map(|(k, _)| k.as_str()).collect();
@@ -251,7 +251,7 @@ async fn without_tenants_the_documents_examples() {
     );
     let rows = client.staff_job_list(today()).await.expect("staff statistics");
     assert_eq!(rows[0]["first_response_in60s_rate"], "100%");
-    let items = client.staff_log_infos().await.expect("staff logs");
+    let items = client.staff_log_infos(None).await.expect("staff logs");
     assert_eq!(items[0]["companyId"], "9e73cc58f2f7472d993e6772c250ed99");
 }
 
@@ -266,7 +266,7 @@ async fn a_wrong_union_key_or_email_is_a_typed_error_without_the_key() {
         client.tenant_list().await.expect_err("tenant list"),
         client.batch_app_keys().await.expect_err("keys"),
         client.staff_job_list(today()).await.expect_err("staff statistics"),
-        client.staff_log_infos().await.expect_err("staff logs"),
+        client.staff_log_infos(None).await.expect_err("staff logs"),
     ];
     for e in &errors {
         assert_eq!(e.api_code(), Some("910003"), "{e:?}");
@@ -301,7 +301,7 @@ async fn the_platforms_rate_limit_is_a_typed_error() {
     assert_eq!(e.api_code(), Some("210017"), "{e:?}");
     assert!(e.to_string().contains("20 calls a minute"), "{e}");
     assert_eq!(requests(&telemetry, "get_batch_app_key", "210017"), 1.0);
-    assert!(second.staff_log_infos().await.is_ok(), "each endpoint has its own limit");
+    assert!(second.staff_log_infos(None).await.is_ok(), "each endpoint has its own limit");
 }
 
 #[tokio::test(start_paused = true)]
@@ -315,7 +315,7 @@ async fn the_limiter_keeps_each_endpoint_under_twenty_calls_a_minute() {
         if i == 30 {
             // Another endpoint does not wait for this one's.
             let before = tokio::time::Instant::now();
-            client.staff_log_infos().await.expect("staff logs");
+            client.staff_log_infos(None).await.expect("staff logs");
             assert!(before.elapsed() < Duration::from_secs(1), "waited {:?}", before.elapsed());
         }
     }

@@ -100,6 +100,11 @@ impl Clock {
         }
     }
 
+    /// Whether it is a set clock (the backfill's), not the system's.
+    pub(crate) fn is_set(&self) -> bool {
+        self.fixed.is_some()
+    }
+
     /// Now, by this clock.
     pub fn now(&self) -> Timestamp {
         match &self.fixed {

@@ -7,24 +7,28 @@
 //! configured rate limit, counted for this process alone. A day is written to a temporary name
 //! and renamed when complete, so that Ctrl-C leaves only whole files and `--resume` skips them.
 
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
 use crate::backfill::OpenMetricsDay;
 use crate::cli::Backfill;
-use crate::collect::Scheduled;
+use crate::collect::{Collect, Scheduled};
 use crate::config::CollectionConfig;
 use crate::exposition::Board;
 use crate::snapshot::Family;
+use crate::snapshot::Labels;
 use crate::sources::sobot::client::SobotClient;
 use crate::sources::sobot::endpoints::ENDPOINTS;
 use crate::table::DateFormat;
-use crate::targets::{Shared, TargetSpec, build_jobs};
+use crate::targets::{DISCOVERY, Shared, TargetKind, build_jobs, desired};
 use crate::telemetry::Telemetry;
 use crate::upstream::UpstreamError;
 use crate::window::{Clock, Window};
@@ -68,12 +72,14 @@ pub(crate) fn days(args: &Backfill, tz: &TimeZone, now: Timestamp) -> Result<Vec
     Ok(days)
 }
 
-/// Whether the collector `name` reads an hourly endpoint (`yyyy-MM-dd HH`).
+/// Whether the collector `name` gives a sample every hour: those of the hourly endpoints
+/// (`yyyy-MM-dd HH`) and the platform's staff status (a state at each moment).
 fn hourly(name: &str) -> bool {
-    ENDPOINTS
-        .iter()
-        .filter(|e| e.date_format == DateFormat::Hour)
-        .any(|e| name == e.name || name.strip_prefix("group_") == Some(e.name))
+    name == "platform_staff_status"
+        || ENDPOINTS
+            .iter()
+            .filter(|e| e.date_format == DateFormat::Hour)
+            .any(|e| name == e.name || name.strip_prefix("group_") == Some(e.name))
 }
 
 /// The end of `hour` on `day` in `tz` (its last second).
@@ -85,111 +91,205 @@ fn end_of_hour(day: Date, hour: i8, tz: &TimeZone) -> Result<Timestamp, Backfill
         .map_err(|e| BackfillError::Usage(format!("{day} {hour}:59:59 in the configured time zone: {e}")))
 }
 
+/// One target of the backfill: its labels on every series, its collectors that replay, and its
+/// Sobot client (one token for the whole run).
+struct Target {
+    id: String,
+    labels: Labels,
+    jobs: Vec<Scheduled>,
+    sobot: Option<Arc<SobotClient>>,
+}
+
 /// Runs the backfill of `args` with `collection` (the flags' and the file's, as a live run).
 pub async fn run(collection: CollectionConfig, args: &Backfill) -> Result<String, BackfillError> {
     let tz = collection.tz.clone();
     let days = days(args, &tz, Timestamp::now())?;
-    if collection.credentials.is_none() {
-        return Err(BackfillError::Usage(
-            "backfill needs Sobot credentials (SOBOT_APP_ID and SOBOT_APP_KEY, or the sobot section); \
-             the platform's tenants and Laaffic are not backfilled"
-                .to_string(),
-        ));
+    if collection.credentials.is_none() && collection.platform.is_none() && collection.sections.is_empty() {
+        return Err(BackfillError::Usage("backfill needs credentials, as a live run does".to_string()));
     }
     std::fs::create_dir_all(&args.output)
         .map_err(|e| BackfillError::Failed(format!("--output {}: {e}", args.output.display())))?;
-    // Today's window only: the day so far at the clock's hour.
-    let config = CollectionConfig {
+    // Today's window only: the day so far at the clock's moment.
+    let config = Arc::new(CollectionConfig {
         windows: vec![Window::Today],
         collector_windows: Default::default(),
         ..collection
-    };
+    });
     let shared = Shared::new(Board::new(), &config).map_err(|e| BackfillError::Failed(e.to_string()))?;
     let telemetry = Arc::new(Telemetry::new());
-    let clock = Clock::at(Timestamp::UNIX_EPOCH);
-    let spec = TargetSpec::company(Arc::new(config));
-    let (jobs, sobot) = build_jobs(&spec, &shared, &telemetry, &clock);
-    // The collectors that read the clock: Sobot's (Laaffic's seat state has no history).
-    let jobs: Vec<Scheduled> = jobs.into_iter().filter(|j| j.job.needs_sobot_token()).collect();
-    let Some(sobot) = sobot else {
-        return Err(BackfillError::Usage("backfill needs Sobot credentials".to_string()));
-    };
-    let (mut written, mut skipped, mut failed) = (0, 0, Vec::new());
-    for (n, day) in days.iter().enumerate() {
+    let clock = Clock::at(Timestamp::now());
+    let targets = targets(&config, &shared, &telemetry, &clock).await?;
+    let progress = Progress::new(days.len() as u64);
+    let (mut written, mut skipped, mut failed, mut partial) = (0, 0, Vec::new(), Vec::new());
+    for day in &days {
         let path = args.output.join(format!("{day}.om"));
         if args.resume && path.exists() {
             skipped += 1;
+            progress.day(&format!("{day} skipped (--resume)"), calls(&telemetry));
             continue;
         }
-        match replay(*day, &tz, &clock, &jobs, &sobot).await {
-            Ok(om) => {
-                if om.is_empty() {
-                    eprintln!(
-                        "backfill: day {}/{}: {day} has no samples (the file says so)",
-                        n + 1,
-                        days.len()
-                    );
-                }
+        match replay(*day, &tz, &clock, &targets).await {
+            Ok((om, gaps)) => {
                 write(&om, &path).map_err(|e| BackfillError::Failed(format!("{}: {e}", path.display())))?;
                 written += 1;
-                eprintln!("backfill: day {}/{}: {day} written to {}", n + 1, days.len(), path.display());
+                let empty = if om.is_empty() { " (no samples)" } else { "" };
+                progress.day(&format!("{day} written to {}{empty}", path.display()), calls(&telemetry));
+                for gap in &gaps {
+                    progress.day_note(&format!("{day}: left out after {TRIES} tries: {gap}"));
+                }
+                if !gaps.is_empty() {
+                    partial.push(format!("{day} ({} targets left out)", gaps.len()));
+                }
             }
             Err(e) => {
-                eprintln!("backfill: day {}/{}: {day} failed after {TRIES} tries: {e}", n + 1, days.len());
+                progress.day(&format!("{day} failed after {TRIES} tries: {e}"), calls(&telemetry));
                 failed.push(day.to_string());
             }
         }
     }
-    let calls: f64 = telemetry
+    progress.finish();
+    let summary = format!(
+        "{written} days written, {skipped} skipped (--resume), {} targets, {} calls, to {}",
+        targets.len(),
+        calls(&telemetry),
+        args.output.display()
+    );
+    let mut problems = Vec::new();
+    if !failed.is_empty() {
+        problems.push(format!("failed: {} (run again with --resume)", failed.join(", ")));
+    }
+    if !partial.is_empty() {
+        problems.push(format!(
+            "written without some targets: {} (run those days again without --resume to fill them)",
+            partial.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        Ok(summary)
+    } else {
+        Err(BackfillError::Failed(format!("{summary}; {}", problems.join("; "))))
+    }
+}
+
+/// The upstream calls made so far.
+fn calls(telemetry: &Telemetry) -> u64 {
+    let total: f64 = telemetry
         .families()
         .iter()
         .filter(|f| crate::telemetry::UPSTREAM_REQUESTS.starts_with(&*f.name))
         .flat_map(|f| f.samples.iter().map(|s| s.value))
         .sum();
-    let summary = format!(
-        "{written} days written, {skipped} skipped (--resume), {calls} calls, to {}",
-        args.output.display()
-    );
-    if failed.is_empty() {
-        Ok(summary)
-    } else {
-        Err(BackfillError::Failed(format!(
-            "{summary}; failed: {} (run again with --resume)",
-            failed.join(", ")
-        )))
-    }
+    // A count of calls: a whole number far below 2^53.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let total = total as u64;
+    total
 }
 
-/// One day: every hour's hourly collectors, and at 23 every collector.
+/// The targets a live run would have: the company, the platform (its staff statistics) and the
+/// tenants its discovery finds now (getBatchAppKey, once), each with the collectors that replay.
+async fn targets(
+    config: &Arc<CollectionConfig>,
+    shared: &Shared,
+    telemetry: &Arc<Telemetry>,
+    clock: &Clock,
+) -> Result<Vec<Target>, BackfillError> {
+    let mut tenants = Vec::new();
+    if let Some(platform) = desired(config, &[]).into_iter().find(|s| s.kind == TargetKind::Platform) {
+        let (jobs, _) = build_jobs(&platform, shared, telemetry, clock);
+        if let Some(discovery) = jobs.iter().find(|j| j.job.name() == DISCOVERY) {
+            with_retries(discovery, None)
+                .await
+                .map_err(|e| BackfillError::Failed(format!("the platform's discovery failed: {e}")))?;
+        }
+        tenants = shared.discovered.borrow().as_deref().cloned().unwrap_or_default();
+    }
+    Ok(desired(config, &tenants)
+        .into_iter()
+        .map(|spec| {
+            let (jobs, sobot) = build_jobs(&spec, shared, telemetry, clock);
+            let jobs = jobs.into_iter().filter(|j| j.job.replays()).collect();
+            Target { id: spec.id.clone(), labels: spec.labels.clone(), jobs, sobot }
+        })
+        .filter(|t| !t.jobs.is_empty())
+        .collect())
+}
+
+/// One day: at the end of every hour the hourly collectors, at 23:59:59 every collector; the
+/// targets of an hour run at once (each under its own rate limit). A target whose collector still
+/// fails after its tries is left out for the rest of the day (and named); the day fails when
+/// every target did.
 async fn replay(
     day: Date,
     tz: &TimeZone,
     clock: &Clock,
-    jobs: &[Scheduled],
-    sobot: &SobotClient,
-) -> Result<OpenMetricsDay, UpstreamError> {
+    targets: &[Target],
+) -> Result<(OpenMetricsDay, Vec<String>), String> {
     let mut om = OpenMetricsDay::default();
+    let mut failed: BTreeMap<usize, String> = BTreeMap::new();
     for hour in 0..24 {
         let at = end_of_hour(day, hour, tz).map_err(|e| match e {
-            BackfillError::Usage(m) | BackfillError::Failed(m) => UpstreamError::InvalidResponse(m),
+            BackfillError::Usage(m) | BackfillError::Failed(m) => m,
         })?;
         clock.set(at);
-        for job in jobs.iter().filter(|j| hour == 23 || hourly(j.job.name())) {
-            let families = with_retries(job, sobot).await?;
-            om.add(at, &Vec::new(), &families);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, target) in targets.iter().enumerate().filter(|(i, _)| !failed.contains_key(i)) {
+            let due: Vec<Arc<dyn Collect>> = target
+                .jobs
+                .iter()
+                .filter(|j| hour == 23 || hourly(j.job.name()))
+                .map(|j| j.job.clone())
+                .collect();
+            let sobot = target.sobot.clone();
+            tasks.spawn(async move {
+                let mut families = Vec::new();
+                for job in due {
+                    match with_retries_of(&*job, sobot.as_deref()).await {
+                        Ok(f) => families.extend(f),
+                        Err(e) => return (index, Err(format!("{}: {e}", job.name()))),
+                    }
+                }
+                (index, Ok(families))
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (index, families) = done.map_err(|e| format!("a collector panicked: {e}"))?;
+            let target = &targets[index];
+            match families {
+                Ok(families) => om.add(at, &target.labels, &families),
+                Err(e) => {
+                    failed.insert(index, format!("target {}: {e}", target.id));
+                }
+            }
         }
     }
-    Ok(om)
+    if failed.len() == targets.len() {
+        let first = failed.into_values().next().unwrap_or_else(|| "no target to collect".to_string());
+        return Err(first);
+    }
+    Ok((om, failed.into_values().collect()))
 }
 
 /// One collector's cycle, tried again with backoff (2 s, then 4 s).
-async fn with_retries(job: &Scheduled, sobot: &SobotClient) -> Result<Vec<Family>, UpstreamError> {
+async fn with_retries(job: &Scheduled, sobot: Option<&SobotClient>) -> Result<Vec<Family>, UpstreamError> {
+    with_retries_of(&*job.job, sobot).await
+}
+
+/// One collector's cycle (the token first if it needs one), tried again with backoff (2 s, then
+/// 4 s).
+async fn with_retries_of(
+    job: &dyn Collect,
+    sobot: Option<&SobotClient>,
+) -> Result<Vec<Family>, UpstreamError> {
     let mut wait = Duration::from_secs(2);
     let mut tries = 0;
     loop {
         tries += 1;
-        let result = match sobot.ensure_token().await {
-            Ok(()) => job.job.collect().await,
+        let token = match sobot {
+            Some(client) if job.needs_sobot_token() => client.ensure_token().await,
+            _ => Ok(()),
+        };
+        let result = match token {
+            Ok(()) => job.collect().await,
             Err(e) => Err(e),
         };
         match result {
@@ -199,6 +299,48 @@ async fn with_retries(job: &Scheduled, sobot: &SobotClient) -> Result<Vec<Family
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }
+        }
+    }
+}
+
+/// Days done, calls made and the time left: a bar on a terminal, a line a day otherwise.
+struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    fn new(days: u64) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = ProgressBar::new(days);
+        if let Ok(style) =
+            ProgressStyle::with_template("backfill {bar:30} {pos}/{len} days, {msg}, {eta} left")
+        {
+            bar.set_style(style);
+        }
+        Self(Some(bar))
+    }
+
+    fn day(&self, line: &str, calls: u64) {
+        match &self.0 {
+            Some(bar) => {
+                bar.set_message(format!("{calls} calls"));
+                bar.println(format!("backfill: {line}"));
+                bar.inc(1);
+            }
+            None => eprintln!("backfill: {line} ({calls} calls so far)"),
+        }
+    }
+
+    fn day_note(&self, line: &str) {
+        match &self.0 {
+            Some(bar) => bar.println(format!("backfill: {line}")),
+            None => eprintln!("backfill: {line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
         }
     }
 }

@@ -38,6 +38,11 @@ pub(crate) trait Collect: Debug + Send + Sync {
     fn needs_sobot_token(&self) -> bool {
         false
     }
+    /// Whether it reads a set [`Clock`] for every date it asks (so the backfill can run it "at" a
+    /// past hour); what answers only for now does not.
+    fn replays(&self) -> bool {
+        false
+    }
 }
 
 /// A collector with its interval and its vendor's request timeout: what a target schedules. A

@@ -165,6 +165,8 @@ pub(crate) struct JobInput<'a> {
     pub(crate) http: reqwest::Client,
     /// The target's self-metrics.
     pub(crate) telemetry: &'a Arc<Telemetry>,
+    /// What "now" is: the system's time, or the moment the backfill sets.
+    pub(crate) clock: crate::window::Clock,
 }
 
 impl JobInput<'_> {

@@ -41,8 +41,15 @@ pub(crate) fn build(
             platform.shard.count(),
         ));
         let company_app = config.credentials.as_ref().map(|c| c.app_id.as_str());
-        let collectors =
-            PlatformCollector::all(platform, company_app, &config.tz, &client, &shared.discovered, telemetry);
+        let collectors = PlatformCollector::all(
+            platform,
+            company_app,
+            &config.tz,
+            &client,
+            &shared.discovered,
+            telemetry,
+            clock,
+        );
         jobs.extend(collectors.into_iter().map(|c| Scheduled {
             job: Arc::new(c),
             interval: platform.interval,
@@ -82,7 +89,7 @@ pub(crate) fn build(
     if spec.kind == TargetKind::Company {
         for source in SOURCES {
             if let (Some(make), Some(http)) = (source.jobs, shared.source_http(source.name)) {
-                jobs.extend(make(&JobInput { collection: &**config, http, telemetry }));
+                jobs.extend(make(&JobInput { collection: &**config, http, telemetry, clock: clock.clone() }));
             }
         }
     }

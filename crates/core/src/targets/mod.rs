@@ -23,7 +23,7 @@ use tracing::info;
 
 pub(crate) use crate::shard::{mix, stable_hash};
 pub(crate) use crate::sources::platform::tenants::Tenant;
-pub(crate) use discovery::follow;
+pub(crate) use discovery::{desired, follow};
 pub(crate) use jobs::build as build_jobs;
 pub(crate) use status::TargetStatus;
 pub(crate) use status::{CollectorStatus, Status, TargetView};

@@ -54,7 +54,8 @@ fn jobs(input: &JobInput<'_>) -> Vec<Scheduled> {
         collection.interval(),
         config.max_seats,
         input.telemetry.clone(),
-    );
+    )
+    .clocked(input.clock.clone());
     vec![Scheduled {
         job: Arc::new(collector),
         interval: collection.interval(),

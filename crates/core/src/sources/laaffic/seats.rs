@@ -19,7 +19,7 @@ use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
 use crate::value::Unit::{Count, Ratio};
 use crate::value::{parse_id, parse_u64};
-use crate::window::{Window, day_range};
+use crate::window::{Clock, Window};
 
 /// The endpoint name of the seat query in self-metrics and logs.
 pub(crate) const ENDPOINT: &str = "seat_query";
@@ -88,6 +88,8 @@ pub struct SeatCollector {
     windows: Windows<SeatDay>,
     guard: Guard,
     telemetry: Arc<Telemetry>,
+    /// Whether the first window carries the live state (not at a set clock).
+    live: bool,
 }
 
 /// One seat of the seat query.
@@ -121,7 +123,16 @@ impl SeatCollector {
             windows: Windows::first_is_live(windows, tz),
             guard: Guard::new("laaffic_seats", max_seats, "seats", telemetry.clone()),
             telemetry,
+            live: true,
         }
+    }
+
+    /// The same collector reading `clock`: at a set clock (the backfill) it gives the call counts
+    /// of the day so far and none of the live state (status, enabled, info), which has no history.
+    #[must_use]
+    pub(crate) fn clocked(self, clock: Clock) -> Self {
+        let live = !clock.is_set();
+        Self { windows: self.windows.clocked(clock), live, ..self }
     }
 
     /// The collector's name.
@@ -137,7 +148,7 @@ impl SeatCollector {
         let mut rows: Vec<(Window, bool, Seat)> = Vec::new();
         for (i, (window, (seats, cut))) in days.into_iter().enumerate() {
             truncated |= cut;
-            rows.extend(seats.into_iter().map(|seat| (window, i == 0, seat)));
+            rows.extend(seats.into_iter().map(|seat| (window, self.live && i == 0, seat)));
         }
         // Cardinality guard: the seats with the lowest ids are kept, the rest counted.
         let kept = self.guard.keep(rows.iter().map(|(_, _, seat)| seat.id.as_str()));
@@ -156,7 +167,7 @@ impl SeatCollector {
 
     /// Every seat of one day, and whether the page cap cut it.
     async fn fetch_day(&self, date: Date) -> Result<SeatDay, UpstreamError> {
-        let (start, end) = day_range(date, DateFormat::Second);
+        let (start, end) = self.windows.range(date, DateFormat::Second);
         let mut seats = Vec::new();
         // A seat listed again (on the same page or a later one) is skipped whole (counted).
         let mut seen = std::collections::BTreeSet::new();
@@ -319,6 +330,10 @@ impl crate::collect::Collect for SeatCollector {
 
     fn collect(&self) -> crate::collect::Cycle<'_> {
         Box::pin(SeatCollector::collect(self))
+    }
+
+    fn replays(&self) -> bool {
+        true
     }
 }
 

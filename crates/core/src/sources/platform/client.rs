@@ -206,20 +206,26 @@ impl PlatformClient {
         self.send(&self.staff_job_list, STAFF_JOB_LIST, build, decode).await
     }
 
-    /// Every staff's status changes of the last week: the answer's `items` (per company).
+    /// Every staff's status changes of the week before `end` (milliseconds since the epoch), or
+    /// of the last week: the answer's `items` (per company).
     ///
-    /// No `startTime`/`endTime` is sent: the document defines that case as "from a week before
-    /// now to now" (its case 2), the longest range it allows, measured on the platform's clock.
-    pub async fn staff_log_infos(&self) -> Result<Vec<Value>, UpstreamError> {
+    /// Without `end` no `startTime`/`endTime` is sent: the document defines that case as "from a
+    /// week before now to now" (its case 2), the longest range it allows, measured on the
+    /// platform's clock. With `end` only `endTime` is sent: "a week before it to it" (its case 4).
+    pub async fn staff_log_infos(&self, end: Option<i64>) -> Result<Vec<Value>, UpstreamError> {
         let c = &self.credentials;
         let build = |client: &reqwest::Client, url: String| {
             let ts = jiff::Timestamp::now().as_millisecond().to_string();
             let token = platform_sign(&c.union_code, &ts, c.union_key.expose());
-            client.get(url).query(&[
+            let request = client.get(url).query(&[
                 ("unionCode", c.union_code.as_str()),
                 ("ts", ts.as_str()),
                 ("token", token.as_str()),
-            ])
+            ]);
+            match end {
+                Some(end) => request.query(&[("endTime", end.to_string())]),
+                None => request,
+            }
         };
         let decode = |mut body: Value| list(&mut body, STAFF_LOG_INFOS.label, &["items"]);
         self.send(&self.staff_log_infos, STAFF_LOG_INFOS, build, decode).await

@@ -18,7 +18,7 @@ use crate::sources::platform::PlatformClient;
 use crate::sources::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
 use crate::telemetry::{COLLECTOR_TRUNCATED, Telemetry};
 use crate::upstream::UpstreamError;
-use crate::window::Window;
+use crate::window::{Clock, Window};
 
 /// How long a statistics cycle waits for the first discovery, which says which tenants to keep.
 const FIRST_DISCOVERY_WAIT: Duration = Duration::from_secs(30);
@@ -39,6 +39,10 @@ pub(crate) struct PlatformCollector {
     /// The groups of tenants sharing an app id last warned about.
     shared_apps: Mutex<Vec<Vec<String>>>,
     telemetry: Arc<Telemetry>,
+    /// What "now" is: the system's time, or the moment the backfill sets.
+    clock: Clock,
+    /// With a set clock: the last staff log answer, for the day it ends (its hours read it).
+    staff_logs: Mutex<Option<(i64, Arc<Vec<serde_json::Value>>)>>,
 }
 
 /// The ids of the tenants whose statistics this replica keeps when the config has rules on
@@ -87,6 +91,7 @@ impl PlatformCollector {
         client: &Arc<PlatformClient>,
         discovered: &watch::Sender<Option<Arc<Vec<Tenant>>>>,
         telemetry: &Arc<Telemetry>,
+        clock: &Clock,
     ) -> Vec<PlatformCollector> {
         let interval = platform.interval;
         let kinds = [
@@ -108,6 +113,8 @@ impl PlatformCollector {
                 company_app: company_app.map(str::to_string),
                 shared_apps: Mutex::default(),
                 telemetry: telemetry.clone(),
+                clock: clock.clone(),
+                staff_logs: Mutex::default(),
             })
             .collect()
     }
@@ -133,15 +140,47 @@ impl PlatformCollector {
                 self.served(decoder.families(&list.rows)).await
             }
             Kind::StaffJobs(decoder, tz) => {
-                let today = Window::Today.day(Timestamp::now(), tz);
+                let today = Window::Today.day(self.clock.now(), tz);
                 let rows = self.client.staff_job_list(today).await?;
                 self.served(decoder.families(&[(Window::Today, rows)])).await
             }
+            Kind::StaffStatus(decoder) if self.clock.is_set() => {
+                // The state at the clock's moment, from one answer a day: the week before the
+                // day's end, its entries after the moment left out.
+                let now = self.clock.now();
+                let until = u64::try_from(now.as_millisecond()).unwrap_or(0);
+                let items = self.logs_until_end_of_day(now).await?;
+                self.served(decoder.families_until(&items, until)).await
+            }
             Kind::StaffStatus(decoder) => {
-                let items = self.client.staff_log_infos().await?;
+                let items = self.client.staff_log_infos(None).await?;
                 self.served(decoder.families(&items)).await
             }
         }
+    }
+
+    /// The staff log answer for the week before the end of `now`'s UTC day (the answer reaches
+    /// past `now` and is cut there, so any day boundary serves), asked once a day.
+    async fn logs_until_end_of_day(
+        &self,
+        now: Timestamp,
+    ) -> Result<Arc<Vec<serde_json::Value>>, UpstreamError> {
+        const DAY_MS: i64 = 86_400_000;
+        let end = (now.as_millisecond().div_euclid(DAY_MS) + 1) * DAY_MS;
+        if let Some((cached_end, items)) = &*self.staff_logs.lock().unwrap_or_else(PoisonError::into_inner)
+            && *cached_end == end
+        {
+            return Ok(items.clone());
+        }
+        let items = Arc::new(self.client.staff_log_infos(Some(end)).await?);
+        *self.staff_logs.lock().unwrap_or_else(PoisonError::into_inner) = Some((end, items.clone()));
+        Ok(items)
+    }
+
+    /// Whether it can run at a set clock (the backfill): the staff statistics can; discovery and
+    /// the tenant list answer only for now.
+    pub(crate) fn replays(&self) -> bool {
+        matches!(self.kind, Kind::StaffJobs(..) | Kind::StaffStatus(_))
     }
 
     /// Lists the tenants, keeps this replica's and tells the target set.
@@ -252,6 +291,10 @@ impl crate::collect::Collect for PlatformCollector {
 
     fn collect(&self) -> crate::collect::Cycle<'_> {
         Box::pin(PlatformCollector::collect(self))
+    }
+
+    fn replays(&self) -> bool {
+        PlatformCollector::replays(self)
     }
 }
 

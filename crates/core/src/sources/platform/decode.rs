@@ -415,8 +415,14 @@ impl StaffStatusDecoder {
 
     /// The state set and the change time of every staff with a dated entry.
     pub fn families(&self, items: &[Value]) -> Vec<Family> {
+        self.families_until(items, u64::MAX)
+    }
+
+    /// [`StaffStatusDecoder::families`] as they were at `until` (milliseconds since the epoch):
+    /// the entries after it are left out (the backfill reads one answer for every hour of a day).
+    pub(crate) fn families_until(&self, items: &[Value], until: u64) -> Vec<Family> {
         let mut families = Families::new(&self.metrics);
-        for ((tenant, staff), (millis, word)) in self.latest(items) {
+        for ((tenant, staff), (millis, word)) in self.latest(items, until) {
             let current = match STAFF_STATES.iter().find(|(w, _)| *w == word) {
                 Some((_, label)) => *label,
                 None => {
@@ -439,7 +445,7 @@ impl StaffStatusDecoder {
 
     /// The latest entry of every (tenant, staff): the greatest `datetime`, the later in the answer
     /// on a tie. Entries without a time or a word are skipped (counted if they were garbage).
-    fn latest(&self, items: &[Value]) -> BTreeMap<(String, String), Latest> {
+    fn latest(&self, items: &[Value], until: u64) -> BTreeMap<(String, String), Latest> {
         let mut latest: BTreeMap<(String, String), Latest> = BTreeMap::new();
         for company in items {
             let Some(tenant) = label_id(company.get("companyId")) else {
@@ -452,7 +458,9 @@ impl StaffStatusDecoder {
                     continue;
                 };
                 for entry in self.nested(staff, "staffLogInfos") {
-                    let Some(found) = self.entry(entry) else { continue };
+                    let Some(found) = self.entry(entry).filter(|(millis, _)| *millis <= until) else {
+                        continue;
+                    };
                     let key = (tenant.clone(), staff_id.clone());
                     if latest.get(&key).is_none_or(|(millis, _)| found.0 >= *millis) {
                         latest.insert(key, found);

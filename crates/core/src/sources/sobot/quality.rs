@@ -457,6 +457,10 @@ impl crate::collect::Collect for QualityCollector {
     fn needs_sobot_token(&self) -> bool {
         true
     }
+
+    fn replays(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

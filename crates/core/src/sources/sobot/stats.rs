@@ -411,6 +411,10 @@ impl crate::collect::Collect for StatsCollector {
     fn needs_sobot_token(&self) -> bool {
         true
     }
+
+    fn replays(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
