@@ -33,6 +33,7 @@ use crate::exposition::{Board, Key, Publisher};
 use crate::snapshot::Labels;
 use crate::sources::sobot::client::{Credentials, Tokens};
 use crate::upstream::ClientSettings;
+use crate::window::Clock;
 
 /// A failed cycle's samples stay this many intervals after the last success.
 pub(crate) const KEEP_INTERVALS: u32 = 3;
@@ -123,6 +124,9 @@ pub struct Shared {
     pub(crate) tokens: Tokens,
     /// What the landing page and `/-/ready` show.
     pub(crate) status: Arc<Status>,
+    /// What "now" is for the collectors: the system's time, or a set moment (the tests that run
+    /// the live path at a past hour to compare it with the backfill).
+    pub(crate) clock: Clock,
 }
 
 /// One HTTP client per vendor (Sobot's, and each configured source's), with the settings it was
@@ -165,7 +169,14 @@ impl Shared {
             discovered: watch::Sender::new(None),
             tokens: Tokens::default(),
             status: Arc::default(),
+            clock: Clock::default(),
         })
+    }
+
+    /// The same, its collectors reading `clock` instead of the system's time.
+    #[must_use]
+    pub fn at(self, clock: Clock) -> Self {
+        Self { clock, ..self }
     }
 }
 

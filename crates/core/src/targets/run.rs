@@ -116,7 +116,7 @@ pub(super) async fn run(
     delay: Duration,
 ) {
     let telemetry = Arc::new(Telemetry::new());
-    let (scheduled, sobot) = jobs::build(&spec, &shared, &telemetry, &crate::window::Clock::default());
+    let (scheduled, sobot) = jobs::build(&spec, &shared, &telemetry, &shared.clock);
     let first = Instant::now() + delay;
     let mut slots: Vec<Slot> = scheduled
         .iter()
