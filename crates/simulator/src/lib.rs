@@ -12,7 +12,7 @@
 //! | layer | modules | what they do |
 //! |---|---|---|
 //! | 4 | `platform`, `day_tests` | the e-commerce platform's four endpoints and its tenants; the simulated day's tests |
-//! | 3 | `sobot`, `laaffic`, `faults` | the Sobot statistics and quality answers; Laaffic's seat query; injected faults |
+//! | 3 | `sobot`, `laaffic`, `faults`, [`staff`] | the Sobot statistics and quality answers; Laaffic's seat query; injected faults; the platform staff's status log |
 //! | 2 | `data` | the figures: the documents' examples, or a population whose figures add up and move |
 //! | 1 | `day`, [`demo`] | the simulated day and its clock; `--demo`: the bound port, the credentials, the demo's config |
 
@@ -25,6 +25,7 @@ mod faults;
 mod laaffic;
 mod platform;
 mod sobot;
+pub mod staff;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;

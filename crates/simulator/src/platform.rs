@@ -1,6 +1,8 @@
 //! The platform side of the simulator: getTenantList, getBatchAppKey, tenantStaffJobList and
 //! getStaffLogInfos, each with its own parameter spelling, signature formula and `ts` unit, and
-//! the limit of 20 calls a minute per endpoint.
+//! the limit of 20 calls a minute per endpoint. getStaffLogInfos answers each staff's log
+//! ([`crate::staff`]) within the document's four cases of `startTime`/`endTime`, up to the
+//! simulator's clock; without tenants, the document's example whatever the range.
 //!
 //! The document names no codes for a wrong signature, an unknown union code or the rate limit;
 //! the simulator answers with the statistics API's codes for the same conditions, in the
@@ -9,7 +11,7 @@
 //!
 //! | code | when |
 //! |---|---|
-//! | `210006` | a required parameter missing (or spelled as another endpoint spells it), a bad `openStatus`, page or time |
+//! | `210006` | a required parameter missing (or spelled as another endpoint spells it), a bad `openStatus`, page or time (`startTime`/`endTime` not whole milliseconds since 1970) |
 //! | `210003`, `210005` | tenantStaffJobList: a date missing, or not `yyyy-MM-dd`, or start after end |
 //! | `910004` | the `unionCode` is not the platform's |
 //! | `910003` | the token or sign does not match, the email is not the platform's, or `ts` is more than five minutes off in the endpoint's unit (a `ts` in seconds where milliseconds are due is) |
@@ -26,10 +28,10 @@ use tokio::time::Instant;
 
 use super::data::{DataMode, hash_str, mix};
 use super::day::{self, SimNow};
+use super::staff::{staff_ids, staff_log};
 use super::{Call, State, lock};
 use sobot_exporter_core::secret::Secret;
 use sobot_exporter_core::sign::{platform_email_token, platform_sign};
-use sobot_exporter_core::sources::platform::decode::STAFF_STATES;
 use sobot_exporter_core::sources::platform::{
     BATCH_APP_KEY, CALLS_PER_MINUTE, ENDPOINTS, PlatformEndpoint, STAFF_JOB_LIST, STAFF_LOG_INFOS,
     TENANT_LIST,
@@ -227,7 +229,7 @@ fn check(state: &State, call: &Call, endpoint: &PlatformEndpoint) -> Result<Byte
             let now = super::sim_now(state);
             staff_job_list(call, &tenants, fixtures, (state.config.data == DataMode::Live).then_some(&now))
         }
-        _ => staff_log_infos(call, &tenants, fixtures, tick(20)),
+        _ => staff_log_infos(call, &tenants, fixtures, super::now(state)),
     }
 }
 
@@ -364,12 +366,6 @@ fn batch_app_key(union_code: &str, tenants: &[SimTenant], fixtures: bool) -> Byt
     Bytes::from(Value::Object(body).to_string())
 }
 
-/// A tenant's three staff ids.
-fn staff_of(company_id: &str) -> Vec<String> {
-    let seed = seed(company_id);
-    (1..=3u64).map(|k| format!("{:016x}{:016x}", mix(seed ^ k), mix(seed ^ (k << 8)))).collect()
-}
-
 /// The staff's figures of the day asked for; in live mode (`now`) they grow with the simulated
 /// day and start again at its midnight.
 fn staff_job_list(
@@ -393,7 +389,7 @@ fn staff_job_list(
         u64::try_from(start.day_of_year()).unwrap_or(0) + 1000 * u64::try_from(start.year()).unwrap_or(0);
     let mut items = Vec::new();
     for tenant in tenants {
-        for staff in staff_of(&tenant.company_id) {
+        for staff in staff_ids(&tenant.company_id) {
             let seed = mix(hash_str(&staff) ^ day);
             // Thousandths of the day's volume so far.
             let share =
@@ -416,11 +412,16 @@ fn staff_job_list(
     Ok(Bytes::from(json!({"items": items, "retCode": "000000", "retMsg": "成功"}).to_string()))
 }
 
-/// The time range of getStaffLogInfos, as the document's four cases set it.
+/// The time range of getStaffLogInfos, as the document's four cases set it. A time that is not
+/// a whole number of milliseconds from 1970 to 9999 is `210006`.
 fn log_range(call: &Call, now: i64) -> Result<(i64, i64), &'static str> {
     let time = |key: &str| match param(call, key).filter(|v| !v.trim().is_empty()) {
         None => Ok(None),
-        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| "210006"),
+        Some(v) => {
+            let ms = v.trim().parse::<i64>().ok().filter(|ms| *ms >= 0);
+            let last = jiff::Timestamp::MAX.as_millisecond() - WEEK_MS;
+            ms.filter(|ms| *ms <= last).map(Some).ok_or("210006")
+        }
     };
     Ok(match (time("startTime")?, time("endTime")?) {
         (Some(start), Some(end)) => (start.max(end - WEEK_MS), end),
@@ -430,52 +431,47 @@ fn log_range(call: &Call, now: i64) -> Result<(i64, i64), &'static str> {
     })
 }
 
+/// Each staff's log entries within the range asked for and up to `now` (none in the future).
 fn staff_log_infos(
     call: &Call,
     tenants: &[SimTenant],
     fixtures: bool,
-    tick: u64,
+    now: jiff::Timestamp,
 ) -> Result<Bytes, &'static str> {
-    let now = jiff::Timestamp::now().as_millisecond();
+    let now = now.as_millisecond();
     let (start, end) = log_range(call, now)?;
     if fixtures {
         return Ok(Bytes::from_static(STAFF_LOG_INFOS_FIXTURE.as_bytes()));
     }
-    // Stable within the hour: the latest change is within the hour before the current one began.
-    let hour = now - now.rem_euclid(3_600_000);
     let tz = shanghai();
     let items: Vec<Value> = tenants
         .iter()
         .map(|tenant| {
-            let staff: Vec<Value> = staff_of(&tenant.company_id)
+            let company = &tenant.company_id;
+            let staff: Vec<Value> = staff_ids(company)
                 .into_iter()
                 .map(|staff| {
-                    let seed = mix(hash_str(&staff));
-                    let entries = 1 + seed % 3;
-                    let logs: Vec<Value> = (0..entries)
-                        .map(|k| {
-                            let state = mix(seed ^ tick ^ k) % STAFF_STATES.len() as u64;
-                            let back = i64::try_from(seed % 3_600_000 + k * 7_200_000).unwrap_or(0);
-                            let at = hour - back;
-                            let format = jiff::Timestamp::from_millisecond(at)
+                    let logs: Vec<Value> = staff_log(company, &staff, start, end.min(now))
+                        .into_iter()
+                        .map(|entry| {
+                            let format = jiff::Timestamp::from_millisecond(entry.millis)
                                 .map(|t| t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string())
                                 .unwrap_or_default();
-                            let word = STAFF_STATES
-                                .get(usize::try_from(state).unwrap_or(0))
-                                .map_or("在线", |s| s.0);
-                            json!({"datetime": at, "datetimeFormat": format, "source": (seed >> 8) % 2 * 2,
-                                   "operationAction": word})
+                            json!({"datetime": entry.millis, "datetimeFormat": format, "source": entry.source,
+                                   "operationAction": entry.action})
                         })
-                        .filter(|log| log["datetime"].as_i64().is_some_and(|t| (start..=end).contains(&t)))
                         .collect();
                     json!({"staffId": staff, "staffLogInfos": logs})
                 })
                 .collect();
-            json!({"companyId": tenant.company_id, "companyStaffInfos": staff})
+            json!({"companyId": company, "companyStaffInfos": staff})
         })
         .collect();
     Ok(Bytes::from(json!({"items": items, "retCode": "200000", "retMsg": "成功"}).to_string()))
 }
+
+#[cfg(test)]
+mod staff_tests;
 
 #[cfg(test)]
 mod tests {
