@@ -167,3 +167,99 @@ fn backfill_refuses_today_and_bad_dates_with_one_line() {
         assert!(!out.exists(), "nothing written");
     }
 }
+
+/// Samples at `unix` seconds of an OpenMetrics file: `name{labels}` → value.
+fn samples_at(om: &str, unix: i64) -> std::collections::BTreeMap<String, f64> {
+    om.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, rest) = l.rsplit_once('}').map(|(s, r)| (format!("{s}}}"), r))?;
+            let (value, at) = rest.trim().split_once(' ')?;
+            (at.parse::<i64>().ok()? == unix).then(|| Some((series, value.parse().ok()?))).flatten()
+        })
+        .collect()
+}
+
+/// The live path run "at" a past hour (its collectors reading a set clock) serves on `/metrics`
+/// the same series, labels and values as the backfill wrote for that hour: the two share their
+/// collectors and decoders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_path_at_a_past_hour_serves_what_the_backfill_wrote_for_it() {
+    use std::sync::Arc;
+
+    use sobot_exporter_core::app::backfill;
+    use sobot_exporter_core::cli::{Backfill, Cli};
+    use sobot_exporter_core::exposition::{Board, Format};
+    use sobot_exporter_core::targets::{Shared, TargetKind, TargetSet, TargetSpec};
+    use sobot_exporter_core::window::{Clock, Window};
+
+    let demo = sobot_simulator::demo::Demo::bind().expect("bind");
+    let _sim = demo.start(1).await.expect("the demo's simulator");
+    let dir = temp_dir("backfill_live");
+    let yaml =
+        "collectors: [robot_session, human_session, get_service_data, human_duration, quality_result]\n";
+    let file = write_file(&dir, "config.yml", yaml);
+    let cli = <Cli as clap::Parser>::try_parse_from([
+        "sobot_exporter",
+        "--demo",
+        "--config.file",
+        file.to_str().expect("utf8"),
+    ])
+    .expect("flags");
+    let mut config =
+        sobot_exporter_core::app::settings::load(&cli, &|_| None, Some(&demo)).expect("config").collection;
+    // The company alone, today's window, as the backfill runs it.
+    config.platform = None;
+    config.sections = Default::default();
+    config.windows = vec![Window::Today];
+    let tz = config.tz.clone();
+    let day = jiff::Timestamp::now().to_zoned(tz.clone()).date().yesterday().expect("a day");
+    let at = day.at(10, 59, 59, 0).to_zoned(tz).expect("time").timestamp();
+
+    let out = dir.join("om");
+    let args = Backfill { from: day.to_string(), to: day.to_string(), output: out.clone(), resume: false };
+    backfill::run(config.clone(), &args).await.expect("backfilled");
+    let om = std::fs::read_to_string(out.join(format!("{day}.om"))).expect("the day's file");
+    let written = samples_at(&om, at.as_second());
+    assert!(written.len() > 20, "the hourly endpoints' samples at 10:59:59: {written:?}");
+
+    let config = Arc::new(config);
+    let board = Board::new();
+    let shared = Shared::new(board.clone(), &config).expect("clients").at(Clock::at(at));
+    let set = TargetSet::new(Arc::new(shared));
+    set.reconcile(vec![TargetSpec {
+        id: "company".to_string(),
+        name: String::new(),
+        kind: TargetKind::Company,
+        labels: Vec::new(),
+        on_metrics: true,
+        sobot: config.credentials.clone(),
+        config: config.clone(),
+    }]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let live = loop {
+        let text = String::from_utf8(board.body(Format::Text).to_bytes().to_vec()).expect("utf8");
+        let m = Metrics::parse(&text);
+        if ["robot_session", "human_session", "get_service_data"]
+            .iter()
+            .all(|c| m.get(&format!("sobot_exporter_collector_success{{collector=\"{c}\"}}")) == Some(1.0))
+        {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "the live path's first cycles:\n{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    for (series, value) in &written {
+        assert_eq!(live.get(series), Some(*value), "{series} on /metrics at {at}");
+    }
+    // And nothing more of those families on /metrics.
+    let families: std::collections::BTreeSet<&str> =
+        written.keys().filter_map(|s| s.split('{').next()).collect();
+    let extra: Vec<&String> = live
+        .series
+        .keys()
+        .filter(|s| s.split('{').next().is_some_and(|f| families.contains(f)) && !written.contains_key(*s))
+        .collect();
+    assert!(extra.is_empty(), "served but not backfilled: {extra:?}");
+    set.reconcile(Vec::new());
+}
