@@ -19,10 +19,10 @@ const SERIES: &str = "sobot_human_consult_sessions{window=\"today\"}";
 /// The company's series in PromQL (the tenants' have a `tenant` label).
 const QUERY: &str = "sobot_human_consult_sessions{window=\"today\",tenant=\"\"}";
 
-/// The value of `SERIES` at `unix` seconds in the file `om`.
-fn in_file(om: &str, unix: i64) -> Option<f64> {
+/// The value of `series` (as the file writes it) at `unix` seconds in the file `om`.
+fn in_file(om: &str, series: &str, unix: i64) -> Option<f64> {
     om.lines().find_map(|l| {
-        let rest = l.strip_prefix(SERIES)?.trim();
+        let rest = l.strip_prefix(series)?.trim();
         let (value, at) = rest.split_once(' ')?;
         (at.parse::<i64>().ok()? == unix).then(|| value.parse().ok()).flatten()
     })
@@ -40,6 +40,18 @@ async fn query(url: &str, expr: &str, at: i64) -> Option<f64> {
         .expect("json");
     assert_eq!(body["status"], "success", "{body}");
     body["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse().ok())
+}
+
+/// The first query of the overview's panel `title` (its human consultation sessions), with the
+/// variables as Grafana fills them on the company (every job and instance, tenant `^$`) and `group`.
+fn history_query(title: &str, group: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/sobot-overview.json");
+    let overview: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    let panels = overview["panels"].as_array().expect("panels");
+    let panel = panels.iter().find(|p| p["title"] == title).unwrap_or_else(|| panic!("no panel {title}"));
+    let expr = panel["targets"][0]["expr"].as_str().expect("expr");
+    assert!(expr.contains("sobot_human_consult_sessions{"), "{expr}");
+    expr.replace("$job", ".*").replace("$instance", ".*").replace("$tenant", "^$").replace("$group", group)
 }
 
 #[tokio::test]
@@ -107,13 +119,15 @@ async fn two_past_days_go_through_promtool_into_prometheus_at_their_hours() {
         assert!(blocks.status.success(), "{}", String::from_utf8_lossy(&blocks.stderr));
         files.push((day, text));
     }
+    let (daily, hourly) =
+        (history_query("Sessions per day", ".*"), history_query("Sessions by the hour (day so far)", ".*"));
     let prometheus =
         Prometheus::start(&dir.join("prometheus"), "global:\n  scrape_interval: 1m\n", &[]).await;
     let url = &prometheus.url;
     for (day, text) in &files {
         let mut previous = -1.0;
         for hour in [0, 10, 23] {
-            let expected = in_file(text, at(*day, hour)).expect("a sample at the end of the hour");
+            let expected = in_file(text, SERIES, at(*day, hour)).expect("a sample at the end of the hour");
             assert!(expected > previous, "{day} {hour}: the day so far grows ({previous} then {expected})");
             previous = expected;
             assert_eq!(query(url, QUERY, at(*day, hour)).await, Some(expected), "{day} at {hour}:59:59");
@@ -124,12 +138,34 @@ async fn two_past_days_go_through_promtool_into_prometheus_at_their_hours() {
             );
         }
         // Between hours an instant query sees nothing after the 5-minute lookback; the history
-        // queries do.
+        // queries do: at the midnight that ends the day, its last sample.
         assert_eq!(query(url, QUERY, at(*day, 10) + 1800).await, None);
-        let end = at(*day, 23);
-        assert_eq!(query(url, &format!("max_over_time({QUERY}[1d])"), end).await, Some(previous));
+        let midnight = at(*day, 23) + 1;
+        assert_eq!(query(url, &format!("last_over_time({QUERY}[1d])"), midnight).await, Some(previous));
+        // The overview's history row, as Grafana asks it on the company (tenant `^$`, every group)
+        // with its steps on Shanghai's midnights and hours.
+        assert_eq!(query(url, &daily, midnight).await, Some(previous), "{day}: the day's figure");
+        for hour in [0, 10, 23] {
+            let expected = in_file(text, SERIES, at(*day, hour));
+            assert_eq!(
+                query(url, &hourly, at(*day, hour) + 1).await,
+                expected,
+                "{day}: hour {hour}'s figure"
+            );
+        }
+        // With one group selected, that group's (the other groups have samples in the day).
+        let group = text
+            .lines()
+            .find_map(|l| l.strip_prefix("sobot_group_human_consult_sessions{group=\"")?.split_once('"'))
+            .map(|(g, _)| g.to_string())
+            .expect("the demo's groups are backfilled");
+        let series = format!("sobot_group_human_consult_sessions{{group=\"{group}\",window=\"today\"}}");
+        let expected = in_file(text, &series, at(*day, 23));
+        assert!(expected.is_some() && expected != Some(previous), "{series}: {expected:?}");
+        let daily_group = history_query("Sessions per day", &group);
+        assert_eq!(query(url, &daily_group, midnight).await, expected, "{day}: group {group}'s figure");
     }
-    let (a, b) = (in_file(&files[0].1, at(first, 23)), in_file(&files[1].1, at(last, 23)));
+    let (a, b) = (in_file(&files[0].1, SERIES, at(first, 23)), in_file(&files[1].1, SERIES, at(last, 23)));
     assert_ne!(a, b, "two days' figures differ");
 }
 

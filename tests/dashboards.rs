@@ -292,6 +292,75 @@ fn dashboards_name_only_recording_rules_that_exist() {
 }
 
 #[test]
+fn dashboards_name_only_metrics_of_the_reference() {
+    let reference = sobot_exporter_core::reference::markdown();
+    let mut named = 0;
+    for (file, title, expr) in panel_queries() {
+        for name in metric_names(&expr) {
+            assert!(
+                reference.contains(&format!("`{name}`")),
+                "{file}: {title} names {name}, not in the reference"
+            );
+            named += 1;
+        }
+    }
+    assert!(named > 100, "{named}");
+}
+
+/// The overview's history row reads every `today` series over its panel's step (`1d` over the last
+/// 30 days, or `1h`), so that samples an hour apart (`sobot_exporter backfill`) show between
+/// Prometheus's 5-minute lookbacks: each selector is `last_over_time(…[step])`, or the groups'
+/// `absent_over_time(…[step])`, never an instant.
+#[test]
+fn the_history_row_reads_each_series_over_its_panels_step() {
+    let (_, overview) = dashboards().into_iter().find(|(f, _)| f == "sobot-overview.json").expect("overview");
+    let mut row = "";
+    let mut steps = BTreeMap::new();
+    for p in panels(&overview) {
+        let title = p["title"].as_str().unwrap_or("");
+        if p["type"] == "row" {
+            row = title;
+            continue;
+        }
+        if !row.starts_with("History") {
+            assert!(p.get("interval").is_none() && p.get("timeFrom").is_none(), "{title}");
+            continue;
+        }
+        let step = p["interval"].as_str().unwrap_or_else(|| panic!("{title}: no interval"));
+        assert!(step == "1d" || step == "1h", "{title}: {step}");
+        assert_eq!(p["timeFrom"].as_str(), (step == "1d").then_some("30d"), "{title}");
+        for expr in p["targets"].as_array().into_iter().flatten().filter_map(|t| t["expr"].as_str()) {
+            let tokens = expression_names(expr);
+            for name in metric_names(expr) {
+                let selectors: Vec<usize> =
+                    expr.match_indices(&format!("{name}{{")).map(|(i, _)| i).collect();
+                assert_eq!(selectors.len(), tokens.iter().filter(|t| **t == name).count(), "{title}: {expr}");
+                for i in selectors {
+                    let function =
+                        ["last_over_time(", "absent_over_time("].iter().find(|f| expr[..i].ends_with(**f));
+                    let selector = &expr[i..i + expr[i..].find('}').expect("}") + 1];
+                    assert!(selector.contains("window=\"today\""), "{title}: {selector}");
+                    let read = format!("{selector}[{step}])");
+                    assert!(
+                        function.is_some() && expr[i..].starts_with(&read),
+                        "{title}: {name} not read over {step}: {expr}"
+                    );
+                    if function == Some(&"absent_over_time(") {
+                        assert_eq!(name, "sobot_group_human_consult_sessions", "{title}");
+                    }
+                }
+                *steps.entry(step).or_insert(0) += 1;
+            }
+        }
+    }
+    // The row has daily and hourly figures (names read, counted per query).
+    assert!(
+        steps.get("1d").is_some_and(|n| *n >= 12) && steps.get("1h").is_some_and(|n| *n >= 9),
+        "{steps:?}"
+    );
+}
+
+#[test]
 fn dashboards_hold_at_scale() {
     for (file, d) in dashboards() {
         let vars: BTreeSet<&str> = d["templating"]["list"]

@@ -376,6 +376,8 @@ pub(super) struct Panel {
     columns: Vec<Column>,
     labels: Vec<(&'static str, &'static str)>,
     hide_values: bool,
+    step: Option<&'static str>,
+    over_last: Option<&'static str>,
 }
 
 /// A single value (the last one of the range, with a sparkline).
@@ -425,6 +427,8 @@ impl Panel {
             columns: Vec::new(),
             labels: Vec::new(),
             hide_values: false,
+            step: None,
+            over_last: None,
         }
     }
 
@@ -537,6 +541,13 @@ impl Panel {
         self
     }
 
+    /// Queries stepped at `step` (`1h`, `1d`) at least, aligned by Grafana to the dashboard's time
+    /// zone; with `over_last` (`30d`), that range whatever the dashboard's (its relative time).
+    pub(super) fn step(mut self, step: &'static str, over_last: Option<&'static str>) -> Self {
+        (self.step, self.over_last) = (Some(step), over_last);
+        self
+    }
+
     fn to_json(&self, scope: &str, tenants: Tenants) -> Value {
         let instant = matches!(self.kind, Kind::BarGauge | Kind::Table | Kind::Gauge);
         let targets: Vec<Value> = self
@@ -593,7 +604,7 @@ impl Panel {
                 defaults["custom"] = json!({
                     "drawStyle": "line", "lineWidth": 1,
                     "fillOpacity": if self.stacked { 20 } else { 8 }, "gradientMode": "none",
-                    "showPoints": "never", "spanNulls": false, "axisPlacement": "auto", "axisSoftMin": 0,
+                    "showPoints": if self.step.is_some() { "auto" } else { "never" }, "spanNulls": false, "axisPlacement": "auto", "axisSoftMin": 0,
                     "stacking": {"mode": if self.stacked { "normal" } else { "none" }, "group": "A"},
                     "thresholdsStyle": {"mode": if self.threshold_line { "line" } else { "off" }},
                 });
@@ -684,6 +695,11 @@ impl Panel {
         if let Some(t) = transformations {
             panel["transformations"] = t;
         }
+        for (key, value) in [("interval", self.step), ("timeFrom", self.over_last)] {
+            if let Some(value) = value {
+                panel[key] = json!(value);
+            }
+        }
         panel
     }
 }
@@ -730,6 +746,14 @@ mod tests {
         let ids: Vec<u64> =
             json["panels"].as_array().into_iter().flatten().filter_map(|p| p["id"].as_u64()).collect();
         assert_eq!(ids, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_stepped_panel_sets_grafanas_minimum_interval_and_relative_time() {
+        let json = |p: Panel| p.query("a{..}", "").to_json("s", Tenants::One);
+        let (daily, plain) = (json(timeseries("t", 8, 8).step("1d", Some("30d"))), json(stat("t", 8, 8)));
+        assert_eq!((daily["interval"].as_str(), daily["timeFrom"].as_str()), (Some("1d"), Some("30d")));
+        assert!(plain.get("interval").is_none() && plain.get("timeFrom").is_none());
     }
 
     #[test]

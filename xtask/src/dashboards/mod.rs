@@ -6,13 +6,14 @@
 
 mod agents;
 mod health;
+mod history;
 mod laaffic;
 mod overview;
 mod platform;
 mod quality;
 
 use super::Settings;
-use super::grafana::{Dashboard, Tenants, Unit, bars, gauge, per_process, stat, table, timeseries};
+use super::grafana::{Dashboard, Panel, Tenants, Unit, bars, gauge, per_process, stat, table, timeseries};
 use super::rules::{BAD_REVIEWS, NOT_RECEIVED, QUEUE_ABANDONED, RESPONSE_TIME, ROBOT_TO_HUMAN};
 
 /// Every dashboard with its file, relative to the repository's root.

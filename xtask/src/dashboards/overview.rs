@@ -257,4 +257,5 @@ pub(super) fn dashboard(s: &Settings) -> Dashboard {
                     .query(r#"sobot_messages_answer_ratio{window=~"today|yesterday", ..}"#, "answer {{window}}"),
             ],
         )
+        .row(history::TITLE, history::panels())
 }
