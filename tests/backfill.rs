@@ -299,3 +299,40 @@ async fn the_live_path_at_a_past_hour_serves_what_the_backfill_wrote_for_it() {
     assert!(extra.is_empty(), "served but not backfilled: {extra:?}");
     set.reconcile(Vec::new());
 }
+
+/// Ctrl-C between days: the process stops at once (exit 130), the day written is whole, the day
+/// it was working on leaves no `.om` file.
+#[test]
+fn an_interrupted_backfill_leaves_only_whole_files() {
+    let binary = env!("CARGO_BIN_EXE_sobot_exporter");
+    let dir = temp_dir("backfill_interrupted");
+    let out = dir.join("om");
+    let tz = TimeZone::get("Asia/Shanghai").expect("tz");
+    let today = jiff::Timestamp::now().to_zoned(tz).date();
+    let (first, last) = (today.checked_sub(3.days()).expect("day"), today.yesterday().expect("day"));
+    let child = Command::new(binary)
+        .args(["backfill", "--from", &first.to_string(), "--to", &last.to_string()])
+        .args(["--output", out.to_str().expect("utf8"), "--demo", "--log.level", "warn"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let written = out.join(format!("{first}.om"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !written.exists() {
+        assert!(std::time::Instant::now() < deadline, "the first day was not written");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let done = child.wait_with_output().expect("it ends");
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("backfill interrupted: the files written are complete; --resume skips them"));
+    let files: Vec<String> = std::fs::read_dir(&out)
+        .expect("the output")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".om"))
+        .collect();
+    assert_eq!(files, [format!("{first}.om")], "only the finished day");
+    assert!(std::fs::read_to_string(&written).expect("the day").ends_with("# EOF\n"));
+}

@@ -154,10 +154,11 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
     /// Replay past days into OpenMetrics files for `promtool tsdb create-blocks-from
-    /// openmetrics`: the `window="today"` figures a live exporter would have served, for Sobot's
-    /// statistics endpoints (the four hourly ones at the end of every hour, the others at the end
-    /// of the day) and quality inspection of the configured company. Left out: Laaffic's seats
-    /// (their live state has no history), the platform's tenants and statistics (not yet).
+    /// openmetrics`: the `window="today"` figures a live exporter would have served, for the
+    /// company, the platform's tenants and the platform (the four hourly endpoints and the staff
+    /// status at the end of every hour, the rest at the end of the day: statistics, quality
+    /// inspection, staff jobs, Laaffic's call counts). Left out, as the documents give no range
+    /// for them: Laaffic's live seat state, the tenant list.
     Backfill(Backfill),
 }
 

@@ -15,7 +15,7 @@ use sobot_exporter_core::config::{CollectionConfig, ConfigError};
 use sobot_exporter_core::input::ReadFile;
 use sobot_exporter_core::secret::Secret;
 use sobot_exporter_core::sources::laaffic::client::LaafficCredentials;
-use sobot_exporter_core::sources::laaffic::config::{ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, LaafficSection};
+use sobot_exporter_core::sources::laaffic::config::{ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET};
 use sobot_exporter_core::sources::platform::config::{ENV_UNION_KEY, PlatformSection};
 use sobot_exporter_core::sources::sobot::client::Credentials;
 use sobot_exporter_core::sources::sobot::config::{ENV_APP_ID, ENV_APP_KEY, SobotSection};
@@ -110,7 +110,8 @@ impl Demo {
 impl sobot_exporter_core::config::Demo for Demo {
     /// The collection config of the demo, from the file's text (empty without a file): the
     /// simulator serves both vendors with the demo's credentials, so the file's credential keys
-    /// and the environment are ignored; the file's groups and quality page size default to the
+    /// and the environment are ignored (and the sources that read their own sections, Laaffic's,
+    /// get none: the demo's defaults); the file's groups and quality page size default to the
     /// demo's.
     fn collection(
         &self,
@@ -126,7 +127,6 @@ impl sobot_exporter_core::config::Demo for Demo {
         file.windows.get_or_insert_with(|| vec!["today".to_string(), "yesterday".to_string()]);
         file.quality.page_size.get_or_insert(QUALITY_PAGE_SIZE);
         file.sobot = SobotSection { app_id: None, app_id_file: None, app_key_file: None, ..file.sobot };
-        file.laaffic = LaafficSection { api_key_file: None, api_secret_file: None, ..file.laaffic };
         // The simulated platform's tenants: on /sd and /probe, their platform figures on /metrics.
         let platform = file.platform.take().unwrap_or_else(|| PlatformSection {
             interval: Some("1m".to_string()),

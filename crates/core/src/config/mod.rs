@@ -21,9 +21,7 @@ use crate::secret::{NOT_SHOWN, Shape, looks_like_credential, redact, shown};
 use crate::shard::Shard;
 pub use crate::sources::CollectorKind;
 pub use crate::sources::Sections;
-use crate::sources::laaffic::config::{
-    ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET, LaafficConfig, LaafficSection, laaffic_credentials,
-};
+use crate::sources::laaffic::config::{ENV_LAAFFIC_KEY, ENV_LAAFFIC_SECRET};
 pub(crate) use crate::sources::platform::config::PlatformConfig;
 use crate::sources::platform::config::{ENV_UNION_KEY, PlatformSection, platform};
 use crate::sources::sobot::client::Credentials;
@@ -74,9 +72,6 @@ pub struct FileConfig {
     /// The Sobot API section.
     #[serde(default)]
     pub sobot: SobotSection,
-    /// The Laaffic call-center section.
-    #[serde(default)]
-    pub laaffic: LaafficSection,
     /// The e-commerce platform (multi-tenant) section.
     pub platform: Option<PlatformSection>,
     /// Every other top-level key: a registered source's section, or an error.
@@ -222,21 +217,28 @@ pub(crate) fn from_yaml(
     let named: Vec<PathBuf> = [
         &file.sobot.app_id_file,
         &file.sobot.app_key_file,
-        &file.laaffic.api_key_file,
-        &file.laaffic.api_secret_file,
         &file.platform.as_ref().and_then(|p| p.union_key_file.clone()),
     ]
     .into_iter()
     .flatten()
     .cloned()
     .collect();
-    build_with(file, yaml, path, flags, env, read).map_err(|e| {
+    // Every file the build reads (the sources' credential files among them) is kept, so that its
+    // text is taken out of an error line whatever field it ended up in.
+    let read_texts = std::cell::RefCell::new(Vec::new());
+    let recording = |file: &Path| {
+        let text = read(file)?;
+        read_texts.borrow_mut().push(text.trim().to_string());
+        Ok(text)
+    };
+    build_with(file, yaml, path, flags, env, &recording).map_err(|e| {
         // Whatever field a secret ended up in, the secrets of the files named are not printed.
-        let secrets: Vec<String> = named
+        let mut secrets: Vec<String> = named
             .iter()
             .filter_map(|f| read_next_to(read, path, f).ok())
             .map(|s| s.trim().to_string())
             .collect();
+        secrets.extend(read_texts.take());
         let secrets: Vec<&String> = secrets.iter().chain(&env_secrets).collect();
         err(redact(&e.0, &secrets))
     })
@@ -346,13 +348,6 @@ fn build_with(
         Some(n) => n,
         None => 2000,
     };
-    // Seats were capped by max_agents before they had a cap of their own: so they still are
-    // unless max_seats is set.
-    let max_seats = match file.laaffic.max_seats {
-        Some(0) => return Err(err(format!("{}: must be at least 1", at("laaffic.max_seats")))),
-        Some(n) => n,
-        None => max_agents,
-    };
 
     let all = CollectorKind::all();
     let collectors: Vec<CollectorKind> = match &file.collectors {
@@ -423,22 +418,22 @@ fn build_with(
         },
     };
 
-    let l = &file.laaffic;
-    let laaffic = ClientSettings {
-        base_url: flags.laaffic_base_url.clone(),
-        timeout: timeout(&l.timeout, "laaffic.timeout", 15)?,
-        connect_timeout: timeout(&l.connect_timeout, "laaffic.connect_timeout", 5)?,
-        rate_limit_per_minute: 600,
-    };
-
     let relative_to_config = |file: &Path| read_next_to(read, path, file);
     let read: &ReadFile<'_> = &relative_to_config;
     let credentials = sobot_credentials(s, env, read, &at)?;
     let mut sections = Sections::default();
-    if let Some(credentials) = laaffic_credentials(l, env, read, &at)? {
-        sections.insert("laaffic", Box::new(LaafficConfig { client: laaffic, credentials, max_seats }));
-    }
-    let input = SectionInput { yaml, path, at: &at, env, read, yaml_error: messages::yaml_error };
+    // A source whose base URL is a flag gets it (Laaffic's `--laaffic.base-url`).
+    let base_url = |source: &str| (source == "laaffic").then(|| flags.laaffic_base_url.clone());
+    let input = SectionInput {
+        yaml,
+        path,
+        at: &at,
+        env,
+        read,
+        yaml_error: messages::yaml_error,
+        base_url: &base_url,
+        max_agents,
+    };
     for source in SOURCES {
         if let Some(configure) = source.configure
             && let Some(config) = configure(&input)?

@@ -2,6 +2,7 @@
 use super::*;
 use crate::secret::Secret;
 use crate::sources::laaffic::client::LaafficCredentials;
+use crate::sources::laaffic::config::LaafficConfig;
 
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/config/testdata");
 
@@ -691,6 +692,8 @@ fn the_registry_matches_the_config_file() {
                     env: &|_: &str| None,
                     read: &files,
                     yaml_error: messages::yaml_error,
+                    base_url: &|_: &str| None,
+                    max_agents: 2000,
                 };
                 configure(&input).err()
             }

@@ -104,8 +104,6 @@ impl Eq for Sections {}
 
 /// What a source's `configure` reads: the file's text (a source parses its own sections from it,
 /// ignoring the other keys), the environment and files for its credentials.
-// Read by the sources that read their own sections: in this build only the tests' `example`.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct SectionInput<'a> {
     /// The YAML text of the config file (empty without a file).
     pub(crate) yaml: &'a str,
@@ -119,9 +117,12 @@ pub(crate) struct SectionInput<'a> {
     pub(crate) read: &'a ReadFile<'a>,
     /// One line for a YAML error of the file, in the config's own terms.
     pub(crate) yaml_error: fn(&serde_saphyr::Error, &str) -> String,
+    /// The base URL a flag gives the source named (`--laaffic.base-url`), if one does.
+    pub(crate) base_url: &'a dyn Fn(&str) -> Option<String>,
+    /// The general cap of agents (`max_agents`), for a source whose own cap defaults to it.
+    pub(crate) max_agents: usize,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl SectionInput<'_> {
     /// The source's sections, parsed from the file as `T` (a struct of them whose other keys are
     /// ignored); an error is one line naming the key and place.

@@ -134,7 +134,8 @@ fn jobs(input: &JobInput<'_>) -> Vec<Scheduled> {
         windows: Windows::new(
             collection.windows_of(&CollectorKind::Source(&REPORT)),
             collection.tz().clone(),
-        ),
+        )
+        .clocked(input.clock.clone()),
         metrics,
         errors: ParseErrors::new(ENDPOINT.0, telemetry),
     };
@@ -197,6 +198,11 @@ impl Collect for ReportCollector {
 
     fn collect(&self) -> Cycle<'_> {
         Box::pin(self.cycle())
+    }
+
+    /// Its days come from its clocked windows: the backfill can run it.
+    fn replays(&self) -> bool {
+        true
     }
 }
 

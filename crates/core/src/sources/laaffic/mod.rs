@@ -1,6 +1,6 @@
 //! The Laaffic call center: the seat query client, the seats' collector and the `laaffic:`
-//! section of the config. It runs through the registry: its jobs and its part of the metrics
-//! reference come from [`SOURCE`].
+//! section of the config. It runs through the registry alone: its settings, its jobs and its part
+//! of the metrics reference come from [`SOURCE`].
 
 pub mod client;
 pub mod config;
@@ -27,8 +27,7 @@ pub(crate) const SOURCE: Source = Source {
     secret_env: &[config::ENV_LAAFFIC_KEY, config::ENV_LAAFFIC_SECRET],
     collectors: || vec![CollectorKind::Source(&SEATS)],
     reference,
-    // The general config reads `laaffic:` (its keys and the demo's overrides predate the registry).
-    configure: None,
+    configure: Some(config::configure),
     jobs: Some(jobs),
 };
 
