@@ -12,7 +12,6 @@ use common::*;
 use jiff::ToSpan;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde_json::Value;
 
 /// The company's series, as the file writes it.
 const SERIES: &str = "sobot_human_consult_sessions{window=\"today\"}";
@@ -28,25 +27,18 @@ fn in_file(om: &str, series: &str, unix: i64) -> Option<f64> {
     })
 }
 
-async fn query(url: &str, expr: &str, at: i64) -> Option<f64> {
-    let body: Value = http()
-        .get(format!("{url}/api/v1/query"))
-        .query(&[("query", expr), ("time", &at.to_string())])
-        .send()
-        .await
-        .expect("query")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(body["status"], "success", "{body}");
-    body["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse().ok())
+/// The first value of `expr` at `at` (Unix seconds).
+async fn query(prometheus: &Prometheus, expr: &str, at: i64) -> Option<f64> {
+    let result = prometheus.query(expr, Some(at)).await;
+    result.first()?["value"][1].as_str().and_then(|v| v.parse().ok())
 }
 
 /// The first query of the overview's panel `title` (its human consultation sessions), with the
 /// variables as Grafana fills them on the company (every job and instance, tenant `^$`) and `group`.
 fn history_query(title: &str, group: &str) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboards/sobot-overview.json");
-    let overview: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    let overview: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
     let panels = overview["panels"].as_array().expect("panels");
     let panel = panels.iter().find(|p| p["title"] == title).unwrap_or_else(|| panic!("no panel {title}"));
     let expr = panel["targets"][0]["expr"].as_str().expect("expr");
@@ -123,7 +115,7 @@ async fn two_past_days_go_through_promtool_into_prometheus_at_their_hours() {
         (history_query("Sessions per day", ".*"), history_query("Sessions by the hour (day so far)", ".*"));
     let prometheus =
         Prometheus::start(&dir.join("prometheus"), "global:\n  scrape_interval: 1m\n", &[]).await;
-    let url = &prometheus.url;
+    let url = &prometheus;
     for (day, text) in &files {
         let mut previous = -1.0;
         for hour in [0, 10, 23] {
@@ -226,7 +218,7 @@ async fn the_live_path_at_a_past_hour_serves_what_the_backfill_wrote_for_it() {
     use sobot_exporter_core::app::backfill;
     use sobot_exporter_core::cli::{Backfill, Cli};
     use sobot_exporter_core::exposition::{Board, Format};
-    use sobot_exporter_core::targets::{Shared, TargetKind, TargetSet, TargetSpec};
+    use sobot_exporter_core::targets::{Shared, TargetSet, TargetSpec};
     use sobot_exporter_core::window::{Clock, Window};
 
     let demo = sobot_simulator::demo::Demo::bind().expect("bind");
@@ -263,15 +255,7 @@ async fn the_live_path_at_a_past_hour_serves_what_the_backfill_wrote_for_it() {
     let board = Board::new();
     let shared = Shared::new(board.clone(), &config).expect("clients").at(Clock::at(at));
     let set = TargetSet::new(Arc::new(shared));
-    set.reconcile(vec![TargetSpec {
-        id: "company".to_string(),
-        name: String::new(),
-        kind: TargetKind::Company,
-        labels: Vec::new(),
-        on_metrics: true,
-        sobot: config.credentials.clone(),
-        config: config.clone(),
-    }]);
+    set.reconcile(vec![TargetSpec::company(config.clone())]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let live = loop {
         let text = String::from_utf8(board.body(Format::Text).to_bytes().to_vec()).expect("utf8");

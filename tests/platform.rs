@@ -214,16 +214,7 @@ async fn two_shards_split_the_tenants_and_each_serves_its_own_through_sd_and_pro
 }
 
 async fn query(p: &Prometheus, expr: &str) -> Vec<serde_json::Value> {
-    let body: serde_json::Value = http()
-        .get(format!("{}/api/v1/query", p.url))
-        .query(&[("query", expr)])
-        .send()
-        .await
-        .expect("query")
-        .json()
-        .await
-        .expect("json");
-    body["data"]["result"].as_array().cloned().unwrap_or_default()
+    p.query(expr, None).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

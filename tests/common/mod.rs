@@ -371,6 +371,25 @@ impl Prometheus {
     }
 }
 
+impl Prometheus {
+    /// The result of an instant query (`/api/v1/query`), at `at` (Unix seconds) or now.
+    pub(crate) async fn query(&self, expr: &str, at: Option<i64>) -> Vec<serde_json::Value> {
+        let mut params = vec![("query", expr.to_string())];
+        params.extend(at.map(|at| ("time", at.to_string())));
+        let body: serde_json::Value = http()
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&params)
+            .send()
+            .await
+            .expect("query")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(body["status"], "success", "{expr}: {body}");
+        body["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+}
+
 /// Waits (30 s at most) until the Prometheus-style server at `url` answers 200 on `/-/ready`;
 /// a timeout fails the test with the server's log.
 pub(crate) async fn wait_ready(url: &str, log: &Path, what: &str) {

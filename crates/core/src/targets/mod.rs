@@ -81,7 +81,7 @@ pub struct TargetSpec {
 
 impl TargetSpec {
     /// The company of a single-company config: no extra labels, the config's credentials.
-    pub(crate) fn company(config: Arc<CollectionConfig>) -> Self {
+    pub fn company(config: Arc<CollectionConfig>) -> Self {
         Self {
             id: "company".to_string(),
             name: String::new(),
