@@ -47,7 +47,7 @@ pub trait Demo {
 
 /// The YAML file as written. Unknown keys are errors: those of no field here and of no source's
 /// sections (each source that runs through the registry alone reads its own, see
-/// [`SectionInput`]).
+/// `SectionInput`).
 #[derive(Debug, Default, Deserialize)]
 pub struct FileConfig {
     /// IANA time zone of the statistics day; default `Asia/Shanghai`.

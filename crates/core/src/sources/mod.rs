@@ -6,7 +6,7 @@
 //! Sobot and the platform are structural: the targets are built around Sobot's token client
 //! (shared by every target with the same credentials) and the platform's tenants (each a target).
 //! Every other source (Laaffic's, and the tests' `example`) runs through the registry alone: its
-//! [`Source::configure`] reads its section of the config file, its [`Source::jobs`] makes its
+//! `Source::configure` reads its section of the config file, its `Source::jobs` makes its
 //! collectors for the configured company.
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The `laaffic:` section of the config file: the API key and secret and how to reach the API,
-//! read by the source itself ([`configure`]).
+//! read by the source itself (`configure`).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The Laaffic call center: the seat query client, the seats' collector and the `laaffic:`
 //! section of the config. It runs through the registry alone: its settings, its jobs and its part
-//! of the metrics reference come from [`SOURCE`].
+//! of the metrics reference come from its `SOURCE`.
 
 pub mod client;
 pub mod config;
