@@ -222,7 +222,7 @@ async fn the_live_path_at_a_past_hour_serves_what_the_backfill_wrote_for_it() {
     use sobot_exporter_core::window::{Clock, Window};
 
     let demo = sobot_simulator::demo::Demo::bind().expect("bind");
-    let _sim = demo.start(1).await.expect("the demo's simulator");
+    let sim = demo.start(1).await.expect("the demo's simulator");
     let dir = temp_dir("backfill_live");
     let yaml =
         "collectors: [robot_session, human_session, get_service_data, human_duration, quality_result]\n";
@@ -250,6 +250,17 @@ async fn the_live_path_at_a_past_hour_serves_what_the_backfill_wrote_for_it() {
     let om = std::fs::read_to_string(out.join(format!("{day}.om"))).expect("the day's file");
     let written = samples_at(&om, at.as_second());
     assert!(written.len() > 20, "the hourly endpoints' samples at 10:59:59: {written:?}");
+    // One token for the whole run; an hourly endpoint asked for the day so far at every hour.
+    let company = config.credentials.as_ref().expect("the demo's company").app_id.clone();
+    assert_eq!(sim.tokens_issued_to(&company), 1, "one token for the whole backfill");
+    let ends: Vec<String> = sim
+        .requests_for(&company, "robot_session")
+        .iter()
+        .filter(|r| r.code == "000000")
+        .filter_map(|r| r.params.iter().find(|(k, _)| k == "end_date").map(|(_, v)| v.clone()))
+        .collect();
+    let expected: Vec<String> = (0..24).map(|h| format!("{day} {h:02}")).collect();
+    assert_eq!(ends, expected, "robot_session's end_date, hour by hour");
 
     let config = Arc::new(config);
     let board = Board::new();
