@@ -74,10 +74,6 @@ fn main() {
     runtime.block_on(run());
 }
 
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
-}
-
 /// A day's file: its bytes and its samples.
 type DayFile = (u64, u64);
 

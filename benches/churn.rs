@@ -47,10 +47,6 @@ fn main() {
     runtime.block_on(run());
 }
 
-fn setting(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(default)
-}
-
 /// The exporter, the simulator, and what the bench reads of them.
 struct Churn {
     exporter: Guarded,
