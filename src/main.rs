@@ -7,7 +7,9 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use sobot_exporter_core::app::{self, settings};
 use sobot_exporter_core::cli::{self, Cli};
+use sobot_exporter_core::config::CollectionConfig;
 use sobot_exporter_core::web::{self, healthcheck};
+use sobot_simulator::Simulator;
 use sobot_simulator::demo::Demo;
 
 fn main() -> ExitCode {
@@ -84,47 +86,11 @@ fn main() -> ExitCode {
     };
     let speed = config.process.demo_speed;
     if let Some(cli::Command::Backfill(args)) = &cli.command {
-        let backfill = async {
-            let _simulator = match &demo {
-                Some(demo) => Some(demo.start(speed).await.map_err(|e| {
-                    app::backfill::BackfillError::Failed(format!("cannot start the demo simulator: {e}"))
-                })?),
-                None => None,
-            };
-            tokio::select! {
-                result = app::backfill::run(config.collection, args) => result.map(Some),
-                () = signal() => Ok(None),
-            }
-        };
-        return match runtime.block_on(backfill) {
-            Ok(Some(summary)) => {
-                eprintln!("sobot_exporter: backfill: {summary}");
-                ExitCode::SUCCESS
-            }
-            Ok(None) => {
-                eprintln!(
-                    "sobot_exporter: backfill interrupted: the files written are complete; --resume skips them"
-                );
-                ExitCode::from(130)
-            }
-            Err(app::backfill::BackfillError::Usage(e)) => {
-                eprintln!("sobot_exporter: {e}");
-                ExitCode::from(2)
-            }
-            Err(app::backfill::BackfillError::Failed(e)) => {
-                eprintln!("sobot_exporter: backfill: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return backfill(&runtime, config.collection, demo.as_deref(), speed, args);
     }
     let run = async {
         // Demo mode: the embedded simulator, kept alive until the exporter returns.
-        let _simulator = match &demo {
-            Some(demo) => {
-                Some(demo.start(speed).await.map_err(|e| format!("cannot start the demo simulator: {e}"))?)
-            }
-            None => None,
-        };
+        let _simulator = start_demo(demo.as_deref(), speed).await?;
         app::run(config, sockets, Box::new(reload), shutdown_signal()).await.map_err(|e| e.to_string())
     };
     match runtime.block_on(run) {
@@ -132,6 +98,55 @@ fn main() -> ExitCode {
         Err(e) => {
             // Logging is set up by now: one line, in the configured format.
             tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The demo's simulator, started (kept alive until it is dropped), with `--demo`.
+async fn start_demo(demo: Option<&Demo>, speed: u32) -> Result<Option<Simulator>, String> {
+    match demo {
+        Some(demo) => {
+            demo.start(speed).await.map(Some).map_err(|e| format!("cannot start the demo simulator: {e}"))
+        }
+        None => Ok(None),
+    }
+}
+
+/// `sobot_exporter backfill`: its summary and exit code (130 on SIGINT or SIGTERM, between days
+/// or within one: the files written are whole).
+fn backfill(
+    runtime: &tokio::runtime::Runtime,
+    collection: CollectionConfig,
+    demo: Option<&Demo>,
+    speed: u32,
+    args: &cli::Backfill,
+) -> ExitCode {
+    use app::backfill::BackfillError;
+    let run = async {
+        let _simulator = start_demo(demo, speed).await.map_err(BackfillError::Failed)?;
+        tokio::select! {
+            result = app::backfill::run(collection, args) => result.map(Some),
+            () = signal() => Ok(None),
+        }
+    };
+    match runtime.block_on(run) {
+        Ok(Some(summary)) => {
+            eprintln!("sobot_exporter: backfill: {summary}");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!(
+                "sobot_exporter: backfill interrupted: the files written are complete; --resume skips them"
+            );
+            ExitCode::from(130)
+        }
+        Err(BackfillError::Usage(e)) => {
+            eprintln!("sobot_exporter: {e}");
+            ExitCode::from(2)
+        }
+        Err(BackfillError::Failed(e)) => {
+            eprintln!("sobot_exporter: backfill: {e}");
             ExitCode::FAILURE
         }
     }

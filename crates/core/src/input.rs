@@ -234,6 +234,58 @@ pub(crate) fn read_secret_file(read: &ReadFile<'_>, path: &Path, key: &str) -> R
     Ok(Secret::new(value))
 }
 
+/// Parses the YAML text of the config file at `path` (`None`: no file) as `T`; empty text is
+/// `T::default()`. An error is one line: `yaml_error`'s (the config's own terms, no snippet: a
+/// line of the file could hold a secret someone put inline), after the file's path.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned + Default>(
+    yaml: &str,
+    path: Option<&Path>,
+    yaml_error: fn(&serde_saphyr::Error, &str) -> String,
+) -> Result<T, ConfigError> {
+    if yaml.trim().is_empty() {
+        return Ok(T::default());
+    }
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options(yaml, options).map_err(|e| {
+        let line = yaml_error(&e, yaml);
+        match path {
+            Some(path) => err(format!("{}: {line}", path.display())),
+            None => err(line),
+        }
+    })
+}
+
+/// A directory of its own under the system's temporary one for a test, removed with its contents
+/// when dropped (a failing test's included).
+#[cfg(test)]
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+#[cfg(test)]
+impl TempDir {
+    /// `sobot_exporter_<name>_<pid>`, empty.
+    pub(crate) fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("sobot_exporter_{name}_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        TempDir(dir)
+    }
+
+    /// Writes `text` to the file `name` in it; its path.
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+}
+
+#[cfg(test)]
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

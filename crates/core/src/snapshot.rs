@@ -37,6 +37,26 @@ pub struct Family {
     pub samples: Vec<Sample>,
 }
 
+#[cfg(test)]
+impl Family {
+    /// A family for a test: `samples` as label pairs and a value each.
+    pub(crate) fn of(
+        name: &str,
+        kind: Kind,
+        help: &str,
+        samples: &[(&[(&'static str, &str)], f64)],
+    ) -> Family {
+        let samples = samples
+            .iter()
+            .map(|(labels, value)| Sample {
+                labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
+                value: *value,
+            })
+            .collect();
+        Family { name: name.into(), help: help.into(), kind, samples }
+    }
+}
+
 /// The end of every collected metric's HELP text: the value is served from a cache.
 pub(crate) fn cached(interval: std::time::Duration) -> String {
     format!("Cached, refreshed every {}s.", interval.as_secs_f64())

@@ -1,11 +1,13 @@
 //! `sobot_exporter backfill`: the live collectors run "at" each hour of each past day (a set
 //! [`Clock`]) against the same upstream, and their families are written as one OpenMetrics file a
-//! day for `promtool tsdb create-blocks-from openmetrics`. The hourly endpoints give a sample at
-//! the end of every hour (the day so far), the others one at the end of the day (23:59:59).
+//! day for `promtool tsdb create-blocks-from openmetrics`. The collectors that replay hourly
+//! (`Replay::Hourly`) give a sample at the end of every hour (the day so far), the others one at
+//! the end of the day (23:59:59).
 //!
-//! One Sobot client serves the whole run: one token (refreshed only near its expiry) and the
-//! configured rate limit, counted for this process alone. A day is written to a temporary name
-//! and renamed when complete, so that Ctrl-C leaves only whole files and `--resume` skips them.
+//! Each target (the company, each tenant) has one Sobot client for the whole run: one token
+//! (refreshed only near its expiry) and the configured rate limit, counted for this process alone.
+//! A day is written to a temporary name and renamed when complete, so that Ctrl-C leaves only whole
+//! files and `--resume` skips them.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -20,14 +22,11 @@ use jiff::{Timestamp, ToSpan};
 
 use crate::backfill::OpenMetricsDay;
 use crate::cli::Backfill;
-use crate::collect::{Collect, Scheduled};
+use crate::collect::{Collect, Replay};
 use crate::config::CollectionConfig;
 use crate::exposition::Board;
-use crate::snapshot::Family;
-use crate::snapshot::Labels;
+use crate::snapshot::{Family, Labels};
 use crate::sources::sobot::client::SobotClient;
-use crate::sources::sobot::endpoints::ENDPOINTS;
-use crate::table::DateFormat;
 use crate::targets::{DISCOVERY, Shared, TargetKind, build_jobs, desired};
 use crate::telemetry::Telemetry;
 use crate::upstream::UpstreamError;
@@ -63,32 +62,16 @@ pub(crate) fn days(args: &Backfill, tz: &TimeZone, now: Timestamp) -> Result<Vec
     if from > to {
         return Err(BackfillError::Usage(format!("--from {from} is after --to {to}")));
     }
-    let mut days = Vec::new();
-    let mut day = from;
-    while day <= to {
-        days.push(day);
-        day = day.checked_add(1.day()).map_err(|e| BackfillError::Usage(e.to_string()))?;
-    }
-    Ok(days)
-}
-
-/// Whether the collector `name` gives a sample every hour: those of the hourly endpoints
-/// (`yyyy-MM-dd HH`) and the platform's staff status (a state at each moment).
-fn hourly(name: &str) -> bool {
-    name == "platform_staff_status"
-        || ENDPOINTS
-            .iter()
-            .filter(|e| e.date_format == DateFormat::Hour)
-            .any(|e| name == e.name || name.strip_prefix("group_") == Some(e.name))
+    Ok(from.series(1.day()).take_while(|day| *day <= to).collect())
 }
 
 /// The end of `hour` on `day` in `tz` (its last second).
-fn end_of_hour(day: Date, hour: i8, tz: &TimeZone) -> Result<Timestamp, BackfillError> {
+fn end_of_hour(day: Date, hour: i8, tz: &TimeZone) -> Result<Timestamp, String> {
     let local = day.at(hour, 59, 59, 0);
     tz.to_ambiguous_zoned(local)
         .later()
         .map(|z| z.timestamp())
-        .map_err(|e| BackfillError::Usage(format!("{day} {hour}:59:59 in the configured time zone: {e}")))
+        .map_err(|e| format!("{day} {hour}:59:59 in the configured time zone: {e}"))
 }
 
 /// One target of the backfill: its labels on every series, its collectors that replay, and its
@@ -96,7 +79,7 @@ fn end_of_hour(day: Date, hour: i8, tz: &TimeZone) -> Result<Timestamp, Backfill
 struct Target {
     id: String,
     labels: Labels,
-    jobs: Vec<Scheduled>,
+    jobs: Vec<Arc<dyn Collect>>,
     sobot: Option<Arc<SobotClient>>,
 }
 
@@ -197,7 +180,7 @@ async fn targets(
     if let Some(platform) = desired(config, &[]).into_iter().find(|s| s.kind == TargetKind::Platform) {
         let (jobs, _) = build_jobs(&platform, shared, telemetry, clock);
         if let Some(discovery) = jobs.iter().find(|j| j.job.name() == DISCOVERY) {
-            with_retries(discovery, None)
+            with_retries(&*discovery.job, None)
                 .await
                 .map_err(|e| BackfillError::Failed(format!("the platform's discovery failed: {e}")))?;
         }
@@ -207,7 +190,7 @@ async fn targets(
         .into_iter()
         .map(|spec| {
             let (jobs, sobot) = build_jobs(&spec, shared, telemetry, clock);
-            let jobs = jobs.into_iter().filter(|j| j.job.replays()).collect();
+            let jobs = jobs.into_iter().map(|j| j.job).filter(|j| j.replay() != Replay::No).collect();
             Target { id: spec.id.clone(), labels: spec.labels.clone(), jobs, sobot }
         })
         .filter(|t| !t.jobs.is_empty())
@@ -227,23 +210,17 @@ async fn replay(
     let mut om = OpenMetricsDay::default();
     let mut failed: BTreeMap<usize, String> = BTreeMap::new();
     for hour in 0..24 {
-        let at = end_of_hour(day, hour, tz).map_err(|e| match e {
-            BackfillError::Usage(m) | BackfillError::Failed(m) => m,
-        })?;
+        let at = end_of_hour(day, hour, tz)?;
         clock.set(at);
         let mut tasks = tokio::task::JoinSet::new();
         for (index, target) in targets.iter().enumerate().filter(|(i, _)| !failed.contains_key(i)) {
-            let due: Vec<Arc<dyn Collect>> = target
-                .jobs
-                .iter()
-                .filter(|j| hour == 23 || hourly(j.job.name()))
-                .map(|j| j.job.clone())
-                .collect();
+            let due: Vec<Arc<dyn Collect>> =
+                target.jobs.iter().filter(|j| hour == 23 || j.replay() == Replay::Hourly).cloned().collect();
             let sobot = target.sobot.clone();
             tasks.spawn(async move {
                 let mut families = Vec::new();
                 for job in due {
-                    match with_retries_of(&*job, sobot.as_deref()).await {
+                    match with_retries(&*job, sobot.as_deref()).await {
                         Ok(f) => families.extend(f),
                         Err(e) => return (index, Err(format!("{}: {e}", job.name()))),
                     }
@@ -269,17 +246,9 @@ async fn replay(
     Ok((om, failed.into_values().collect()))
 }
 
-/// One collector's cycle, tried again with backoff (2 s, then 4 s).
-async fn with_retries(job: &Scheduled, sobot: Option<&SobotClient>) -> Result<Vec<Family>, UpstreamError> {
-    with_retries_of(&*job.job, sobot).await
-}
-
 /// One collector's cycle (the token first if it needs one), tried again with backoff (2 s, then
 /// 4 s).
-async fn with_retries_of(
-    job: &dyn Collect,
-    sobot: Option<&SobotClient>,
-) -> Result<Vec<Family>, UpstreamError> {
+async fn with_retries(job: &dyn Collect, sobot: Option<&SobotClient>) -> Result<Vec<Family>, UpstreamError> {
     let mut wait = Duration::from_secs(2);
     let mut tries = 0;
     loop {

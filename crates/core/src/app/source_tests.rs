@@ -2,7 +2,6 @@
 //! `sources/` and one line in the registry) is configured from its own section of the file, runs
 //! its collector and serves its series on `/metrics`, through the same paths as every source.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -11,33 +10,15 @@ use jiff::tz::TimeZone;
 
 use super::settings;
 use crate::cli::Cli;
-use crate::input::err;
+use crate::input::{TempDir, err};
 use crate::sources::example::{ENV_TOKEN, upstream, widgets};
 use crate::window::Window;
 
 const TOKEN: &str = "example-token-1234";
 
-/// A directory of its own under the system's temporary one, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("sobot_exporter_{name}_{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temporary directory");
-        Self(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write");
-        path.to_str().expect("utf-8 path").to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A path as a flag's value.
+fn path(file: &std::path::Path) -> String {
+    file.to_str().expect("utf-8 path").to_string()
 }
 
 fn load(config: &str, token: Option<&str>) -> Result<settings::Config, crate::input::ConfigError> {
@@ -55,10 +36,10 @@ fn value(text: &str, series: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_of_one_folder_and_one_registry_line_serves_its_series() {
     let (addr, upstream) = upstream(TOKEN).await.expect("the example's upstream");
-    let scratch = Scratch::new("example_source");
+    let scratch = TempDir::new("example_source");
     let yaml = format!("timezone: UTC\ncollectors: [example_shop]\nexample:\n  base_url: http://{addr}\n");
-    let path = scratch.write("config.yml", &yaml);
-    let config = load(&path, Some(TOKEN)).expect("the example's section is read by the example");
+    let file = path(&scratch.write("config.yml", &yaml));
+    let config = load(&file, Some(TOKEN)).expect("the example's section is read by the example");
     let names: Vec<String> =
         config.collection.collectors.iter().map(crate::sources::CollectorKind::name).collect();
     assert_eq!(names, ["example_shop"]);
@@ -109,20 +90,20 @@ async fn a_source_of_one_folder_and_one_registry_line_serves_its_series() {
 
 #[test]
 fn the_example_section_is_checked_by_the_example() {
-    let scratch = Scratch::new("example_section");
-    let typo = scratch.write("typo.yml", "example:\n  base_url: http://127.0.0.1:9\n  tiemout: 5s\n");
+    let scratch = TempDir::new("example_section");
+    let typo = path(&scratch.write("typo.yml", "example:\n  base_url: http://127.0.0.1:9\n  tiemout: 5s\n"));
     let e = load(&typo, Some(TOKEN)).expect_err("an unknown key of the section");
     assert!(
         e.0.ends_with("typo.yml: unknown key `tiemout` at line 3, column 3; did you mean `timeout`?"),
         "{e}"
     );
-    let no_token = scratch.write("no_token.yml", "example:\n  base_url: http://127.0.0.1:9\n");
+    let no_token = path(&scratch.write("no_token.yml", "example:\n  base_url: http://127.0.0.1:9\n"));
     let e = load(&no_token, None).expect_err("no token");
     assert!(e.0.ends_with("example.token_file: set it or EXAMPLE_SHOP_TOKEN"), "{e}");
-    let unknown = scratch.write("unknown.yml", "exemple:\n  base_url: x\n");
+    let unknown = path(&scratch.write("unknown.yml", "exemple:\n  base_url: x\n"));
     let e = load(&unknown, Some(TOKEN)).expect_err("a section of no source");
     assert!(e.0.contains("unknown key `exemple` at line 1, column 1; did you mean `example`?"), "{e}");
-    let not_run = scratch.write("not_run.yml", "collectors: [example_shop]\n");
+    let not_run = path(&scratch.write("not_run.yml", "collectors: [example_shop]\n"));
     let cli = Cli::try_parse_from(["sobot_exporter", "--config.file", &not_run]).expect("valid flags");
     let sobot_only = |k: &str| k.starts_with("SOBOT_APP_").then(|| "acme".to_string());
     let e = settings::load(&cli, &sobot_only, None).expect_err("not configured");

@@ -128,27 +128,16 @@ impl fmt::Display for Seconds {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::process::Command;
 
     use jiff::{SignedDuration, Timestamp};
 
     use super::*;
-    use crate::snapshot::Sample;
+    use crate::input::TempDir;
 
     fn family(name: &str, kind: Kind, help: &str, samples: &[(&[(&'static str, &str)], f64)]) -> Family {
-        Family {
-            name: name.into(),
-            help: help.into(),
-            kind,
-            samples: samples
-                .iter()
-                .map(|(labels, value)| Sample {
-                    labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
-                    value: *value,
-                })
-                .collect(),
-        }
+        Family::of(name, kind, help, samples)
     }
 
     fn gauge(name: &str, samples: &[(&[(&'static str, &str)], f64)]) -> Family {
@@ -259,24 +248,6 @@ mod tests {
         assert_eq!(Seconds(1_767_196_800_000).to_string(), "1767196800");
         assert_eq!(Seconds(1_767_196_800_005).to_string(), "1767196800.005");
         assert_eq!(Seconds(-1_500).to_string(), "-1.500");
-    }
-
-    /// A directory removed with its contents when dropped, a failing test's included.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir = std::env::temp_dir().join(format!("sobot_exporter_{name}_{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
     }
 
     /// Runs promtool; its output if it succeeded.

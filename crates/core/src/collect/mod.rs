@@ -38,11 +38,22 @@ pub(crate) trait Collect: Debug + Send + Sync {
     fn needs_sobot_token(&self) -> bool {
         false
     }
-    /// Whether it reads a set [`Clock`] for every date it asks (so the backfill can run it "at" a
-    /// past hour); what answers only for now does not.
-    fn replays(&self) -> bool {
-        false
+    /// How the backfill can run it "at" a past moment (it reads a set [`Clock`] for every date it
+    /// asks); what answers only for now cannot.
+    fn replay(&self) -> Replay {
+        Replay::No
     }
+}
+
+/// Whether and how often a collector gives a sample of a past day when run at a set clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    /// It answers only for now (discovery, the tenant list).
+    No,
+    /// The day's final figures, once at its end.
+    Daily,
+    /// The day so far at the end of every hour (an endpoint dated by the hour, a state).
+    Hourly,
 }
 
 /// A collector with its interval and its vendor's request timeout: what a target schedules. A
@@ -79,6 +90,12 @@ impl<T: Clone> Windows<T> {
     #[must_use]
     pub(crate) fn clocked(self, clock: Clock) -> Self {
         Self { clock, ..self }
+    }
+
+    /// Whether the answer of the window at `index` also carries live values: the first one of a
+    /// collector that says so, unless the clock is set (a past moment has no live values).
+    pub(crate) fn is_live(&self, index: usize) -> bool {
+        self.first_is_live && index == 0 && !self.clock.is_set()
     }
 
     /// `start_date`/`end_date` of `day` in `format`, by this clock (see [`Clock::range`]).

@@ -255,19 +255,7 @@ fn read_next_to(read: &ReadFile<'_>, config: Option<&Path>, file: &Path) -> Resu
 
 /// Parses the YAML text; empty text is an empty file.
 pub fn parse(yaml: &str, path: Option<&Path>) -> Result<FileConfig, ConfigError> {
-    if yaml.trim().is_empty() {
-        return Ok(FileConfig::default());
-    }
-    // No source snippet in errors: a line of the file could hold a secret someone put inline.
-    let mut options = serde_saphyr::Options::default();
-    options.with_snippet = false;
-    serde_saphyr::from_str_with_options(yaml, options).map_err(|e| {
-        let line = messages::yaml_error(&e, yaml);
-        match path {
-            Some(path) => err(format!("{}: {line}", path.display())),
-            None => err(line),
-        }
-    })
+    crate::input::parse_yaml(yaml, path, messages::yaml_error)
 }
 
 /// Validates a parsed file into the collection config; see `from_yaml`. The sources that read

@@ -230,18 +230,7 @@ mod tests {
     use super::*;
 
     pub(crate) fn family(name: &str, samples: &[(&[(&'static str, &str)], f64)]) -> Family {
-        Family {
-            name: name.into(),
-            help: "help".into(),
-            kind: Kind::Gauge,
-            samples: samples
-                .iter()
-                .map(|(labels, value)| Sample {
-                    labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(),
-                    value: *value,
-                })
-                .collect(),
-        }
+        Family::of(name, Kind::Gauge, "help", samples)
     }
 
     fn text(families: Vec<Family>) -> String {

@@ -129,18 +129,7 @@ impl SectionInput<'_> {
     pub(crate) fn parse<T: serde::de::DeserializeOwned + Default>(
         &self,
     ) -> Result<T, crate::input::ConfigError> {
-        if self.yaml.trim().is_empty() {
-            return Ok(T::default());
-        }
-        let mut options = serde_saphyr::Options::default();
-        options.with_snippet = false;
-        serde_saphyr::from_str_with_options(self.yaml, options).map_err(|e| {
-            let line = (self.yaml_error)(&e, self.yaml);
-            match self.path {
-                Some(path) => crate::input::err(format!("{}: {line}", path.display())),
-                None => crate::input::err(line),
-            }
-        })
+        crate::input::parse_yaml(self.yaml, self.path, self.yaml_error)
     }
 }
 

@@ -23,7 +23,6 @@ use crate::snapshot::Family;
 use crate::table::{Field, field};
 use crate::upstream::{ClientSettings, Upstream, UpstreamError};
 use crate::value::Unit::{Count, Ratio};
-use crate::window::Window;
 #[allow(unused_imports)]
 pub(crate) use upstream::{upstream, widgets};
 
@@ -177,7 +176,7 @@ impl ReportCollector {
                 let Some(shop) = item.get("shop").and_then(Value::as_str) else { continue };
                 for (i, f) in FIELDS.iter().enumerate() {
                     if let Some(v) = self.errors.value(item, f.key, f.unit) {
-                        let labels = vec![("shop", shop.to_string()), ("window", window_label(*window))];
+                        let labels = vec![("shop", shop.to_string()), ("window", window.label().to_string())];
                         families.push(i, labels, v);
                     }
                 }
@@ -185,10 +184,6 @@ impl ReportCollector {
         }
         Ok(families.finish())
     }
-}
-
-fn window_label(window: Window) -> String {
-    window.label().to_string()
 }
 
 impl Collect for ReportCollector {
@@ -201,8 +196,8 @@ impl Collect for ReportCollector {
     }
 
     /// Its days come from its clocked windows: the backfill can run it.
-    fn replays(&self) -> bool {
-        true
+    fn replay(&self) -> crate::collect::Replay {
+        crate::collect::Replay::Daily
     }
 }
 

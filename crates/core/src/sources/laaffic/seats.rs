@@ -88,8 +88,6 @@ pub struct SeatCollector {
     windows: Windows<SeatDay>,
     guard: Guard,
     telemetry: Arc<Telemetry>,
-    /// Whether the first window carries the live state (not at a set clock).
-    live: bool,
 }
 
 /// One seat of the seat query.
@@ -123,7 +121,6 @@ impl SeatCollector {
             windows: Windows::first_is_live(windows, tz),
             guard: Guard::new("laaffic_seats", max_seats, "seats", telemetry.clone()),
             telemetry,
-            live: true,
         }
     }
 
@@ -131,8 +128,7 @@ impl SeatCollector {
     /// of the day so far and none of the live state (status, enabled, info), which has no history.
     #[must_use]
     pub(crate) fn clocked(self, clock: Clock) -> Self {
-        let live = !clock.is_set();
-        Self { windows: self.windows.clocked(clock), live, ..self }
+        Self { windows: self.windows.clocked(clock), ..self }
     }
 
     /// The collector's name.
@@ -148,7 +144,7 @@ impl SeatCollector {
         let mut rows: Vec<(Window, bool, Seat)> = Vec::new();
         for (i, (window, (seats, cut))) in days.into_iter().enumerate() {
             truncated |= cut;
-            rows.extend(seats.into_iter().map(|seat| (window, self.live && i == 0, seat)));
+            rows.extend(seats.into_iter().map(|seat| (window, self.windows.is_live(i), seat)));
         }
         // Cardinality guard: the seats with the lowest ids are kept, the rest counted.
         let kept = self.guard.keep(rows.iter().map(|(_, _, seat)| seat.id.as_str()));
@@ -332,8 +328,8 @@ impl crate::collect::Collect for SeatCollector {
         Box::pin(SeatCollector::collect(self))
     }
 
-    fn replays(&self) -> bool {
-        true
+    fn replay(&self) -> crate::collect::Replay {
+        crate::collect::Replay::Daily
     }
 }
 

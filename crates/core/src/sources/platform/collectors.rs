@@ -13,6 +13,7 @@ use tracing::warn;
 
 use super::config::PlatformConfig;
 use super::tenants::{Tenant, served, sharing_an_app_id};
+use crate::collect::Replay;
 use crate::snapshot::Family;
 use crate::sources::platform::PlatformClient;
 use crate::sources::platform::decode::{StaffJobDecoder, StaffStatusDecoder, TenantDecoder};
@@ -177,10 +178,14 @@ impl PlatformCollector {
         Ok(items)
     }
 
-    /// Whether it can run at a set clock (the backfill): the staff statistics can; discovery and
-    /// the tenant list answer only for now.
-    pub(crate) fn replays(&self) -> bool {
-        matches!(self.kind, Kind::StaffJobs(..) | Kind::StaffStatus(_))
+    /// How it runs at a set clock (the backfill): the staff jobs by date, the staff status at
+    /// every hour; discovery and the tenant list answer only for now.
+    pub(crate) fn replay(&self) -> Replay {
+        match self.kind {
+            Kind::StaffJobs(..) => Replay::Daily,
+            Kind::StaffStatus(_) => Replay::Hourly,
+            Kind::Discovery | Kind::Tenants(_) => Replay::No,
+        }
     }
 
     /// Lists the tenants, keeps this replica's and tells the target set.
@@ -293,8 +298,8 @@ impl crate::collect::Collect for PlatformCollector {
         Box::pin(PlatformCollector::collect(self))
     }
 
-    fn replays(&self) -> bool {
-        PlatformCollector::replays(self)
+    fn replay(&self) -> Replay {
+        PlatformCollector::replay(self)
     }
 }
 

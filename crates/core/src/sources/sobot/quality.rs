@@ -458,8 +458,8 @@ impl crate::collect::Collect for QualityCollector {
         true
     }
 
-    fn replays(&self) -> bool {
-        true
+    fn replay(&self) -> crate::collect::Replay {
+        crate::collect::Replay::Daily
     }
 }
 

@@ -412,8 +412,12 @@ impl crate::collect::Collect for StatsCollector {
         true
     }
 
-    fn replays(&self) -> bool {
-        true
+    /// Hourly for an endpoint dated by the hour (`yyyy-MM-dd HH`), else daily.
+    fn replay(&self) -> crate::collect::Replay {
+        match self.decoder.endpoint.date_format {
+            crate::table::DateFormat::Hour => crate::collect::Replay::Hourly,
+            _ => crate::collect::Replay::Daily,
+        }
     }
 }
 
